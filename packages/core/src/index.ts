@@ -1,0 +1,17 @@
+export {
+  type Ctx,
+  background,
+  detached,
+  namespaceRequired,
+  remainingMs,
+  withLogFields,
+  withNamespace,
+  withSignal,
+  withTimeout,
+} from "./context/context.js";
+export {
+  isValid as isValidIdentifier,
+  maxIdentifierLength,
+  validate as validateIdentifier,
+} from "./identifiers/identifiers.js";
+export { createLogger, silentLogger, type LogLevel, type Logger } from "./log/log.js";

