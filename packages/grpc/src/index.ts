@@ -1,1 +1,3 @@
-export {};
+export { Channel, type ChannelOptions } from "./client.js";
+export { GrpcServer, maxMessageBytes, type GrpcServerOptions } from "./server.js";
+export type { AnyService, CallOptions, Client, ServerCall, ServiceImpl } from "./types.js";

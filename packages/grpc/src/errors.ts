@@ -1,0 +1,8 @@
+export {
+  Code,
+  fromStatus,
+  notImplemented as unimplemented,
+  toStatus,
+  unavailable,
+  type StatusLike,
+} from "@sandboxd/errdefs";

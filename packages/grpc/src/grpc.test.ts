@@ -1,0 +1,166 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, createFileRegistry } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import {
+  FileDescriptorProtoSchema,
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+} from "@bufbuild/protobuf/wkt";
+import {
+  isDeadlineExceeded,
+  isInvalidArgument,
+  isNotFound,
+  isNotImplemented,
+  isUnavailable,
+  notFound,
+} from "@sandboxd/errdefs";
+import { Channel, GrpcServer } from "./index.js";
+
+// A tiny service built at runtime, so this package's tests need no generated API.
+const file = create(FileDescriptorProtoSchema, {
+  name: "echo.proto",
+  package: "test.echo.v1",
+  syntax: "proto3",
+  messageType: [
+    {
+      name: "Msg",
+      field: [
+        {
+          name: "text",
+          number: 1,
+          type: FieldDescriptorProto_Type.STRING,
+          label: FieldDescriptorProto_Label.OPTIONAL,
+          jsonName: "text",
+        },
+        {
+          name: "count",
+          number: 2,
+          type: FieldDescriptorProto_Type.UINT32,
+          label: FieldDescriptorProto_Label.OPTIONAL,
+          jsonName: "count",
+        },
+      ],
+    },
+  ],
+  service: [
+    {
+      name: "Echo",
+      method: [
+        { name: "Say", inputType: ".test.echo.v1.Msg", outputType: ".test.echo.v1.Msg" },
+        {
+          name: "Repeat",
+          inputType: ".test.echo.v1.Msg",
+          outputType: ".test.echo.v1.Msg",
+          serverStreaming: true,
+        },
+        { name: "Missing", inputType: ".test.echo.v1.Msg", outputType: ".test.echo.v1.Msg" },
+      ],
+    },
+  ],
+});
+interface Msg {
+  text: string;
+  count: number;
+}
+const Echo = createFileRegistry(file, () => undefined).getService(
+  "test.echo.v1.Echo",
+) as DescService as GenService<never>;
+
+async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "grpc-test-"));
+  const socket = join(dir, "s.sock");
+  const server = new GrpcServer();
+  const impl = {
+    say: (
+      req: Msg,
+      call: {
+        header(k: string): string | undefined;
+        signal: AbortSignal;
+        deadline: number | undefined;
+      },
+    ) => {
+      if (req.text === "missing") throw notFound(`thing ${JSON.stringify(req.text)}`);
+      if (req.text === "slow") {
+        return new Promise((resolve) =>
+          call.signal.addEventListener("abort", () => resolve({ text: "late" })),
+        );
+      }
+      return {
+        text: `${req.text}|ns=${call.header("containerd-namespace") ?? ""}`,
+        count: req.count + 1,
+      };
+    },
+    repeat: async function* (req: Msg) {
+      for (let i = 0; i < req.count; i++) yield { text: req.text, count: i };
+    },
+  };
+  server.register(Echo, impl as never);
+  await server.listenUnix(socket);
+  const channel = new Channel(socket, { metadata: { "containerd-namespace": "default" } });
+  try {
+    await fn(channel);
+  } finally {
+    channel.close();
+    await server.shutdown(1000);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Loose = Record<string, (req: unknown, opts?: unknown) => any>;
+
+test("unary calls carry headers and return typed messages", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Loose;
+    const reply = (await echo.say!({ text: "hi", count: 1 })) as Msg;
+    assert.equal(reply.text, "hi|ns=default");
+    assert.equal(reply.count, 2);
+    const other = (await echo.say!(
+      { text: "x" },
+      { metadata: { "containerd-namespace": "other" } },
+    )) as Msg;
+    assert.equal(other.text, "x|ns=other");
+  });
+});
+
+test("errors cross the wire as typed errdefs errors", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Loose;
+    await assert.rejects(echo.say!({ text: "missing" }), (err: Error) => {
+      assert.ok(isNotFound(err));
+      assert.equal(err.message, 'thing "missing": not found');
+      return true;
+    });
+    await assert.rejects(echo.missing!({}), (err) => isNotImplemented(err));
+    await assert.rejects(echo.say!({ text: "slow" }, { timeoutMs: 50 }), (err) =>
+      isDeadlineExceeded(err),
+    );
+  });
+});
+
+test("server streaming yields every message", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Loose;
+    const got: number[] = [];
+    for await (const m of echo.repeat!({ text: "r", count: 5 }) as AsyncIterable<Msg>)
+      got.push(m.count);
+    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+  });
+});
+
+test("a server that is not there is Unavailable, naming the address", async () => {
+  const channel = new Channel("/nonexistent/sandboxd-test.sock");
+  const echo = channel.client(Echo) as unknown as Loose;
+  await assert.rejects(echo.say!({ text: "x" }), (err: Error) => {
+    assert.ok(isUnavailable(err), String(err));
+    assert.match(err.message, /nonexistent\/sandboxd-test\.sock/);
+    return true;
+  });
+  channel.close();
+  assert.ok(!isInvalidArgument(new Error("x")));
+});
