@@ -133,7 +133,7 @@ function asError(reason: unknown): Error {
 function toError(err: unknown, address: string): Error {
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e.code !== "number") return asError(err);
-  if (e.code === Code.Unavailable) {
+  if (Number(e.code) === Code.Unavailable) {
     return unavailable(`cannot reach ${address}: ${e.details ?? "connection failed"}`, {
       cause: err,
     });

@@ -96,10 +96,13 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
       };
     },
     repeat: async function* (req: Msg) {
-      for (let i = 0; i < req.count; i++) yield { text: req.text, count: i };
+      for (let i = 0; i < req.count; i++) {
+        await Promise.resolve();
+        yield { text: req.text, count: i };
+      }
     },
   };
-  server.register(Echo, impl as never);
+  server.register(Echo, impl);
   await server.listenUnix(socket);
   const channel = new Channel(socket, { metadata: { "containerd-namespace": "default" } });
   try {
@@ -111,8 +114,10 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
   }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = Record<string, (req: unknown, opts?: unknown) => any>;
+type Loose = Record<
+  string,
+  (req: unknown, opts?: unknown) => Promise<unknown> & AsyncIterable<unknown>
+>;
 
 test("unary calls carry headers and return typed messages", async () => {
   await withServer(async (channel) => {

@@ -171,7 +171,7 @@ function methodDefinition(method: DescMethod): grpc.MethodDefinition<Message, Me
 
 function toMessage(schema: DescMessage, value: unknown): Message {
   if (isMessage(value, schema)) return value;
-  return create(schema, (value ?? {}) as never) as Message;
+  return create(schema, (value ?? {}) as never);
 }
 
 /** The ServerCall for a grpc-js call, and `end` to release its timer and listeners. */
