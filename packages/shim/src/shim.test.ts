@@ -17,10 +17,13 @@ test("runtime names map to containerd's shim binary names", () => {
 });
 
 test("resolveShimBinary searches PATH and names what is missing", () => {
-  assert.equal(
-    resolveShimBinary("io.containerd.sh.x", { path: "/nonexistent:/bin" }).length > 0,
-    false || true,
-  );
+  const dir = mkdtempSync(join(tmpdir(), "shim-bin-"));
+  const binary = join(dir, "containerd-shim-foo-v1");
+  writeFileSync(binary, "#!/bin/sh\n", { mode: 0o755 });
+  assert.equal(resolveShimBinary("io.containerd.foo.v1", { path: `/nonexistent:${dir}` }), binary);
+  assert.equal(resolveShimBinary("io.containerd.foo.v1", { path: "", extraDirs: [dir] }), binary);
+  assert.equal(resolveShimBinary(binary), binary);
+  rmSync(dir, { recursive: true });
   assert.throws(
     () => resolveShimBinary("io.containerd.nope.v9", { path: "/nonexistent" }),
     (e: Error) => {
