@@ -15,3 +15,11 @@ export {
   validate as validateIdentifier,
 } from "./identifiers/identifiers.js";
 export { createLogger, silentLogger, type LogLevel, type Logger } from "./log/log.js";
+export {
+  always,
+  parseFilter,
+  parseFilters,
+  recordAdaptor,
+  type Adaptor,
+  type Filter,
+} from "./filters/filters.js";
