@@ -15,8 +15,8 @@ test("alternate interleaves the systems and drops warm-up rounds", async () => {
   const order: string[] = [];
   const samples = await alternate(
     {
-      a: async () => void order.push("a"),
-      b: async () => void order.push("b"),
+      a: () => Promise.resolve(void order.push("a")),
+      b: () => Promise.resolve(void order.push("b")),
     },
     2,
     1,
