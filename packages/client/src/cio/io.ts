@@ -1,0 +1,277 @@
+// Task IO, like containerd's cio: a FIFO set in a directory, whose paths go to
+// Tasks.Create / Exec, copied to and from the caller's streams.
+import { once } from "node:events";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { closeFd, mkfifos, openFifoReader, openFifoWriter } from "./fifo.js";
+
+/** The paths the shim opens for a process's stdio ("" = none, /dev/null). */
+export interface IOConfig {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  /** One terminal: stdout carries both output streams and stderr is "". */
+  terminal: boolean;
+}
+
+/** The IO of one process, as the SDK drives it. */
+export interface TaskIO {
+  /** What to put in Tasks.Create / Exec. */
+  readonly config: IOConfig;
+  /** The process was created: the shim holds its ends, so input may flow now. */
+  started(): void;
+  /** The process exited: let output reach EOF; resolves once all of it was copied. */
+  drain(): Promise<void>;
+  /** Stops copying input and gives the process EOF on stdin. */
+  closeStdin(): void;
+  /** Stops copying and removes the FIFOs it made. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Makes the IO of a process (containerd's cio.Creator). */
+export interface IOCreator {
+  /** `id` names the FIFOs: the container id, or the exec id. */
+  create(id: string): Promise<TaskIO>;
+}
+
+/** Streams to connect to a process. Output streams are not ended when the process is. */
+export interface Streams {
+  stdin?: Readable | undefined;
+  stdout?: Writable | undefined;
+  stderr?: Writable | undefined;
+}
+
+/** Where FIFO sets are made and how. */
+export interface FifoOptions {
+  /** Parent directory of FIFO sets (default `/run/sandboxd/fifo` as root, else the temp dir). */
+  fifoDir?: string | undefined;
+  /** One terminal instead of separate stdout and stderr. */
+  terminal?: boolean | undefined;
+}
+
+/** The parent of FIFO directories when none is given (Go: /run/containerd/fifo). */
+export function defaultFifoDir(): string {
+  return process.getuid?.() === 0 ? "/run/sandboxd/fifo" : tmpdir();
+}
+
+/** IO with no streams: the shim connects the process to /dev/null (containerd's cio.NullIO). */
+export function nullIO(): IOCreator {
+  return {
+    create(): Promise<TaskIO> {
+      return Promise.resolve(new NoIO());
+    },
+  };
+}
+
+/** IO copied to and from `streams` through a new FIFO set (containerd's cio.WithStreams). */
+export function withStreams(streams: Streams, options: FifoOptions = {}): IOCreator {
+  return {
+    create: (id: string) => createFifoIO(id, streams, options),
+  };
+}
+
+/**
+ * This process's own stdin, stdout and stderr (containerd's cio.WithStdio).
+ * With `stdin: false`, the process gets no stdin (EOF at once).
+ */
+export function stdio(options: FifoOptions & { stdin?: boolean } = {}): IOCreator {
+  return withStreams(
+    {
+      stdin: options.stdin === false ? undefined : process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    },
+    options,
+  );
+}
+
+/** Output collected in memory (for tests and scripts). */
+export class CapturedIO implements IOCreator {
+  readonly #stdout: Buffer[] = [];
+  readonly #stderr: Buffer[] = [];
+  readonly #input: string | Uint8Array | undefined;
+  readonly #options: FifoOptions;
+
+  /** @param input  what the process reads on stdin (it gets EOF after it). */
+  constructor(input?: string | Uint8Array, options: FifoOptions = {}) {
+    this.#input = input;
+    this.#options = options;
+  }
+
+  /** Everything written to stdout so far (and stderr, with a terminal). */
+  get stdout(): string {
+    return Buffer.concat(this.#stdout).toString("utf8");
+  }
+  /** Everything written to stderr so far. */
+  get stderr(): string {
+    return Buffer.concat(this.#stderr).toString("utf8");
+  }
+
+  create(id: string): Promise<TaskIO> {
+    const sink = (chunks: Buffer[]): Writable =>
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          chunks.push(chunk);
+          callback();
+        },
+      });
+    return createFifoIO(
+      id,
+      {
+        stdin: this.#input === undefined ? undefined : Readable.from([Buffer.from(this.#input)]),
+        stdout: sink(this.#stdout),
+        stderr: sink(this.#stderr),
+      },
+      this.#options,
+    );
+  }
+}
+
+/** Collects output in memory: `const io = capture(); ...; io.stdout`. */
+export function capture(input?: string | Uint8Array, options: FifoOptions = {}): CapturedIO {
+  return new CapturedIO(input, options);
+}
+
+/**
+ * Connects `streams` to the FIFOs of an existing process (its stdin/stdout/stderr
+ * paths, from `Task.status()`), without creating or removing them.
+ */
+export async function attachFifos(config: IOConfig, streams: Streams): Promise<TaskIO> {
+  const io = new FifoIO(config, undefined, streams);
+  try {
+    await io.open();
+  } catch (err) {
+    await io.close();
+    throw err;
+  }
+  io.started();
+  return io;
+}
+
+class NoIO implements TaskIO {
+  readonly config: IOConfig = { stdin: "", stdout: "", stderr: "", terminal: false };
+  started(): void {}
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+  closeStdin(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function createFifoIO(id: string, streams: Streams, options: FifoOptions): Promise<TaskIO> {
+  const parent = options.fifoDir ?? defaultFifoDir();
+  await mkdir(parent, { recursive: true, mode: 0o700 });
+  const dir = await mkdtemp(join(parent, `${id}-`));
+  const terminal = options.terminal ?? false;
+  const path = (name: string): string => join(dir, `${id}-${name}`);
+  const config: IOConfig = {
+    stdin: streams.stdin ? path("stdin") : "",
+    stdout: streams.stdout ? path("stdout") : "",
+    stderr: streams.stderr && !terminal ? path("stderr") : "",
+    terminal,
+  };
+  const io = new FifoIO(config, dir, streams);
+  try {
+    await mkfifos([config.stdin, config.stdout, config.stderr].filter((p) => p !== ""));
+    await io.open();
+  } catch (err) {
+    await io.close();
+    throw err;
+  }
+  return io;
+}
+
+/**
+ * A FIFO set and the copying around it. Output: a reader socket plus a
+ * placeholder writer fd that keeps EOF away until the process has exited
+ * (whenever the shim opens its end, no output is lost). Input: an O_RDWR
+ * writer that starts copying once the shim holds the read end (so data and
+ * EOF are never dropped by a FIFO nobody has opened yet).
+ */
+class FifoIO implements TaskIO {
+  readonly config: IOConfig;
+  readonly #dir: string | undefined;
+  readonly #streams: Streams;
+  readonly #readers: Socket[] = [];
+  readonly #placeholders: number[] = [];
+  #stdin: Socket | undefined;
+  #closed = false;
+
+  constructor(config: IOConfig, dir: string | undefined, streams: Streams) {
+    this.config = config;
+    this.#dir = dir;
+    this.#streams = streams;
+  }
+
+  async open(): Promise<void> {
+    const outputs: [string, Writable | undefined][] = [
+      [this.config.stdout, this.#streams.stdout],
+      [this.config.stderr, this.#streams.stderr],
+    ];
+    for (const [path, dest] of outputs) {
+      if (path === "" || !dest) continue;
+      const { socket, placeholder } = await openFifoReader(path);
+      this.#placeholders.push(placeholder);
+      this.#readers.push(socket);
+      socket.on("error", () => socket.destroy());
+      socket.pipe(dest, { end: false });
+    }
+    if (this.config.stdin !== "" && this.#streams.stdin) {
+      this.#stdin = await openFifoWriter(this.config.stdin);
+      // The reader may go away first (EPIPE): input is then simply dropped.
+      this.#stdin.on("error", () => this.#stdin?.destroy());
+    }
+  }
+
+  started(): void {
+    const stdin = this.#stdin;
+    const source = this.#streams.stdin;
+    if (!stdin || !source || this.#closed) return;
+    stdin.on("finish", () => stdin.destroy());
+    source.pipe(stdin);
+  }
+
+  async drain(): Promise<void> {
+    await this.#releasePlaceholders();
+    await Promise.all(
+      this.#readers.map(async (r) => {
+        if (!r.closed) await once(r, "close");
+      }),
+    );
+  }
+
+  closeStdin(): void {
+    const stdin = this.#stdin;
+    if (!stdin) return;
+    this.#streams.stdin?.unpipe(stdin);
+    stdin.end();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const source = this.#streams.stdin;
+    if (source && this.#stdin) {
+      source.unpipe(this.#stdin);
+      // Let a stdin we were reading (process.stdin) stop holding the event loop.
+      source.pause();
+    }
+    this.#stdin?.destroy();
+    for (const r of this.#readers) {
+      for (const dest of [this.#streams.stdout, this.#streams.stderr]) if (dest) r.unpipe(dest);
+      r.destroy();
+    }
+    await this.#releasePlaceholders();
+    if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true });
+  }
+
+  async #releasePlaceholders(): Promise<void> {
+    const fds = this.#placeholders.splice(0);
+    await Promise.all(fds.map(closeFd));
+  }
+}

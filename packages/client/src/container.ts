@@ -1,0 +1,306 @@
+// Containers: metadata records (Containers service) and the tasks made from them.
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { isAnyMessage } from "./any.js";
+import { failedPrecondition, invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import type { Container as ContainerMessage } from "@sandboxd/api/services/containers/v1/containers_pb";
+import type { Mount } from "@sandboxd/api/types/mount_pb";
+import type { CallOptions } from "./call-options.js";
+import { toDate } from "./convert.js";
+import { DEFAULT_RUNTIME, DefaultsLabel } from "./defaults.js";
+import type { IOCreator, Streams, TaskIO } from "./cio/io.js";
+import { attachFifos, nullIO } from "./cio/io.js";
+import type { Spec } from "./oci/types.js";
+import { packSpec, unpackSpec } from "./oci/spec.js";
+import type { Session } from "./session.js";
+import { Task } from "./task.js";
+
+/** A runtime and its options (containerd's `RuntimeInfo`). */
+export interface RuntimeInfo {
+  /** e.g. `io.containerd.sbx.v1`, `io.containerd.runc.v2`. */
+  name: string;
+  /** Runtime options (e.g. `containerd.runc.v1.Options`), packed with `pack`. */
+  options?: Any | undefined;
+}
+
+/** A container's metadata record. */
+export interface ContainerInfo {
+  id: string;
+  labels: Record<string, string>;
+  image: string;
+  runtime: RuntimeInfo;
+  /** The OCI spec as sent (use `container.spec()` to read it). */
+  spec: Any | undefined;
+  snapshotter: string;
+  snapshotKey: string;
+  createdAt: Date | undefined;
+  updatedAt: Date | undefined;
+  extensions: Record<string, Any>;
+  /** The sandbox the container belongs to ("" for none). */
+  sandbox: string;
+}
+
+/** Options of `client.newContainer` and `sandbox.newContainer`. */
+export interface NewContainerOptions {
+  /** The OCI spec (an object from `defaultSpec()`, or an Any already packed). */
+  spec: Spec | Any;
+  /**
+   * The runtime. Default: the sandbox's runtime for a container in a sandbox,
+   * else the namespace's `containerd.io/defaults/runtime` label, else
+   * `io.containerd.runc.v2`.
+   */
+  runtime?: RuntimeInfo | undefined;
+  labels?: Record<string, string> | undefined;
+  /** The sandbox to run in (its tasks are served by the sandbox's runtime). */
+  sandbox?: string | undefined;
+  extensions?: Record<string, Any> | undefined;
+  /** The image the container was made from (informational with a plain rootfs). */
+  image?: string | undefined;
+}
+
+/** Fields of {@link Container.update}; only the ones given are changed. */
+export interface ContainerUpdate {
+  labels?: Record<string, string>;
+  spec?: Spec | Any;
+  extensions?: Record<string, Any>;
+  image?: string;
+}
+
+/** Options of {@link Container.newTask}. */
+export interface NewTaskOptions {
+  /** The task's IO (default: none, i.e. /dev/null): `stdio()`, `capture()`, `withStreams()`. */
+  io?: IOCreator | undefined;
+  /** Mounts that make up the root filesystem (none with a rootfs directory in the spec). */
+  rootfs?: Mount[] | undefined;
+  /** Task options for the runtime. */
+  options?: Any | undefined;
+  /** A runtime binary to use instead of the container's runtime name. */
+  runtimePath?: string | undefined;
+}
+
+/** Options of {@link Container.delete}. */
+export interface DeleteContainerOptions {
+  /** Delete the container's task too (killing it if it runs) instead of refusing. */
+  force?: boolean;
+}
+
+export function containerInfoOf(c: ContainerMessage): ContainerInfo {
+  return {
+    id: c.id,
+    labels: { ...c.labels },
+    image: c.image,
+    runtime: { name: c.runtime?.name ?? "", options: c.runtime?.options },
+    spec: c.spec,
+    snapshotter: c.snapshotter,
+    snapshotKey: c.snapshotKey,
+    createdAt: toDate(c.createdAt),
+    updatedAt: toDate(c.updatedAt),
+    extensions: { ...c.extensions },
+    sandbox: c.sandbox,
+  };
+}
+
+function specAny(spec: Spec | Any): Any {
+  return isAnyMessage(spec) ? spec : packSpec(spec);
+}
+
+/** Creates a container record (`client.newContainer`). */
+export async function createContainer(
+  session: Session,
+  id: string,
+  options: NewContainerOptions,
+  call?: CallOptions,
+): Promise<Container> {
+  if ((options.spec as unknown) === undefined)
+    throw invalidArgument(`container "${id}": spec is required`);
+  const runtime = options.runtime ?? (await defaultRuntime(session, options.sandbox, call));
+  const response = await session.services.containers.create(
+    {
+      container: {
+        id,
+        labels: options.labels ?? {},
+        image: options.image ?? "",
+        runtime: { name: runtime.name, options: runtime.options },
+        spec: specAny(options.spec),
+        extensions: options.extensions ?? {},
+        sandbox: options.sandbox ?? "",
+      },
+    },
+    session.call(call),
+  );
+  if (!response.container) throw invalidArgument(`container "${id}": daemon returned no container`);
+  return new Container(session, containerInfoOf(response.container));
+}
+
+async function defaultRuntime(
+  session: Session,
+  sandbox: string | undefined,
+  call?: CallOptions,
+): Promise<RuntimeInfo> {
+  if (sandbox) {
+    const response = await session.services.sandboxStore.get(
+      { sandboxId: sandbox },
+      session.call(call),
+    );
+    const runtime = response.sandbox?.runtime;
+    if (runtime?.name) return { name: runtime.name, options: runtime.options };
+  }
+  const labels = await session.defaultLabels(call);
+  return { name: labels[DefaultsLabel.Runtime] || DEFAULT_RUNTIME };
+}
+
+/** A container: metadata, and the task that runs it. */
+export class Container {
+  /** The container id. */
+  readonly id: string;
+  #info: ContainerInfo;
+  readonly #session: Session;
+
+  /** @internal use `client.newContainer()`, `client.loadContainer()` */
+  constructor(session: Session, info: ContainerInfo) {
+    this.#session = session;
+    this.#info = info;
+    this.id = info.id;
+  }
+
+  /** The record as last read from (or written to) the daemon. */
+  get info(): ContainerInfo {
+    return this.#info;
+  }
+
+  /** The sandbox this container belongs to ("" for none). */
+  get sandbox(): string {
+    return this.#info.sandbox;
+  }
+
+  /** Reads the record again. */
+  async refresh(call?: CallOptions): Promise<ContainerInfo> {
+    const response = await this.#session.services.containers.get(
+      { id: this.id },
+      this.#session.call(call),
+    );
+    if (!response.container)
+      throw invalidArgument(`container "${this.id}": daemon returned no container`);
+    return (this.#info = containerInfoOf(response.container));
+  }
+
+  /** The OCI spec. */
+  async spec(call?: CallOptions): Promise<Spec> {
+    const { spec } = await this.refresh(call);
+    if (!spec) throw failedPrecondition(`container "${this.id}" has no spec`);
+    return unpackSpec(spec);
+  }
+
+  /**
+   * Changes the given fields. For `labels` and `extensions`, each key given is
+   * set; an empty-string label value removes the label.
+   */
+  async update(fields: ContainerUpdate, call?: CallOptions): Promise<ContainerInfo> {
+    const paths: string[] = [];
+    if (fields.labels) for (const key of Object.keys(fields.labels)) paths.push(`labels.${key}`);
+    if (fields.extensions)
+      for (const key of Object.keys(fields.extensions)) paths.push(`extensions.${key}`);
+    if (fields.spec) paths.push("spec");
+    if (fields.image !== undefined) paths.push("image");
+    if (paths.length === 0) return this.#info;
+    const labels = Object.fromEntries(
+      Object.entries(fields.labels ?? {}).filter(([, v]) => v !== ""),
+    );
+    const response = await this.#session.services.containers.update(
+      {
+        container: {
+          id: this.id,
+          labels,
+          image: fields.image ?? "",
+          runtime: { name: this.#info.runtime.name },
+          spec: fields.spec ? specAny(fields.spec) : undefined,
+          extensions: fields.extensions ?? {},
+        },
+        updateMask: { paths },
+      },
+      this.#session.call(call),
+    );
+    if (!response.container)
+      throw invalidArgument(`container "${this.id}": daemon returned no container`);
+    return (this.#info = containerInfoOf(response.container));
+  }
+
+  /** Creates the container's task (not started). */
+  async newTask(options: NewTaskOptions = {}, call?: CallOptions): Promise<Task> {
+    const io = await (options.io ?? nullIO()).create(this.id);
+    let pid: number;
+    try {
+      const response = await this.#session.services.tasks.create(
+        {
+          containerId: this.id,
+          rootfs: options.rootfs ?? [],
+          stdin: io.config.stdin,
+          stdout: io.config.stdout,
+          stderr: io.config.stderr,
+          terminal: io.config.terminal,
+          options: options.options,
+          runtimePath: options.runtimePath ?? "",
+        },
+        this.#session.call(call),
+      );
+      pid = response.pid;
+    } catch (err) {
+      await io.close();
+      throw err;
+    }
+    io.started();
+    return new Task(this.#session, this.id, pid, io);
+  }
+
+  /**
+   * The container's existing task. With `attach`, the given streams are
+   * connected to the task's FIFOs (when it was created with some).
+   */
+  async task(options: { attach?: Streams } = {}, call?: CallOptions): Promise<Task> {
+    const response = await this.#session.services.tasks.get(
+      { containerId: this.id },
+      this.#session.call(call),
+    );
+    const process = response.process;
+    if (!process) throw invalidArgument(`task "${this.id}": daemon returned no process`);
+    let io: TaskIO | undefined;
+    if (options.attach) {
+      if (process.stdout === "" && process.stdin === "") {
+        throw failedPrecondition(
+          `task "${this.id}" was created without IO: there is nothing to attach to`,
+        );
+      }
+      io = await attachFifos(
+        {
+          stdin: process.stdin,
+          stdout: process.stdout,
+          stderr: process.stderr,
+          terminal: process.terminal,
+        },
+        options.attach,
+      );
+    }
+    return new Task(this.#session, this.id, process.pid, io);
+  }
+
+  /**
+   * Deletes the container. Refuses while it has a task, unless `force`, which
+   * kills and deletes the task first.
+   */
+  async delete(options: DeleteContainerOptions = {}, call?: CallOptions): Promise<void> {
+    let task: Task | undefined;
+    try {
+      task = await this.task({}, call);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    if (task) {
+      if (!options.force) {
+        throw failedPrecondition(
+          `cannot delete container "${this.id}": it has a task (delete the task first, or force)`,
+        );
+      }
+      await task.delete({ force: true }, call);
+    }
+    await this.#session.services.containers.delete({ id: this.id }, this.#session.call(call));
+  }
+}

@@ -1,0 +1,51 @@
+// Conversions between wire types and the SDK's plain values: the only place
+// Timestamps and enum numbers are turned into Dates and strings.
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Status } from "@sandboxd/api/types/task/task_pb";
+
+/** A Timestamp as a Date; undefined when absent or zero (Go's zero time is "not set"). */
+export function toDate(ts: Timestamp | undefined): Date | undefined {
+  if (ts === undefined || (ts.seconds === 0n && ts.nanos === 0)) return undefined;
+  // Go's zero time.Time marshals as 0001-01-01T00:00:00Z.
+  if (ts.seconds === -62135596800n) return undefined;
+  return timestampDate(ts);
+}
+
+/** The state of a task or exec process (containerd's `ProcessStatus`). */
+export const ProcessStatus = {
+  Unknown: "unknown",
+  Created: "created",
+  Running: "running",
+  Stopped: "stopped",
+  Paused: "paused",
+  Pausing: "pausing",
+} as const;
+export type ProcessStatus = (typeof ProcessStatus)[keyof typeof ProcessStatus];
+
+export function processStatusOf(status: Status): ProcessStatus {
+  switch (status) {
+    case Status.CREATED:
+      return ProcessStatus.Created;
+    case Status.RUNNING:
+      return ProcessStatus.Running;
+    case Status.STOPPED:
+      return ProcessStatus.Stopped;
+    case Status.PAUSED:
+      return ProcessStatus.Paused;
+    case Status.PAUSING:
+      return ProcessStatus.Pausing;
+    case Status.UNKNOWN:
+    default:
+      // Also values from a newer daemon (open enum).
+      return ProcessStatus.Unknown;
+  }
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  /** The exit code; 128+N for a process killed by signal N; 255 when unknown. */
+  exitStatus: number;
+  /** When the process exited, if known. */
+  exitedAt: Date | undefined;
+}
