@@ -1,0 +1,89 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { FlagSpec } from "./args.js";
+import { keyValues, parseArgs, UsageError } from "./args.js";
+
+const specs: FlagSpec[] = [
+  { name: "rm", type: "switch", description: "" },
+  { name: "detach", short: "d", type: "switch", description: "" },
+  { name: "tty", short: "t", type: "switch", description: "" },
+  { name: "env", short: "e", type: "value", multiple: true, description: "" },
+  { name: "namespace", short: "n", type: "value", env: "NS", default: "default", description: "" },
+  {
+    name: "output",
+    short: "o",
+    type: "value",
+    choices: ["table", "json"],
+    default: "table",
+    description: "",
+  },
+];
+
+const parse = (argv: string[], passthroughAfter?: number, env: Record<string, string> = {}) =>
+  parseArgs(argv, specs, { command: "run", passthroughAfter, env });
+
+test("long, short, clustered and = forms", () => {
+  const { flags, positionals } = parse([
+    "--rm",
+    "-dt",
+    "-e",
+    "A=1",
+    "--env=B=2",
+    "-eC=3",
+    "-n",
+    "x",
+    "id",
+  ]);
+  assert.deepEqual(flags, {
+    rm: true,
+    detach: true,
+    tty: true,
+    env: ["A=1", "B=2", "C=3"],
+    namespace: "x",
+    output: "table",
+  });
+  assert.deepEqual(positionals, ["id"]);
+});
+
+test("passthrough keeps the command's own flags", () => {
+  const { flags, positionals } = parse(["--rm", "x", "sh", "-c", "exit 3", "--rm"], 1);
+  assert.equal(flags.rm, true);
+  assert.deepEqual(positionals, ["x", "sh", "-c", "exit 3", "--rm"]);
+});
+
+test("-- ends flags", () => {
+  assert.deepEqual(parse(["--", "-d", "x"]).positionals, ["-d", "x"]);
+});
+
+test("defaults come from the environment, then the spec", () => {
+  assert.equal(parse([], undefined, { NS: "env-ns" }).flags.namespace, "env-ns");
+  assert.equal(parse(["-n", "flag-ns"], undefined, { NS: "env-ns" }).flags.namespace, "flag-ns");
+  assert.equal(parse([]).flags.namespace, "default");
+});
+
+test("mistakes name the flag", () => {
+  const cases: [string[], RegExp][] = [
+    [["--bogus"], /unknown flag --bogus for "sbx run"/],
+    [["-z"], /unknown flag -z/],
+    [["--namespace"], /flag --namespace needs a value/],
+    [["-n"], /flag -n needs a value/],
+    [["-o", "yaml"], /flag -o must be one of table, json, not "yaml"/],
+    [["--rm=maybe"], /flag --rm takes no value/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(
+      () => parse(argv),
+      (err) => err instanceof UsageError && message.test(err.message) && err.command === "run",
+      argv.join(" "),
+    );
+  }
+});
+
+test("negative numbers are positionals", () => {
+  assert.deepEqual(parse(["-1"]).positionals, ["-1"]);
+});
+
+test("keyValues", () => {
+  assert.deepEqual(keyValues(["a=1", "b=", "c=x=y"], "label", "x"), { a: "1", b: "", c: "x=y" });
+  assert.throws(() => keyValues(["a"], "label", "x"), /label "a" must look like KEY=VALUE/);
+});

@@ -1,0 +1,49 @@
+import type { Parsed } from "../args.js";
+import { bool } from "../args.js";
+import type { Context } from "../context.js";
+import { eventFields, eventText } from "./event-format.js";
+
+export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+  const client = await ctx.client();
+  const scope = `namespace==${client.namespace}`;
+  const filters = bool(flags, "all-namespaces")
+    ? positionals
+    : positionals.length
+      ? positionals.map((f) => `${f},${scope}`)
+      : [scope];
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    for await (const e of client.subscribe(filters, { signal: stop.signal })) {
+      if (ctx.globals.output === "json") {
+        // One object per line, so scripts can read the stream as it comes.
+        ctx.stdout.write(
+          `${JSON.stringify({
+            timestamp: e.timestamp?.toISOString() ?? null,
+            namespace: e.namespace,
+            topic: e.topic,
+            type: e.event?.$typeName ?? e.payload?.typeUrl ?? null,
+            event: e.event ? eventFields(e.event) : null,
+          })}\n`,
+        );
+      } else {
+        ctx.print(
+          [
+            e.timestamp?.toISOString() ?? "-",
+            e.namespace,
+            e.topic,
+            e.event ? eventText(e.event) : "",
+          ]
+            .join("  ")
+            .trimEnd(),
+        );
+      }
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  return 0;
+}

@@ -1,0 +1,103 @@
+// sbx run: sandbox (unless --sandbox), container, task; wait; clean up.
+import type { Container, Sandbox, Task } from "@sandboxd/client";
+import type { Parsed } from "../args.js";
+import { bool, keyValues, list, str } from "../args.js";
+import type { Context } from "../context.js";
+import { defaultRootfs } from "../rootfs.js";
+import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
+
+export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+  const [id, ...command] = positionals as [string, ...string[]];
+  const sdk = await import("@sandboxd/client");
+  const client = await ctx.client();
+  const detach = bool(flags, "detach");
+  const tty = bool(flags, "tty") && !detach;
+  const runtime = str(flags, "runtime");
+  const labels = keyValues(list(flags, "label"), "label", "run");
+  const given = str(flags, "rootfs");
+  const rootfs = given ?? (await defaultRootfs(ctx.env));
+  // The shared busybox rootfs must never be written to; a rootfs of one's own may be.
+  const readonlyRootfs = given === undefined || bool(flags, "read-only");
+
+  const undo: (() => Promise<unknown>)[] = [];
+  const rollback = async (): Promise<void> => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+  };
+  const cleanup = { timeoutMs: 30_000 };
+  let sandbox: Sandbox;
+  let container: Container;
+  let task: Task;
+  let exited: Promise<{ exitStatus: number }>;
+  try {
+    const sandboxId = str(flags, "sandbox");
+    if (sandboxId === undefined) {
+      const podSpec = sdk.defaultSpec({ id, namespace: client.namespace, hostname: id });
+      delete podSpec.process;
+      delete podSpec.root;
+      sandbox = await client.newSandbox(id, {
+        ...(runtime ? { runtime: { name: runtime } } : {}),
+        sandboxer: str(flags, "sandboxer"),
+        labels,
+        spec: podSpec,
+      });
+      const made = sandbox;
+      undo.push(() => made.shutdown({ force: true }, cleanup));
+      await sandbox.start();
+    } else {
+      sandbox = await client.loadSandbox(sandboxId);
+    }
+    const size = tty ? terminalSize() : undefined;
+    const spec = sdk.defaultSpec({
+      id,
+      namespace: client.namespace,
+      args: command.length ? command : ["sh"],
+      env: list(flags, "env"),
+      cwd: str(flags, "cwd") ?? "/",
+      terminal: tty,
+      rootfs,
+      readonlyRootfs,
+      hostname: str(flags, "hostname") ?? sandbox.id,
+    });
+    if (size && spec.process) spec.process.consoleSize = size;
+    container = await sandbox.newContainer(id, {
+      spec,
+      labels,
+      ...(runtime ? { runtime: { name: runtime } } : {}),
+    });
+    const made = container;
+    undo.push(() => made.delete({ force: true }, cleanup));
+    const io = detach
+      ? sdk.nullIO()
+      : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, bool(flags, "interactive")) });
+    task = await container.newTask({ io });
+    exited = detach ? Promise.resolve({ exitStatus: 0 }) : task.wait();
+    // Seen below, or moot after a rollback (which ends the wait).
+    exited.catch(() => undefined);
+    await task.start();
+  } catch (err) {
+    await rollback();
+    throw err;
+  }
+
+  if (detach) {
+    ctx.print(id);
+    return 0;
+  }
+  const restoreTerminal = tty ? rawTerminal() : () => undefined;
+  const stopResize = tty ? followResize((w, h) => task.resize(w, h)) : () => undefined;
+  const stopSignals = forwardSignals((signal) => task.kill(signal));
+  let status: number;
+  try {
+    status = (await exited).exitStatus;
+  } finally {
+    stopSignals();
+    stopResize();
+    restoreTerminal();
+  }
+  await task.delete({}, cleanup);
+  if (bool(flags, "rm")) {
+    await container.delete({}, cleanup);
+    if (str(flags, "sandbox") === undefined) await sandbox.shutdown({}, cleanup);
+  }
+  return status > 255 ? 255 : status;
+}

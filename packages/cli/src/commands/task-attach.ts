@@ -1,0 +1,24 @@
+import type { Parsed } from "../args.js";
+import type { Context } from "../context.js";
+import { followResize, forwardSignals, rawTerminal } from "./terminal.js";
+
+export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+  const client = await ctx.client();
+  const container = await client.loadContainer(positionals[0]!);
+  const task = await container.task({
+    attach: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+  });
+  const tty = task.io?.config.terminal ?? false;
+  const restoreTerminal = tty ? rawTerminal() : () => undefined;
+  const stopResize = tty ? followResize((w, h) => task.resize(w, h)) : () => undefined;
+  const stopSignals = forwardSignals((signal) => task.kill(signal));
+  try {
+    const { exitStatus } = await task.wait();
+    return exitStatus > 255 ? 255 : exitStatus;
+  } finally {
+    stopSignals();
+    stopResize();
+    restoreTerminal();
+    await task.io?.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from "node:crypto";
+import type { Parsed } from "../args.js";
+import { bool, list, str } from "../args.js";
+import type { Context } from "../context.js";
+import { followResize, forwardSignals, rawTerminal, wantsStdin } from "./terminal.js";
+
+export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+  const [id, ...command] = positionals as [string, ...string[]];
+  const sdk = await import("@sandboxd/client");
+  const client = await ctx.client();
+  const detach = bool(flags, "detach");
+  const tty = bool(flags, "tty") && !detach;
+  const execId = str(flags, "exec-id") ?? `exec-${randomUUID().slice(0, 8)}`;
+  const container = await client.loadContainer(id);
+  const task = await container.task();
+  const spec = sdk.execProcess(await container.spec(), {
+    args: command,
+    env: list(flags, "env"),
+    ...(str(flags, "cwd") !== undefined ? { cwd: str(flags, "cwd")! } : {}),
+    terminal: tty,
+  });
+  const io = detach
+    ? sdk.nullIO()
+    : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, bool(flags, "interactive")) });
+  const proc = await task.exec(execId, spec, { io });
+  const exited = detach ? undefined : proc.wait();
+  exited?.catch(() => undefined);
+  try {
+    await proc.start();
+  } catch (err) {
+    await proc.delete({ timeoutMs: 10_000 }).catch(() => undefined);
+    throw err;
+  }
+  if (!exited) {
+    ctx.print(execId);
+    return 0;
+  }
+  const restoreTerminal = tty ? rawTerminal() : () => undefined;
+  const stopResize = tty ? followResize((w, h) => proc.resize(w, h)) : () => undefined;
+  const stopSignals = forwardSignals((signal) => proc.kill(signal));
+  let status: number;
+  try {
+    status = (await exited).exitStatus;
+  } finally {
+    stopSignals();
+    stopResize();
+    restoreTerminal();
+  }
+  await proc.delete({ timeoutMs: 30_000 });
+  return status > 255 ? 255 : status;
+}

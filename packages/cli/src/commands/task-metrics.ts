@@ -1,0 +1,10 @@
+import type { Parsed } from "../args.js";
+import type { Context } from "../context.js";
+import { printMetrics } from "./metrics-format.js";
+
+export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+  const client = await ctx.client();
+  const task = await (await client.loadContainer(positionals[0]!)).task();
+  printMetrics(ctx, await task.metrics());
+  return 0;
+}

@@ -1,0 +1,86 @@
+// Errors for people: what went wrong and what to do, no stack trace unless --debug.
+import {
+  isAlreadyExists,
+  isErrdefsError,
+  isFailedPrecondition,
+  isNotFound,
+  isPermissionDenied,
+  isUnavailable,
+} from "@sandboxd/errdefs";
+import { UsageError } from "./args.js";
+
+/** Exit status for a usage mistake (like most CLIs); every other failure is 1. */
+export const USAGE_EXIT = 2;
+
+/** The message (and hints) for `err`, and the exit status. */
+export function describeError(
+  err: unknown,
+  options: { address: string; debug: boolean; command?: string },
+): { text: string; status: number } {
+  if (err instanceof UsageError) {
+    const help = err.command ? `sbx ${err.command} --help` : "sbx --help";
+    return { text: `sbx: ${err.message}\nSee "${help}".\n`, status: USAGE_EXIT };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = [`sbx: ${message}`];
+  if (isDaemonDown(err)) {
+    lines.splice(0, 1, ...daemonDown(options.address, message));
+  } else if (isUnavailable(err) && /EACCES|permission denied/i.test(message)) {
+    lines.push(
+      `  sandboxd's socket ${options.address} is not open to you: run sbx as root (or with sudo).`,
+    );
+  } else if (isAlreadyExists(err) && options.command === "run") {
+    lines.push(
+      '  Remove the old one with "sbx sandbox rm -f ID" (or "sbx container rm -f ID"), or pick another ID.',
+    );
+  } else if (isNotFound(err) && /^(sandbox|container|task)/.test(message)) {
+    const kind = message.split(" ")[0];
+    lines.push(
+      `  See what exists with "sbx ${kind} ls"${kind === "task" ? "" : " (in this namespace; -n picks another)"}.`,
+    );
+  } else if (isFailedPrecondition(err) && /namespace is required/.test(message)) {
+    lines.push("  Give one with -n NAME.");
+  } else if (isPermissionDenied(err)) {
+    lines.push("  Run sbx as root (or with sudo).");
+  }
+  if (options.debug) lines.push("", ...debugLines(err));
+  return { text: `${lines.join("\n")}\n`, status: 1 };
+}
+
+function isDaemonDown(err: unknown): boolean {
+  if (!isUnavailable(err)) return false;
+  const message = err instanceof Error ? err.message : "";
+  return (
+    /cannot reach|ENOENT|ECONNREFUSED|No connection established/.test(message) &&
+    !/EACCES/.test(message)
+  );
+}
+
+function daemonDown(address: string, message: string): string[] {
+  const why = /ENOENT/.test(message)
+    ? "the socket does not exist"
+    : /ECONNREFUSED/.test(message)
+      ? "nothing is listening on the socket"
+      : "the daemon does not answer";
+  return [
+    `sbx: cannot connect to sandboxd at ${address}: ${why}. Is sandboxd running?`,
+    "  Start it:             sandboxd --config /etc/sandboxd/config.toml",
+    "  Or try it out:        npm run demo    (in a sandboxd checkout)",
+    "  Use another socket:   sbx --address PATH ...   (or SANDBOXD_ADDRESS=PATH)",
+  ];
+}
+
+function debugLines(err: unknown): string[] {
+  const out: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; depth++) {
+    if (e instanceof Error) {
+      const kind = isErrdefsError(e) ? ` [${e.kind}]` : "";
+      out.push(`${depth === 0 ? "error" : "caused by"}${kind}: ${e.stack ?? e.message}`);
+      e = (e as { cause?: unknown }).cause;
+    } else {
+      out.push(`caused by: ${JSON.stringify(e)}`);
+      break;
+    }
+  }
+  return out;
+}
