@@ -30,9 +30,14 @@ export function describeError(
       `  sandboxd's socket ${options.address} is not open to you: run sbx as root (or with sudo).`,
     );
   } else if (isAlreadyExists(err) && options.command === "run") {
-    lines.push(
-      '  Remove the old one with "sbx sandbox rm -f ID" (or "sbx container rm -f ID"), or pick another ID.',
-    );
+    const id = /^(?:sandbox|container) "([^"]+)"/.exec(message)?.[1] ?? "ID";
+    lines.push(`  Remove the old one with "sbx sandbox rm -f ${id}", or pick another ID.`);
+  } else if (isFailedPrecondition(err) && /still has containers/.test(message)) {
+    const id = /^sandbox "([^"]+)"/.exec(message)?.[1] ?? "ID";
+    lines.push(`  Remove it with its containers: "sbx sandbox rm -f ${id}".`);
+  } else if (isFailedPrecondition(err) && /^cannot delete container "([^"]+)"/.test(message)) {
+    const id = /^cannot delete container "([^"]+)"/.exec(message)?.[1] ?? "ID";
+    lines.push(`  Stop it first ("sbx task kill ${id}"), or use "sbx container rm -f ${id}".`);
   } else if (isNotFound(err) && /^(sandbox|container|task)/.test(message)) {
     const kind = message.split(" ")[0];
     lines.push(
