@@ -435,7 +435,8 @@ export const commands: readonly CommandSpec[] = [
     description:
       "Shows the current namespace's events (all namespaces with -A). FILTERs use containerd's\n" +
       "syntax and are ORed; commas inside one AND: topic==/tasks/exit, 'topic~=^/sandboxes/',\n" +
-      "event.container_id==web. Stops on Ctrl-C.",
+      "event.container_id==web (values with / and other symbols are quoted for you).\n" +
+      "Stops on Ctrl-C.",
     flags: [
       {
         name: "all-namespaces",

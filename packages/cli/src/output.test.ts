@@ -43,3 +43,16 @@ test("event text keeps zero exit statuses and formats timestamps", () => {
   });
   assert.equal(text, "containerId=c1 id=c1 pid=7 exitStatus=0 exitedAt=2026-01-01T00:00:00.005Z");
 });
+
+test("filters get their values quoted when containerd needs it", async () => {
+  const { normalizeFilter } = await import("./filters.js");
+  assert.equal(normalizeFilter("topic==/tasks/exit"), 'topic=="/tasks/exit"');
+  assert.equal(normalizeFilter('topic=="/tasks/exit"'), 'topic=="/tasks/exit"');
+  assert.equal(
+    normalizeFilter("topic~=^/sandboxes/,namespace==default"),
+    'topic~="^/sandboxes/",namespace==default',
+  );
+  assert.equal(normalizeFilter("labels.app==web"), "labels.app==web");
+  assert.equal(normalizeFilter("id"), "id");
+  assert.equal(normalizeFilter("labels.a/b==x y"), "labels.a/b==x y");
+});

@@ -198,7 +198,7 @@ test("kill, exec, pause/resume, and forced deletes", async (t) => {
 test("subscribe decodes events and stops on abort", async (t) => {
   const { client } = await setup(t);
   const controller = new AbortController();
-  const stream = client.subscribe(["namespace==test,topic==/sandboxes/start"], {
+  const stream = client.subscribe(['namespace==test,topic=="/sandboxes/start"'], {
     signal: controller.signal,
   });
   const events = stream[Symbol.asyncIterator]();

@@ -179,8 +179,9 @@ export class Client {
 
   /**
    * Events as they happen, from every namespace unless a filter says otherwise
-   * (`namespace==default`, `topic~=^/tasks/`, `event.container_id==web`;
-   * filters are ORed, commas inside one AND). Ends when `signal` aborts.
+   * (`namespace==default`, `topic=="/tasks/exit"`, `event.container_id==web`;
+   * filters are ORed, commas inside one AND; values with `/` must be quoted).
+   * Ends when `signal` aborts.
    *
    * @example
    * for await (const e of client.subscribe([`namespace==${client.namespace}`], { signal })) {

@@ -60,7 +60,7 @@ export class NamespaceService {
   ): Promise<NamespaceInfo> {
     const keys = Object.keys(labels);
     if (keys.length === 0) throw invalidArgument("namespace labels: nothing to update");
-    const r = await this.#services.namespaces.update(
+    await this.#services.namespaces.update(
       {
         namespace: {
           name,
@@ -70,7 +70,8 @@ export class NamespaceService {
       },
       this.#call(call),
     );
-    return { name: r.namespace?.name || name, labels: { ...r.namespace?.labels } };
+    // containerd answers Update with the request, not the result: read it back.
+    return this.get(name, call);
   }
 
   /** Deletes an empty namespace. */

@@ -1,11 +1,12 @@
 import type { Parsed } from "../args.js";
 import { bool } from "../args.js";
 import type { Context } from "../context.js";
+import { normalizeFilter } from "../filters.js";
 import { ago, iso, labelsCell, table } from "../output.js";
 
 export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
   const client = await ctx.client();
-  const containers = await client.containerInfos(positionals);
+  const containers = await client.containerInfos(positionals.map(normalizeFilter));
   if (bool(flags, "quiet")) {
     for (const c of containers) ctx.print(c.id);
     return 0;

@@ -1,15 +1,17 @@
 import type { Parsed } from "../args.js";
 import { bool } from "../args.js";
 import type { Context } from "../context.js";
+import { normalizeFilter } from "../filters.js";
 import { eventFields, eventText } from "./event-format.js";
 
 export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
   const client = await ctx.client();
   const scope = `namespace==${client.namespace}`;
+  const given = positionals.map(normalizeFilter);
   const filters = bool(flags, "all-namespaces")
-    ? positionals
-    : positionals.length
-      ? positionals.map((f) => `${f},${scope}`)
+    ? given
+    : given.length
+      ? given.map((f) => `${f},${scope}`)
       : [scope];
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();

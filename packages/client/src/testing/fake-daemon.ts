@@ -501,7 +501,8 @@ async function* subscribe(
     filters.length === 0 ||
     filters.some((f) =>
       f.split(",").every((term) => {
-        const [field, value] = term.split("==");
+        const [field, raw = ""] = term.split("==");
+        const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
         return (
           (field === "namespace" ? e.namespace : field === "topic" ? e.topic : undefined) === value
         );
