@@ -1,7 +1,9 @@
 // The SDK against a real containerd 1.6 (runc through containerd-shim-runc-v2):
 // the wire format, namespaces, containers, tasks, exec, FIFO IO, terminal,
 // events and errors, before sandboxd serves them. Root.
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isFailedPrecondition, isNotFound } from "@sandboxd/errdefs";
@@ -12,17 +14,32 @@ import { busyboxRootfs, requireRoot, tempDir } from "./helpers.js";
 
 const RUNC = { name: "io.containerd.runc.v2" };
 
-async function setup(t: { after: (fn: () => Promise<void>) => void }) {
+// One containerd for the file (it takes seconds to stop); a namespace per test.
+let shared: Promise<{ address: string; rootfs: string; dir: string }> | undefined;
+let stopContainerd: (() => Promise<void>) | undefined;
+
+after(async () => {
+  await stopContainerd?.();
+  if (shared) await rm((await shared).dir, { recursive: true, force: true });
+});
+
+async function setup(t: { name: string; after: (fn: () => Promise<void>) => void }) {
   requireRoot();
-  const dir = await tempDir(t, "sbx-sdk-containerd-");
-  const containerd = await startContainerd({ dir: join(dir, "containerd") });
-  const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  const client = await Client.connect({ address: containerd.address, namespace: "sdk-test" });
-  t.after(async () => {
-    client.close();
-    await containerd.stop();
-  });
-  return { client, rootfs, fifoDir: join(dir, "fifo") };
+  shared ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sbx-sdk-containerd-"));
+    const containerd = await startContainerd({ dir: join(dir, "containerd") });
+    stopContainerd = () => containerd.stop();
+    return { address: containerd.address, rootfs: await busyboxRootfs(join(dir, "rootfs")), dir };
+  })();
+  const { address, rootfs } = await shared;
+  const namespace = `sdk-${t.name
+    .replace(/[^a-z0-9]+/gi, "-")
+    .replace(/^-|-$/g, "")
+    .slice(0, 40)}`;
+  const client = await Client.connect({ address, namespace });
+  const fifoDir = await tempDir(t, "sbx-sdk-fifo-");
+  t.after(() => Promise.resolve(client.close()));
+  return { client, rootfs, fifoDir };
 }
 
 test("containerd 1.6: a task's output, stdin, exit status and cleanup", async (t) => {
