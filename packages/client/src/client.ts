@@ -17,7 +17,10 @@ import { Services, Session } from "./session.js";
 
 /** Options of {@link Client.connect}. */
 export interface ConnectOptions {
-  /** The daemon's socket: a path or `unix://` address (default `/run/sandboxd/sandboxd.sock`). */
+  /**
+   * The daemon's socket: a path or `unix://` address (default: `$SANDBOXD_ADDRESS`,
+   * else `/run/sandboxd/sandboxd.sock`, as for `sbx`).
+   */
   address?: string | undefined;
   /** The namespace of every call (default `default`). */
   namespace?: string | undefined;
@@ -69,7 +72,7 @@ export class Client {
    * down shows up as an Unavailable error from the first call.
    */
   static connect(options: ConnectOptions = {}): Promise<Client> {
-    const address = options.address || DEFAULT_ADDRESS;
+    const address = options.address || process.env.SANDBOXD_ADDRESS || DEFAULT_ADDRESS;
     const namespace = options.namespace || DEFAULT_NAMESPACE;
     checkNamespace(namespace);
     const services = new Services(new Channel(address));

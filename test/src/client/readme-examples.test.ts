@@ -1,0 +1,16 @@
+// packages/client/README.md's examples, run for real against sandboxd (root).
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { readmeExamples, runExample } from "@sandboxd/client/testing";
+import { missing, startDaemon } from "./daemon.js";
+
+const readme = fileURLToPath(new URL("../../../packages/client/README.md", import.meta.url));
+
+test("the SDK README's examples run against sandboxd", { todo: missing }, async (t) => {
+  const daemon = await startDaemon(t);
+  for (const example of await readmeExamples(readme)) {
+    await t.test(example.title, async () => {
+      await runExample(readme, example, { SANDBOXD_ADDRESS: daemon.address, TMPDIR: daemon.dir });
+    });
+  }
+});
