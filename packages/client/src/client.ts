@@ -199,7 +199,7 @@ export class Client {
       { filters: [...filters] },
       this.#session.call({ signal: options.signal }),
     );
-    for await (const envelope of stream) yield decodeEnvelope(envelope);
+    for await (const envelope of stream) yield await decodeEnvelope(envelope);
   }
 }
 

@@ -9,9 +9,9 @@ import { EnvelopeSchema } from "@sandboxd/api/types/event_pb";
 import { MountSchema } from "@sandboxd/api/types/mount_pb";
 import { decodeEnvelope } from "./events.js";
 
-test("decodes a task exit by its type URL", () => {
+test("decodes a task exit by its type URL", async () => {
   const at = new Date("2026-01-02T03:04:05Z");
-  const e = decodeEnvelope(
+  const e = await decodeEnvelope(
     create(EnvelopeSchema, {
       timestamp: timestampFromDate(at),
       namespace: "default",
@@ -28,9 +28,9 @@ test("decodes a task exit by its type URL", () => {
   }
 });
 
-test("decodes a sandbox exit; accepts the type.googleapis.com/ prefix", () => {
+test("decodes a sandbox exit; accepts the type.googleapis.com/ prefix", async () => {
   const any = pack(SandboxExitSchema, { sandboxId: "pod", exitStatus: 1 });
-  const e = decodeEnvelope(
+  const e = await decodeEnvelope(
     create(EnvelopeSchema, {
       namespace: "ns",
       topic: "/sandboxes/exit",
@@ -41,13 +41,13 @@ test("decodes a sandbox exit; accepts the type.googleapis.com/ prefix", () => {
   assert.equal(e.timestamp, undefined);
 });
 
-test("an unknown, non-event or broken payload is kept raw", () => {
+test("an unknown, non-event or broken payload is kept raw", async () => {
   for (const event of [
     create(AnySchema, { typeUrl: "example.com/Unknown", value: new Uint8Array([1]) }),
     pack(MountSchema, { type: "bind" }),
     create(AnySchema, { typeUrl: "containerd.events.TaskExit", value: new Uint8Array([0xff]) }),
   ]) {
-    const e = decodeEnvelope(create(EnvelopeSchema, { topic: "/x", event }));
+    const e = await decodeEnvelope(create(EnvelopeSchema, { topic: "/x", event }));
     assert.equal(e.event, undefined);
     assert.equal(e.payload?.typeUrl, event.typeUrl);
   }

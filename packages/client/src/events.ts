@@ -2,8 +2,7 @@
 // its type URL.
 import type { MessageShape } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { eventSchemas, unpack } from "@sandboxd/api";
-import type { EventTopic } from "@sandboxd/api";
+import type { EventTopic, eventSchemas } from "@sandboxd/api";
 import type { Envelope as WireEnvelope } from "@sandboxd/api/types/event_pb";
 import { toDate } from "./convert.js";
 
@@ -13,6 +12,8 @@ import { toDate } from "./convert.js";
  * `event.$typeName === "containerd.events.TaskExit"`.
  */
 export type EventMessage = MessageShape<(typeof eventSchemas)[EventTopic]>;
+
+let typeNames: Set<string> | undefined;
 
 /** One event. */
 export interface Envelope {
@@ -28,10 +29,15 @@ export interface Envelope {
   payload: Any | undefined;
 }
 
-const eventTypeNames = new Set<string>(Object.values(eventSchemas).map((s) => s.typeName));
-
-/** Decodes a wire envelope. Never throws: an undecodable event is left as `payload`. */
-export function decodeEnvelope(envelope: WireEnvelope): Envelope {
+/**
+ * Decodes a wire envelope. Never throws: an undecodable event is left as
+ * `payload`. Async: the API registry is loaded on first use, not with the SDK.
+ */
+export async function decodeEnvelope(envelope: WireEnvelope): Promise<Envelope> {
+  const { eventSchemas, unpack } = await import("@sandboxd/api");
+  const eventTypeNames = (typeNames ??= new Set(
+    Object.values(eventSchemas).map((s) => s.typeName),
+  ));
   let event: EventMessage | undefined;
   if (envelope.event) {
     try {

@@ -365,7 +365,7 @@ export class Sandbox {
     );
     if (!r.metrics)
       throw failedPrecondition(`sandbox "${this.id}": controller returned no metrics`);
-    return decodeMetric(r.metrics);
+    return await decodeMetric(r.metrics);
   }
 
   /** The platform the sandbox runs containers for. */

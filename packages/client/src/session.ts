@@ -1,56 +1,95 @@
 // What every SDK object shares: the connection, the namespace and the typed
 // service clients. Internal: not exported from the package.
-import type { CallOptions as GrpcCallOptions, Channel, Client } from "@sandboxd/grpc";
-import { Containers } from "@sandboxd/api/services/containers/v1/containers_pb";
-import { Events } from "@sandboxd/api/services/events/v1/events_pb";
-import { Introspection } from "@sandboxd/api/services/introspection/v1/introspection_pb";
-import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
-import { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
-import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
-import { Version } from "@sandboxd/api/services/version/v1/version_pb";
+import type { AnyService, CallOptions as GrpcCallOptions, Channel, Client } from "@sandboxd/grpc";
+import type { Containers } from "@sandboxd/api/services/containers/v1/containers_pb";
+import type { Events } from "@sandboxd/api/services/events/v1/events_pb";
+import type { Introspection } from "@sandboxd/api/services/introspection/v1/introspection_pb";
+import type { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
+import type { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
+import type { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
+import type { Version } from "@sandboxd/api/services/version/v1/version_pb";
 import { isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
 
-/** The typed service clients of one connection, made on first use. */
+/**
+ * A typed client whose service code is loaded on its first call: loading the
+ * SDK does not load every generated service (start-up time is part of sbx).
+ * `streaming` names the server-streaming methods, which return AsyncIterables.
+ */
+function lazyClient<S extends AnyService>(
+  channel: Channel,
+  load: () => Promise<S>,
+  streaming: readonly string[] = [],
+): Client<S> {
+  let client: Promise<Record<string, (...args: unknown[]) => unknown>> | undefined;
+  const get = (): Promise<Record<string, (...args: unknown[]) => unknown>> =>
+    (client ??= load().then(
+      (service) =>
+        channel.client(service) as unknown as Record<string, (...args: unknown[]) => unknown>,
+    ));
+  return new Proxy(
+    {},
+    {
+      get(_target, method) {
+        // Not a thenable: `await services.tasks` must not call anything.
+        if (typeof method !== "string" || method === "then") return undefined;
+        if (streaming.includes(method)) {
+          return (...args: unknown[]) =>
+            (async function* () {
+              yield* (await get())[method]!(...args) as AsyncIterable<unknown>;
+            })();
+        }
+        return async (...args: unknown[]) => (await get())[method]!(...args);
+      },
+    },
+  ) as Client<S>;
+}
+
+/** The typed service clients of one connection. */
 export class Services {
   readonly channel: Channel;
-  #containers?: Client<typeof Containers>;
-  #tasks?: Client<typeof Tasks>;
-  #store?: Client<typeof Store>;
-  #controller?: Client<typeof Controller>;
-  #namespaces?: Client<typeof Namespaces>;
-  #events?: Client<typeof Events>;
-  #version?: Client<typeof Version>;
-  #introspection?: Client<typeof Introspection>;
+  readonly containers: Client<typeof Containers>;
+  readonly tasks: Client<typeof Tasks>;
+  readonly sandboxStore: Client<typeof Store>;
+  readonly sandboxController: Client<typeof Controller>;
+  readonly namespaces: Client<typeof Namespaces>;
+  readonly events: Client<typeof Events>;
+  readonly version: Client<typeof Version>;
+  readonly introspection: Client<typeof Introspection>;
 
   constructor(channel: Channel) {
     this.channel = channel;
-  }
-
-  get containers(): Client<typeof Containers> {
-    return (this.#containers ??= this.channel.client(Containers));
-  }
-  get tasks(): Client<typeof Tasks> {
-    return (this.#tasks ??= this.channel.client(Tasks));
-  }
-  get sandboxStore(): Client<typeof Store> {
-    return (this.#store ??= this.channel.client(Store));
-  }
-  get sandboxController(): Client<typeof Controller> {
-    return (this.#controller ??= this.channel.client(Controller));
-  }
-  get namespaces(): Client<typeof Namespaces> {
-    return (this.#namespaces ??= this.channel.client(Namespaces));
-  }
-  get events(): Client<typeof Events> {
-    return (this.#events ??= this.channel.client(Events));
-  }
-  get version(): Client<typeof Version> {
-    return (this.#version ??= this.channel.client(Version));
-  }
-  get introspection(): Client<typeof Introspection> {
-    return (this.#introspection ??= this.channel.client(Introspection));
+    const sandbox = () => import("@sandboxd/api/services/sandbox/v1/sandbox_pb");
+    this.containers = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/containers/v1/containers_pb")).Containers,
+      ["listStream"],
+    );
+    this.tasks = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/tasks/v1/tasks_pb")).Tasks,
+    );
+    this.sandboxStore = lazyClient(channel, async () => (await sandbox()).Store);
+    this.sandboxController = lazyClient(channel, async () => (await sandbox()).Controller);
+    this.namespaces = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/namespaces/v1/namespace_pb")).Namespaces,
+    );
+    this.events = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/events/v1/events_pb")).Events,
+      ["subscribe"],
+    );
+    this.version = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/version/v1/version_pb")).Version,
+    );
+    this.introspection = lazyClient(
+      channel,
+      async () =>
+        (await import("@sandboxd/api/services/introspection/v1/introspection_pb")).Introspection,
+    );
   }
 }
 

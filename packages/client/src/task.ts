@@ -1,6 +1,6 @@
 // A container's task: its init process plus what only a task has (start,
 // pause, pids, metrics, exec, delete).
-import { JsonTypeUrl, packJson, unpackAs } from "@sandboxd/api";
+import { JsonTypeUrl, packJson, unpackAs } from "./typeurl.js";
 import { ProcessDetailsSchema } from "@sandboxd/api/types/runc/options/oci_pb";
 import { failedPrecondition, notFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
@@ -101,7 +101,7 @@ export class Task extends ProcessBase {
     );
     const metric = response.metrics.find((m) => m.id === this.containerId) ?? response.metrics[0];
     if (!metric) throw notFound(`metrics for task "${this.containerId}"`);
-    return decodeMetric(metric);
+    return await decodeMetric(metric);
   }
 
   /** Changes the task's resources (and annotations). */
