@@ -23,3 +23,10 @@ export {
   type Adaptor,
   type Filter,
 } from "./filters/filters.js";
+export { maxLabelBytes, validateLabel, validateLabels } from "./labels/labels.js";
+export {
+  applyMapKey,
+  parseFieldPaths,
+  type FieldPath,
+  type FieldPathRules,
+} from "./fieldpaths/fieldpaths.js";
