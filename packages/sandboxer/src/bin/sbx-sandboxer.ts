@@ -3,6 +3,102 @@ import module from "node:module";
 // Cache compiled code between runs: start-up latency is part of the product.
 module.enableCompileCache?.();
 
-process.stdout.write(
-  `usage: sbx-sandboxer [options]\n\nsbx-sandboxer: a domain sandboxer for Linux pods (not yet implemented).\n`,
+const usage = `usage: sbx-sandboxer [options]
+
+A domain sandboxer for Linux pods: one process per node owning every sandbox.
+Serves gRPC containerd.services.sandbox.v1.Controller on --listen and ttrpc Task
+(v2, v3), Sandbox and sandboxd.sandboxer.v1.Sandboxer on --task-socket.
+
+options:
+  --config FILE          TOML config (default: $SBX_SANDBOXER_CONFIG, else /etc/sbx-sandboxer/config.toml)
+  --state-dir DIR        state directory (default /run/sbx-sandboxer)
+  --listen PATH          gRPC socket (default <state-dir>/sandboxer.sock)
+  --task-socket PATH     ttrpc socket (default <state-dir>/task.sock)
+  --log-level LEVEL      trace, debug, info, warn, error
+  --events-address PATH  a ttrpc events endpoint that gets every event
+  --cgroup-parent PATH   parent cgroup of the sandboxes (default sbx-sandboxer)
+  --bridge NAME          CNI bridge (default sbx0)
+  --subnet CIDR          pod subnet (default 10.88.0.0/16)
+  --cni-bin-dir DIR      CNI plugins (default /usr/lib/cni)
+  --no-network           no CNI networking (pods get an empty netns)
+  -v, --version          print the version
+`;
+
+async function main(): Promise<number> {
+  const { parseArgs } = await import("node:util");
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string" },
+      "state-dir": { type: "string" },
+      listen: { type: "string" },
+      "task-socket": { type: "string" },
+      "log-level": { type: "string" },
+      "events-address": { type: "string" },
+      "cgroup-parent": { type: "string" },
+      bridge: { type: "string" },
+      subnet: { type: "string" },
+      "cni-bin-dir": { type: "string" },
+      "no-network": { type: "boolean" },
+      version: { type: "boolean", short: "v" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write("sbx-sandboxer 0.1.0\n");
+    return 0;
+  }
+  const { loadConfig } = await import("../config/config.js");
+  const config = loadConfig({
+    config: values.config,
+    stateDir: values["state-dir"],
+    listen: values.listen,
+    taskSocket: values["task-socket"],
+    logLevel: values["log-level"],
+    eventsAddress: values["events-address"],
+    cgroupParent: values["cgroup-parent"],
+    bridge: values.bridge,
+    subnet: values.subnet,
+    cniBinDir: values["cni-bin-dir"],
+    network: values["no-network"] ? false : undefined,
+  });
+  const { createLogger } = await import("@sandboxd/core");
+  const log = createLogger({ level: config.logLevel, name: "sbx-sandboxer" });
+  // One failed background task must not take every pod's control plane down with it.
+  process.on("unhandledRejection", (reason) => log.error({ error: reason }, "unhandled rejection"));
+  const { startDaemon } = await import("../daemon.js");
+  const { isAlreadyExists } = await import("@sandboxd/errdefs");
+  let daemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (err) {
+    if (isAlreadyExists(err)) {
+      // Another instance owns this state directory (a concurrent start): not an error.
+      log.info({ state_dir: config.stateDir }, "already running");
+      return 0;
+    }
+    throw err;
+  }
+  const running = daemon;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, "shutting down (pods keep running)");
+      void running.close().finally(resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`sbx-sandboxer: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
 );

@@ -1,0 +1,192 @@
+/**
+ * An exec process: `runc exec` under its own conmon (`--exec`), with its own
+ * directory for the process spec and conmon's pid/exit files, so its exit code
+ * survives a sandboxer restart like the container's.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { ts } from "../util/time.js";
+import { Topic } from "@sandboxd/api";
+import {
+  TaskExecAddedSchema,
+  TaskExecStartedSchema,
+  TaskExitSchema,
+} from "@sandboxd/api/events/task_pb";
+import type { Ctx } from "@sandboxd/core";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
+import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
+import type { ExecRecord, Stdio } from "../state/records.js";
+import { recordVersion } from "../state/records.js";
+import { startConmon } from "./conmon.js";
+import type { Container } from "./container.js";
+import type { ExitInfo } from "./exit-watch.js";
+import { openStdio } from "./io.js";
+import { Proc } from "./process.js";
+
+export class ExecProcess {
+  readonly container: Container;
+  readonly rec: ExecRecord;
+  readonly proc: Proc;
+  #startPending: Promise<void> | undefined;
+
+  constructor(container: Container, rec: ExecRecord) {
+    this.container = container;
+    this.rec = rec;
+    this.proc = new Proc(this.dir, rec, {
+      onExit: (exit) => this.#onExit(exit),
+      onOom: () => undefined,
+      onError: (err) =>
+        container.env.root.log.error(
+          { namespace: rec.namespace, id: container.id, exec_id: rec.id, error: err },
+          "exit handling failed",
+        ),
+    });
+  }
+
+  get id(): string {
+    return this.rec.id;
+  }
+
+  get dir(): string {
+    const c = this.container;
+    return c.env.layout.execDir(c.namespace, c.rec.sandboxId, c.id, this.rec.id);
+  }
+
+  async save(): Promise<void> {
+    await writeJsonAtomic(join(this.dir, "exec.json"), this.rec);
+  }
+
+  /** Registers an exec (the Exec RPC); it runs on start(). */
+  static async add(
+    ctx: Ctx,
+    container: Container,
+    execId: string,
+    processSpec: Record<string, unknown>,
+    stdio: Stdio,
+  ): Promise<ExecProcess> {
+    if (container.execs.has(execId)) throw alreadyExists(`exec ${JSON.stringify(execId)}`);
+    if (container.rec.status !== "running") {
+      throw failedPrecondition(
+        `container ${JSON.stringify(container.id)} is ${container.rec.status}: cannot exec`,
+      );
+    }
+    if (!Array.isArray(processSpec.args) || processSpec.args.length === 0) {
+      throw invalidArgument(`exec ${JSON.stringify(execId)}: process spec has no args`);
+    }
+    const spec = { ...processSpec, terminal: stdio.terminal };
+    const exec = new ExecProcess(container, {
+      version: recordVersion,
+      id: execId,
+      containerId: container.id,
+      namespace: container.namespace,
+      stdio,
+      status: "created",
+      pid: 0,
+      conmonPid: 0,
+      createdAt: Date.now(),
+    });
+    await ensureDir(exec.dir);
+    try {
+      await writeFileAtomic(join(exec.dir, "process.json"), JSON.stringify(spec));
+      await exec.save();
+    } catch (err) {
+      await rm(exec.dir, { recursive: true, force: true });
+      throw err;
+    }
+    void ctx;
+    container.execs.set(execId, exec);
+    container.env.events.publish(container.namespace, Topic.TaskExecAdded, TaskExecAddedSchema, {
+      containerId: container.id,
+      execId,
+    });
+    return exec;
+  }
+
+  async start(ctx: Ctx): Promise<number> {
+    if (this.rec.status !== "created") {
+      throw failedPrecondition(
+        `exec ${JSON.stringify(this.id)} is ${this.rec.status}: cannot start`,
+      );
+    }
+    const c = this.container;
+    let done!: () => void;
+    this.#startPending = new Promise((resolve) => (done = resolve));
+    try {
+      const io = openStdio(this.rec.stdio);
+      this.proc.stdinHolder = io.stdinHolder;
+      try {
+        const started = await startConmon(ctx, {
+          conmon: c.env.config.binaries.conmon,
+          runc: c.env.config.binaries.runc,
+          runcRoot: c.env.layout.runcRoot(c.namespace),
+          cid: c.id,
+          dir: this.dir,
+          processSpec: join(this.dir, "process.json"),
+          fds: io.fds,
+        });
+        this.rec.pid = started.pid;
+        this.rec.conmonPid = started.conmonPid;
+        void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
+      } catch (err) {
+        this.proc.closeStdin();
+        throw err;
+      } finally {
+        io.closeChildFds();
+      }
+      if (this.rec.status === "created") this.rec.status = "running";
+      this.rec.startedAt = Date.now();
+      await this.save();
+      this.proc.watch();
+      c.env.events.publish(c.namespace, Topic.TaskExecStarted, TaskExecStartedSchema, {
+        containerId: c.id,
+        execId: this.id,
+        pid: this.rec.pid,
+      });
+    } finally {
+      this.proc.markStarted();
+      done();
+    }
+    return this.rec.pid;
+  }
+
+  async #onExit(exit: ExitInfo): Promise<void> {
+    await this.save().catch(() => undefined);
+    if (this.#startPending) await this.#startPending;
+    if (this.rec.exitPublished) return;
+    const c = this.container;
+    c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
+      containerId: c.id,
+      id: this.id,
+      pid: this.rec.pid,
+      exitStatus: exit.status,
+      exitedAt: ts(exit.at),
+    });
+    this.rec.exitPublished = true;
+    await this.save().catch(() => undefined);
+  }
+
+  kill(signal: number): void {
+    if (this.rec.status !== "running") throw notFound("process already finished");
+    try {
+      process.kill(this.rec.pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH")
+        throw notFound("process already finished");
+      throw err;
+    }
+  }
+
+  async delete(): Promise<{ pid: number; exitStatus: number; exitedAt: number }> {
+    if (this.rec.status === "running") {
+      throw failedPrecondition(`exec ${JSON.stringify(this.id)} is running: cannot delete`);
+    }
+    this.proc.close();
+    await rm(this.dir, { recursive: true, force: true });
+    this.container.execs.delete(this.id);
+    return {
+      pid: this.rec.pid,
+      exitStatus: this.rec.exitStatus ?? 0,
+      exitedAt: this.rec.exitedAt ?? Date.now(),
+    };
+  }
+}

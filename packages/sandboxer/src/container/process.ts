@@ -1,0 +1,184 @@
+/**
+ * What the init process of a container and each exec have in common: a conmon
+ * monitor, a directory where conmon records the exit, the stdin write end we
+ * hold, and the exit as a promise. Exits are learned from the `exit` file
+ * (inotify + a check after arming, for exits that happened while we were down),
+ * from the end of the sync pipe, and from a periodic sweep that notices a
+ * monitor that died without writing one.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ProcessStatus } from "../state/records.js";
+import type { ExitInfo } from "./exit-watch.js";
+import { hasOomFile, readExitFile, watchExitDir } from "./exit-watch.js";
+import { closeQuietly } from "./io.js";
+
+export interface ProcState {
+  status: ProcessStatus;
+  pid: number;
+  conmonPid: number;
+  exitStatus?: number | undefined;
+  exitedAt?: number | undefined;
+  exitPublished?: boolean | undefined;
+}
+
+export interface ProcHooks {
+  /** Called once with the exit (status stopped is already set). */
+  onExit(exit: ExitInfo): Promise<void>;
+  onOom(): void;
+  /** A failure while handling an exit (logged; the exit itself is still recorded). */
+  onError?(err: unknown): void;
+}
+
+export class Proc {
+  readonly dir: string;
+  readonly state: ProcState;
+  stdinHolder: number | undefined;
+  readonly #hooks: ProcHooks;
+  #stopWatch: (() => void) | undefined;
+  #exit: Promise<ExitInfo>;
+  #resolveExit!: (e: ExitInfo) => void;
+  #handling = false;
+  #oomSeen = false;
+  #started: Promise<void>;
+  #resolveStarted!: () => void;
+
+  constructor(dir: string, state: ProcState, hooks: ProcHooks) {
+    this.dir = dir;
+    this.state = state;
+    this.#hooks = hooks;
+    this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
+    this.#started = new Promise((resolve) => (this.#resolveStarted = resolve));
+    if (state.status === "stopped" && state.exitStatus !== undefined) {
+      this.#resolveExit({ status: state.exitStatus, at: state.exitedAt ?? Date.now() });
+    }
+    if (state.status === "running" || state.status === "stopped") this.#resolveStarted();
+  }
+
+  get exited(): Promise<ExitInfo> {
+    return this.#exit;
+  }
+
+  get isRunning(): boolean {
+    return this.state.status === "running";
+  }
+
+  /** The start event was published (exit events wait for it). */
+  markStarted(): void {
+    this.#resolveStarted();
+  }
+
+  get started(): Promise<void> {
+    return this.#started;
+  }
+
+  /** Arms the exit watch and checks once for an exit that already happened. */
+  watch(): void {
+    if (this.#stopWatch || this.state.status === "stopped") return;
+    const report = (err: unknown): void => this.#hooks.onError?.(err);
+    this.#stopWatch = watchExitDir(this.dir, (name) => {
+      if (name === "exit") this.check().catch(report);
+      else this.#checkOom().catch(report);
+    });
+    this.check().catch(report);
+    this.#checkOom().catch(report);
+  }
+
+  /**
+   * After a restart: an exit recorded but not yet published is published now; a
+   * live process gets its watch back, and an exit that happened while we were
+   * down (file present, or monitor gone) is handled.
+   */
+  async recover(): Promise<void> {
+    if (this.state.status === "stopped") {
+      if (!this.state.exitPublished && this.state.exitStatus !== undefined) {
+        await this.#hooks.onExit({
+          status: this.state.exitStatus,
+          at: this.state.exitedAt ?? Date.now(),
+        });
+      }
+      return;
+    }
+    this.watch();
+    if (!(await this.check())) await this.checkMonitor();
+  }
+
+  /** Looks for the exit file; also used by the sweep and at the end of the sync pipe. */
+  async check(): Promise<boolean> {
+    if (this.state.status === "stopped" || this.#handling) return this.state.status === "stopped";
+    const exit = await readExitFile(this.dir);
+    if (!exit) return false;
+    await this.#exited(exit);
+    return true;
+  }
+
+  /**
+   * Whether the monitor is gone without recording an exit (killed, crashed): then
+   * the exit is reported as 255, like a shim whose process state was lost.
+   */
+  async checkMonitor(): Promise<void> {
+    if (this.state.status === "stopped") return;
+    if (this.state.conmonPid > 0 && (await isConmon(this.state.conmonPid))) return;
+    if (await this.check()) return;
+    if (this.state.pid > 0 && isAlive(this.state.pid)) return;
+    await this.#exited({ status: 255, at: Date.now() });
+  }
+
+  async #exited(exit: ExitInfo): Promise<void> {
+    if (this.#handling || this.state.status === "stopped") return;
+    this.#handling = true;
+    this.#stopWatch?.();
+    this.#stopWatch = undefined;
+    this.closeStdin();
+    this.state.status = "stopped";
+    this.state.exitStatus = exit.status;
+    this.state.exitedAt = exit.at;
+    try {
+      await this.#hooks.onExit(exit);
+    } finally {
+      this.#resolveExit(exit);
+    }
+  }
+
+  async #checkOom(): Promise<void> {
+    if (this.#oomSeen) return;
+    if (await hasOomFile(this.dir)) {
+      this.#oomSeen = true;
+      this.#hooks.onOom();
+    }
+  }
+
+  closeStdin(): void {
+    closeQuietly(this.stdinHolder);
+    this.stdinHolder = undefined;
+  }
+
+  close(): void {
+    this.#stopWatch?.();
+    this.#stopWatch = undefined;
+    this.closeStdin();
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Whether `pid` is a conmon (and not a recycled pid). */
+export async function isConmon(pid: number): Promise<boolean> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8");
+    return cmdline.split("\0")[0]?.endsWith("conmon") ?? false;
+  } catch {
+    return false;
+  }
+}
+
+export function procFile(dir: string, name: string): string {
+  return join(dir, name);
+}

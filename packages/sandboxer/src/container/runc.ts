@@ -1,0 +1,120 @@
+/**
+ * runc, one command per operation, with the sandboxer's --root for the
+ * container's namespace. Errors carry runc's own message (from stderr, or its
+ * JSON log) and name the operation and the container.
+ */
+import type { Ctx } from "@sandboxd/core";
+import { failedPrecondition, notFound, unknown as unknownError } from "@sandboxd/errdefs";
+import { run } from "../util/exec.js";
+
+export interface RuncState {
+  id: string;
+  pid: number;
+  /** creating, created, running, paused or stopped. */
+  status: string;
+  bundle: string;
+}
+
+export class Runc {
+  readonly binary: string;
+  readonly root: string;
+
+  constructor(binary: string, root: string) {
+    this.binary = binary;
+    this.root = root;
+  }
+
+  async #run(ctx: Ctx, args: string[], input?: string): Promise<string> {
+    const r = await run(ctx, this.binary, ["--root", this.root, ...args], { input });
+    if (r.code !== 0) throw runcError(args, r.stderr || r.stdout);
+    return r.stdout;
+  }
+
+  async start(ctx: Ctx, id: string): Promise<void> {
+    await this.#run(ctx, ["start", id]);
+  }
+
+  async kill(ctx: Ctx, id: string, signal: number, all = false): Promise<void> {
+    await this.#run(ctx, ["kill", ...(all ? ["--all"] : []), id, String(signal)]);
+  }
+
+  async delete(ctx: Ctx, id: string, force = false): Promise<void> {
+    try {
+      await this.#run(ctx, ["delete", ...(force ? ["--force"] : []), id]);
+    } catch (err) {
+      if (isRuncNotExist(err)) return;
+      throw err;
+    }
+  }
+
+  async state(ctx: Ctx, id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse(await this.#run(ctx, ["state", id])) as RuncState;
+    } catch (err) {
+      if (isRuncNotExist(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async pause(ctx: Ctx, id: string): Promise<void> {
+    await this.#run(ctx, ["pause", id]);
+  }
+
+  async resume(ctx: Ctx, id: string): Promise<void> {
+    await this.#run(ctx, ["resume", id]);
+  }
+
+  async ps(ctx: Ctx, id: string): Promise<number[]> {
+    const out = await this.#run(ctx, ["ps", "--format", "json", id]);
+    const pids = JSON.parse(out || "[]") as number[] | null;
+    return pids ?? [];
+  }
+
+  /** `runc update --resources -` with the OCI LinuxResources JSON on stdin. */
+  async update(ctx: Ctx, id: string, resources: unknown): Promise<void> {
+    await this.#run(ctx, ["update", "--resources", "-", id], JSON.stringify(resources));
+  }
+}
+
+const notExist = /does not exist|not exist|container not found/i;
+
+function isRuncNotExist(err: unknown): boolean {
+  return err instanceof Error && notExist.test(err.message);
+}
+
+/** runc's message, without logrus decoration, as a typed error. */
+export function runcError(args: readonly string[], output: string): Error {
+  const message = cleanRuncMessage(output);
+  const what = `runc ${args[0] ?? ""} ${args[args.length - 1] ?? ""}`.trim();
+  if (notExist.test(message)) return notFound(`${what}: ${message}`);
+  if (/not running|is paused|is not paused|cannot .* a (stopped|paused)/i.test(message)) {
+    return failedPrecondition(`${what}: ${message}`);
+  }
+  return unknownError(`${what}: ${message}`);
+}
+
+export function cleanRuncMessage(output: string): string {
+  const lines = output
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const last = lines[lines.length - 1] ?? "";
+  const logrus = /msg="((?:[^"\\]|\\.)*)"/.exec(last);
+  if (logrus?.[1] !== undefined) return logrus[1].replace(/\\"/g, '"');
+  return last.replace(/^time=\S+ level=\S+ /, "");
+}
+
+/** The last error in runc's --log file (JSON lines), for failures conmon cannot relay. */
+export function lastRuncLogError(log: string): string | undefined {
+  let found: string | undefined;
+  for (const line of log.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if ((entry.level === "error" || entry.level === "fatal") && entry.msg) found = entry.msg;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return found;
+}

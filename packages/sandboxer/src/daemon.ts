@@ -1,0 +1,140 @@
+/**
+ * The sbx-sandboxer process: takes the instance lock, recovers the state
+ * directory, then serves gRPC (Controller) on `listen` and ttrpc (Task v2/v3,
+ * Sandbox, the private Sandboxer service) on `task_socket`.
+ *
+ * The lock is an abstract unix socket named after the state directory: the
+ * kernel releases it when the process dies, however it dies, so concurrent
+ * starts (two shims at once) leave exactly one sandboxer and a kill -9 leaves
+ * no stale lock. Whoever holds it owns the socket files, so stale ones are
+ * simply replaced.
+ */
+import { createHash } from "node:crypto";
+import { access, constants, mkdir, rm } from "node:fs/promises";
+import net from "node:net";
+import { dirname } from "node:path";
+import type { Ctx, Logger } from "@sandboxd/core";
+import { background } from "@sandboxd/core";
+import { alreadyExists, failedPrecondition } from "@sandboxd/errdefs";
+import { GrpcServer } from "@sandboxd/grpc";
+import { Server } from "@sandboxd/ttrpc";
+import type { Config } from "./config/config.js";
+import type { Env } from "./env.js";
+import { Forwarder } from "./events/forwarder.js";
+import { EventsRegistry } from "./events/registry.js";
+import { Cgroups, detectLayout } from "./pod/cgroups.js";
+import type { RecoveryReport } from "./recovery.js";
+import { recover } from "./recovery.js";
+import { Sandboxer } from "./sandboxer.js";
+import { registerController } from "./services/controller-grpc.js";
+import { ttrpcErrorToStatus } from "./services/context.js";
+import { SandboxApi } from "./services/sandbox-api.js";
+import { registerSandboxService } from "./services/sandbox-ttrpc.js";
+import { registerAdminService } from "./services/shim-admin.js";
+import { registerTaskService } from "./services/task-ttrpc.js";
+import { Layout } from "./state/layout.js";
+import { Tasks } from "./tasks.js";
+
+export interface Daemon {
+  readonly sandboxer: Sandboxer;
+  readonly recovery: RecoveryReport;
+  close(): Promise<void>;
+}
+
+/** The abstract socket name that locks `stateDir`. */
+export function lockName(stateDir: string): string {
+  return `\0sbx-sandboxer/${createHash("sha256").update(stateDir).digest("hex").slice(0, 32)}`;
+}
+
+async function takeLock(stateDir: string): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? alreadyExists(`another sbx-sandboxer owns ${stateDir}`)
+          : failedPrecondition(`lock ${stateDir}: ${err.message}`),
+      ),
+    );
+    server.listen({ path: lockName(stateDir) }, () => resolve());
+  });
+  server.unref();
+  return server;
+}
+
+async function checkBinaries(config: Config): Promise<void> {
+  for (const [name, path] of Object.entries(config.binaries)) {
+    await access(path, constants.X_OK).catch(() => {
+      throw failedPrecondition(
+        `${name} binary ${JSON.stringify(path)} is missing (install the Debian package ${name})`,
+      );
+    });
+  }
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const root: Ctx = background(log);
+  await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
+  const lock = await takeLock(config.stateDir);
+  try {
+    await checkBinaries(config);
+    const layout = new Layout(config.stateDir);
+    const registry = new EventsRegistry(layout, config.eventsAddress);
+    await registry.load();
+    const forwarder = new Forwarder({ log, targets: (ns) => registry.targets(ns) });
+    const env: Env = {
+      config,
+      layout,
+      cgroups: new Cgroups(detectLayout()),
+      events: forwarder,
+      root,
+    };
+    const sb = new Sandboxer(env);
+    const tasks = new Tasks(sb);
+    const report = await recover(root, sb);
+    log.info({ ...report, cgroup_version: env.cgroups.layout.version }, "state recovered");
+
+    const api = new SandboxApi(sb);
+    const ttrpc = new Server({ errorToStatus: ttrpcErrorToStatus });
+    registerTaskService(ttrpc, root, tasks);
+    registerSandboxService(ttrpc, root, api);
+    registerAdminService(ttrpc, { root, tasks, events: registry });
+    const grpc = new GrpcServer();
+    registerController(grpc, root, api);
+    for (const socket of [config.taskSocket, config.listen]) {
+      await mkdir(dirname(socket), { recursive: true, mode: 0o711 });
+      await rm(socket, { force: true });
+    }
+    await ttrpc.listen(config.taskSocket);
+    await grpc.listenUnix(config.listen, 0o600);
+
+    const sweep = setInterval(() => void sweepMonitors(sb), config.sweepIntervalMs);
+    sweep.unref();
+    log.info(
+      { listen: config.listen, task_socket: config.taskSocket, state_dir: config.stateDir },
+      "serving",
+    );
+    return {
+      sandboxer: sb,
+      recovery: report,
+      async close() {
+        clearInterval(sweep);
+        await Promise.all([ttrpc.close(), grpc.shutdown(1000)]);
+        await forwarder.close();
+        lock.close();
+      },
+    };
+  } catch (err) {
+    lock.close();
+    throw err;
+  }
+}
+
+/** Catches monitors that died without writing an exit file (kill -9 of a conmon). */
+async function sweepMonitors(sb: Sandboxer): Promise<void> {
+  for (const c of sb.containers.values()) {
+    if (c.deleted) continue;
+    await c.init.checkMonitor().catch(() => undefined);
+    for (const e of c.execs.values()) await e.proc.checkMonitor().catch(() => undefined);
+  }
+}

@@ -1,0 +1,20 @@
+/** What every part of the sandboxer shares: config, state layout, cgroups, events, the root context. */
+import type { Ctx } from "@sandboxd/core";
+import type { Config } from "./config/config.js";
+import type { EventPublisher } from "./events/forwarder.js";
+import type { Cgroups } from "./pod/cgroups.js";
+import type { Layout } from "./state/layout.js";
+
+export interface Env {
+  config: Config;
+  layout: Layout;
+  cgroups: Cgroups;
+  events: EventPublisher;
+  /** The daemon's root context: long-lived work (exit watchers) derives from it. */
+  root: Ctx;
+}
+
+/** Map key of a namespaced object. */
+export function keyOf(namespace: string, id: string): string {
+  return `${namespace}/${id}`;
+}

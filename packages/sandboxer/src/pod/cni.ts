@@ -1,0 +1,180 @@
+/**
+ * Pod networking with the standard CNI plugins, executed directly as the CNI
+ * spec describes (no libcni): the command and its parameters in CNI_* env
+ * variables, the network config on stdin, a result or an error as JSON on stdout.
+ * A pod gets loopback ("lo") and one bridge + host-local interface ("eth0").
+ * host-local keeps its leases under the sandboxer's state dir, and bridge and
+ * subnet come from the config, so instances side by side do not collide.
+ */
+import { createHash } from "node:crypto";
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+import type { Ctx } from "@sandboxd/core";
+import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
+import type { NetworkConfig } from "../config/config.js";
+import { run } from "../util/exec.js";
+
+export const cniVersion = "1.0.0";
+
+export interface CniResult {
+  cniVersion?: string;
+  interfaces?: { name: string; mac?: string; sandbox?: string }[];
+  ips?: { interface?: number; address: string; gateway?: string }[];
+  routes?: { dst: string; gw?: string }[];
+  dns?: unknown;
+}
+
+export interface PodNetwork {
+  /** CNI_CONTAINERID used for the pod (IPAM leases are keyed by it). */
+  containerId: string;
+  netns: string;
+  /** The bridge plugin's ADD result, kept for DEL (prevResult). */
+  result: CniResult;
+  ip?: string | undefined;
+  gateway?: string | undefined;
+}
+
+/** A CNI container id for a pod: unique across namespaces, valid for every plugin. */
+export function cniContainerId(namespace: string, sandboxId: string): string {
+  return createHash("sha256").update(`${namespace}\0${sandboxId}`).digest("hex").slice(0, 40);
+}
+
+/** The bridge network's config (one plugin; the spec's `name` + `cniVersion` included). */
+export function bridgeConfig(net: NetworkConfig, ipamDataDir: string): Record<string, unknown> {
+  return {
+    cniVersion,
+    name: net.name,
+    type: "bridge",
+    bridge: net.bridge,
+    isGateway: net.isGateway,
+    ipMasq: net.ipMasq,
+    hairpinMode: true,
+    ...(net.mtu > 0 ? { mtu: net.mtu } : {}),
+    ipam: {
+      type: "host-local",
+      ranges: [[{ subnet: net.subnet }]],
+      routes: [{ dst: "0.0.0.0/0" }],
+      dataDir: ipamDataDir,
+    },
+  };
+}
+
+export function loopbackConfig(): Record<string, unknown> {
+  return { cniVersion, name: "loopback", type: "loopback" };
+}
+
+export interface PluginCall {
+  binDir: string;
+  command: "ADD" | "DEL" | "CHECK" | "VERSION";
+  containerId: string;
+  netns: string;
+  ifname: string;
+  config: Record<string, unknown>;
+}
+
+/** The error a plugin printed ({code, msg, details}), as one line. */
+export function describePluginError(
+  plugin: string,
+  stdout: string,
+  stderr: string,
+  code: number,
+): string {
+  try {
+    const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
+    if (e.msg)
+      return `CNI plugin ${plugin}: ${e.msg}${e.details ? `: ${e.details}` : ""} (code ${e.code ?? "?"})`;
+  } catch {
+    // not JSON: fall back to the raw output
+  }
+  const raw = (stderr.trim() || stdout.trim()).split("\n").slice(-2).join("; ");
+  return `CNI plugin ${plugin}: exit status ${code}${raw ? `: ${raw}` : ""}`;
+}
+
+/** Runs one plugin; its parsed stdout on success, an error naming the plugin otherwise. */
+export async function execPlugin(ctx: Ctx, call: PluginCall): Promise<CniResult> {
+  const type = typeof call.config.type === "string" ? call.config.type : "";
+  const binary = join(call.binDir, type);
+  try {
+    await access(binary);
+  } catch {
+    throw failedPrecondition(`CNI plugin ${type}: not found in ${call.binDir}`);
+  }
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+    CNI_COMMAND: call.command,
+    CNI_CONTAINERID: call.containerId,
+    CNI_NETNS: call.netns,
+    CNI_IFNAME: call.ifname,
+    CNI_PATH: call.binDir,
+  };
+  const result = await run(ctx, binary, [], {
+    env,
+    input: JSON.stringify(call.config),
+    timeoutMs: 60_000,
+  });
+  if (result.code !== 0) {
+    throw unknownError(
+      `${call.command} ${call.ifname}: ${describePluginError(type, result.stdout, result.stderr, result.code)}`,
+    );
+  }
+  if (call.command === "DEL" || result.stdout.trim() === "") return {};
+  try {
+    return JSON.parse(result.stdout) as CniResult;
+  } catch {
+    throw unknownError(
+      `CNI plugin ${type}: ${call.command} printed no JSON result: ${result.stdout.slice(0, 200)}`,
+    );
+  }
+}
+
+/** The pod's address on eth0 (without the prefix length) and its gateway. */
+export function primaryAddress(result: CniResult): { ip?: string; gateway?: string } {
+  const eth = result.interfaces?.findIndex((i) => i.sandbox !== undefined && i.sandbox !== "");
+  const entry =
+    result.ips?.find((ip) => eth !== undefined && eth >= 0 && ip.interface === eth) ??
+    result.ips?.[0];
+  if (!entry) return {};
+  return { ip: entry.address.split("/")[0], ...(entry.gateway ? { gateway: entry.gateway } : {}) };
+}
+
+/** ADD loopback and the bridge network in `netns`; undone (DEL) if the second step fails. */
+export async function setupPodNetwork(
+  ctx: Ctx,
+  net: NetworkConfig,
+  ipamDataDir: string,
+  containerId: string,
+  netns: string,
+): Promise<PodNetwork> {
+  const base = { binDir: net.cniBinDir, containerId, netns };
+  await execPlugin(ctx, { ...base, command: "ADD", ifname: "lo", config: loopbackConfig() });
+  const config = bridgeConfig(net, ipamDataDir);
+  let result: CniResult;
+  try {
+    result = await execPlugin(ctx, { ...base, command: "ADD", ifname: "eth0", config });
+  } catch (err) {
+    // The bridge plugin may have taken a lease or made a veth before it failed.
+    await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config }).catch(
+      () => undefined,
+    );
+    throw err;
+  }
+  return { containerId, netns, result, ...primaryAddress(result) };
+}
+
+/** DEL the bridge network (with prevResult) and loopback. Idempotent: DEL of nothing succeeds. */
+export async function teardownPodNetwork(
+  ctx: Ctx,
+  net: NetworkConfig,
+  ipamDataDir: string,
+  pod: Pick<PodNetwork, "containerId" | "netns" | "result">,
+): Promise<void> {
+  const base = { binDir: net.cniBinDir, containerId: pod.containerId, netns: pod.netns };
+  const config = {
+    ...bridgeConfig(net, ipamDataDir),
+    ...(pod.result.ips ? { prevResult: pod.result } : {}),
+  };
+  await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config });
+  await execPlugin(ctx, { ...base, command: "DEL", ifname: "lo", config: loopbackConfig() }).catch(
+    () => undefined,
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * Pod namespaces without a pause container. The net, ipc and uts namespaces are
+ * created by util-linux `unshare --net=FILE --ipc=FILE --uts=FILE hostname NAME`:
+ * unshare bind-mounts each new namespace onto FILE, `hostname` names the pod, and
+ * both exit; the bind mounts keep the namespaces alive. The files live in a
+ * directory that is a private bind mount of itself (nsfs bind mounts are refused
+ * on shared mounts, as `ip netns` knows). A shared pid namespace cannot be pinned
+ * that way (it dies with its init), so it gets one small holder process.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Ctx } from "@sandboxd/core";
+import { unknown as unknownError } from "@sandboxd/errdefs";
+import { run, runChecked } from "../util/exec.js";
+
+export type PinnedKind = "net" | "ipc" | "uts";
+
+export interface PinnedNamespaces {
+  dir: string;
+  net?: string | undefined;
+  ipc: string;
+  uts: string;
+}
+
+export interface PidHolder {
+  /** The unshare process (our handle; killing it kills the namespace). */
+  pid: number;
+  /** The namespace's init, whose /proc/PID/ns/pid containers join. */
+  initPid: number;
+  /** /proc/<initPid>/ns/pid inode at creation, to recognise it after a restart. */
+  nsInode: string;
+}
+
+/** Makes `dir` a private bind mount of itself, once. */
+export async function ensurePinRoot(ctx: Ctx, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const entry = mountEntry(await readFile("/proc/self/mountinfo", "utf8"), dir);
+  if (entry && !entry.shared) return;
+  if (!entry) await runChecked(ctx, "mount", ["--bind", dir, dir]);
+  await runChecked(ctx, "mount", ["--make-private", dir]);
+}
+
+/** The mountinfo entry for `mountPoint` (the last one wins, as the kernel stacks them). */
+export function mountEntry(mountinfo: string, mountPoint: string): { shared: boolean } | undefined {
+  let found: { shared: boolean } | undefined;
+  for (const line of mountinfo.split("\n")) {
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const fields = line.slice(0, sep).split(" ");
+    if (fields[4] !== mountPoint) continue;
+    found = { shared: fields.slice(6).some((f) => f.startsWith("shared:")) };
+  }
+  return found;
+}
+
+/**
+ * Creates and pins new namespaces under `dir` and sets the pod's hostname.
+ * `net` false: the pod uses a netns it was given (or the host's).
+ */
+export async function pinNamespaces(
+  ctx: Ctx,
+  dir: string,
+  options: { net: boolean; hostname: string },
+): Promise<PinnedNamespaces> {
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  const kinds: PinnedKind[] = options.net ? ["net", "ipc", "uts"] : ["ipc", "uts"];
+  for (const kind of kinds) await (await open(join(dir, kind), "a", 0o444)).close();
+  const args = kinds.map((kind) => `--${kind}=${join(dir, kind)}`);
+  const result = await run(ctx, "unshare", [...args, "hostname", options.hostname]);
+  if (result.code !== 0) {
+    await unpinNamespaces(ctx, dir);
+    throw unknownError(
+      `pin namespaces with unshare: exit status ${result.code}: ${result.stderr.trim()}`,
+    );
+  }
+  return {
+    dir,
+    net: options.net ? join(dir, "net") : undefined,
+    ipc: join(dir, "ipc"),
+    uts: join(dir, "uts"),
+  };
+}
+
+/** Unmounts and removes every pin under `dir`; already gone is fine. */
+export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  const failures: string[] = [];
+  for (const name of entries) {
+    const file = join(dir, name);
+    const r = await run(ctx, "umount", [file]);
+    if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
+      failures.push(`umount ${file}: ${r.stderr.trim()}`);
+      continue;
+    }
+    await rm(file, { force: true });
+  }
+  if (failures.length) throw unknownError(`unpin namespaces: ${failures.join("; ")}`);
+  await rmdir(dir).catch(() => undefined);
+}
+
+/** Starts the holder of a shared pid namespace (detached: it outlives the sandboxer). */
+export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
+  const child = spawn("unshare", ["--pid", "--fork", "--kill-child", "sleep", "infinity"], {
+    detached: true,
+    stdio: "ignore",
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("spawn", () => resolve(child.pid ?? 0));
+  });
+  child.unref();
+  for (let i = 0; i < 500; i++) {
+    const initPid = await childOf(pid);
+    if (initPid !== undefined) {
+      const nsInode = await nsInodeOf(initPid, "pid");
+      if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid")))
+        return { pid, initPid, nsInode };
+    }
+    if (child.exitCode !== null) break;
+    ctx.signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  throw unknownError("start the shared pid namespace holder: it did not come up");
+}
+
+/** Whether the holder recorded earlier still owns its namespace. */
+export async function pidHolderAlive(holder: PidHolder): Promise<boolean> {
+  return (await nsInodeOf(holder.initPid, "pid")) === holder.nsInode;
+}
+
+export async function stopPidHolder(holder: PidHolder): Promise<void> {
+  if (!(await pidHolderAlive(holder))) return;
+  for (const pid of [holder.pid, holder.initPid]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function nsInodeOf(pid: number, kind: string): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/${pid}/ns/${kind}`);
+  } catch {
+    return undefined;
+  }
+}
+
+async function childOf(pid: number): Promise<number | undefined> {
+  try {
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, "utf8")).trim();
+    const first = children.split(/\s+/)[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}

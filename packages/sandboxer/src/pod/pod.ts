@@ -1,0 +1,204 @@
+/**
+ * One pod sandbox: its record on disk and the host resources behind it. start()
+ * builds them in order (pinned namespaces, shared pid holder, cgroup, CNI
+ * network, /etc files) and rolls back what it made if a step fails; release()
+ * undoes them in reverse and is safe to repeat. Containers are tracked by the
+ * Sandboxer, which stops them before the pod is released.
+ */
+import { rm } from "node:fs/promises";
+import type { Ctx } from "@sandboxd/core";
+import { failedPrecondition } from "@sandboxd/errdefs";
+import type { Env } from "../env.js";
+import { keyOf } from "../env.js";
+import type { SandboxRecord } from "../state/records.js";
+import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
+import { withRollback } from "../util/rollback.js";
+import { sandboxCgroup } from "./cgroups.js";
+import type { CgroupLimits } from "./cgroups.js";
+import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
+import { writeEtcFiles } from "./etc-files.js";
+import {
+  ensurePinRoot,
+  pidHolderAlive,
+  pinNamespaces,
+  startPidHolder,
+  stopPidHolder,
+  unpinNamespaces,
+} from "./namespaces.js";
+import { sumResources } from "./resources.js";
+import type { LinuxResources } from "./resources.js";
+
+export class Pod {
+  readonly env: Env;
+  rec: SandboxRecord;
+  /** The whole sandbox cgroup is frozen (Sandboxer.PauseSandbox). */
+  frozen = false;
+  #exited: Promise<void>;
+  #resolveExited!: () => void;
+
+  constructor(env: Env, rec: SandboxRecord) {
+    this.env = env;
+    this.rec = rec;
+    this.#exited = new Promise((resolve) => (this.#resolveExited = resolve));
+    if (rec.state === "stopped") this.#resolveExited();
+  }
+
+  get key(): string {
+    return keyOf(this.rec.namespace, this.rec.id);
+  }
+
+  get dir(): string {
+    return this.env.layout.sandboxDir(this.rec.namespace, this.rec.id);
+  }
+
+  /** Resolves when the sandbox has stopped. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  async save(): Promise<void> {
+    await ensureDir(this.dir);
+    await writeJsonAtomic(this.env.layout.sandboxFile(this.rec.namespace, this.rec.id), this.rec);
+  }
+
+  /** The OCI namespace paths containers join. */
+  namespacePaths(): Partial<Record<"network" | "ipc" | "uts" | "pid", string>> {
+    const out: Partial<Record<"network" | "ipc" | "uts" | "pid", string>> = {};
+    const net = this.rec.netnsPath ?? this.rec.pins?.net;
+    if (net) out.network = net;
+    if (this.rec.pins) {
+      out.ipc = this.rec.pins.ipc;
+      out.uts = this.rec.pins.uts;
+    }
+    if (this.rec.pidHolder) out.pid = `/proc/${this.rec.pidHolder.initPid}/ns/pid`;
+    return out;
+  }
+
+  /** Builds the pod's resources; on failure nothing of them is left. */
+  async start(ctx: Ctx): Promise<void> {
+    if (this.rec.state === "ready") return;
+    if (this.rec.state === "stopped")
+      throw failedPrecondition(`sandbox ${JSON.stringify(this.rec.id)} is stopped`);
+    const { config, layout, cgroups } = this.env;
+    const { namespace, id } = this.rec;
+    await withRollback(ctx, async (undo) => {
+      await ensurePinRoot(ctx, layout.pinRoot);
+      const pinDir = layout.pinDir(namespace, id);
+      undo.add("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
+      this.rec.pins = await pinNamespaces(ctx, pinDir, {
+        net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
+        hostname: this.rec.hostname,
+      });
+      await this.save();
+
+      if (this.rec.sharePid) {
+        const holder = await startPidHolder(ctx);
+        undo.add("stop pid namespace holder", () => stopPidHolder(holder));
+        this.rec.pidHolder = holder;
+        await this.save();
+      }
+
+      const cgroup = sandboxCgroup(config.cgroupParent, namespace, id);
+      undo.add("remove cgroup", () => cgroups.remove(cgroup));
+      await cgroups.create(cgroup);
+      this.rec.cgroup = cgroup;
+      await this.save();
+
+      if (this.rec.netnsPath === undefined && config.network.enabled && this.rec.pins.net) {
+        const containerId = cniContainerId(namespace, id);
+        const netns = this.rec.pins.net;
+        const network = await setupPodNetwork(
+          ctx,
+          config.network,
+          layout.cniDataDir,
+          containerId,
+          netns,
+        );
+        undo.add("CNI DEL", (c) =>
+          teardownPodNetwork(c, config.network, layout.cniDataDir, network),
+        );
+        this.rec.network = network;
+        await this.save();
+      }
+
+      const etcDir = layout.etcDir(namespace, id);
+      undo.add("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
+      this.rec.etc = await writeEtcFiles(etcDir, {
+        hostname: this.rec.hostname,
+        ip: this.rec.network?.ip,
+        resolvConfSource: config.network.resolvConf,
+      });
+
+      this.rec.state = "ready";
+      this.rec.startedAt = Date.now();
+      await this.save();
+    }).catch(async (err: unknown) => {
+      this.rec.pins = undefined;
+      this.rec.pidHolder = undefined;
+      this.rec.cgroup = undefined;
+      this.rec.network = undefined;
+      this.rec.etc = undefined;
+      await this.save().catch(() => undefined);
+      throw err;
+    });
+  }
+
+  /** Marks the sandbox stopped (after its containers were stopped) and releases its network. */
+  async stop(ctx: Ctx): Promise<void> {
+    if (this.rec.state === "stopped") return;
+    await this.releaseNetwork(ctx);
+    this.rec.state = "stopped";
+    this.rec.exitStatus = this.rec.exitStatus ?? 0;
+    this.rec.exitedAt = Date.now();
+    await this.save();
+    this.#resolveExited();
+  }
+
+  /** CNI DEL, pinned namespaces and the pid holder; each step recorded as undone. */
+  async releaseNetwork(ctx: Ctx): Promise<void> {
+    const { config, layout } = this.env;
+    if (this.rec.network) {
+      await teardownPodNetwork(ctx, config.network, layout.cniDataDir, this.rec.network);
+      this.rec.network = undefined;
+      await this.save();
+    }
+    if (this.rec.pidHolder) {
+      await stopPidHolder(this.rec.pidHolder);
+      this.rec.pidHolder = undefined;
+    }
+    if (this.rec.pins) {
+      await unpinNamespaces(ctx, this.rec.pins.dir);
+      this.rec.pins = undefined;
+      await this.save();
+    }
+  }
+
+  /** Everything: network, cgroup, files and the state directory. Idempotent. */
+  async release(ctx: Ctx): Promise<void> {
+    await this.releaseNetwork(ctx);
+    const { cgroups, config } = this.env;
+    if (this.rec.cgroup) {
+      await cgroups.remove(this.rec.cgroup);
+      await cgroups.removeIfEmpty(`${config.cgroupParent}/${this.rec.namespace}`);
+      this.rec.cgroup = undefined;
+    }
+    await rm(this.dir, { recursive: true, force: true });
+    if (this.rec.state !== "stopped") {
+      this.rec.state = "stopped";
+      this.rec.exitedAt = Date.now();
+      this.#resolveExited();
+    }
+  }
+
+  /** Resizes the sandbox cgroup to the sum of its containers' resources. */
+  async resize(all: readonly (LinuxResources | undefined)[]): Promise<CgroupLimits> {
+    const limits = sumResources(all);
+    if (this.rec.cgroup) await this.env.cgroups.setLimits(this.rec.cgroup, limits);
+    return limits;
+  }
+
+  /** Whether the holder of a shared pid namespace (if any) is still alive. */
+  async healthy(): Promise<boolean> {
+    return this.rec.pidHolder === undefined || (await pidHolderAlive(this.rec.pidHolder));
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Crash-safe files: a reader sees the old content or the new one, never a torn
+ * write. Write to a temp file in the same directory, fsync it, rename it over
+ * the target, then fsync the directory so the rename itself is durable.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
+  const file = await open(temp, "wx", mode);
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } catch (err) {
+    await file.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await file.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Parsed JSON, or undefined when the file does not exist. */
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** The file's text, or undefined when it does not exist. */
+export async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** mkdir -p, then fsync the parent so a new directory survives a crash. */
+export async function ensureDir(dir: string, mode = 0o711): Promise<void> {
+  const created = await mkdir(dir, { recursive: true, mode });
+  if (created !== undefined) await syncDir(dirname(dir));
+}

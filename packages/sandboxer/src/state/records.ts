@@ -1,0 +1,106 @@
+/**
+ * What is persisted about sandboxes and containers. Everything needed to answer
+ * Status/State/Wait and to clean up after a crash is on disk; exit codes come
+ * from the files conmon writes, never only from memory.
+ */
+import type { CniResult } from "../pod/cni.js";
+import type { EtcFiles } from "../pod/etc-files.js";
+import type { PidHolder, PinnedNamespaces } from "../pod/namespaces.js";
+import type { LinuxResources } from "../pod/resources.js";
+
+export const recordVersion = 1;
+
+export type SandboxState = "created" | "ready" | "stopped";
+
+export interface SandboxRecord {
+  version: number;
+  id: string;
+  namespace: string;
+  /** Made for a task that named no sandbox (`ctr run`); removed with its last container. */
+  implicit: boolean;
+  state: SandboxState;
+  createdAt: number;
+  startedAt?: number | undefined;
+  exitedAt?: number | undefined;
+  exitStatus?: number | undefined;
+  hostname: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** A netns given by the caller (Create's netns_path): used as is, never torn down. */
+  netnsPath?: string | undefined;
+  /** No network namespace of its own: containers share the host's. */
+  hostNetwork: boolean;
+  sharePid: boolean;
+  /** Steps that were done, so cleanup undoes exactly those. */
+  pins?: PinnedNamespaces | undefined;
+  pidHolder?: PidHolder | undefined;
+  cgroup?: string | undefined;
+  network?:
+    | {
+        containerId: string;
+        netns: string;
+        result: CniResult;
+        ip?: string | undefined;
+        gateway?: string | undefined;
+      }
+    | undefined;
+  etc?: EtcFiles | undefined;
+  /** The sandbox's OCI spec as given (JSON), for Platform/Status extras. */
+  spec?: unknown;
+}
+
+/** "creating": create() had begun when the record was written; recovery undoes it. */
+export type ProcessStatus = "creating" | "created" | "running" | "stopped";
+
+export interface Stdio {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+export interface ContainerRecord {
+  version: number;
+  id: string;
+  namespace: string;
+  sandboxId: string;
+  bundle: string;
+  /** Rootfs mounts we made on <bundle>/rootfs (empty: root.path used as is). */
+  mounted: boolean;
+  stdio: Stdio;
+  cgroupsPath: string;
+  resources?: LinuxResources | undefined;
+  status: ProcessStatus;
+  pid: number;
+  conmonPid: number;
+  createdAt: number;
+  startedAt?: number | undefined;
+  /** From conmon's exit file; copied here once read. */
+  exitStatus?: number | undefined;
+  exitedAt?: number | undefined;
+  /** The /tasks/exit event was queued (so a restart does not send it twice). */
+  exitPublished?: boolean | undefined;
+}
+
+export interface ExecRecord {
+  version: number;
+  id: string;
+  containerId: string;
+  namespace: string;
+  stdio: Stdio;
+  status: ProcessStatus;
+  pid: number;
+  conmonPid: number;
+  createdAt: number;
+  startedAt?: number | undefined;
+  exitStatus?: number | undefined;
+  exitedAt?: number | undefined;
+  exitPublished?: boolean | undefined;
+}
+
+export interface EventsRegistration {
+  namespace: string;
+  /** containerd's ttrpc address (TTRPC_ADDRESS), a plain path. */
+  ttrpcAddress: string;
+  registeredAt: number;
+}
