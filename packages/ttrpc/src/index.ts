@@ -21,6 +21,7 @@ export type {
   RawMethod,
   ServerStreamingHandler,
   ServiceImpl,
+  Streamable,
   UnaryHandler,
 } from "./services.js";
 export { Code, codeName, isCode } from "./code.js";

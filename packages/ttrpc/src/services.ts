@@ -62,6 +62,9 @@ export type RawMethod =
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** What a typed streaming method may produce or take: an async or a plain iterable. */
+export type Streamable<T> = AsyncIterable<T> | Iterable<T>;
+
 /** The typed implementation of one method, derived from its descriptor. */
 export type MethodImpl<M> = M extends {
   methodKind: infer K;
@@ -71,7 +74,7 @@ export type MethodImpl<M> = M extends {
   ? K extends "unary"
     ? (request: MessageShape<I>, ctx: HandlerContext) => MaybePromise<MessageInitShape<O>>
     : K extends "server_streaming"
-      ? (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>
+      ? (request: MessageShape<I>, ctx: HandlerContext) => Streamable<MessageInitShape<O>>
       : K extends "client_streaming"
         ? (
             requests: AsyncIterable<MessageShape<I>>,
@@ -80,7 +83,7 @@ export type MethodImpl<M> = M extends {
         : (
             requests: AsyncIterable<MessageShape<I>>,
             ctx: HandlerContext,
-          ) => AsyncIterable<MessageInitShape<O>>
+          ) => Streamable<MessageInitShape<O>>
   : never;
 
 /**
@@ -140,7 +143,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl): RawMethod {
       return {
         kind: "server_streaming",
         handler: (bytes, ctx) =>
-          encodeAll(output, fn(decodeMessage(input, bytes), ctx) as AsyncIterable<unknown>),
+          encodeAll(output, fn(decodeMessage(input, bytes), ctx) as Streamable<unknown>),
       };
     case "client_streaming":
       return {
@@ -152,7 +155,7 @@ function adaptMethod(method: DescMethod, fn: AnyImpl): RawMethod {
       return {
         kind: "bidi_streaming",
         handler: (requests, ctx) =>
-          encodeAll(output, fn(decodeAll(input, requests), ctx) as AsyncIterable<unknown>),
+          encodeAll(output, fn(decodeAll(input, requests), ctx) as Streamable<unknown>),
       };
   }
 }
@@ -166,7 +169,7 @@ async function* decodeAll<D extends DescMessage>(
 
 async function* encodeAll(
   schema: DescMessage,
-  source: AsyncIterable<unknown>,
+  source: Streamable<unknown>,
 ): AsyncGenerator<Uint8Array> {
   for await (const message of source) yield encodeMessage(schema, message);
 }

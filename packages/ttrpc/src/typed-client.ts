@@ -12,6 +12,7 @@ import type {
 import type { CallOptions, Client } from "./client.js";
 import type { ClientStreamCall } from "./client-stream.js";
 import { decodeMessage, encodeMessage } from "./codec.js";
+import type { Streamable } from "./services.js";
 
 export type TypedMethod<M> = M extends {
   methodKind: infer K;
@@ -24,11 +25,11 @@ export type TypedMethod<M> = M extends {
       ? (request: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
       : K extends "client_streaming"
         ? (
-            requests: AsyncIterable<MessageInitShape<I>>,
+            requests: Streamable<MessageInitShape<I>>,
             options?: CallOptions,
           ) => Promise<MessageShape<O>>
         : (
-            requests: AsyncIterable<MessageInitShape<I>>,
+            requests: Streamable<MessageInitShape<I>>,
             options?: CallOptions,
           ) => AsyncIterable<MessageShape<O>>
   : never;
@@ -75,13 +76,13 @@ function typedMethod(client: Client, service: string, method: DescMethod): unkno
           client.serverStream(service, name, encodeMessage(input, request), options),
         );
     case "client_streaming":
-      return async (requests: AsyncIterable<unknown>, options?: CallOptions) => {
+      return async (requests: Streamable<unknown>, options?: CallOptions) => {
         const call = client.clientStream(service, name, options) as ClientStreamCall;
         void pump(call, input, requests);
         return decodeMessage(output, await call.response);
       };
     case "bidi_streaming":
-      return (requests: AsyncIterable<unknown>, options?: CallOptions) => {
+      return (requests: Streamable<unknown>, options?: CallOptions) => {
         const call = client.bidiStream(service, name, options) as ClientStreamCall;
         void pump(call, input, requests);
         return decodeAll(output, call);
@@ -93,7 +94,7 @@ function typedMethod(client: Client, service: string, method: DescMethod): unkno
 async function pump(
   call: ClientStreamCall,
   schema: DescMessage,
-  requests: AsyncIterable<unknown>,
+  requests: Streamable<unknown>,
 ): Promise<void> {
   try {
     for await (const request of requests) await call.send(encodeMessage(schema, request));
