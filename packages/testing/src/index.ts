@@ -1,1 +1,10 @@
-export {};
+export { tempDir } from "./temp-dir.js";
+export type { AfterHook } from "./temp-dir.js";
+export { waitFor } from "./wait-for.js";
+export type { WaitForOptions } from "./wait-for.js";
+export { requireBinary, requireRoot } from "./requirements.js";
+export { killAndWait, processAlive, run, waitForExit } from "./processes.js";
+export type { RunOptions, RunResult } from "./processes.js";
+export { mountsUnder, unmountAll } from "./mounts.js";
+export { ociSpec, writeBundleSpec } from "./oci-spec.js";
+export type { OciSpec, OciSpecOptions } from "./oci-spec.js";
