@@ -1,3 +1,5 @@
+export { createCleanup } from "./cleanup.js";
+export type { Cleanup } from "./cleanup.js";
 export { tempDir } from "./temp-dir.js";
 export type { AfterHook } from "./temp-dir.js";
 export { waitFor } from "./wait-for.js";
