@@ -32,7 +32,8 @@ export interface ConmonSpawn {
   /** create: the bundle; exec: omit and pass `processSpec`. */
   bundle?: string | undefined;
   processSpec?: string | undefined;
-  fds: [number, number, number];
+  /** conmon's stdio, passed through to the container. */
+  stdio: [number, number, number];
   timeoutMs?: number | undefined;
 }
 
@@ -80,7 +81,7 @@ export function conmonArgs(o: ConmonSpawn): string[] {
 /** Spawns conmon and resolves once runc created the process (or rejects with runc's error). */
 export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStarted> {
   const child = spawn(o.conmon, conmonArgs(o), {
-    stdio: [o.fds[0], o.fds[1], o.fds[2], "pipe"],
+    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe"],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3" },
     cwd: o.dir,
     detached: true,

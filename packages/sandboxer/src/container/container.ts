@@ -29,7 +29,7 @@ import { recordVersion } from "../state/records.js";
 import { withRollback } from "../util/rollback.js";
 import { startConmon } from "./conmon.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { openStdio } from "./io.js";
+import { StdinPump, openStdio } from "./io.js";
 import type { MountSpec } from "./mounts.js";
 import { mountRootfs, unmountAll } from "./mounts.js";
 import { Proc, isAlive } from "./process.js";
@@ -150,9 +150,8 @@ export class Container {
       undo.add("resize sandbox", () => resize(undefined));
       await resize(rec.resources ?? {});
 
-      const io = openStdio(p.stdio);
+      const io = await openStdio(ctx, p.stdio, c.dir);
       undo.add("close stdin", () => c.init.closeStdin());
-      c.init.stdinHolder = io.stdinHolder;
       undo.add("delete runc container", async (u) => {
         await c.runc.delete(u, p.id, true).catch(() => undefined);
         if (rec.conmonPid > 0 && isAlive(rec.conmonPid)) process.kill(rec.conmonPid, "SIGKILL");
@@ -165,10 +164,14 @@ export class Container {
           cid: p.id,
           dir: c.dir,
           bundle: p.bundle,
-          fds: io.fds,
+          stdio: io.stdio,
         });
         rec.pid = started.pid;
         rec.conmonPid = started.conmonPid;
+        if (io.stdinPump) c.init.stdin = new StdinPump(io.stdinPump);
+      } catch (err) {
+        io.closeAll();
+        throw err;
       } finally {
         io.closeChildFds();
       }

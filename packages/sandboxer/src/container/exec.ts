@@ -20,7 +20,7 @@ import { recordVersion } from "../state/records.js";
 import { startConmon } from "./conmon.js";
 import type { Container } from "./container.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { openStdio } from "./io.js";
+import { StdinPump, openStdio } from "./io.js";
 import { Proc } from "./process.js";
 
 export class ExecProcess {
@@ -112,8 +112,7 @@ export class ExecProcess {
     let done!: () => void;
     this.#startPending = new Promise((resolve) => (done = resolve));
     try {
-      const io = openStdio(this.rec.stdio);
-      this.proc.stdinHolder = io.stdinHolder;
+      const io = await openStdio(ctx, this.rec.stdio, this.dir);
       try {
         const started = await startConmon(ctx, {
           conmon: c.env.config.binaries.conmon,
@@ -122,13 +121,14 @@ export class ExecProcess {
           cid: c.id,
           dir: this.dir,
           processSpec: join(this.dir, "process.json"),
-          fds: io.fds,
+          stdio: io.stdio,
         });
         this.rec.pid = started.pid;
         this.rec.conmonPid = started.conmonPid;
+        if (io.stdinPump) this.proc.stdin = new StdinPump(io.stdinPump);
         void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
       } catch (err) {
-        this.proc.closeStdin();
+        io.closeAll();
         throw err;
       } finally {
         io.closeChildFds();

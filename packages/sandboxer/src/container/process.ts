@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ProcessStatus } from "../state/records.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { hasOomFile, readExitFile, watchExitDir } from "./exit-watch.js";
-import { closeQuietly } from "./io.js";
+import type { StdinPump } from "./io.js";
 
 export interface ProcState {
   status: ProcessStatus;
@@ -33,7 +33,8 @@ export interface ProcHooks {
 export class Proc {
   readonly dir: string;
   readonly state: ProcState;
-  stdinHolder: number | undefined;
+  /** Copies the client's stdin into the process (until EOF, CloseIO or exit). */
+  stdin: StdinPump | undefined;
   readonly #hooks: ProcHooks;
   #stopWatch: (() => void) | undefined;
   #exit: Promise<ExitInfo>;
@@ -129,7 +130,8 @@ export class Proc {
     this.#handling = true;
     this.#stopWatch?.();
     this.#stopWatch = undefined;
-    this.closeStdin();
+    this.stdin?.destroy();
+    this.stdin = undefined;
     this.state.status = "stopped";
     this.state.exitStatus = exit.status;
     this.state.exitedAt = exit.at;
@@ -149,14 +151,15 @@ export class Proc {
   }
 
   closeStdin(): void {
-    closeQuietly(this.stdinHolder);
-    this.stdinHolder = undefined;
+    this.stdin?.close();
+    this.stdin = undefined;
   }
 
   close(): void {
     this.#stopWatch?.();
     this.#stopWatch = undefined;
-    this.closeStdin();
+    this.stdin?.destroy();
+    this.stdin = undefined;
   }
 }
 
