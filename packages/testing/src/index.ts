@@ -10,3 +10,5 @@ export type { RunOptions, RunResult } from "./processes.js";
 export { mountsUnder, unmountAll } from "./mounts.js";
 export { ociSpec, writeBundleSpec } from "./oci-spec.js";
 export type { OciSpec, OciSpecOptions } from "./oci-spec.js";
+export { containerdBinary, ctrBinary, killShimsOf, runCtr, startContainerd } from "./containerd.js";
+export type { Containerd, ContainerdOptions, CtrResult } from "./containerd.js";
