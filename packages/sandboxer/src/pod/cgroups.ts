@@ -24,6 +24,22 @@ export type CgroupLayout =
   { version: 2; root: string; controllers: string[] } | { version: 1; hierarchies: Hierarchy[] };
 
 const v2Wanted = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb"];
+const v1Controllers = new Set([
+  "cpu",
+  "cpuacct",
+  "cpuset",
+  "memory",
+  "devices",
+  "freezer",
+  "net_cls",
+  "net_prio",
+  "blkio",
+  "perf_event",
+  "hugetlb",
+  "pids",
+  "rdma",
+  "misc",
+]);
 
 /** Reads /proc/self/mountinfo: cgroup v2 when /sys/fs/cgroup is cgroup2, else v1 (+ hybrid). */
 export function detectLayout(mountinfo?: string): CgroupLayout {
@@ -42,12 +58,7 @@ export function detectLayout(mountinfo?: string): CgroupLayout {
       else hierarchies.push({ mount: mountPoint, controllers: [] });
     } else if (fstype === "cgroup") {
       const options = (right[2] ?? "").split(",");
-      const controllers = options.filter(
-        (o) =>
-          !["rw", "ro", "relatime", "noatime", "nosuid", "nodev", "noexec"].includes(o) &&
-          !o.startsWith("name=") &&
-          !o.includes("="),
-      );
+      const controllers = options.filter((o) => v1Controllers.has(o));
       if (hierarchies.some((h) => h.mount === mountPoint)) continue;
       hierarchies.push({ mount: mountPoint, controllers });
     }

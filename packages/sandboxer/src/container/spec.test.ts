@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isInvalidArgument } from "@sandboxd/errdefs";
+import type { OciSpec } from "./spec.js";
+import { parseSpec, placeInSandbox, sandboxIdFromAnnotations } from "./spec.js";
+
+const etc = {
+  hosts: "/s/etc/hosts",
+  hostname: "/s/etc/hostname",
+  resolvConf: "/s/etc/resolv.conf",
+};
+
+function spec(): OciSpec {
+  return {
+    ociVersion: "1.0.2",
+    process: { args: ["sh"] },
+    root: { path: "rootfs" },
+    hostname: "c1",
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc" },
+      { destination: "/etc/resolv.conf", type: "bind", source: "/mine" },
+    ],
+    linux: {
+      namespaces: [
+        { type: "pid" },
+        { type: "network" },
+        { type: "ipc" },
+        { type: "uts" },
+        { type: "mount" },
+      ],
+      resources: { memory: { limit: 1 } },
+    },
+  };
+}
+
+test("namespaces the pod pins get its paths; others stay private", () => {
+  const input = spec();
+  const out = placeInSandbox(input, {
+    namespaces: { network: "/p/net", ipc: "/p/ipc", uts: "/p/uts" },
+    cgroupsPath: "/sbx/default/pod/c1",
+    etc,
+  });
+  assert.deepEqual(out.linux?.namespaces, [
+    { type: "pid" },
+    { type: "network", path: "/p/net" },
+    { type: "ipc", path: "/p/ipc" },
+    { type: "uts", path: "/p/uts" },
+    { type: "mount" },
+  ]);
+  assert.equal(out.linux?.cgroupsPath, "/sbx/default/pod/c1");
+  // Joining the pod's UTS namespace must not rename the pod.
+  assert.equal(out.hostname, undefined);
+  // /etc/hosts and /etc/hostname added; the spec's own resolv.conf kept.
+  assert.deepEqual(
+    out.mounts?.map((m) => `${m.destination}=${m.source}`),
+    [
+      "/proc=proc",
+      "/etc/resolv.conf=/mine",
+      "/etc/hosts=/s/etc/hosts",
+      "/etc/hostname=/s/etc/hostname",
+    ],
+  );
+  assert.deepEqual(out.linux?.resources, { memory: { limit: 1 } });
+  // The input is untouched.
+  assert.equal(input.hostname, "c1");
+  assert.equal(input.linux?.namespaces?.[1]?.path, undefined);
+});
+
+test("a shared pid namespace is joined; host namespaces and client paths are respected", () => {
+  const s = spec();
+  s.linux!.namespaces = [
+    { type: "pid" },
+    { type: "network", path: "/var/run/netns/cri" },
+    { type: "mount" },
+  ];
+  const out = placeInSandbox(s, {
+    namespaces: { network: "/p/net", ipc: "/p/ipc", uts: "/p/uts", pid: "/proc/42/ns/pid" },
+    cgroupsPath: "/x/c",
+    etc,
+  });
+  assert.deepEqual(out.linux?.namespaces, [
+    { type: "pid", path: "/proc/42/ns/pid" },
+    { type: "network", path: "/var/run/netns/cri" },
+    { type: "mount" },
+  ]);
+  // Host UTS (not listed): the container keeps its hostname; no pod /etc files without the pod's netns.
+  assert.equal(out.hostname, "c1");
+  assert.equal(out.mounts?.length, 2);
+});
+
+test("config.json errors name the file; the CRI annotation names the sandbox", () => {
+  assert.throws(
+    () => parseSpec("{", "/b/config.json"),
+    (e: Error) => isInvalidArgument(e) && /\/b\/config.json/.test(e.message),
+  );
+  assert.throws(
+    () => parseSpec("[]", "/b/config.json"),
+    (e: Error) => isInvalidArgument(e),
+  );
+  assert.equal(
+    sandboxIdFromAnnotations({ annotations: { "io.kubernetes.cri.sandbox-id": "pod1" } }),
+    "pod1",
+  );
+  assert.equal(sandboxIdFromAnnotations({}), undefined);
+});
