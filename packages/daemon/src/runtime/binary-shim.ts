@@ -1,0 +1,224 @@
+/**
+ * The runtime v2 path: one shim binary per container (containerd's
+ * core/runtime/v2/binary.go). `start` runs `<shim> -namespace NS -address
+ * GRPC -publish-binary SANDBOXD -id ID start` in the bundle with the options
+ * Any on stdin, reads the address it prints, records `shim-binary-path` and
+ * `bootstrap.json`, and connects. `delete` runs the binary's `delete`, which
+ * prints a DeleteResponse; it is used after every task delete and for shims
+ * found dead.
+ */
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { AnySchema, timestampMs } from "@bufbuild/protobuf/wkt";
+import { isNotFound, unknown, wrap } from "@sandboxd/errdefs";
+import type { Ctx, Logger } from "@sandboxd/core";
+import { deleteArgs, resolveShimBinary, shimBinaryName, startArgs } from "@sandboxd/shim";
+import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
+import { exitText, run } from "../util/process.js";
+import type { BootstrapInfo } from "./bootstrap.js";
+import { parseStartOutput, writeBootstrap } from "./bootstrap.js";
+import type { Bundle } from "./bundle.js";
+import { BundleFile } from "./bundle.js";
+import type { ExitInfo, Shim, ShimStarter, StartShimRequest } from "./shim.js";
+import { makeFifo, openShimLog, type ShimLog } from "./shim-log.js";
+import { connectTask, type TaskConnection } from "./task-client.js";
+
+export interface BinaryShimsConfig {
+  /** sandboxd's gRPC socket path (`-address`, GRPC_ADDRESS). */
+  grpcAddress: string;
+  /** sandboxd's ttrpc socket path (TTRPC_ADDRESS), where shims forward events. */
+  ttrpcAddress: string;
+  /** The sandboxd executable (`-publish-binary`). */
+  publishBinary: string;
+  /** Directories searched after PATH (the launcher's SANDBOXD_BIN_DIR). */
+  extraDirs: readonly string[];
+  /** Pass `-debug` to shims. */
+  debug: boolean;
+  /** The daemon's root logger (shim logs are copied into it). */
+  log: Logger;
+}
+
+const connectTimeoutMs = 5000;
+
+export class BinaryShims implements ShimStarter {
+  readonly #config: BinaryShimsConfig;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #resolved = new Map<string, string>();
+
+  constructor(config: BinaryShimsConfig) {
+    this.#config = config;
+    this.#env = {
+      ...process.env,
+      GOMAXPROCS: "2",
+      TTRPC_ADDRESS: config.ttrpcAddress,
+      GRPC_ADDRESS: config.grpcAddress,
+      MAX_SHIM_VERSION: "2",
+    };
+  }
+
+  /** The shim binary for a runtime name or path; cached per name, as containerd does. */
+  resolve(runtime: string): string {
+    const cached = this.#resolved.get(runtime);
+    if (cached !== undefined) return cached;
+    let path: string;
+    try {
+      path = resolveShimBinary(runtime, { extraDirs: this.#config.extraDirs });
+    } catch (err) {
+      // containerd: `runtime "x" binary not installed "containerd-shim-x-v1": file does not exist`,
+      // a plain error, so the code is UNKNOWN.
+      const binary = shimBinaryName(runtime);
+      const why =
+        isNotFound(err) && binary !== undefined
+          ? `runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(binary)}: file does not exist`
+          : (err as Error).message.replace(/: (not found|invalid argument)$/, "");
+      throw unknown(`failed to start shim: failed to resolve runtime path: ${why}`, { cause: err });
+    }
+    if (!runtime.startsWith("/")) this.#resolved.set(runtime, path);
+    return path;
+  }
+
+  prepare(request: Omit<StartShimRequest, "bundle">): void {
+    this.resolve(request.runtime);
+  }
+
+  async start(ctx: Ctx, request: StartShimRequest): Promise<Shim> {
+    const { bundle } = request;
+    const binary = this.resolve(request.runtime);
+    const log = this.#shimLogger(bundle, request.runtime);
+    const logPath = bundle.file(BundleFile.Log);
+    await makeFifo(logPath);
+    const shimLog = await openShimLog(logPath, log);
+    let started = false;
+    try {
+      const result = await run(ctx, binary, {
+        args: this.#args(bundle, "start"),
+        cwd: bundle.path,
+        env: { ...this.#env, NAMESPACE: bundle.namespace },
+        stdin: request.options ? toBinary(AnySchema, request.options) : undefined,
+        detached: true,
+      });
+      const output = result.combined.toString("utf8").trim();
+      if (result.code !== 0) {
+        throw unknown(`failed to start shim: start failed: ${output}: ${exitText(result)}`);
+      }
+      started = true;
+      let info: BootstrapInfo;
+      try {
+        info = parseStartOutput(result.combined);
+      } catch (err) {
+        throw wrap(err, "failed to start shim: start failed");
+      }
+      await Promise.all([
+        bundle.write(BundleFile.ShimBinaryPath, binary),
+        writeBootstrap(bundle, info),
+      ]);
+      const connection = await connectTask(info.address, info.version, {
+        namespace: bundle.namespace,
+        signal: ctx.signal,
+        timeoutMs: connectTimeoutMs,
+      });
+      return new BinaryShim(this, bundle, connection, binary, shimLog);
+    } catch (err) {
+      if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);
+      shimLog.close();
+      throw err;
+    }
+  }
+
+  /** Reconnects to a running shim after a restart. */
+  async load(ctx: Ctx, bundle: Bundle, info: BootstrapInfo): Promise<Shim> {
+    const binary = (await bundle.read(BundleFile.ShimBinaryPath))?.trim() ?? "";
+    const connection = await connectTask(info.address, info.version, {
+      namespace: bundle.namespace,
+      signal: ctx.signal,
+      timeoutMs: connectTimeoutMs,
+    });
+    const log = this.#shimLogger(bundle, binary);
+    const shimLog = await openShimLog(bundle.file(BundleFile.Log), log).catch(() => ({
+      close: () => undefined,
+    }));
+    return new BinaryShim(this, bundle, connection, binary, shimLog);
+  }
+
+  /**
+   * Runs the binary's `delete` for the bundle: it kills and removes what is
+   * left of the container and prints a DeleteResponse. `binary` defaults to
+   * the bundle's `shim-binary-path`; undefined when there is none or it fails.
+   */
+  async delete(ctx: Ctx, bundle: Bundle, binary?: string): Promise<ExitInfo | undefined> {
+    const path = binary || (await bundle.read(BundleFile.ShimBinaryPath))?.trim();
+    if (!path) return undefined;
+    const log = ctx.log.child({ id: bundle.id, namespace: bundle.namespace });
+    const result = await run(ctx, path, {
+      args: this.#args(bundle, "delete"),
+      cwd: bundle.path,
+      env: { ...this.#env, NAMESPACE: bundle.namespace },
+    }).catch((err: unknown) => {
+      log.warn({ error: err }, "failed to run shim delete");
+      return undefined;
+    });
+    if (!result) return undefined;
+    const stderr = result.stderr.toString("utf8").trim();
+    if (result.code !== 0) {
+      log.warn({ error: `${stderr}: ${exitText(result)}` }, "shim delete failed");
+      return undefined;
+    }
+    if (stderr !== "") log.debug({ stderr }, "shim delete warnings");
+    try {
+      const response = fromBinary(DeleteResponseSchema, result.stdout);
+      return {
+        pid: response.pid,
+        exitStatus: response.exitStatus,
+        exitedAt: response.exitedAt ? timestampMs(response.exitedAt) : Date.now(),
+      };
+    } catch (err) {
+      log.warn({ error: err }, "unreadable DeleteResponse from shim delete");
+      return undefined;
+    }
+  }
+
+  #args(bundle: Bundle, action: "start" | "delete"): string[] {
+    const common = {
+      namespace: bundle.namespace,
+      id: bundle.id,
+      address: this.#config.grpcAddress,
+      publishBinary: this.#config.publishBinary,
+      debug: this.#config.debug,
+    };
+    return action === "start" ? startArgs(common) : deleteArgs({ ...common, bundle: bundle.path });
+  }
+
+  #shimLogger(bundle: Bundle, runtime: string): Logger {
+    return this.#config.log.child({ namespace: bundle.namespace, id: bundle.id, runtime });
+  }
+}
+
+class BinaryShim implements Shim {
+  readonly kind = "binary";
+  readonly bundle: Bundle;
+  readonly connection: TaskConnection;
+  readonly #shims: BinaryShims;
+  readonly #binary: string;
+  readonly #log: ShimLog;
+
+  constructor(
+    shims: BinaryShims,
+    bundle: Bundle,
+    connection: TaskConnection,
+    binary: string,
+    log: ShimLog,
+  ) {
+    this.#shims = shims;
+    this.bundle = bundle;
+    this.connection = connection;
+    this.#binary = binary;
+    this.#log = log;
+  }
+
+  cleanup(ctx: Ctx): Promise<ExitInfo | undefined> {
+    return this.#shims.delete(ctx, this.bundle, this.#binary);
+  }
+
+  release(): void {
+    this.#log.close();
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * A task API connection for one container, however it was obtained: a shim
+ * binary started for the container (the runtime v2 path), or the task API of
+ * the container's sandbox (no `start`, no `delete`). The task manager only
+ * sees this interface; `ShimManager` decides which kind a container gets.
+ */
+import type { Any } from "@bufbuild/protobuf/wkt";
+import type { Ctx } from "@sandboxd/core";
+import type { Container } from "../metadata/types.js";
+import type { Bundle } from "./bundle.js";
+import type { TaskConnection } from "./task-client.js";
+
+/** How a process ended, in daemon terms (epoch ms). */
+export interface ExitInfo {
+  pid: number;
+  exitStatus: number;
+  exitedAt: number;
+}
+
+export interface Shim {
+  readonly bundle: Bundle;
+  readonly connection: TaskConnection;
+  /** "binary" (started for this container) or "sandbox" (its sandbox's task API). */
+  readonly kind: "binary" | "sandbox";
+  /**
+   * Cleanup after the task is gone and the connection closed: a binary shim
+   * runs its `delete` (the DeleteResponse's exit comes back); a sandbox task
+   * has nothing to clean. Never throws for a shim that is already gone.
+   */
+  cleanup(ctx: Ctx): Promise<ExitInfo | undefined>;
+  /** Stops copying the shim's log (after the shim is gone). */
+  release(): void;
+}
+
+export interface StartShimRequest {
+  readonly bundle: Bundle;
+  readonly container: Container;
+  /** The runtime name (`io.containerd.runc.v2`) or an absolute binary path (`runtime_path`). */
+  readonly runtime: string;
+  /** Task options if given, else the container's runtime options (stdin of `start`). */
+  readonly options?: Any | undefined;
+}
+
+/** A way to obtain task connections (one per route: binary shims, sandboxes). */
+export interface ShimStarter {
+  /** Checks what can be checked before any side effect (e.g. that the runtime is installed). */
+  prepare(request: Omit<StartShimRequest, "bundle">): void;
+  start(ctx: Ctx, request: StartShimRequest): Promise<Shim>;
+}

@@ -1,0 +1,239 @@
+/**
+ * The daemon: opens the metadata, rebuilds the task list from the bundles
+ * (reconnecting to live shims, cleaning up after dead ones), then serves
+ * containerd's gRPC API on the socket, the ttrpc events service for shims,
+ * and metrics. `stop` stops accepting, lets calls in flight finish, closes
+ * the database, and leaves every container running.
+ */
+import { chown, mkdir, unlink } from "node:fs/promises";
+import type http from "node:http";
+import { background, type Ctx, type Logger } from "@sandboxd/core";
+import { GrpcServer } from "@sandboxd/grpc";
+import { Server as TtrpcServer } from "@sandboxd/ttrpc";
+import { Status } from "@sandboxd/api/types/task/task_pb";
+import { toStatus, Code } from "@sandboxd/errdefs";
+import type { Config } from "../config/config.js";
+import { Exchange } from "../events/exchange.js";
+import { metadataPath, openMetadata, type Metadata } from "../metadata/metadata.js";
+import { BinaryShims } from "../runtime/binary-shim.js";
+import { bundleDirs } from "../runtime/bundle.js";
+import { ShimManager } from "../runtime/shim-manager.js";
+import { TaskManager } from "../runtime/task-manager.js";
+import { ContainersLocal } from "../services/containers/local.js";
+import { Containers, containersService } from "../services/containers/service.js";
+import { EventsLocal } from "../services/events/local.js";
+import {
+  Events,
+  TtrpcEvents,
+  eventsService,
+  ttrpcEventsService,
+} from "../services/events/service.js";
+import { IntrospectionLocal } from "../services/introspection/local.js";
+import { Introspection, introspectionService } from "../services/introspection/service.js";
+import { LeasesLocal } from "../services/leases/local.js";
+import { Leases, leasesService } from "../services/leases/service.js";
+import { NamespacesLocal } from "../services/namespaces/local.js";
+import { Namespaces, namespacesService } from "../services/namespaces/service.js";
+import { TasksLocal } from "../services/tasks/local.js";
+import { Tasks, tasksService } from "../services/tasks/service.js";
+import { Version, versionService, type VersionInfo } from "../services/version/service.js";
+import { codeNameOf } from "./codes.js";
+import { Metrics } from "./metrics.js";
+import { pluginList } from "./plugins.js";
+import { requestContexts } from "./rpc.js";
+import { prepareSocket } from "./socket.js";
+import { ttrpcContexts } from "./ttrpc.js";
+
+export interface DaemonOptions {
+  config: Config;
+  log: Logger;
+  /** The sandboxd executable, given to shims as `-publish-binary`. */
+  publishBinary: string;
+  /** Where to look for shim binaries after PATH. */
+  shimDirs: readonly string[];
+  version: VersionInfo;
+}
+
+/** The parts of a running daemon other components (the Sandbox API) plug into. */
+export interface DaemonParts {
+  readonly root: Ctx;
+  readonly metadata: Metadata;
+  readonly exchange: Exchange;
+  readonly shims: ShimManager;
+  readonly tasks: TaskManager;
+  readonly grpc: GrpcServer;
+  readonly metrics: Metrics;
+}
+
+const statusNames: Record<number, string> = {
+  [Status.UNKNOWN]: "unknown",
+  [Status.CREATED]: "created",
+  [Status.RUNNING]: "running",
+  [Status.STOPPED]: "stopped",
+  [Status.PAUSED]: "paused",
+  [Status.PAUSING]: "pausing",
+};
+
+export class Daemon {
+  readonly parts: DaemonParts;
+  readonly #config: Config;
+  readonly #ttrpc: TtrpcServer;
+  readonly #http: http.Server | undefined;
+
+  private constructor(
+    parts: DaemonParts,
+    config: Config,
+    ttrpc: TtrpcServer,
+    metricsHttp: http.Server | undefined,
+  ) {
+    this.parts = parts;
+    this.#config = config;
+    this.#ttrpc = ttrpc;
+    this.#http = metricsHttp;
+  }
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const { config, log } = options;
+    const root = background(log);
+    await mkdir(config.root, { recursive: true, mode: 0o711 });
+    await mkdir(config.state, { recursive: true, mode: 0o711 });
+    await prepareSocket(config.grpc.address);
+    await prepareSocket(config.ttrpc.address);
+
+    const metadata = openMetadata(metadataPath(config.root));
+    try {
+      return await Daemon.#assemble(options, root, metadata);
+    } catch (err) {
+      metadata.db.close();
+      throw err;
+    }
+  }
+
+  static async #assemble(options: DaemonOptions, root: Ctx, metadata: Metadata): Promise<Daemon> {
+    const { config, log } = options;
+    const exchange = new Exchange();
+    const dirs = bundleDirs(config.root, config.state);
+    const binary = new BinaryShims({
+      grpcAddress: config.grpc.address,
+      ttrpcAddress: config.ttrpc.address,
+      publishBinary: options.publishBinary,
+      extraDirs: options.shimDirs,
+      debug: config.debug.level === "debug" || config.debug.level === "trace",
+      log,
+    });
+    const shims = new ShimManager(binary);
+    const tasks = new TaskManager({
+      dirs,
+      shims,
+      publisher: exchange,
+      containerExists: (ctx, id) => metadata.containers.has(ctx, id),
+      root,
+    });
+    exchange.listen((envelope) => tasks.observe(envelope));
+
+    const loaded = await tasks.load(root);
+    if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
+
+    const metrics = new Metrics();
+    metrics.gauge(
+      "sandboxd_tasks",
+      "Tasks known to the daemon by the status of their init process.",
+      () => {
+        const counts: Record<string, number> = {
+          created: 0,
+          running: 0,
+          stopped: 0,
+          paused: 0,
+          unknown: 0,
+        };
+        for (const t of tasks.all()) {
+          const name = statusNames[t.status] ?? "unknown";
+          counts[name] = (counts[name] ?? 0) + 1;
+        }
+        return counts;
+      },
+      "state",
+    );
+
+    const grpc = new GrpcServer({
+      errorToStatus: toStatus,
+      onCallDone: ({ path, code, durationMs, error }) => {
+        metrics.rpc(path, code, durationMs);
+        if (error === undefined) {
+          if (log.isLevelEnabled("debug"))
+            log.debug({ method: path, duration_ms: durationMs }, "rpc");
+        } else if (code === Code.Unknown || code === Code.Internal) {
+          log.error({ method: path, code: codeNameOf(code), error }, "rpc failed");
+        } else if (log.isLevelEnabled("debug")) {
+          log.debug(
+            { method: path, code: codeNameOf(code), error: (error as Error).message },
+            "rpc failed",
+          );
+        }
+      },
+    });
+    const ctxOf = requestContexts(root);
+    const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
+    const introspection = await IntrospectionLocal.open(
+      config.root,
+      pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }),
+    );
+    grpc
+      .register(Version, versionService(options.version))
+      .register(Introspection, introspectionService(introspection, ctxOf))
+      .register(
+        Namespaces,
+        namespacesService(new NamespacesLocal(metadata.namespaces, exchange), ctxOf),
+      )
+      .register(
+        Containers,
+        containersService(
+          new ContainersLocal({
+            store: metadata.containers,
+            publisher: exchange,
+            hasTask: (ctx, id) => tasks.has(ctx, id),
+          }),
+          ctxOf,
+        ),
+      )
+      .register(Tasks, tasksService(new TasksLocal(metadata.containers, tasks), ctxOf))
+      .register(Events, eventsService(events, ctxOf))
+      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf));
+
+    const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
+    ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
+    await ttrpc.listen(config.ttrpc.address);
+    await grpc.listenUnix(config.grpc.address, 0o660);
+    if (config.grpc.uid !== 0 || config.grpc.gid !== 0) {
+      await chown(config.grpc.address, config.grpc.uid, config.grpc.gid);
+    }
+    const metricsHttp = config.metrics.address
+      ? await metrics.serve(config.metrics.address)
+      : undefined;
+    const parts: DaemonParts = { root, metadata, exchange, shims, tasks, grpc, metrics };
+    return new Daemon(parts, config, ttrpc, metricsHttp);
+  }
+
+  /**
+   * Stops accepting calls, ends event subscriptions, gives calls in flight
+   * `graceMs` to finish, then closes shim connections (shims keep running),
+   * the servers and the database.
+   */
+  async stop(graceMs = 3000): Promise<void> {
+    const { grpc, exchange, tasks, metadata } = this.parts;
+    exchange.close();
+    const drained = grpc.shutdown(graceMs);
+    await drained;
+    await tasks.close();
+    await this.#ttrpc.shutdown({ timeoutMs: 1000 });
+    await new Promise<void>((resolve) =>
+      this.#http ? this.#http.close(() => resolve()) : resolve(),
+    );
+    metadata.db.close();
+    await Promise.all(
+      [this.#config.grpc.address, this.#config.ttrpc.address].map((p) =>
+        unlink(p).catch(() => undefined),
+      ),
+    );
+  }
+}

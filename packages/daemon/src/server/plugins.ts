@@ -1,0 +1,59 @@
+/**
+ * What sandboxd is, as containerd's plugin list would show it: the same
+ * types and ids for the parts it has (metadata is `sqlite` where containerd
+ * says `bolt`), plus one entry per configured proxy plugin.
+ */
+import type { Config } from "../config/config.js";
+import type { PluginInfo } from "../services/introspection/local.js";
+
+const proxyTypes: Record<string, string> = {
+  sandbox: "io.containerd.sandbox.controller.v1",
+  snapshot: "io.containerd.snapshotter.v1",
+  content: "io.containerd.content.v1",
+  diff: "io.containerd.differ.v1",
+};
+
+export function pluginList(
+  config: Config,
+  roots: { runtimeRoot: string; runtimeState: string },
+): PluginInfo[] {
+  const grpc = [
+    "containers",
+    "events",
+    "introspection",
+    "leases",
+    "namespaces",
+    "tasks",
+    "version",
+  ];
+  return [
+    { type: "io.containerd.event.v1", id: "exchange" },
+    { type: "io.containerd.metadata.v1", id: "sqlite", requires: [] },
+    {
+      type: "io.containerd.runtime.v2",
+      id: "task",
+      requires: ["io.containerd.event.v1", "io.containerd.metadata.v1"],
+      exports: { root: roots.runtimeRoot, state: roots.runtimeState },
+      platforms: true,
+    },
+    ...["containers-service", "leases-service", "namespaces-service", "tasks-service"].map(
+      (id) => ({
+        type: "io.containerd.service.v1",
+        id,
+        requires: ["io.containerd.metadata.v1"],
+      }),
+    ),
+    ...grpc.map((id) => ({
+      type: "io.containerd.grpc.v1",
+      id,
+      requires: ["io.containerd.service.v1"],
+    })),
+    { type: "io.containerd.ttrpc.v1", id: "events", requires: ["io.containerd.event.v1"] },
+    ...Object.entries(config.proxyPlugins).map(([id, p]) => ({
+      type: proxyTypes[p.type] ?? p.type,
+      id,
+      exports: { address: p.address },
+      platforms: true,
+    })),
+  ];
+}
