@@ -23,6 +23,7 @@ import type { Env } from "./env.js";
 import { Forwarder } from "./events/forwarder.js";
 import { EventsRegistry } from "./events/registry.js";
 import { Cgroups, detectLayout } from "./pod/cgroups.js";
+import { ensurePinRoot } from "./pod/namespaces.js";
 import type { RecoveryReport } from "./recovery.js";
 import { recover } from "./recovery.js";
 import { Sandboxer } from "./sandboxer.js";
@@ -89,6 +90,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       events: forwarder,
       root,
     };
+    // Per-instance resources exist from the start (not from the first pod), so
+    // that what a pod adds is exactly what it must take away.
+    await ensurePinRoot(root, layout.pinRoot);
+    await env.cgroups.create(config.cgroupParent);
     const sb = new Sandboxer(env);
     const tasks = new Tasks(sb);
     const report = await recover(root, sb);

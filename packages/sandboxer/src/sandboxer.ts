@@ -118,7 +118,7 @@ export class Sandboxer {
           sandboxId: p.id,
         });
       }
-      ctx.log.debug({ sandbox_id: p.id }, "sandbox created");
+      ctx.log.debug("sandbox created");
       return pod;
     });
   }

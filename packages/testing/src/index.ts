@@ -12,3 +12,16 @@ export { ociSpec, writeBundleSpec } from "./oci-spec.js";
 export type { OciSpec, OciSpecOptions } from "./oci-spec.js";
 export { containerdBinary, ctrBinary, killShimsOf, runCtr, startContainerd } from "./containerd.js";
 export type { Containerd, ContainerdOptions, CtrResult } from "./containerd.js";
+export {
+  binDir,
+  cgroupMounts,
+  cleanupSandboxerInstance,
+  repoRoot,
+  sandboxerBin,
+  sbxShimBin,
+  startSandboxer,
+  writeSandboxerConfig,
+} from "./sandboxer.js";
+export type { RunningSandboxer, SandboxerConfig, SandboxerConfigOptions } from "./sandboxer.js";
+export { assertNoLeaks, diffLeaks, snapshotLeaks } from "./leaks.js";
+export type { LeakScope, LeakSnapshot } from "./leaks.js";
