@@ -1,0 +1,86 @@
+// Shared by the daemon's integration and interop tests: a sandboxd per file,
+// a busybox rootfs, ctr in the background.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { tempDir, requireRoot, type AfterHook } from "@sandboxd/testing";
+// TODO: import from "@sandboxd/testing" once its index exports the sandboxd harness.
+import {
+  startSandboxd,
+  type Sandboxd,
+  type SandboxdOptions,
+} from "../../../packages/testing/dist/sandboxd.js";
+
+export type { Sandboxd };
+
+/** Starts sandboxd in a fresh temp dir for one test; stopped (and everything removed) after it. */
+export async function startDaemon(
+  t: AfterHook,
+  options: Omit<SandboxdOptions, "dir"> = {},
+): Promise<{ daemon: Sandboxd; dir: string }> {
+  requireRoot();
+  const dir = await tempDir(t, "sbxd-");
+  const daemon = await startSandboxd({ ...options, dir: join(dir, "d") });
+  t.after(() => daemon.stop());
+  return { daemon, dir };
+}
+
+/**
+ * Starts sandboxd for a whole file (call from `before`, and `close` from a
+ * file-level `after`: hooks registered inside `before` run when it ends).
+ */
+export async function openDaemon(
+  options: Omit<SandboxdOptions, "dir"> = {},
+): Promise<{ daemon: Sandboxd; dir: string; close: () => Promise<void> }> {
+  requireRoot();
+  const dir = await mkdtemp(join(tmpdir(), "sbxd-"));
+  try {
+    const daemon = await startSandboxd({ ...options, dir: join(dir, "d") });
+    const close = async (): Promise<void> => {
+      await daemon.stop();
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { daemon, dir, close };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * A busybox root filesystem in `dir`, built by the SDK's prepareBusyboxRootfs
+ * (the one builder in the repository).
+ */
+export async function busyboxRootfs(dir: string): Promise<string> {
+  const sdk = (await import("@sandboxd/client")) as Record<string, unknown>;
+  let prepare = sdk.prepareBusyboxRootfs as ((dir: string) => Promise<unknown>) | undefined;
+  if (typeof prepare !== "function") {
+    // TODO: drop once @sandboxd/client exports it.
+    const mod = (await import("../../../packages/client/dist/rootfs/busybox.js")) as {
+      prepareBusyboxRootfs: (dir: string) => Promise<unknown>;
+    };
+    prepare = mod.prepareBusyboxRootfs;
+  }
+  await prepare(dir);
+  return dir;
+}
+
+/** `ctr events` (or another long-running ctr command) in the background; its output so far. */
+export function ctrInBackground(
+  t: AfterHook,
+  address: string,
+  args: readonly string[],
+): { output: () => string; stop: () => void } {
+  const child = spawn("/usr/bin/ctr", ["--address", address, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const stop = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  t.after(stop);
+  return { output: () => out, stop };
+}
