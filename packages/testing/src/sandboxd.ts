@@ -6,10 +6,14 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { killShimsOf, runCtr, type CtrResult } from "./containerd.js";
+
+const execFileAsync = promisify(execFile);
 
 export interface SandboxdOptions {
   /** A directory owned by the test; root, state, sockets, config and log go below it. */
@@ -146,9 +150,34 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
       await terminate();
     }
     await killShimsOf(paths.address);
+    await killContainersUnder(paths.state);
     await rm(paths.state, { recursive: true, force: true });
   };
   return { ...paths, process: child, ctr, log, kill, terminate, stop };
+}
+
+/**
+ * Containers whose shim was killed keep running: removes, with runc, every
+ * runc container (runc shim's root /run/containerd/runc/<ns>) whose bundle
+ * is under `state`.
+ */
+async function killContainersUnder(state: string): Promise<void> {
+  const tasks = join(state, "io.containerd.runtime.v2.task");
+  for (const ns of await readdir(tasks).catch(() => [] as string[])) {
+    const root = join("/run/containerd/runc", ns);
+    const listed = await execFileAsync("runc", ["--root", root, "list", "-f", "json"]).catch(
+      () => undefined,
+    );
+    const containers = JSON.parse(listed?.stdout || "null") as
+      { id: string; bundle: string }[] | null;
+    for (const c of containers ?? []) {
+      if (c.bundle.startsWith(`${state}/`)) {
+        await execFileAsync("runc", ["--root", root, "delete", "--force", c.id]).catch(
+          () => undefined,
+        );
+      }
+    }
+  }
 }
 
 /** Kills and deletes every task and container in every namespace, through sandboxd. */

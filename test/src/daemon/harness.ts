@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { tempDir, requireRoot, type AfterHook } from "@sandboxd/testing";
+import { requireRoot, type AfterHook } from "@sandboxd/testing";
 // TODO: import from "@sandboxd/testing" once its index exports the sandboxd harness.
 import {
   startSandboxd,
@@ -14,16 +14,18 @@ import {
 
 export type { Sandboxd };
 
-/** Starts sandboxd in a fresh temp dir for one test; stopped (and everything removed) after it. */
+/**
+ * Starts sandboxd in a fresh temp dir for one test; after it, sandboxd is
+ * stopped (everything removed) and then the dir is removed. (node:test runs
+ * `after` hooks in the order they were added, so this is one hook.)
+ */
 export async function startDaemon(
   t: AfterHook,
   options: Omit<SandboxdOptions, "dir"> = {},
 ): Promise<{ daemon: Sandboxd; dir: string }> {
-  requireRoot();
-  const dir = await tempDir(t, "sbxd-");
-  const daemon = await startSandboxd({ ...options, dir: join(dir, "d") });
-  t.after(() => daemon.stop());
-  return { daemon, dir };
+  const opened = await openDaemon(options);
+  t.after(opened.close);
+  return opened;
 }
 
 /**
