@@ -427,7 +427,11 @@ test("a malformed request body is an error, and the daemon keeps serving", async
       });
       let code: string | undefined;
       req.on("response", (headers) => (code ??= headers["grpc-status"] as string | undefined));
-      req.on("trailers", (trailers) => (code = trailers["grpc-status"] as string | undefined));
+      req.on(
+        "trailers",
+        (trailers: http2.IncomingHttpHeaders) =>
+          (code = trailers["grpc-status"] as string | undefined),
+      );
       req.on("end", () => resolve(code));
       req.on("error", reject);
       req.resume();
