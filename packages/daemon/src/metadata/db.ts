@@ -42,13 +42,14 @@ export class MetadataDb {
     try {
       // Exclusive locking first: WAL then keeps its index in process memory
       // (no -shm file) and the lock is held until close or process death.
-      db.exec("PRAGMA locking_mode = EXCLUSIVE");
-      db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
       try {
+        db.exec("PRAGMA locking_mode = EXCLUSIVE");
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = FULL");
         db.exec("BEGIN IMMEDIATE");
         db.exec("COMMIT");
       } catch (err) {
+        if (!isBusy(err)) throw err;
         throw unavailable(
           `metadata database ${path} is locked by another process (another sandboxd with the same root?)`,
           { cause: err },
@@ -122,6 +123,12 @@ export class MetadataDb {
       });
     }
   }
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock. */
+function isBusy(err: unknown): boolean {
+  const code = (err as { errcode?: number }).errcode;
+  return typeof code === "number" && ((code & 0xff) === 5 || (code & 0xff) === 6);
 }
 
 /** True for a SQLite uniqueness violation (the row already exists). */

@@ -1,0 +1,297 @@
+// The service stack in process (containers and tasks locals → task manager →
+// shim manager → a fake task API over real ttrpc), without root: containers
+// with a sandbox are routed to the sandbox's task endpoint (version 3, no
+// shim binary), which is also how the Sandbox API will plug in.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { background, createLogger, withNamespace, type Ctx } from "@sandboxd/core";
+import {
+  isAlreadyExists,
+  isFailedPrecondition,
+  isNotFound,
+  isUnknown,
+  notFound,
+} from "@sandboxd/errdefs";
+import { Server } from "@sandboxd/ttrpc";
+import { JsonTypeUrl, packJson, ServiceName } from "@sandboxd/api";
+import { Task as TaskService } from "@sandboxd/api/runtime/task/v2/shim_pb";
+import { Status } from "@sandboxd/api/types/task/task_pb";
+import type { Envelope } from "@sandboxd/api/types/event_pb";
+import { Exchange } from "../events/exchange.js";
+import { openMetadata, type Metadata } from "../metadata/metadata.js";
+import { ContainersLocal } from "../services/containers/local.js";
+import { TasksLocal } from "../services/tasks/local.js";
+import { BinaryShims } from "./binary-shim.js";
+import { bundleDirs, type BundleDirs } from "./bundle.js";
+import { ShimManager } from "./shim-manager.js";
+import { TaskManager } from "./task-manager.js";
+
+/** A task API that behaves like a shim for one process per container id. */
+function fakeTaskServer() {
+  const procs = new Map<string, { status: Status; exit?: number; waiters: (() => void)[] }>();
+  const server = new Server();
+  const impl = {
+    create: (req: { id: string }) => {
+      if (procs.has(req.id)) throw new Error("exists");
+      procs.set(req.id, { status: Status.CREATED, waiters: [] });
+      return { pid: 42 };
+    },
+    connect: () => ({ shimPid: 7, taskPid: 42, version: "3" }),
+    start: (req: { id: string }) => {
+      const p = procs.get(req.id);
+      if (!p) throw notFound(`container ${req.id}`);
+      p.status = Status.RUNNING;
+      return { pid: 42 };
+    },
+    state: (req: { id: string }) => {
+      const p = procs.get(req.id);
+      if (!p) throw notFound(`container ${req.id}`);
+      return { id: req.id, pid: 42, status: p.status, exitStatus: p.exit ?? 0 };
+    },
+    kill: (req: { id: string; signal: number }) => {
+      const p = procs.get(req.id);
+      if (!p) throw notFound(`container ${req.id}`);
+      p.status = Status.STOPPED;
+      p.exit = 128 + req.signal;
+      for (const w of p.waiters.splice(0)) w();
+      return {};
+    },
+    wait: async (req: { id: string }) => {
+      const p = procs.get(req.id);
+      if (!p) throw notFound(`container ${req.id}`);
+      if (p.status !== Status.STOPPED) await new Promise<void>((r) => p.waiters.push(r));
+      return { exitStatus: p.exit ?? 0, exitedAt: timestampFromMs(1000) };
+    },
+    delete: (req: { id: string }) => {
+      const p = procs.get(req.id);
+      if (!p) throw notFound(`container ${req.id}`);
+      if (p.status === Status.RUNNING) throw new Error("cannot delete a running process");
+      procs.delete(req.id);
+      return { pid: 42, exitStatus: p.exit ?? 0, exitedAt: timestampFromMs(1000) };
+    },
+    shutdown: () => ({}),
+  };
+  server.register(TaskService, impl, { serviceName: ServiceName.TaskV3 });
+  return { server, procs };
+}
+
+interface Stack {
+  dir: string;
+  socket: string;
+  metadata: Metadata;
+  exchange: Exchange;
+  dirs: BundleDirs;
+  shims: ShimManager;
+  tasks: TaskManager;
+  containers: ContainersLocal;
+  tasksLocal: TasksLocal;
+  events: Envelope[];
+  fake: ReturnType<typeof fakeTaskServer>;
+}
+
+async function stack(t: { after: (fn: () => unknown) => void }): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), "sbxd-tm-"));
+  const socket = join(dir, "task.sock");
+  const fake = fakeTaskServer();
+  await fake.server.listen(socket);
+  const metadata = openMetadata(join(dir, "root", "meta.db"));
+  const exchange = new Exchange();
+  const dirs = bundleDirs(join(dir, "root"), join(dir, "state"));
+  const log = createLogger({ level: "silent" });
+  const binary = new BinaryShims({
+    grpcAddress: join(dir, "g.sock"),
+    ttrpcAddress: join(dir, "g.sock.ttrpc"),
+    publishBinary: "/bin/false",
+    extraDirs: [],
+    debug: false,
+    log,
+  });
+  const shims = new ShimManager(binary, {
+    endpoint: (_ctx: Ctx, id: string) =>
+      Promise.resolve(id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined),
+  });
+  const root = background(log);
+  const tasks = new TaskManager({
+    dirs,
+    shims,
+    publisher: exchange,
+    containerExists: (ctx, id) => metadata.containers.has(ctx, id),
+    root,
+  });
+  const events: Envelope[] = [];
+  exchange.listen((e) => {
+    events.push(e);
+    tasks.observe(e);
+  });
+  t.after(async () => {
+    await tasks.close();
+    await fake.server.close();
+    metadata.db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    dir,
+    socket,
+    metadata,
+    exchange,
+    dirs,
+    shims,
+    tasks,
+    containers: new ContainersLocal({
+      store: metadata.containers,
+      publisher: exchange,
+      hasTask: (ctx, id) => tasks.has(ctx, id),
+    }),
+    tasksLocal: new TasksLocal(metadata.containers, tasks),
+    events,
+    fake,
+  };
+}
+
+const ctx = withNamespace(background(), "k8s");
+const spec = packJson(JsonTypeUrl.Spec, { ociVersion: "1.0.2" });
+
+function createContainer(
+  s: Stack,
+  id: string,
+  sandbox: string,
+  runtime = "io.containerd.runc.v2",
+): void {
+  s.containers.create(ctx, {
+    container: { id, runtime: { name: runtime }, spec, sandbox },
+  } as never);
+}
+
+test("a container in a sandbox gets the sandbox's task API: no shim, bundle records the route", async (t) => {
+  const s = await stack(t);
+  createContainer(s, "app", "sb1");
+  const created = await s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  assert.equal(created.pid, 42, "the pid comes from Connect");
+  const bundle = join(s.dirs.state, "k8s", "app");
+  const files = (await readdir(bundle)).sort();
+  assert.deepEqual(files, ["bootstrap.json", "config.json", "rootfs", "sandbox", "work"]);
+  await assert.rejects(s.tasksLocal.create(ctx, { containerId: "app" } as never), isAlreadyExists);
+
+  await s.tasksLocal.start(ctx, { containerId: "app", execId: "" } as never);
+  const got = await s.tasksLocal.get(ctx, { containerId: "app", execId: "" } as never);
+  assert.equal(got.process?.status, Status.RUNNING);
+  const list = await s.tasksLocal.list(withNamespace(background(), "other"), {} as never);
+  assert.deepEqual(list.tasks, [], "tasks are per namespace");
+
+  await assert.rejects(
+    Promise.resolve().then(() => s.containers.delete(ctx, { id: "app" } as never)),
+    (e: Error) => isFailedPrecondition(e) && /cannot delete running task app/.test(e.message),
+  );
+  const waiting = s.tasksLocal.wait(ctx, { containerId: "app", execId: "" } as never);
+  await s.tasksLocal.kill(ctx, { containerId: "app", signal: 9, all: false, execId: "" } as never);
+  assert.equal((await waiting).exitStatus, 137);
+  const deleted = await s.tasksLocal.delete(ctx, { containerId: "app" } as never);
+  assert.equal(deleted.exitStatus, 137);
+  await s.tasks.settle();
+  assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), [], "bundle removed");
+  s.containers.delete(ctx, { id: "app" } as never);
+  assert.ok(s.fake.procs.size === 0);
+});
+
+test("events come after the commit, and not at all when the store refuses", async (t) => {
+  const s = await stack(t);
+  createContainer(s, "c1", "");
+  assert.deepEqual(
+    s.events.map((e) => e.topic),
+    ["/containers/create"],
+  );
+  assert.throws(() => createContainer(s, "c1", ""), isAlreadyExists);
+  assert.throws(() => s.containers.delete(ctx, { id: "nope" } as never), isNotFound);
+  assert.deepEqual(
+    s.events.map((e) => e.topic),
+    ["/containers/create"],
+  );
+});
+
+test("an unknown runtime fails before any side effect (Unknown, like containerd)", async (t) => {
+  const s = await stack(t);
+  createContainer(s, "lost", "sb-unknown", "io.containerd.nope.v1");
+  await assert.rejects(s.tasksLocal.create(ctx, { containerId: "lost" } as never), (e: Error) => {
+    return (
+      isUnknown(e) &&
+      e.message.includes(
+        'runtime "io.containerd.nope.v1" binary not installed "containerd-shim-nope-v1"',
+      )
+    );
+  });
+  assert.deepEqual(await readdir(s.dirs.state).catch(() => []), []);
+});
+
+test("after a restart tasks reconnect; a task whose server goes away keeps its exit until deleted", async (t) => {
+  const s = await stack(t);
+  createContainer(s, "app", "sb1");
+  await s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  await s.tasksLocal.start(ctx, { containerId: "app", execId: "" } as never);
+  await s.tasks.close();
+
+  // A new task manager over the same dirs: the daemon after a restart.
+  const restarted = new TaskManager({
+    dirs: s.dirs,
+    shims: s.shims,
+    publisher: s.exchange,
+    containerExists: (c, id) => s.metadata.containers.has(c, id),
+    root: background(),
+  });
+  t.after(() => restarted.close());
+  s.exchange.listen((e) => restarted.observe(e));
+  assert.deepEqual(await restarted.load(background()), { live: 1, dead: 0, removed: 0 });
+  const tasks = new TasksLocal(s.metadata.containers, restarted);
+  assert.equal(
+    (await tasks.get(ctx, { containerId: "app", execId: "" } as never)).process?.status,
+    Status.RUNNING,
+  );
+
+  // The task API goes away (its process died): exit 255, /tasks/exit and /tasks/delete.
+  s.events.length = 0;
+  await s.fake.server.close();
+  const waited = await waitUntil(
+    () => s.events.filter((e) => e.topic === "/tasks/delete").length > 0,
+  );
+  assert.ok(waited);
+  assert.deepEqual(
+    s.events.map((e) => e.topic),
+    ["/tasks/exit", "/tasks/delete"],
+  );
+  const exit = await tasks.wait(ctx, { containerId: "app", execId: "" } as never);
+  assert.equal(exit.exitStatus, 255);
+  const got = await tasks.get(ctx, { containerId: "app", execId: "" } as never);
+  assert.equal(got.process?.status, Status.STOPPED);
+
+  // The exit survives another restart (exit.json), until the task is deleted.
+  await restarted.close();
+  const again = new TaskManager({
+    dirs: s.dirs,
+    shims: s.shims,
+    publisher: s.exchange,
+    containerExists: (c, id) => s.metadata.containers.has(c, id),
+    root: background(),
+  });
+  t.after(() => again.close());
+  assert.deepEqual(await again.load(background()), { live: 0, dead: 1, removed: 0 });
+  const local = new TasksLocal(s.metadata.containers, again);
+  assert.equal(
+    (await local.wait(ctx, { containerId: "app", execId: "" } as never)).exitStatus,
+    255,
+  );
+  assert.equal((await local.delete(ctx, { containerId: "app" } as never)).exitStatus, 255);
+  await assert.rejects(local.get(ctx, { containerId: "app", execId: "" } as never), isNotFound);
+  assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), []);
+});
+
+async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
