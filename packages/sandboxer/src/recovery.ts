@@ -38,7 +38,8 @@ export async function recover(ctx: Ctx, sb: Sandboxer): Promise<RecoveryReport> 
     for (const id of await list(join(root, ns))) dirs.push({ ns, id });
   let containers = 0;
   const results = await mapLimit(dirs, sb.env.config.recoveryConcurrency, async ({ ns, id }) => {
-    containers += await recoverSandbox(ctx, sb, ns, id);
+    const n = await recoverSandbox(ctx, sb, ns, id);
+    containers += n;
   });
   const failed = results.filter((r) => r.status === "rejected");
   for (const f of failed)

@@ -31,6 +31,8 @@ export interface SandboxerConfigOptions {
   /** Extra TOML lines at the top level. */
   extra?: string;
   sweepIntervalMs?: number;
+  /** CNI plugin directory (default /usr/lib/cni). */
+  cniBinDir?: string;
 }
 
 export interface SandboxerConfig {
@@ -75,6 +77,7 @@ export async function writeSandboxerConfig(o: SandboxerConfigOptions): Promise<S
       `subnet = ${JSON.stringify(subnet)}`,
       // No gateway address on the host bridge: the host's sysctls stay untouched.
       "is_gateway = false",
+      ...(o.cniBinDir ? [`cni_bin_dir = ${JSON.stringify(o.cniBinDir)}`] : []),
       "",
     ].join("\n"),
   );

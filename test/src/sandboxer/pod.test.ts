@@ -1,7 +1,7 @@
 // A pod driven over the sandboxer's own APIs, the way sandboxd drives it: the
 // gRPC Controller for the sandbox, the ttrpc Task service for its containers.
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { JsonTypeUrl, packJson, unpackAs } from "@sandboxd/api";
@@ -163,6 +163,12 @@ test("a pod: two containers share its network, exec, pause/resume, metrics; stop
   await ctl.shutdown({ sandboxId: "web" });
   await assert.rejects(ctl.status({ sandboxId: "web" }), (e: Error) => isNotFound(e));
   await assert.rejects(tasks.state({ id: "server" }), /not found/);
+  // The pod's IP lease is released (host-local keeps one file per leased address).
+  const leases = await readdir(join(f.sbx.stateDir, "cni", "sbx")).catch(() => []);
+  assert.deepEqual(
+    leases.filter((n) => /^\d+\.\d+\.\d+\.\d+$/.test(n)),
+    [],
+  );
   await f.checkLeaks();
 });
 

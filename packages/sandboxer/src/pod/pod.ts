@@ -99,7 +99,10 @@ export class Pod {
       }
 
       const cgroup = sandboxCgroup(config.cgroupParent, namespace, id);
-      undo.add("remove cgroup", () => cgroups.remove(cgroup));
+      undo.add("remove cgroup", async () => {
+        await cgroups.remove(cgroup);
+        await cgroups.removeIfEmpty(`${config.cgroupParent}/${namespace}`);
+      });
       await cgroups.create(cgroup);
       this.rec.cgroup = cgroup;
       await this.save();
