@@ -192,3 +192,44 @@ test("a task that names no sandbox gets an implicit one, gone with the task", as
   );
   await f.checkLeaks();
 });
+
+test("a pod's cgroup is sized as the sum of its containers' limits, and follows Update", async (t) => {
+  const f = await sandboxerFixture(t, { network: false });
+  const ctl = f.controller();
+  const tasks = f.tasks();
+  await ctl.create({ sandboxId: "sized" });
+  await ctl.start({ sandboxId: "sized" });
+  const limits = async (): Promise<{ memory: bigint; pids: bigint }> => {
+    const data = (await ctl.metrics({ sandboxId: "sized" })).metrics?.data;
+    if (data?.typeUrl === "io.containerd.cgroups.v1.Metrics") {
+      const m = unpackAs(data, MetricsSchema);
+      return { memory: m?.memory?.usage?.limit ?? 0n, pids: m?.pids?.limit ?? 0n };
+    }
+    const m = unpackAs(data!, V2MetricsSchema);
+    return { memory: m?.memory?.usageLimit ?? 0n, pids: m?.pids?.limit ?? 0n };
+  };
+  for (const [id, mem, pids] of [
+    ["a", 32, 10],
+    ["b", 16, 5],
+  ] as const) {
+    const b = await bundle(f, id, {
+      args: ["/bin/sleep", "1000"],
+      sandboxId: "sized",
+      resources: { memory: { limit: mem << 20 }, pids: { limit: pids } },
+    });
+    await tasks.create({ id, bundle: b, stdout: "", stderr: "" });
+  }
+  assert.deepEqual(await limits(), { memory: 48n << 20n, pids: 15n });
+  await tasks.update({
+    id: "b",
+    resources: packJson(JsonTypeUrl.LinuxResources, {
+      memory: { limit: 64 << 20 },
+      pids: { limit: 20 },
+    }),
+  });
+  assert.deepEqual(await limits(), { memory: 96n << 20n, pids: 30n });
+  await tasks.delete({ id: "b" });
+  assert.deepEqual(await limits(), { memory: 32n << 20n, pids: 10n });
+  await ctl.shutdown({ sandboxId: "sized" });
+  await f.checkLeaks();
+});
