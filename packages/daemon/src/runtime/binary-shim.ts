@@ -19,7 +19,7 @@ import { parseStartOutput, writeBootstrap } from "./bootstrap.js";
 import type { Bundle } from "./bundle.js";
 import { BundleFile } from "./bundle.js";
 import type { ExitInfo, Shim, ShimStarter, StartShimRequest } from "./shim.js";
-import { makeFifo, openShimLog, type ShimLog } from "./shim-log.js";
+import { makeFifo, openShimLog, type FifoPool, type ShimLog } from "./shim-log.js";
 import { connectTask, type TaskConnection } from "./task-client.js";
 
 export interface BinaryShimsConfig {
@@ -35,6 +35,8 @@ export interface BinaryShimsConfig {
   debug: boolean;
   /** The daemon's root logger (shim logs are copied into it). */
   log: Logger;
+  /** Where log FIFOs are made ahead of time (same filesystem as the bundles). */
+  fifoPool?: FifoPool | undefined;
 }
 
 const connectTimeoutMs = 5000;
@@ -85,7 +87,7 @@ export class BinaryShims implements ShimStarter {
     const binary = this.resolve(request.runtime);
     const log = this.#shimLogger(bundle, request.runtime);
     const logPath = bundle.file(BundleFile.Log);
-    await makeFifo(logPath);
+    await (this.#config.fifoPool ? this.#config.fifoPool.take(logPath) : makeFifo(logPath));
     const shimLog = await openShimLog(logPath, log);
     let started = false;
     try {
@@ -107,15 +109,16 @@ export class BinaryShims implements ShimStarter {
       } catch (err) {
         throw wrap(err, "failed to start shim: start failed");
       }
-      await Promise.all([
+      // What a restarted daemon needs to reconnect is on disk before Create returns.
+      const [connection] = await Promise.all([
+        connectTask(info.address, info.version, {
+          namespace: bundle.namespace,
+          signal: ctx.signal,
+          timeoutMs: connectTimeoutMs,
+        }),
         bundle.write(BundleFile.ShimBinaryPath, binary),
         writeBootstrap(bundle, info),
       ]);
-      const connection = await connectTask(info.address, info.version, {
-        namespace: bundle.namespace,
-        signal: ctx.signal,
-        timeoutMs: connectTimeoutMs,
-      });
       return new BinaryShim(this, bundle, connection, binary, shimLog);
     } catch (err) {
       if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);

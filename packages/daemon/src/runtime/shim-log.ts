@@ -8,6 +8,8 @@
  */
 import { execFile } from "node:child_process";
 import { constants, open } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
 import net from "node:net";
 import { promisify } from "node:util";
 import type { Logger } from "@sandboxd/core";
@@ -19,8 +21,62 @@ export interface ShimLog {
   close(): void;
 }
 
-export async function makeFifo(path: string): Promise<void> {
-  await execFileAsync("mkfifo", ["-m", "0700", path]);
+export async function makeFifo(...paths: string[]): Promise<void> {
+  await execFileAsync("mkfifo", ["-m", "0700", ...paths]);
+}
+
+/**
+ * FIFOs made ahead of time, off the request path: a task create renames one
+ * into its bundle (same filesystem) instead of waiting for `mkfifo`. The pool
+ * refills in the background, several per `mkfifo` run.
+ */
+export class FifoPool {
+  readonly #dir: string;
+  readonly #batch: number;
+  readonly #ready: string[] = [];
+  #refilling: Promise<void> | undefined;
+  #next = 0;
+
+  constructor(dir: string, batch = 16) {
+    this.#dir = dir;
+    this.#batch = batch;
+  }
+
+  /** Empties the pool directory (FIFOs left by a previous run) and fills it. */
+  async init(): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true });
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    this.#refill();
+    await this.#refilling;
+  }
+
+  /** Puts a FIFO at `path`: a pooled one if there is one, else a new one. */
+  async take(path: string): Promise<void> {
+    const pooled = this.#ready.shift();
+    if (this.#ready.length < this.#batch / 2) this.#refill();
+    if (pooled !== undefined) {
+      try {
+        await rename(pooled, path);
+        return;
+      } catch {
+        // Fall through: make one in place.
+      }
+    }
+    await makeFifo(path);
+  }
+
+  #refill(): void {
+    if (this.#refilling) return;
+    const paths = Array.from({ length: this.#batch }, () =>
+      join(this.#dir, `fifo-${this.#next++}`),
+    );
+    this.#refilling = makeFifo(...paths)
+      .then(
+        () => void this.#ready.push(...paths),
+        () => undefined,
+      )
+      .finally(() => (this.#refilling = undefined));
+  }
 }
 
 /** Opens an existing FIFO and copies its lines to `log` until closed. */
@@ -33,14 +89,40 @@ export async function openShimLog(path: string, log: Logger): Promise<ShimLog> {
   socket.on("data", (chunk: string) => {
     const lines = (rest + chunk).split("\n");
     rest = lines.pop() ?? "";
-    for (const line of lines) if (line.trim() !== "") log.info({ shim_log: true }, line);
+    for (const line of lines) if (line.trim() !== "") logLine(log, line);
   });
   socket.on("error", () => undefined);
   return {
     close() {
-      if (rest.trim() !== "") log.info({ shim_log: true }, rest);
+      if (rest.trim() !== "") logLine(log, rest);
       rest = "";
       socket.destroy();
     },
   };
+}
+
+/**
+ * One line of shim output at the level the shim gave it (logrus text
+ * `level=...` or JSON `"level":"..."`). The shim's info chatter (plugin
+ * loading, signal loop) goes to debug: a daemon at info logs what needs
+ * attention, not every shim start.
+ */
+function logLine(log: Logger, line: string): void {
+  const level = /\blevel=(\w+)|"level":"(\w+)"/.exec(line);
+  switch (level?.[1] ?? level?.[2] ?? "") {
+    case "panic":
+    case "fatal":
+    case "error":
+      log.error({ shim_log: true }, line);
+      break;
+    case "warning":
+    case "warn":
+      log.warn({ shim_log: true }, line);
+      break;
+    case "trace":
+      log.trace({ shim_log: true }, line);
+      break;
+    default:
+      log.debug({ shim_log: true }, line);
+  }
 }

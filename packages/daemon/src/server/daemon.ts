@@ -7,6 +7,7 @@
  */
 import { chown, mkdir, unlink } from "node:fs/promises";
 import type http from "node:http";
+import { join } from "node:path";
 import { background, type Ctx, type Logger } from "@sandboxd/core";
 import { GrpcServer } from "@sandboxd/grpc";
 import { Server as TtrpcServer } from "@sandboxd/ttrpc";
@@ -17,6 +18,7 @@ import { Exchange } from "../events/exchange.js";
 import { metadataPath, openMetadata, type Metadata } from "../metadata/metadata.js";
 import { BinaryShims } from "../runtime/binary-shim.js";
 import { bundleDirs } from "../runtime/bundle.js";
+import { FifoPool } from "../runtime/shim-log.js";
 import { ShimManager } from "../runtime/shim-manager.js";
 import { TaskManager } from "../runtime/task-manager.js";
 import { ContainersLocal } from "../services/containers/local.js";
@@ -113,7 +115,10 @@ export class Daemon {
     const { config, log } = options;
     const exchange = new Exchange();
     const dirs = bundleDirs(config.root, config.state);
+    const fifoPool = new FifoPool(join(dirs.state, ".fifos"));
+    await fifoPool.init();
     const binary = new BinaryShims({
+      fifoPool,
       grpcAddress: config.grpc.address,
       ttrpcAddress: config.ttrpc.address,
       publishBinary: options.publishBinary,
