@@ -109,6 +109,7 @@ async function serve({ config, warnings }: LoadedConfig, version: string): Promi
       ttrpc: config.ttrpc.address,
       root: config.root,
       state: config.state,
+      metrics: daemon.metricsAddress,
       version,
     },
     "sandboxd serving",

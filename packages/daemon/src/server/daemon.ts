@@ -67,6 +67,9 @@ export interface DaemonParts {
   readonly metrics: Metrics;
 }
 
+/** The runtime ctr and the Go client use when none is named. */
+export const defaultRuntime = "io.containerd.runc.v2";
+
 const statusNames: Record<number, string> = {
   [Status.UNKNOWN]: "unknown",
   [Status.CREATED]: "created",
@@ -126,6 +129,19 @@ export class Daemon {
       debug: config.debug.level === "debug" || config.debug.level === "trace",
       log,
     });
+    try {
+      binary.resolve(defaultRuntime);
+    } catch (err) {
+      log.warn(
+        {
+          runtime: defaultRuntime,
+          error: (err as Error).message,
+          path: process.env.PATH,
+          extra_dirs: options.shimDirs,
+        },
+        `the default runtime ${defaultRuntime} is not installed: tasks of containers using it will fail to start (install containerd-shim-runc-v2 on PATH or in SANDBOXD_BIN_DIR)`,
+      );
+    }
     const shims = new ShimManager(binary);
     const tasks = new TaskManager({
       dirs,
@@ -217,6 +233,13 @@ export class Daemon {
       : undefined;
     const parts: DaemonParts = { root, metadata, exchange, shims, tasks, grpc, metrics };
     return new Daemon(parts, config, ttrpc, metricsHttp);
+  }
+
+  /** The metrics listener's `host:port` (with the real port when configured as 0). */
+  get metricsAddress(): string | undefined {
+    const a = this.#http?.address();
+    if (!a || typeof a === "string") return undefined;
+    return a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   /**
