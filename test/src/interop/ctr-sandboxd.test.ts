@@ -169,3 +169,38 @@ test("ctr events shows /tasks/exit (and the rest of a task's life) across namesp
   await waitFor(() => topics.every(seen), { what: `${topics.join(", ")} in:\n${events.output()}` });
   events.stop();
 });
+
+test("ctr tasks ps, metrics, pause/resume, exec; containers label; leases", async () => {
+  const ns = "more";
+  const ctr = (...args: string[]) => daemon.ctr(args, { namespace: ns });
+  assert.equal((await ctr("run", "-d", "--rootfs", rootfs, "m", "/bin/sleep", "600")).code, 0);
+  assert.match((await ctr("tasks", "ps", "m")).stdout, /^PID\s+INFO\n\d+\s+-/);
+  const metrics = await ctr("tasks", "metrics", "m");
+  assert.equal(metrics.code, 0, metrics.stderr);
+  assert.match(metrics.stdout, /pids\.current\s+1/);
+  assert.equal((await ctr("tasks", "pause", "m")).code, 0);
+  assert.match((await ctr("tasks", "ls")).stdout, /^m\s+\d+\s+PAUSED$/m);
+  assert.equal((await ctr("tasks", "resume", "m")).code, 0);
+  assert.match((await ctr("tasks", "ls")).stdout, /^m\s+\d+\s+RUNNING$/m);
+  const exec = await ctr(
+    "tasks",
+    "exec",
+    "--exec-id",
+    "e1",
+    "m",
+    "/bin/sh",
+    "-c",
+    "echo in-exec; exit 4",
+  );
+  assert.equal(exec.code, 4);
+  assert.equal(exec.stdout, "in-exec\n");
+  assert.equal((await ctr("containers", "label", "m", "a=b")).code, 0);
+  assert.match((await ctr("containers", "info", "m")).stdout, /"a": "b"/);
+  assert.equal((await ctr("leases", "create", "--id", "mylease", "x=y")).code, 0);
+  assert.match((await ctr("leases", "ls")).stdout, /^mylease\s+.*x=y/m);
+  assert.equal((await ctr("leases", "rm", "mylease")).code, 0);
+  assert.doesNotMatch((await ctr("leases", "ls")).stdout, /mylease/);
+  await ctr("tasks", "kill", "-s", "SIGKILL", "m");
+  await waitFor(async () => (await ctr("tasks", "rm", "m")).code === 0, { what: "task m to stop" });
+  assert.equal((await ctr("containers", "rm", "m")).code, 0);
+});

@@ -150,7 +150,7 @@ export class BinaryShims implements ShimStarter {
   async delete(ctx: Ctx, bundle: Bundle, binary?: string): Promise<ExitInfo | undefined> {
     const path = binary || (await bundle.read(BundleFile.ShimBinaryPath))?.trim();
     if (!path) return undefined;
-    const log = ctx.log.child({ id: bundle.id, namespace: bundle.namespace });
+    const log = ctx.log;
     const result = await run(ctx, path, {
       args: this.#args(bundle, "delete"),
       cwd: bundle.path,
