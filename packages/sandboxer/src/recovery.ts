@@ -8,7 +8,7 @@
  */
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Topic } from "@sandboxd/api";
+import { Topic } from "./util/any.js";
 import { TaskStartSchema } from "@sandboxd/api/events/task_pb";
 import type { Ctx } from "@sandboxd/core";
 import { Container } from "./container/container.js";
@@ -125,10 +125,7 @@ async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string):
         pid: rec.pid,
       });
     }
-    if (state?.status === "paused") c.paused = true;
-  } else if (rec.status === "running") {
-    const state = await c.runc.state(ctx, rec.id).catch(() => undefined);
-    if (state?.status === "paused") c.paused = true;
+    if (state?.status === "paused") rec.paused = true;
   }
   await c.init.recover();
   await Promise.all([...c.execs.values()].map((e) => e.proc.recover()));

@@ -7,7 +7,7 @@
 import { arch } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { ts } from "./util/time.js";
-import { Topic } from "@sandboxd/api";
+import { Topic } from "./util/any.js";
 import {
   SandboxCreateSchema,
   SandboxExitSchema,
@@ -157,6 +157,7 @@ export class Sandboxer {
     if (pod.frozen && pod.rec.cgroup) {
       await this.env.cgroups.thaw(pod.rec.cgroup, ctx.signal);
       pod.frozen = false;
+      await pod.save();
     }
     const running = this.containersOf(pod).filter((c) => c.rec.status !== "stopped");
     await Promise.all(
@@ -279,6 +280,7 @@ export class Sandboxer {
       if (paused) await this.env.cgroups.freeze(pod.rec.cgroup, ctx.signal);
       else await this.env.cgroups.thaw(pod.rec.cgroup, ctx.signal);
       pod.frozen = paused;
+      await pod.save();
       for (const c of this.containersOf(pod)) {
         if (c.rec.status !== "running") continue;
         this.env.events.publish(

@@ -16,7 +16,7 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from "@sandboxd/api/events/task_pb";
-import { Topic } from "@sandboxd/api";
+import { Topic } from "../util/any.js";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, isNotFound, notFound } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
@@ -61,7 +61,6 @@ export class Container {
   readonly init: Proc;
   readonly execs = new Map<string, ExecProcess>();
   #startPending: Promise<void> | undefined;
-  paused = false;
   deleted = false;
 
   constructor(env: Env, pod: Pod, rec: ContainerRecord) {
@@ -79,6 +78,11 @@ export class Container {
           "exit handling failed",
         ),
     });
+  }
+
+  /** Frozen by Task Pause; persisted so a restart knows without asking runc. */
+  get paused(): boolean {
+    return this.rec.paused ?? false;
   }
 
   get id(): string {
@@ -256,7 +260,8 @@ export class Container {
 
   async pause(ctx: Ctx): Promise<void> {
     await this.runc.pause(ctx, this.id);
-    this.paused = true;
+    this.rec.paused = true;
+    await this.save();
     this.env.events.publish(this.namespace, Topic.TaskPaused, TaskPausedSchema, {
       containerId: this.id,
     });
@@ -264,7 +269,8 @@ export class Container {
 
   async resume(ctx: Ctx): Promise<void> {
     await this.runc.resume(ctx, this.id);
-    this.paused = false;
+    this.rec.paused = false;
+    await this.save();
     this.env.events.publish(this.namespace, Topic.TaskResumed, TaskResumedSchema, {
       containerId: this.id,
     });

@@ -6,7 +6,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ts } from "../util/time.js";
-import { Topic } from "@sandboxd/api";
+import { Topic } from "../util/any.js";
 import {
   TaskExecAddedSchema,
   TaskExecStartedSchema,

@@ -31,8 +31,6 @@ import type { LinuxResources } from "./resources.js";
 export class Pod {
   readonly env: Env;
   rec: SandboxRecord;
-  /** The whole sandbox cgroup is frozen (Sandboxer.PauseSandbox). */
-  frozen = false;
   #exited: Promise<void>;
   #resolveExited!: () => void;
 
@@ -41,6 +39,15 @@ export class Pod {
     this.rec = rec;
     this.#exited = new Promise((resolve) => (this.#resolveExited = resolve));
     if (rec.state === "stopped") this.#resolveExited();
+  }
+
+  /** The whole sandbox cgroup is frozen (Sandboxer.PauseSandbox); persisted. */
+  get frozen(): boolean {
+    return this.rec.frozen ?? false;
+  }
+
+  set frozen(value: boolean) {
+    this.rec.frozen = value;
   }
 
   get key(): string {

@@ -31,6 +31,8 @@ export interface SandboxRecord {
   /** No network namespace of its own: containers share the host's. */
   hostNetwork: boolean;
   sharePid: boolean;
+  /** The whole sandbox cgroup is frozen. */
+  frozen?: boolean | undefined;
   /** Steps that were done, so cleanup undoes exactly those. */
   pins?: PinnedNamespaces | undefined;
   pidHolder?: PidHolder | undefined;
@@ -71,6 +73,8 @@ export interface ContainerRecord {
   cgroupsPath: string;
   resources?: LinuxResources | undefined;
   status: ProcessStatus;
+  /** Frozen by Task Pause (runc pause). */
+  paused?: boolean | undefined;
   pid: number;
   conmonPid: number;
   createdAt: number;
