@@ -11,9 +11,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { runCtr, startContainerd } from "@sandboxd/testing";
-// TODO: import from "@sandboxd/testing" / "@sandboxd/client" once their indexes export these.
-import { startSandboxd } from "../../packages/testing/dist/sandboxd.js";
+import { runCtr, startContainerd, startSandboxd } from "@sandboxd/testing";
+// TODO: import prepareBusyboxRootfs from "@sandboxd/client" once its index exports it.
 import { prepareBusyboxRootfs } from "../../packages/client/dist/rootfs/busybox.js";
 import { alternate, ratio, summarize, type Summary } from "./stats.js";
 

@@ -25,3 +25,5 @@ export {
 export type { RunningSandboxer, SandboxerConfig, SandboxerConfigOptions } from "./sandboxer.js";
 export { assertNoLeaks, diffLeaks, snapshotLeaks } from "./leaks.js";
 export type { LeakScope, LeakSnapshot } from "./leaks.js";
+export { sandboxdBinary, sandboxdPaths, startSandboxd } from "./sandboxd.js";
+export type { Sandboxd, SandboxdOptions } from "./sandboxd.js";

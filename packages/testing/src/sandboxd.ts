@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { execFile } from "node:child_process";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -146,7 +146,9 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
   };
   const stop = async (): Promise<void> => {
     if (running()) {
-      await removeEverything(ctr);
+      // The socket may already be gone (a test removed the directory first):
+      // then there is nothing to ask, and the shims and containers are killed below.
+      if (await isSocket(paths.address)) await removeEverything(ctr);
       await terminate();
     }
     await killShimsOf(paths.address);
@@ -154,6 +156,13 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
     await rm(paths.state, { recursive: true, force: true });
   };
   return { ...paths, process: child, ctr, log, kill, terminate, stop };
+}
+
+async function isSocket(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isSocket(),
+    () => false,
+  );
 }
 
 /**

@@ -4,13 +4,13 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requireRoot, type AfterHook } from "@sandboxd/testing";
-// TODO: import from "@sandboxd/testing" once its index exports the sandboxd harness.
 import {
+  requireRoot,
   startSandboxd,
+  type AfterHook,
   type Sandboxd,
   type SandboxdOptions,
-} from "../../../packages/testing/dist/sandboxd.js";
+} from "@sandboxd/testing";
 
 export type { Sandboxd };
 

@@ -11,8 +11,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { pack } from "@sandboxd/api";
 import { ContainerCreateSchema } from "@sandboxd/api/events/container_pb";
-import { requireRoot, waitFor } from "@sandboxd/testing";
-import { sandboxdBinary, startSandboxd } from "../../../packages/testing/dist/sandboxd.js";
+import { requireRoot, sandboxdBinary, startSandboxd, waitFor } from "@sandboxd/testing";
 import { busyboxRootfs, ctrInBackground } from "./harness.js";
 
 interface Run {

@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { Channel } from "@sandboxd/grpc";
 import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { requireRoot, waitFor } from "@sandboxd/testing";
-import { startSandboxd } from "../../../packages/testing/dist/sandboxd.js";
+import { requireRoot, startSandboxd, waitFor } from "@sandboxd/testing";
 import { busyboxRootfs } from "./harness.js";
 
 const ns = "restart";
