@@ -233,3 +233,26 @@ test("a pod's cgroup is sized as the sum of its containers' limits, and follows 
   await ctl.shutdown({ sandboxId: "sized" });
   await f.checkLeaks();
 });
+
+test("a pod that shares its pid namespace: containers see each other's processes", async (t) => {
+  const f = await sandboxerFixture(t, { network: false });
+  const ctl = f.controller();
+  const tasks = f.tasks();
+  await ctl.create({ sandboxId: "shared", annotations: { "io.sandboxd.pod.share-pid": "true" } });
+  await ctl.start({ sandboxId: "shared" });
+  assert.ok((await ctl.status({ sandboxId: "shared" })).pid > 0, "the pid namespace holder's pid");
+  const sleeper = await bundle(f, "sleeper", { args: ["/bin/sleep", "1234"], sandboxId: "shared" });
+  await tasks.create({ id: "sleeper", bundle: sleeper, stdout: "", stderr: "" });
+  await tasks.start({ id: "sleeper" });
+  const io = await fifos(f, "ps");
+  const out = collect(io.stdout);
+  const ps = await bundle(f, "ps", { args: ["/bin/ps", "-o", "args"], sandboxId: "shared" });
+  await tasks.create({ id: "ps", bundle: ps, stdout: io.stdout, stderr: io.stderr });
+  const wait = tasks.wait({ id: "ps" });
+  await tasks.start({ id: "ps" });
+  assert.equal((await wait).exitStatus, 0);
+  assert.match(await out, /sleep 1234/);
+  await ctl.stop({ sandboxId: "shared", timeoutSecs: 0 });
+  await ctl.shutdown({ sandboxId: "shared" });
+  await f.checkLeaks();
+});
