@@ -213,6 +213,7 @@ test("the socket is 0660 and the ttrpc socket sits next to it", async (t) => {
   cleanup(() => daemon.stop());
   assert.equal((await stat(daemon.address)).mode & 0o777, 0o660);
   assert.ok((await stat(daemon.ttrpcAddress)).isSocket());
+  assert.equal((await stat(daemon.ttrpcAddress)).mode & 0o777, 0o660);
   const conn = net.connect(daemon.ttrpcAddress);
   await new Promise<void>((resolve, reject) => conn.once("connect", resolve).once("error", reject));
   conn.destroy();

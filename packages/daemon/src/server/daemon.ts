@@ -5,7 +5,7 @@
  * and metrics. `stop` stops accepting, lets calls in flight finish, closes
  * the database, and leaves every container running.
  */
-import { chown, mkdir, unlink } from "node:fs/promises";
+import { chmod, chown, mkdir, unlink } from "node:fs/promises";
 import type http from "node:http";
 import { join } from "node:path";
 import { background, type Ctx, type Logger } from "@sandboxd/core";
@@ -224,9 +224,12 @@ export class Daemon {
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
     await ttrpc.listen(config.ttrpc.address);
+    await chmod(config.ttrpc.address, 0o660);
     await grpc.listenUnix(config.grpc.address, 0o660);
     if (config.grpc.uid !== 0 || config.grpc.gid !== 0) {
-      await chown(config.grpc.address, config.grpc.uid, config.grpc.gid);
+      for (const socket of [config.grpc.address, config.ttrpc.address]) {
+        await chown(socket, config.grpc.uid, config.grpc.gid);
+      }
     }
     const metricsHttp = config.metrics.address
       ? await metrics.serve(config.metrics.address)
