@@ -204,3 +204,35 @@ test("ctr tasks ps, metrics, pause/resume, exec; containers label; leases", asyn
   await waitFor(async () => (await ctr("tasks", "rm", "m")).code === 0, { what: "task m to stop" });
   assert.equal((await ctr("containers", "rm", "m")).code, 0);
 });
+
+test("a runtime given as an absolute shim path; an unknown runtime fails like containerd", async () => {
+  const ns = "runtimes";
+  const abs = await daemon.ctr(
+    [
+      "run",
+      "--rm",
+      "--runtime",
+      "/usr/bin/containerd-shim-runc-v2",
+      "--rootfs",
+      rootfs,
+      "abs",
+      "/bin/sh",
+      "-c",
+      "exit 9",
+    ],
+    { namespace: ns },
+  );
+  assert.equal(abs.code, 9, abs.stderr);
+  const unknown = await daemon.ctr(
+    ["run", "--rm", "--runtime", "io.containerd.nope.v1", "--rootfs", rootfs, "nope", "/bin/true"],
+    { namespace: ns },
+  );
+  assert.notEqual(unknown.code, 0);
+  assert.match(
+    unknown.stderr,
+    /ctr: failed to start shim: failed to resolve runtime path: runtime "io\.containerd\.nope\.v1" binary not installed "containerd-shim-nope-v1": file does not exist: unknown/,
+  );
+  // --rm removed the container after the failed task create; nothing else was left.
+  assert.equal((await daemon.ctr(["containers", "ls", "-q"], { namespace: ns })).stdout, "");
+  assert.equal((await daemon.ctr(["tasks", "ls", "-q"], { namespace: ns })).stdout, "");
+});
