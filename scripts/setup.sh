@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 # What the runtime and the tests use for real: runc, conmon, CNI plugins, a
 # static busybox for test root filesystems, containerd 1.6 (ctr and
 # containerd-shim-runc-v2) for the interop tests, iproute2 and iptables for pod
-# networking.
-debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod)
+# networking, socat for sbx-sandboxer's terminals (stdin into conmon's attach socket).
+debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do

@@ -64,7 +64,10 @@ async function takeLock(stateDir: string): Promise<net.Server> {
 }
 
 async function checkBinaries(config: Config): Promise<void> {
-  for (const [name, path] of Object.entries(config.binaries)) {
+  for (const [name, path] of Object.entries({
+    runc: config.binaries.runc,
+    conmon: config.binaries.conmon,
+  })) {
     await access(path, constants.X_OK).catch(() => {
       throw failedPrecondition(
         `${name} binary ${JSON.stringify(path)} is missing (install the Debian package ${name})`,

@@ -16,6 +16,7 @@ import { ExecProcess } from "./container/exec.js";
 import { unmountAll } from "./container/mounts.js";
 import { isAlive } from "./container/process.js";
 import { Runc } from "./container/runc.js";
+import { TerminalOutput } from "./container/terminal.js";
 import { keyOf } from "./env.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
@@ -126,6 +127,17 @@ async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string):
       });
     }
     if (state?.status === "paused") rec.paused = true;
+  }
+  // Terminal output written while we were down is delivered from where we stopped.
+  if (rec.stdio.terminal && rec.status !== "stopped") {
+    c.init.terminal = await TerminalOutput.resume(c.terminalPaths(), rec.stdio.stdout);
+    c.init.terminal.start(c.dir);
+  }
+  for (const e of c.execs.values()) {
+    if (e.rec.stdio.terminal && e.rec.status === "running") {
+      e.proc.terminal = await TerminalOutput.resume(e.terminalPaths(), e.rec.stdio.stdout);
+      e.proc.terminal.start(e.dir);
+    }
   }
   await c.init.recover();
   await Promise.all([...c.execs.values()].map((e) => e.proc.recover()));

@@ -71,10 +71,6 @@ export class Tasks {
         `task ${JSON.stringify(t.id)}: terminal=${t.stdio.terminal} but config.json process.terminal=${Boolean(spec.process.terminal)}`,
       );
     }
-    if (t.stdio.terminal)
-      throw failedPrecondition(
-        `task ${JSON.stringify(t.id)}: terminals are not supported by sbx-sandboxer yet`,
-      );
     if (t.rootfs.length === 0 && !spec.root?.path)
       throw invalidArgument(`task ${JSON.stringify(t.id)}: no rootfs mounts and no root.path`);
     if (t.rootfs.length === 0 && spec.root?.path) {
@@ -184,10 +180,6 @@ export class Tasks {
     stdio: Stdio,
   ): Promise<void> {
     validateIdentifier(execId);
-    if (stdio.terminal)
-      throw failedPrecondition(
-        `exec ${JSON.stringify(execId)}: terminals are not supported by sbx-sandboxer yet`,
-      );
     await ExecProcess.add(ctx, this.container(namespace, id), execId, spec, stdio);
   }
 

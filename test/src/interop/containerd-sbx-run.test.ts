@@ -186,3 +186,21 @@ test("kill -9 of the sandboxer: containerd treats the task as dead and the shim'
   assert.equal(again.stdout, "back\n");
   await assertNoLeaks(before, scope());
 });
+
+test("ctr run -t: a terminal through containerd (ctr in a pty made by script(1))", async () => {
+  const before = await leakBaseline();
+  const ctr = `/usr/bin/ctr --address ${containerd.address} run -t --rm ${runtime.join(" ")} --rootfs ${rootfs} t1 /bin/sh -c 'tty; echo in-a-tty; exit 4'`;
+  const r = await new Promise<{ code: number; out: string }>((resolve) => {
+    const child = spawn("script", ["-qec", ctr, "/dev/null"], {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS: "true" },
+    });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.once("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+  // script(1)'s own pty adds a second \r.
+  assert.match(r.out, /\/dev\/pts\/0\r+\nin-a-tty\r+\n/);
+  assert.equal(r.code, 4);
+  await assertNoLeaks(before, scope());
+});

@@ -144,6 +144,7 @@ export interface BundleOptions {
   mounts?: { destination: string; type: string; source: string; options?: string[] }[];
   annotations?: Record<string, string>;
   resources?: Record<string, unknown>;
+  terminal?: boolean;
   /** Drop these namespaces from the spec (e.g. "network" for host networking). */
   withoutNamespaces?: string[];
 }
@@ -154,6 +155,7 @@ export async function bundle(f: Fixture, id: string, o: BundleOptions): Promise<
     args: o.args,
     rootfs: f.rootfs,
     hostname: id,
+    ...(o.terminal ? { terminal: true } : {}),
     ...(o.annotations ? { annotations: o.annotations } : {}),
   });
   const linux = spec.linux as {

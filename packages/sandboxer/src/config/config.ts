@@ -47,7 +47,8 @@ export interface Config {
   recoveryConcurrency: number;
   /** How often (ms) running containers whose monitor may have died are checked. */
   sweepIntervalMs: number;
-  binaries: { runc: string; conmon: string };
+  /** runc and conmon are required; socat only for terminals. */
+  binaries: { runc: string; conmon: string; socat: string };
   network: NetworkConfig;
   /** The file the config was read from, if any. */
   source?: string | undefined;
@@ -65,7 +66,7 @@ export function defaultConfig(stateDir = defaultStateDir): Config {
     cgroupParent: "sbx-sandboxer",
     recoveryConcurrency: 32,
     sweepIntervalMs: 5000,
-    binaries: { runc: "/usr/sbin/runc", conmon: "/usr/bin/conmon" },
+    binaries: { runc: "/usr/sbin/runc", conmon: "/usr/bin/conmon", socat: "/usr/bin/socat" },
     network: {
       enabled: true,
       name: "sbx",
@@ -148,6 +149,7 @@ export function resolveConfig(
   const bin = t.table("binaries");
   config.binaries.runc = bin.string("runc") ?? config.binaries.runc;
   config.binaries.conmon = bin.string("conmon") ?? config.binaries.conmon;
+  config.binaries.socat = bin.string("socat") ?? config.binaries.socat;
   const net = t.table("network");
   const n = config.network;
   n.enabled = overrides.network ?? net.boolean("enabled") ?? n.enabled;

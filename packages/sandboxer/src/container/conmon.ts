@@ -32,8 +32,10 @@ export interface ConmonSpawn {
   /** create: the bundle; exec: omit and pass `processSpec`. */
   bundle?: string | undefined;
   processSpec?: string | undefined;
-  /** conmon's stdio, passed through to the container. */
+  /** conmon's stdio, passed through to the container (/dev/null with a terminal). */
   stdio: [number, number, number];
+  /** A terminal: conmon gets the pty and logs its output; see terminal.ts. */
+  terminal?: { cuuid: string; log: string; socketDir: string; controlDir: string } | undefined;
   timeoutMs?: number | undefined;
 }
 
@@ -53,7 +55,7 @@ export function conmonArgs(o: ConmonSpawn): string[] {
     "-c",
     o.cid,
     "-u",
-    o.cid,
+    o.terminal?.cuuid ?? o.cid,
     "-r",
     o.runc,
     `--runtime-arg=--root`,
@@ -69,12 +71,16 @@ export function conmonArgs(o: ConmonSpawn): string[] {
     "--persist-dir",
     o.dir,
     "-l",
-    "passthrough",
+    o.terminal ? `k8s-file:${o.terminal.log}` : "passthrough",
     "--log-level",
     "error",
   ];
-  if (o.processSpec !== undefined) args.push("-e", "--exec-process-spec", o.processSpec);
-  else if (o.bundle !== undefined) args.push("-b", o.bundle);
+  if (o.terminal) args.push("-t", "--socket-dir-path", o.terminal.socketDir);
+  if (o.processSpec !== undefined) {
+    args.push("-e", "--exec-process-spec", o.processSpec);
+    // With a terminal, -b is where conmon puts the attach socket and ctl FIFO of the exec.
+    if (o.terminal) args.push("-b", o.terminal.controlDir);
+  } else if (o.bundle !== undefined) args.push("-b", o.bundle);
   return args;
 }
 

@@ -30,6 +30,8 @@ import { withRollback } from "../util/rollback.js";
 import { startConmon } from "./conmon.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { StdinPump, openStdio } from "./io.js";
+import type { TerminalPaths } from "./terminal.js";
+import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
 import type { MountSpec } from "./mounts.js";
 import { mountRootfs, unmountAll } from "./mounts.js";
 import { Proc, isAlive } from "./process.js";
@@ -101,6 +103,16 @@ export class Container {
     return this.rec.resources;
   }
 
+  /** Where conmon keeps this container's terminal (attach socket, log, ctl FIFO). */
+  terminalPaths(): TerminalPaths {
+    return terminalPaths(
+      this.env.layout.ttyRoot,
+      this.dir,
+      this.rec.bundle,
+      `${this.namespace}\0${this.id}`,
+    );
+  }
+
   async save(): Promise<void> {
     await writeJsonAtomic(join(this.dir, "container.json"), this.rec);
   }
@@ -154,8 +166,15 @@ export class Container {
       undo.add("resize sandbox", () => resize(undefined));
       await resize(rec.resources ?? {});
 
-      const io = await openStdio(ctx, p.stdio, c.dir);
-      undo.add("close stdin", () => c.init.closeStdin());
+      const tty = p.stdio.terminal ? c.terminalPaths() : undefined;
+      if (tty) await ensureDir(tty.socketDir);
+      // With a terminal conmon owns the process's stdio (the pty); ours is /dev/null.
+      const io = await openStdio(
+        ctx,
+        tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : p.stdio,
+        c.dir,
+      );
+      undo.add("close stdio", () => c.init.close());
       undo.add("delete runc container", async (u) => {
         await c.runc.delete(u, p.id, true).catch(() => undefined);
         if (rec.conmonPid > 0 && isAlive(rec.conmonPid)) process.kill(rec.conmonPid, "SIGKILL");
@@ -169,10 +188,26 @@ export class Container {
           dir: c.dir,
           bundle: p.bundle,
           stdio: io.stdio,
+          terminal: tty && {
+            cuuid: tty.cuuid,
+            log: tty.log,
+            socketDir: tty.socketDir,
+            controlDir: p.bundle,
+          },
         });
         rec.pid = started.pid;
         rec.conmonPid = started.conmonPid;
         if (io.stdinPump) c.init.stdin = new StdinPump(io.stdinPump);
+        if (tty) {
+          c.init.terminal = new TerminalOutput(tty, p.stdio.stdout, 0);
+          c.init.terminal.start(c.dir);
+          if (p.stdio.stdin)
+            rec.ttyInputPid = await startInputBridge(
+              env.config.binaries.socat,
+              p.stdio.stdin,
+              tty.attach,
+            );
+        }
       } catch (err) {
         io.closeAll();
         throw err;
@@ -296,6 +331,13 @@ export class Container {
     await this.runc.delete(ctx, this.id, true);
     if (this.rec.mounted) await unmountAll(ctx, join(this.rec.bundle, "rootfs"));
     this.init.close();
+    // conmon's attach symlink (it removes it itself only on a clean exit).
+    if (this.rec.stdio.terminal)
+      await rm(join(this.env.layout.ttyRoot, this.terminalPaths().cuuid), { force: true });
+    for (const exec of this.execs.values()) {
+      if (exec.rec.stdio.terminal)
+        await rm(join(this.env.layout.ttyRoot, exec.terminalPaths().cuuid), { force: true });
+    }
     await rm(this.dir, { recursive: true, force: true });
     this.deleted = true;
     const result = {

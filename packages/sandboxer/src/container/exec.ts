@@ -21,6 +21,8 @@ import { startConmon } from "./conmon.js";
 import type { Container } from "./container.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { StdinPump, openStdio } from "./io.js";
+import type { TerminalPaths } from "./terminal.js";
+import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
 import { Proc } from "./process.js";
 
 export class ExecProcess {
@@ -50,6 +52,16 @@ export class ExecProcess {
   get dir(): string {
     const c = this.container;
     return c.env.layout.execDir(c.namespace, c.rec.sandboxId, c.id, this.rec.id);
+  }
+
+  terminalPaths(): TerminalPaths {
+    const c = this.container;
+    return terminalPaths(
+      c.env.layout.ttyRoot,
+      this.dir,
+      this.dir,
+      `${c.namespace}\0${c.id}\0${this.id}`,
+    );
   }
 
   async save(): Promise<void> {
@@ -112,7 +124,13 @@ export class ExecProcess {
     let done!: () => void;
     this.#startPending = new Promise((resolve) => (done = resolve));
     try {
-      const io = await openStdio(ctx, this.rec.stdio, this.dir);
+      const tty = this.rec.stdio.terminal ? this.terminalPaths() : undefined;
+      if (tty) await ensureDir(tty.socketDir);
+      const io = await openStdio(
+        ctx,
+        tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : this.rec.stdio,
+        this.dir,
+      );
       try {
         const started = await startConmon(ctx, {
           conmon: c.env.config.binaries.conmon,
@@ -122,13 +140,31 @@ export class ExecProcess {
           dir: this.dir,
           processSpec: join(this.dir, "process.json"),
           stdio: io.stdio,
+          terminal: tty && {
+            cuuid: tty.cuuid,
+            log: tty.log,
+            socketDir: tty.socketDir,
+            controlDir: this.dir,
+          },
         });
         this.rec.pid = started.pid;
         this.rec.conmonPid = started.conmonPid;
         if (io.stdinPump) this.proc.stdin = new StdinPump(io.stdinPump);
+        if (tty) {
+          this.proc.terminal = new TerminalOutput(tty, this.rec.stdio.stdout, 0);
+          this.proc.terminal.start(this.dir);
+          if (this.rec.stdio.stdin) {
+            this.rec.ttyInputPid = await startInputBridge(
+              c.env.config.binaries.socat,
+              this.rec.stdio.stdin,
+              tty.attach,
+            );
+          }
+        }
         void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
       } catch (err) {
         io.closeAll();
+        this.proc.close();
         throw err;
       } finally {
         io.closeChildFds();
@@ -181,6 +217,11 @@ export class ExecProcess {
       throw failedPrecondition(`exec ${JSON.stringify(this.id)} is running: cannot delete`);
     }
     this.proc.close();
+    if (this.rec.stdio.terminal) {
+      await rm(join(this.container.env.layout.ttyRoot, this.terminalPaths().cuuid), {
+        force: true,
+      });
+    }
     await rm(this.dir, { recursive: true, force: true });
     this.container.execs.delete(this.id);
     return {

@@ -12,6 +12,7 @@ import type { ProcessStatus } from "../state/records.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { hasOomFile, readExitFile, watchExitDir } from "./exit-watch.js";
 import type { StdinPump } from "./io.js";
+import type { TerminalOutput } from "./terminal.js";
 
 export interface ProcState {
   status: ProcessStatus;
@@ -20,6 +21,7 @@ export interface ProcState {
   exitStatus?: number | undefined;
   exitedAt?: number | undefined;
   exitPublished?: boolean | undefined;
+  ttyInputPid?: number | undefined;
 }
 
 export interface ProcHooks {
@@ -35,6 +37,8 @@ export class Proc {
   readonly state: ProcState;
   /** Copies the client's stdin into the process (until EOF, CloseIO or exit). */
   stdin: StdinPump | undefined;
+  /** A terminal's output, tailed from conmon's log into the client's stdout. */
+  terminal: TerminalOutput | undefined;
   readonly #hooks: ProcHooks;
   #stopWatch: (() => void) | undefined;
   #exit: Promise<ExitInfo>;
@@ -132,6 +136,10 @@ export class Proc {
     this.#stopWatch = undefined;
     this.stdin?.destroy();
     this.stdin = undefined;
+    // Everything the process printed reaches the client before Wait answers.
+    await this.terminal?.finish();
+    this.terminal = undefined;
+    await this.#stopTtyInput();
     this.state.status = "stopped";
     this.state.exitStatus = exit.status;
     this.state.exitedAt = exit.at;
@@ -153,6 +161,21 @@ export class Proc {
   closeStdin(): void {
     this.stdin?.close();
     this.stdin = undefined;
+    void this.#stopTtyInput();
+  }
+
+  /** Stops the socat feeding a terminal (it may wait forever for a client that never writes). */
+  async #stopTtyInput(): Promise<void> {
+    const pid = this.state.ttyInputPid;
+    if (!pid) return;
+    this.state.ttyInputPid = undefined;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (!cmdline.split("\0")[0]?.endsWith("socat")) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone meanwhile
+    }
   }
 
   close(): void {
@@ -160,6 +183,9 @@ export class Proc {
     this.#stopWatch = undefined;
     this.stdin?.destroy();
     this.stdin = undefined;
+    this.terminal?.close();
+    this.terminal = undefined;
+    void this.#stopTtyInput();
   }
 }
 

@@ -15,6 +15,7 @@ import { Status } from "@sandboxd/api/types/task/task_pb";
 import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, notImplemented } from "@sandboxd/errdefs";
 import type { HandlerContext, Server, ServiceImpl } from "@sandboxd/ttrpc";
+import { resizeTerminal } from "../container/terminal.js";
 import { readMetrics } from "../pod/cgroup-stats.js";
 import type { LinuxResources } from "../pod/resources.js";
 import type { ProcessStatus } from "../state/records.js";
@@ -150,11 +151,11 @@ export function taskService(root: Ctx, tasks: Tasks): ServiceImpl<typeof Task> {
     },
     resizePty(req, call) {
       const { ns } = scope(call, req.id);
-      const p = req.execId
-        ? tasks.exec(ns, req.id, req.execId).rec
-        : tasks.container(ns, req.id).rec;
+      const c = tasks.container(ns, req.id);
+      const target = req.execId ? tasks.exec(ns, req.id, req.execId) : c;
       // Without a terminal there is nothing to resize (the runc shim answers the same way).
-      if (p.stdio.terminal) throw notImplemented("terminals");
+      if (!target.rec.stdio.terminal || target.rec.status !== "running") return {};
+      resizeTerminal(target.terminalPaths().ctl, req.height, req.width);
       return {};
     },
     closeIO(req, call) {

@@ -28,6 +28,11 @@ export class Layout {
     return join(this.root, "ns");
   }
 
+  /** conmon's attach sockets of terminal processes (a short path: unix socket limit). */
+  get ttyRoot(): string {
+    return join(this.root, "tty");
+  }
+
   get cniDataDir(): string {
     return join(this.root, "cni");
   }

@@ -75,6 +75,8 @@ export interface ContainerRecord {
   status: ProcessStatus;
   /** Frozen by Task Pause (runc pause). */
   paused?: boolean | undefined;
+  /** The socat copying stdin into a terminal's attach socket. */
+  ttyInputPid?: number | undefined;
   pid: number;
   conmonPid: number;
   createdAt: number;
@@ -100,6 +102,7 @@ export interface ExecRecord {
   exitStatus?: number | undefined;
   exitedAt?: number | undefined;
   exitPublished?: boolean | undefined;
+  ttyInputPid?: number | undefined;
 }
 
 export interface EventsRegistration {
