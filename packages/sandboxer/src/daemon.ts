@@ -10,7 +10,7 @@
  * simply replaced.
  */
 import { createHash } from "node:crypto";
-import { access, constants, mkdir, rm } from "node:fs/promises";
+import { access, chmod, constants, mkdir, rm } from "node:fs/promises";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Ctx, Logger } from "@sandboxd/core";
@@ -114,6 +114,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await rm(socket, { force: true });
     }
     await ttrpc.listen(config.taskSocket);
+    // Only the node's containerd (root) talks to it, like a shim's socket.
+    await chmod(config.taskSocket, 0o600);
     await grpc.listenUnix(config.listen, 0o600);
 
     const sweep = setInterval(() => void sweepMonitors(sb), config.sweepIntervalMs);

@@ -32,16 +32,14 @@ async function main(): Promise<number> {
     return 0;
   }
   if (flags.info) {
-    const [{ create, toBinary }, { RuntimeInfoSchema }] = await Promise.all([
-      import("@bufbuild/protobuf"),
-      import("@sandboxd/api/types/introspection_pb"),
-    ]);
+    const { encode } = await import("../shim/wire.js");
     await readStdin();
+    // containerd.types.RuntimeInfo{name=1, version=2 RuntimeVersion{version=1, revision=2}}
     await writeOut(
-      toBinary(
-        RuntimeInfoSchema,
-        create(RuntimeInfoSchema, { name: runtimeName, version: { version, revision: "" } }),
-      ),
+      encode([
+        [1, "string", runtimeName],
+        [2, "message", [[1, "string", version]]],
+      ]),
     );
     return 0;
   }

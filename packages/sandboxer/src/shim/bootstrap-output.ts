@@ -12,11 +12,7 @@
  * form goes only where it is understood; when nothing tells, plain works
  * everywhere (2.x then uses task API v2, which is served too).
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  BootstrapParamsSchema,
-  BootstrapResultSchema,
-} from "@sandboxd/api/runtime/bootstrap/v1/bootstrap_pb";
+import { decode, encode, str } from "./wire.js";
 
 export type OutputForm = "plain" | "json" | "proto";
 
@@ -37,8 +33,8 @@ export function parseVersion(text: string): Version | undefined {
 export function bootstrapVersion(stdin: Uint8Array): string | undefined {
   if (stdin.length === 0) return undefined;
   try {
-    const params = fromBinary(BootstrapParamsSchema, stdin);
-    return params.containerdVersion || undefined;
+    // BootstrapParams.containerd_version = 4 (an old options Any has only fields 1 and 2).
+    return str(decode(stdin).get(4)) || undefined;
   } catch {
     return undefined;
   }
@@ -80,9 +76,11 @@ export function formatStartOutput(form: OutputForm, address: string): Uint8Array
     case "json":
       return new TextEncoder().encode(JSON.stringify({ version: 3, address, protocol: "ttrpc" }));
     case "proto":
-      return toBinary(
-        BootstrapResultSchema,
-        create(BootstrapResultSchema, { version: 3, address, protocol: "ttrpc" }),
-      );
+      // BootstrapResult{version=1, address=2, protocol=3}
+      return encode([
+        [1, "varint", 3],
+        [2, "string", address],
+        [3, "string", "ttrpc"],
+      ]);
   }
 }

@@ -9,10 +9,10 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { Socket } from "node:net";
 import { unavailable } from "@sandboxd/errdefs";
-import type { Client } from "@sandboxd/ttrpc";
-import { connect } from "@sandboxd/ttrpc";
 import type { Config } from "../config/config.js";
+import { dial } from "./wire.js";
 
 export function sandboxerBinary(env: NodeJS.ProcessEnv = process.env): string {
   const fromLauncher = env.SANDBOXD_BIN_DIR
@@ -23,9 +23,9 @@ export function sandboxerBinary(env: NodeJS.ProcessEnv = process.env): string {
   return join(dirname(process.argv[1] ?? ""), "..", "..", "bin", "sbx-sandboxer");
 }
 
-async function tryConnect(path: string): Promise<Client | undefined> {
+async function tryConnect(path: string): Promise<Socket | undefined> {
   try {
-    return await connect(path, { timeoutMs: 1000 });
+    return await dial(path, 1000);
   } catch {
     return undefined;
   }
@@ -38,7 +38,7 @@ export interface EnsureOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export async function connectSandboxer(config: Config, o: EnsureOptions = {}): Promise<Client> {
+export async function connectSandboxer(config: Config, o: EnsureOptions = {}): Promise<Socket> {
   const first = await tryConnect(config.taskSocket);
   if (first) return first;
   if (o.start === false)

@@ -6,15 +6,12 @@
  * be reached at all is the bundle cleaned here, from the state files.
  * Prints a protobuf DeleteResponse.
  */
-import { create, toBinary } from "@bufbuild/protobuf";
-import { Sandboxer } from "@sandboxd/api/sandboxd/sandboxer/v1/sandboxer_pb";
-import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
 import { isUnavailable } from "@sandboxd/errdefs";
 import type { ShimFlags } from "@sandboxd/shim";
-import { createClient } from "@sandboxd/ttrpc";
 import { loadConfig } from "../config/config.js";
-import { ts } from "../util/time.js";
 import { connectSandboxer } from "./connect.js";
+import { adminService } from "./start.js";
+import { call, decode, encode, num, timestamp, timestampMs } from "./wire.js";
 
 export async function shimDelete(
   flags: ShimFlags,
@@ -28,34 +25,39 @@ export async function shimDelete(
   try {
     const conn = await connectSandboxer(config, { env, timeoutMs: 3000 });
     try {
-      const r = await createClient(conn, Sandboxer).cleanupTask(
-        { namespace: flags.namespace, id: flags.id, bundle },
-        { timeoutMs: 20_000 },
+      // CleanupTaskRequest{namespace=1, id=2, bundle=3} → CleanupTaskResponse{pid=1, exit_status=2, exited_at=3}
+      const reply = decode(
+        await call(
+          conn,
+          adminService,
+          "CleanupTask",
+          encode([
+            [1, "string", flags.namespace],
+            [2, "string", flags.id],
+            [3, "string", bundle],
+          ]),
+          20_000,
+        ),
       );
-      const ms = r.exitedAt
-        ? Number(r.exitedAt.seconds) * 1000 + Math.floor(r.exitedAt.nanos / 1e6)
-        : Date.now();
-      exit = { pid: r.pid, exitStatus: r.exitStatus, exitedAt: ms };
+      exit = {
+        pid: num(reply.get(1)),
+        exitStatus: num(reply.get(2)),
+        exitedAt: timestampMs(reply.get(3)) ?? Date.now(),
+      };
     } finally {
-      await conn.close();
+      conn.destroy();
     }
   } catch (err) {
-    if (!isUnavailable(err) && !isTtrpcUnavailable(err)) throw err;
+    if (!isUnavailable(err) && (err as { code?: unknown }).code !== 14) throw err;
     const { offlineCleanup } = await import("./offline-cleanup.js");
     exit = await offlineCleanup(config, flags.namespace, flags.id, bundle);
     warning = `sbx-sandboxer unreachable (${(err as Error).message}); cleaned up from its state files`;
   }
-  const output = toBinary(
-    DeleteResponseSchema,
-    create(DeleteResponseSchema, {
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: ts(exit.exitedAt),
-    }),
-  );
+  // containerd.task.v2.DeleteResponse{pid=1, exit_status=2, exited_at=3}
+  const output = encode([
+    [1, "varint", exit.pid],
+    [2, "varint", exit.exitStatus],
+    [3, "message", timestamp(exit.exitedAt)],
+  ]);
   return { output, ...(warning ? { warning } : {}) };
-}
-
-function isTtrpcUnavailable(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 14;
 }

@@ -5,14 +5,16 @@
  * address in the form the caller understands. No process stays behind.
  */
 import { join } from "node:path";
-import { Sandboxer } from "@sandboxd/api/sandboxd/sandboxer/v1/sandboxer_pb";
 import type { ShimFlags } from "@sandboxd/shim";
-import { createClient } from "@sandboxd/ttrpc";
 import { loadConfig } from "../config/config.js";
 import { writeFileAtomic } from "../state/atomic.js";
 import { chooseForm, formatStartOutput } from "./bootstrap-output.js";
 import { connectSandboxer } from "./connect.js";
 import { publishBinaryVersion } from "./containerd-version.js";
+import { call, decode, encode, str } from "./wire.js";
+
+/** sbx-sandboxer's private service (proto sandboxd/sandboxer/v1/sandboxer.proto). */
+export const adminService = "sandboxd.sandboxer.v1.Sandboxer";
 
 export async function shimStart(
   flags: ShimFlags,
@@ -28,19 +30,24 @@ export async function shimStart(
       env,
       publishBinaryVersion: () => publishBinaryVersion(config.stateDir, flags.publishBinary),
     });
-    const admin = createClient(conn, Sandboxer);
-    const res = await admin.register(
-      {
-        namespace: flags.namespace,
-        ttrpcAddress: env.TTRPC_ADDRESS ?? "",
-        grpcAddress: flags.address,
-        containerdVersion: version ?? "",
-      },
-      { timeoutMs: 5000 },
+    // RegisterRequest{namespace=1, ttrpc_address=2, grpc_address=3, containerd_version=4}
+    const reply = await call(
+      conn,
+      adminService,
+      "Register",
+      encode([
+        [1, "string", flags.namespace],
+        [2, "string", env.TTRPC_ADDRESS ?? ""],
+        [3, "string", flags.address],
+        [4, "string", version ?? ""],
+      ]),
+      5000,
     );
-    await writeFileAtomic(join(cwd, "address"), res.taskAddress, 0o644);
-    return formatStartOutput(form, res.taskAddress);
+    // RegisterResponse{task_address=1, version=2, pid=3}
+    const taskAddress = str(decode(reply).get(1));
+    await writeFileAtomic(join(cwd, "address"), taskAddress, 0o644);
+    return formatStartOutput(form, taskAddress);
   } finally {
-    await conn.close();
+    conn.destroy();
   }
 }
