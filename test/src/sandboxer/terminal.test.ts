@@ -1,9 +1,11 @@
 // Terminals: conmon holds the pty; output comes from its log, input through
 // socat into its attach socket, ResizePty through its ctl FIFO.
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
-import { requireBinary } from "@sandboxd/testing";
+import { requireBinary, waitFor } from "@sandboxd/testing";
 import { bundle, collect, feed, fifos, sandboxerFixture } from "./helpers.js";
 
 test("a terminal task and a terminal exec: output, input, resize, exit code", async (t) => {
@@ -47,6 +49,54 @@ test("a terminal task and a terminal exec: output, input, resize, exit code", as
   assert.equal((await wait).exitStatus, 6);
   // The pty echoes the input and turns \n into \r\n.
   assert.equal(await out, "/dev/pts/0\r\nhello\r\ngot:hello\r\n30 100\r\n");
+  await tasks.delete({ id: "tty" });
+  await f.checkLeaks();
+});
+
+test("a terminal survives a sandboxer kill -9: input still flows, output written meanwhile follows", async (t) => {
+  await requireBinary("/usr/bin/socat", "socat");
+  const f = await sandboxerFixture(t, { network: false });
+  let tasks = f.tasks();
+  const io = await fifos(f, "tty");
+  const out = collect(io.stdout);
+  const b = await bundle(f, "tty", {
+    args: [
+      "/bin/sh",
+      "-c",
+      "echo before; read x; echo after:$x; while [ ! -e /tmp/done-tty ]; do sleep 0.05; done",
+    ],
+    terminal: true,
+  });
+  const { pid } = await tasks.create({
+    id: "tty",
+    bundle: b,
+    terminal: true,
+    stdin: io.stdin,
+    stdout: io.stdout,
+  });
+  await tasks.start({ id: "tty" });
+  await f.sbx.kill("SIGKILL");
+  // The client types while the sandboxer is down; the process answers (into conmon's log).
+  await feed(io.stdin, "go\n");
+  const log = join(
+    f.sbx.stateDir,
+    "sandboxes",
+    "default",
+    "tty",
+    "containers",
+    "tty",
+    "console.log",
+  );
+  await waitFor(async () => (await readFile(log, "utf8").catch(() => "")).includes("after:go"), {
+    what: "the answer in conmon's log",
+  });
+  await f.sbx.restart();
+  await f.reconnect();
+  tasks = f.tasks();
+  await writeFile(`/proc/${pid}/root/tmp/done-tty`, "");
+  assert.equal((await tasks.wait({ id: "tty" })).exitStatus, 0);
+  // The client saw no end of output while the sandboxer was away, and nothing is missing.
+  assert.equal(await out, "before\r\ngo\r\nafter:go\r\n");
   await tasks.delete({ id: "tty" });
   await f.checkLeaks();
 });

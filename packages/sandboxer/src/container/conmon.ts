@@ -34,6 +34,8 @@ export interface ConmonSpawn {
   processSpec?: string | undefined;
   /** conmon's stdio, passed through to the container (/dev/null with a terminal). */
   stdio: [number, number, number];
+  /** Descriptors conmon keeps open until the process exits (it closes extra fds only then). */
+  hold?: number[] | undefined;
   /** A terminal: conmon gets the pty and logs its output; see terminal.ts. */
   terminal?: { cuuid: string; log: string; socketDir: string; controlDir: string } | undefined;
   timeoutMs?: number | undefined;
@@ -87,7 +89,7 @@ export function conmonArgs(o: ConmonSpawn): string[] {
 /** Spawns conmon and resolves once runc created the process (or rejects with runc's error). */
 export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStarted> {
   const child = spawn(o.conmon, conmonArgs(o), {
-    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe"],
+    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe", ...(o.hold ?? [])],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3" },
     cwd: o.dir,
     detached: true,

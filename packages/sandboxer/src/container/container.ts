@@ -4,6 +4,7 @@
  * conmon and runc state); exits are learned from conmon's files and published as
  * events in runtime-v2 order (create, start, exit, delete).
  */
+import { constants, openSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ts } from "../util/time.js";
@@ -29,7 +30,7 @@ import { recordVersion } from "../state/records.js";
 import { withRollback } from "../util/rollback.js";
 import { startConmon } from "./conmon.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { StdinPump, openStdio } from "./io.js";
+import { StdinPump, closeQuietly, openStdio } from "./io.js";
 import type { TerminalPaths } from "./terminal.js";
 import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
 import type { MountSpec } from "./mounts.js";
@@ -169,6 +170,9 @@ export class Container {
       const tty = p.stdio.terminal ? c.terminalPaths() : undefined;
       if (tty) await ensureDir(tty.socketDir);
       // With a terminal conmon owns the process's stdio (the pty); ours is /dev/null.
+      // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
+      const outputHold =
+        tty && p.stdio.stdout ? [openSync(p.stdio.stdout, constants.O_RDWR)] : undefined;
       const io = await openStdio(
         ctx,
         tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : p.stdio,
@@ -188,6 +192,7 @@ export class Container {
           dir: c.dir,
           bundle: p.bundle,
           stdio: io.stdio,
+          hold: outputHold,
           terminal: tty && {
             cuuid: tty.cuuid,
             log: tty.log,
@@ -213,6 +218,7 @@ export class Container {
         throw err;
       } finally {
         io.closeChildFds();
+        for (const fd of outputHold ?? []) closeQuietly(fd);
       }
       rec.status = "created";
       await c.save();

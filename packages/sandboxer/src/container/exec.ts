@@ -3,6 +3,7 @@
  * directory for the process spec and conmon's pid/exit files, so its exit code
  * survives a sandboxer restart like the container's.
  */
+import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ts } from "../util/time.js";
@@ -20,7 +21,7 @@ import { recordVersion } from "../state/records.js";
 import { startConmon } from "./conmon.js";
 import type { Container } from "./container.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { StdinPump, openStdio } from "./io.js";
+import { StdinPump, closeQuietly, openStdio } from "./io.js";
 import type { TerminalPaths } from "./terminal.js";
 import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
 import { Proc } from "./process.js";
@@ -126,6 +127,11 @@ export class ExecProcess {
     try {
       const tty = this.rec.stdio.terminal ? this.terminalPaths() : undefined;
       if (tty) await ensureDir(tty.socketDir);
+      // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
+      const outputHold =
+        tty && this.rec.stdio.stdout
+          ? [openSync(this.rec.stdio.stdout, constants.O_RDWR)]
+          : undefined;
       const io = await openStdio(
         ctx,
         tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : this.rec.stdio,
@@ -140,6 +146,7 @@ export class ExecProcess {
           dir: this.dir,
           processSpec: join(this.dir, "process.json"),
           stdio: io.stdio,
+          hold: outputHold,
           terminal: tty && {
             cuuid: tty.cuuid,
             log: tty.log,
@@ -168,6 +175,7 @@ export class ExecProcess {
         throw err;
       } finally {
         io.closeChildFds();
+        for (const fd of outputHold ?? []) closeQuietly(fd);
       }
       if (this.rec.status === "created") this.rec.status = "running";
       this.rec.startedAt = Date.now();

@@ -8,6 +8,9 @@
  *   with the newline conmon split at). We tail that file into the client's
  *   stdout FIFO, reassembling the exact bytes, and keep the offset on disk, so
  *   output written while the sandboxer was down is delivered after it returns.
+ * - conmon also holds the client's stdout FIFO open (an extra descriptor it
+ *   keeps until the process exits), so a sandboxer restart does not look like
+ *   the end of the output to the client.
  * - Input: a detached `socat` copies the client's stdin FIFO into conmon's attach
  *   socket (SOCK_SEQPACKET; what conmon sends back there is drained into
  *   /dev/null, the log is the output path).
@@ -80,7 +83,6 @@ export class TerminalOutput {
   #offset: number;
   #watcher: FSWatcher | undefined;
   #reading: Promise<void> = Promise.resolve();
-  #saveTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(paths: TerminalPaths, stdoutFifo: string, offset: number) {
@@ -99,7 +101,13 @@ export class TerminalOutput {
 
   static async resume(paths: TerminalPaths, stdoutFifo: string): Promise<TerminalOutput> {
     const saved = Number((await readFile(paths.offsetFile, "utf8").catch(() => "0")).trim());
-    return new TerminalOutput(paths, stdoutFifo, Number.isFinite(saved) ? saved : 0);
+    const offset = Number.isFinite(saved) ? saved : 0;
+    try {
+      return new TerminalOutput(paths, stdoutFifo, offset);
+    } catch {
+      // The client's FIFO is gone (it went away while we were down): keep tailing, to nowhere.
+      return new TerminalOutput(paths, "", offset);
+    }
   }
 
   start(dir: string): void {
@@ -137,16 +145,8 @@ export class TerminalOutput {
     } finally {
       await file.close();
     }
-    this.#scheduleSave();
-  }
-
-  #scheduleSave(): void {
-    if (this.#saveTimer) return;
-    this.#saveTimer = setTimeout(() => {
-      this.#saveTimer = undefined;
-      void writeFile(this.#paths.offsetFile, String(this.#offset)).catch(() => undefined);
-    }, 200);
-    this.#saveTimer.unref();
+    // Right after the bytes went out: a restart resends at most what was in flight.
+    await writeFile(this.#paths.offsetFile, String(this.#offset)).catch(() => undefined);
   }
 
   /** The process exited: deliver the rest of the log, then EOF for the client. */
@@ -163,7 +163,6 @@ export class TerminalOutput {
     if (this.#closed) return;
     this.#closed = true;
     this.#watcher?.close();
-    clearTimeout(this.#saveTimer);
     void writeFile(this.#paths.offsetFile, String(this.#offset)).catch(() => undefined);
     const sink = this.#sink;
     if (!sink) return;
