@@ -4,6 +4,7 @@ import {
   isErrdefsError,
   isFailedPrecondition,
   isNotFound,
+  isNotImplemented,
   isPermissionDenied,
   isUnavailable,
 } from "@sandboxd/errdefs";
@@ -45,6 +46,10 @@ export function describeError(
     );
   } else if (isFailedPrecondition(err) && /namespace is required/.test(message)) {
     lines.push("  Give one with -n NAME.");
+  } else if (isNotImplemented(err) && /containerd\.services\.sandbox\.v1/.test(message)) {
+    lines.push(
+      `  The daemon at ${options.address} has no Sandbox API (containerd 1.6?): sbx needs sandboxd, or containerd 2.x.`,
+    );
   } else if (isPermissionDenied(err)) {
     lines.push("  Run sbx as root (or with sudo).");
   }

@@ -175,7 +175,7 @@ export class Client {
   /** The tasks of the namespace (their init processes). */
   async tasks(filter = "", call?: CallOptions): Promise<ProcessState[]> {
     const r = await this.#session.services.tasks.list({ filter }, this.#session.call(call));
-    return r.tasks.map(processStateOf);
+    return r.tasks.map((t) => processStateOf(t));
   }
 
   // ---- events ----

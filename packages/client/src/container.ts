@@ -12,6 +12,7 @@ import { attachFifos, nullIO } from "./cio/io.js";
 import type { Spec } from "./oci/types.js";
 import { packSpec, unpackSpec } from "./oci/spec.js";
 import type { Session } from "./session.js";
+import { stdinCloser } from "./process.js";
 import { Task } from "./task.js";
 
 /** A runtime and its options (containerd's `RuntimeInfo`). */
@@ -247,7 +248,7 @@ export class Container {
       await io.close();
       throw err;
     }
-    io.started();
+    io.started(stdinCloser(this.#session, this.id, ""));
     return new Task(this.#session, this.id, pid, io);
   }
 
@@ -277,6 +278,7 @@ export class Container {
           terminal: process.terminal,
         },
         options.attach,
+        stdinCloser(this.#session, this.id, ""),
       );
     }
     return new Task(this.#session, this.id, process.pid, io);

@@ -52,9 +52,28 @@ export function signalNumber(signal: Signal): number {
   return number;
 }
 
-export function processStateOf(p: ProcessMessage): ProcessState {
+/** `containerId` fills in what containerd leaves out (its Process.container_id is often empty). */
+/** Tasks.CloseIO for a process's stdin, as a function for the IO to call. */
+export function stdinCloser(
+  session: Session,
+  containerId: string,
+  execId: string,
+  call?: CallOptions,
+): () => Promise<void> {
+  return async () => {
+    await session.services.tasks.closeIO(
+      { containerId, execId, stdin: true },
+      session.call({ timeoutMs: call?.timeoutMs }),
+    );
+  };
+}
+
+export function processStateOf(
+  p: ProcessMessage,
+  containerId = p.containerId || p.id,
+): ProcessState {
   return {
-    containerId: p.containerId,
+    containerId: p.containerId || containerId,
     id: p.id,
     pid: p.pid,
     status: processStatusOf(p.status),
@@ -135,18 +154,16 @@ export abstract class ProcessBase {
   }
 
   /**
-   * Gives the process EOF on stdin. With SDK-made IO the FIFO is closed (after
-   * the input copied so far); otherwise the shim is asked to close it (CloseIO).
+   * Gives the process EOF on stdin: SDK-made IO stops copying (the shim is then
+   * told by the IO, after the input copied so far); otherwise the shim is
+   * asked at once (Tasks.CloseIO).
    */
   async closeStdin(call?: CallOptions): Promise<void> {
     if (this.io && this.io.config.stdin !== "") {
       this.io.closeStdin();
       return;
     }
-    await this.session.services.tasks.closeIO(
-      { containerId: this.containerId, execId: this.execId, stdin: true },
-      this.session.call(call),
-    );
+    await stdinCloser(this.session, this.containerId, this.execId, call)();
   }
 
   /** The process's current state. */
@@ -158,7 +175,7 @@ export abstract class ProcessBase {
     if (!response.process) {
       throw invalidArgument(`task "${this.containerId}": daemon returned no process`);
     }
-    return processStateOf(response.process);
+    return processStateOf(response.process, this.containerId);
   }
 }
 

@@ -12,7 +12,7 @@ import type { Metrics } from "./metrics.js";
 import { decodeMetric } from "./metrics.js";
 import type { LinuxResources, Process as ProcessSpec } from "./oci/types.js";
 import { packProcess } from "./oci/spec.js";
-import { Process, ProcessBase } from "./process.js";
+import { Process, ProcessBase, stdinCloser } from "./process.js";
 import type { TaskIO } from "./cio/io.js";
 import type { Session } from "./session.js";
 
@@ -148,7 +148,7 @@ export class Task extends ProcessBase {
       await io.close();
       throw err;
     }
-    io.started();
+    io.started(stdinCloser(this.session, this.containerId, execId));
     return new Process(this.session, this.containerId, execId, io);
   }
 

@@ -99,7 +99,25 @@ test("containerd 1.6: exec, pids, pause/resume, metrics, kill, forced delete", a
   assert.equal(out.stdout, "in exec\n");
   await proc.delete();
 
+  // Input reaches an exec and its end reaches the process: the runc shim keeps
+  // its own writer on the stdin FIFO, so EOF needs Tasks.CloseIO.
+  const echo = capture("line one\nline two\n", { fifoDir });
+  const reader = await task.exec(
+    "e2",
+    execProcess(spec, { args: ["sh", "-c", 'while read l; do echo "<$l>"; done'] }),
+    { io: echo },
+  );
+  const readerExit = reader.wait();
+  await reader.start();
+  assert.equal((await readerExit).exitStatus, 0);
+  assert.equal(echo.stdout, "<line one>\n<line two>\n");
+  await reader.delete();
+
   assert.ok((await task.pids()).some((p) => p.pid === task.pid));
+  assert.deepEqual(
+    (await client.tasks()).map((p) => [p.containerId, p.status]),
+    [["c2", "running"]],
+  );
   await task.pause();
   assert.equal((await task.status()).status, "paused");
   await task.resume();

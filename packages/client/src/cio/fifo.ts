@@ -36,13 +36,33 @@ export async function openFifoReader(
 }
 
 /**
- * Opens a FIFO for writing. O_RDWR makes the open succeed without a reader and
- * keeps writes from failing with EPIPE until the other side opens; closing
- * the socket (end()) gives the reader EOF.
+ * Opens a FIFO for writing once a reader has it open, without blocking:
+ * O_WRONLY|O_NONBLOCK fails with ENXIO while there is no reader, so it is
+ * retried (1 ms, doubling to 50 ms) until the peer opens its end or `stop`
+ * aborts (then undefined). Input written this way is never lost in a FIFO
+ * nobody reads, and closing the socket gives the reader EOF. (A shim opens the
+ * stdin FIFO of an exec only when the exec starts, not when it is created.)
  */
-export async function openFifoWriter(path: string): Promise<Socket> {
-  const fd = await openAsync(path, constants.O_RDWR | constants.O_NONBLOCK);
-  return new Socket({ fd, readable: false, writable: true });
+export async function openFifoWriterWhenRead(
+  path: string,
+  stop: AbortSignal,
+): Promise<Socket | undefined> {
+  let delayMs = 1;
+  while (!stop.aborted) {
+    try {
+      const fd = await openAsync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      if (stop.aborted) {
+        await closeFd(fd);
+        return undefined;
+      }
+      return new Socket({ fd, readable: false, writable: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO") throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    delayMs = Math.min(delayMs * 2, 50);
+  }
+  return undefined;
 }
 
 /** Closes a raw fd, ignoring an fd that is already closed. */

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { closeFd, mkfifos, openFifoReader, openFifoWriter } from "./fifo.js";
+import { closeFd, mkfifos, openFifoReader, openFifoWriterWhenRead } from "./fifo.js";
 
 /** The paths the shim opens for a process's stdio ("" = none, /dev/null). */
 export interface IOConfig {
@@ -21,8 +21,13 @@ export interface IOConfig {
 export interface TaskIO {
   /** What to put in Tasks.Create / Exec. */
   readonly config: IOConfig;
-  /** The process was created: the shim holds its ends, so input may flow now. */
-  started(): void;
+  /**
+   * The process was created: input may flow once the shim opens its end.
+   * `closeStdin` asks the shim to close the process's stdin (Tasks.CloseIO):
+   * shims keep their own writer on the stdin FIFO, so EOF on the FIFO alone
+   * does not reach the process. It is called once input has ended.
+   */
+  started(closeStdin?: () => Promise<void>): void;
   /** The process exited: let output reach EOF; resolves once all of it was copied. */
   drain(): Promise<void>;
   /** Stops copying input and gives the process EOF on stdin. */
@@ -139,7 +144,11 @@ export function capture(input?: string | Uint8Array, options: FifoOptions = {}):
  * Connects `streams` to the FIFOs of an existing process (its stdin/stdout/stderr
  * paths, from `Task.status()`), without creating or removing them.
  */
-export async function attachFifos(config: IOConfig, streams: Streams): Promise<TaskIO> {
+export async function attachFifos(
+  config: IOConfig,
+  streams: Streams,
+  closeStdin?: () => Promise<void>,
+): Promise<TaskIO> {
   const io = new FifoIO(config, undefined, streams);
   try {
     await io.open();
@@ -147,13 +156,13 @@ export async function attachFifos(config: IOConfig, streams: Streams): Promise<T
     await io.close();
     throw err;
   }
-  io.started();
+  io.started(closeStdin);
   return io;
 }
 
 class NoIO implements TaskIO {
   readonly config: IOConfig = { stdin: "", stdout: "", stderr: "", terminal: false };
-  started(): void {}
+  started(_closeStdin?: () => Promise<void>): void {}
   drain(): Promise<void> {
     return Promise.resolve();
   }
@@ -189,9 +198,9 @@ async function createFifoIO(id: string, streams: Streams, options: FifoOptions):
 /**
  * A FIFO set and the copying around it. Output: a reader socket plus a
  * placeholder writer fd that keeps EOF away until the process has exited
- * (whenever the shim opens its end, no output is lost). Input: an O_RDWR
- * writer that starts copying once the shim holds the read end (so data and
- * EOF are never dropped by a FIFO nobody has opened yet).
+ * (whenever the shim opens its end, no output is lost). Input: a writer
+ * opened only once the shim has opened the read end (so data and EOF are
+ * never dropped in a FIFO nobody has opened yet).
  */
 class FifoIO implements TaskIO {
   readonly config: IOConfig;
@@ -200,6 +209,9 @@ class FifoIO implements TaskIO {
   readonly #readers: Socket[] = [];
   readonly #placeholders: number[] = [];
   #stdin: Socket | undefined;
+  #stdinEnded = false;
+  #closeStdinRemote: (() => Promise<void>) | undefined;
+  readonly #stop = new AbortController();
   #closed = false;
 
   constructor(config: IOConfig, dir: string | undefined, streams: Streams) {
@@ -221,19 +233,37 @@ class FifoIO implements TaskIO {
       socket.on("error", () => socket.destroy());
       socket.pipe(dest, { end: false });
     }
-    if (this.config.stdin !== "" && this.#streams.stdin) {
-      this.#stdin = await openFifoWriter(this.config.stdin);
-      // The reader may go away first (EPIPE): input is then simply dropped.
-      this.#stdin.on("error", () => this.#stdin?.destroy());
-    }
   }
 
-  started(): void {
-    const stdin = this.#stdin;
+  started(closeStdin?: () => Promise<void>): void {
     const source = this.#streams.stdin;
-    if (!stdin || !source || this.#closed) return;
-    stdin.on("finish", () => stdin.destroy());
-    source.pipe(stdin);
+    if (this.config.stdin === "" || !source || this.#closed) return;
+    this.#closeStdinRemote = closeStdin;
+    openFifoWriterWhenRead(this.config.stdin, this.#stop.signal).then(
+      (stdin) => {
+        if (!stdin) return;
+        this.#stdin = stdin;
+        // The reader may go away first (EPIPE): input is then simply dropped.
+        stdin.on("error", () => stdin.destroy());
+        stdin.on("finish", () => {
+          stdin.destroy();
+          // The data is in the FIFO; the shim reads it, then closes the process's stdin.
+          this.#closeStdinRemote?.().catch(() => undefined);
+        });
+        if (this.#stdinEnded) {
+          // Input ended before the shim opened its end: pass on what was given, then EOF.
+          let chunk = source.read() as Buffer | string | null;
+          for (; chunk !== null; chunk = source.read() as Buffer | string | null) {
+            stdin.write(chunk);
+          }
+          stdin.end();
+        } else {
+          source.pipe(stdin);
+        }
+      },
+      // An unusable FIFO (removed under us): the process gets no input.
+      () => undefined,
+    );
   }
 
   async drain(): Promise<void> {
@@ -246,6 +276,7 @@ class FifoIO implements TaskIO {
   }
 
   closeStdin(): void {
+    this.#stdinEnded = true;
     const stdin = this.#stdin;
     if (!stdin) return;
     this.#streams.stdin?.unpipe(stdin);
@@ -255,9 +286,10 @@ class FifoIO implements TaskIO {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stop.abort();
     const source = this.#streams.stdin;
-    if (source && this.#stdin) {
-      source.unpipe(this.#stdin);
+    if (source) {
+      if (this.#stdin) source.unpipe(this.#stdin);
       // Let a stdin we were reading (process.stdin) stop holding the event loop.
       source.pause();
     }

@@ -434,7 +434,8 @@ export async function startFakeDaemon(options: {
       return {};
     },
     closeIO: (req, call) => {
-      getTask(ns(call), req.containerId, req.execId);
+      const p = getTask(ns(call), req.containerId, req.execId);
+      if (req.stdin) p.closeStdin();
       return {};
     },
     exec: async (req, call) => {

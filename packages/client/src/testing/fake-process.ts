@@ -1,7 +1,11 @@
 // A host process standing in for a container's process, with its stdio wired
-// to the client's FIFOs the way a shim wires them (shell redirections: the
-// blocking opens happen in the child, never in the daemon).
+// to the client's FIFOs the way containerd's runc shim wires them: output by
+// shell redirections (the blocking opens happen in the child, never in the
+// daemon); stdin read from the FIFO by the daemon, which also holds a writer
+// of its own until CloseIO, as the runc shim does.
 import { spawn, type ChildProcess } from "node:child_process";
+import { close, constants as fsConstants, openSync } from "node:fs";
+import { Socket } from "node:net";
 import { constants } from "node:os";
 import { readFile } from "node:fs/promises";
 import { Status } from "@sandboxd/api/types/task/task_pb";
@@ -31,6 +35,8 @@ export class FakeProcess {
   exitStatus = 0;
   exitedAt: Date | undefined;
   #child: ChildProcess | undefined;
+  #stdinReader: Socket | undefined;
+  #stdinHolder: number | undefined;
   readonly #exited: Promise<void>;
   #resolveExit!: () => void;
 
@@ -46,9 +52,8 @@ export class FakeProcess {
   async create(onExit: (p: FakeProcess) => void): Promise<number> {
     const { stdin, stdout, stderr, terminal } = this.config;
     const errPath = terminal ? stdout : stderr;
-    const script = 'exec <"$FAKE_IN" >"$FAKE_OUT" 2>"$FAKE_ERR"; kill -STOP $$; exec "$@"';
+    const script = 'exec >"$FAKE_OUT" 2>"$FAKE_ERR"; kill -STOP $$; exec "$@"';
     const env: Record<string, string> = {
-      FAKE_IN: stdin || "/dev/null",
       FAKE_OUT: stdout || "/dev/null",
       FAKE_ERR: errPath || "/dev/null",
     };
@@ -59,8 +64,20 @@ export class FakeProcess {
     const child = spawn("/bin/sh", ["-c", script, "sh", ...this.config.args], {
       cwd: this.config.cwd,
       env,
-      stdio: "ignore",
+      stdio: [stdin ? "pipe" : "ignore", "ignore", "ignore"],
     });
+    if (stdin && child.stdin) {
+      const { O_RDONLY, O_RDWR, O_NONBLOCK } = fsConstants;
+      this.#stdinHolder = openSync(stdin, O_RDWR | O_NONBLOCK);
+      this.#stdinReader = new Socket({
+        fd: openSync(stdin, O_RDONLY | O_NONBLOCK),
+        readable: true,
+        writable: false,
+      });
+      child.stdin.on("error", () => undefined);
+      this.#stdinReader.on("error", () => this.#stdinReader?.destroy());
+      this.#stdinReader.pipe(child.stdin);
+    }
     this.#child = child;
     this.pid = child.pid ?? 0;
     this.#onExit = onExit;
@@ -90,8 +107,16 @@ export class FakeProcess {
 
   #onExit: ((p: FakeProcess) => void) | undefined;
 
+  /** CloseIO: drop our own writer, so the client's EOF reaches the process. */
+  closeStdin(): void {
+    if (this.#stdinHolder !== undefined) close(this.#stdinHolder, () => undefined);
+    this.#stdinHolder = undefined;
+  }
+
   #exit(code: number): void {
     if (this.status === Status.STOPPED) return;
+    this.closeStdin();
+    this.#stdinReader?.destroy();
     this.status = Status.STOPPED;
     this.exitStatus = code;
     this.exitedAt = new Date();
