@@ -7,6 +7,8 @@ export interface Bar {
   system: string;
   value: number;
   p99?: number | undefined;
+  /** Bars of one group share a colour across panels (default: the system's name). */
+  group?: string | undefined;
 }
 
 export interface Panel {
@@ -34,10 +36,12 @@ function format(v: number): string {
 }
 
 export function renderChart(title: string, panels: readonly Panel[], columns = 2): string {
-  const panelWidth = 460;
   const barHeight = 22;
   const gap = 8;
-  const labelWidth = 150;
+  // Wide enough for the longest label (about 6.6 px per character at 12 px).
+  const longest = Math.max(0, ...panels.flatMap((p) => p.bars.map((b) => b.system.length)));
+  const labelWidth = Math.max(150, Math.ceil(longest * 6.6) + 12);
+  const panelWidth = labelWidth + 310;
   const heights = panels.map((p) => 56 + p.bars.length * (barHeight + gap));
   const rows = Math.ceil(panels.length / columns);
   const rowHeights = Array.from({ length: rows }, (_, r) =>
@@ -45,15 +49,25 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
   );
   const width = columns * panelWidth + 20;
   const height = 50 + rowHeights.reduce((a, b) => a + b, 0) + 10;
-  const systems = [...new Set(panels.flatMap((p) => p.bars.map((b) => b.system)))];
-  const color = (system: string): string =>
-    palette[systems.indexOf(system) % palette.length] ?? "#333";
+  const groups = [...new Set(panels.flatMap((p) => p.bars.map((b) => b.group ?? b.system)))];
+  const color = (bar: Bar): string =>
+    palette[groups.indexOf(bar.group ?? bar.system) % palette.length] ?? "#333";
 
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="28" font-size="17" font-weight="bold">${escapeXml(title)}</text>`,
   ];
+  if (panels.some((p) => p.bars.some((b) => b.group !== undefined))) {
+    let lx = width - 20 - groups.reduce((a, g) => a + 30 + g.length * 6.6, 0);
+    for (const g of groups) {
+      out.push(
+        `<rect x="${lx.toFixed(1)}" y="16" width="12" height="12" fill="${palette[groups.indexOf(g) % palette.length] ?? "#333"}" rx="2"/>`,
+      );
+      out.push(`<text x="${(lx + 16).toFixed(1)}" y="27">${escapeXml(g)}</text>`);
+      lx += 30 + g.length * 6.6;
+    }
+  }
   panels.forEach((panel, i) => {
     const x0 = 10 + (i % columns) * panelWidth;
     const row = Math.floor(i / columns);
@@ -69,7 +83,7 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
       const w = Math.max(1, bar.value * scale);
       out.push(`<text x="${x0}" y="${y + 15}">${escapeXml(bar.system)}</text>`);
       out.push(
-        `<rect x="${x0 + labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color(bar.system)}" rx="3"/>`,
+        `<rect x="${x0 + labelWidth}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${color(bar)}" rx="3"/>`,
       );
       if (bar.p99 !== undefined && Number.isFinite(bar.p99)) {
         const px = x0 + labelWidth + bar.p99 * scale;

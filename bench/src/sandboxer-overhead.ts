@@ -14,7 +14,7 @@
  *
  * prints a table and writes bench/results/sandboxer-overhead.json.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -25,6 +25,9 @@ import { prepareBusyboxRootfs } from "../../packages/client/dist/rootfs/busybox.
 import { Channel } from "@sandboxd/grpc";
 import { ociSpec, startContainerd, startSandboxer, writeBundleSpec } from "@sandboxd/testing";
 import { connect, createClient } from "@sandboxd/ttrpc";
+import { pidsOf, sample, type MemorySample } from "./pss.js";
+
+export type { MemorySample };
 
 export interface OverheadOptions {
   pods?: number;
@@ -32,12 +35,6 @@ export interface OverheadOptions {
   network?: boolean;
   /** Also measure containerd + the runc shim (default true). */
   containerd?: boolean;
-}
-
-export interface MemorySample {
-  processes: number;
-  pssKiB: number;
-  rssKiB: number;
 }
 
 export interface OverheadResult {
@@ -58,41 +55,6 @@ export interface OverheadResult {
     daemon: MemorySample;
     perPodPssKiB: number;
   };
-}
-
-/** Pss and Rss (KiB) of one process, from smaps_rollup. */
-async function memoryOf(pid: number): Promise<{ pss: number; rss: number } | undefined> {
-  const text = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => undefined);
-  if (text === undefined) return undefined;
-  const field = (name: string): number =>
-    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
-  return { pss: field("Pss"), rss: field("Rss") };
-}
-
-/** Processes whose argv[0] ends with `name` and whose command line mentions `needle`. */
-async function pidsOf(name: string, needle: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    const argv = cmdline.split("\0");
-    if ((argv[0] ?? "").endsWith(name) && cmdline.includes(needle)) out.push(Number(entry));
-  }
-  return out;
-}
-
-async function sample(pids: readonly number[]): Promise<MemorySample> {
-  let pss = 0;
-  let rss = 0;
-  let n = 0;
-  for (const pid of pids) {
-    const m = await memoryOf(pid);
-    if (!m) continue;
-    pss += m.pss;
-    rss += m.rss;
-    n++;
-  }
-  return { processes: n, pssKiB: pss, rssKiB: rss };
 }
 
 export async function benchSandboxerOverhead(o: OverheadOptions = {}): Promise<OverheadResult> {

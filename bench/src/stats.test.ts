@@ -25,3 +25,10 @@ test("alternate interleaves the systems and drops warm-up rounds", async () => {
   assert.equal(samples.a?.length, 2);
   assert.equal(samples.b?.length, 2);
 });
+
+test("alternate can rotate the order every round", async () => {
+  const order: string[] = [];
+  const once = (name: string) => () => Promise.resolve(void order.push(name));
+  await alternate({ a: once("a"), b: once("b"), c: once("c") }, 3, 0, { rotate: true });
+  assert.deepEqual(order, ["a", "b", "c", "b", "c", "a", "c", "a", "b"]);
+});

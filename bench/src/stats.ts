@@ -32,6 +32,15 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+export interface AlternateOptions {
+  /**
+   * Rotate the order every round (A B C, B C A, C A B, ...) so that no system
+   * always runs right after the same other one (whose background work, such
+   * as a deferred cleanup, would then always land on it). Default false.
+   */
+  rotate?: boolean;
+}
+
 /**
  * Runs each system's `once()` in turn, round after round (A B C, A B C, ...),
  * after `warmup` unrecorded rounds; returns the samples (ms) per system.
@@ -40,12 +49,15 @@ export async function alternate(
   systems: Record<string, () => Promise<void>>,
   rounds: number,
   warmup = 1,
+  options: AlternateOptions = {},
 ): Promise<Record<string, number[]>> {
-  const samples: Record<string, number[]> = Object.fromEntries(
-    Object.keys(systems).map((k) => [k, []]),
-  );
+  const names = Object.keys(systems);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
   for (let round = 0; round < warmup + rounds; round++) {
-    for (const [name, once] of Object.entries(systems)) {
+    const shift = options.rotate ? round % names.length : 0;
+    const order = [...names.slice(shift), ...names.slice(0, shift)];
+    for (const name of order) {
+      const once = systems[name]!;
       const started = performance.now();
       await once();
       const elapsed = performance.now() - started;

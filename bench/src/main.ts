@@ -1,0 +1,279 @@
+/**
+ * `npm run bench` (scripts/bench.sh runs this after scripts/setup.sh): every
+ * measurement in one run, side by side with runc and containerd 1.6, then
+ * docs/benchmarks.md (targets, machine, date, command, one table per
+ * measurement) and docs/benchmarks.svg. Raw samples go to
+ * bench/results/bench.json.
+ *
+ *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery]
+ *                           [--out docs/benchmarks.md]
+ *
+ * Everything it starts is removed at the end, also after a failure or
+ * SIGINT/SIGTERM; what the final sweep still had to remove is printed and
+ * written to the results file.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { requireBinary, requireRoot } from "@sandboxd/testing";
+import { renderChart } from "./chart.js";
+import { benchConcurrent, clearContainerd } from "./concurrent.js";
+import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
+import { benchMemory } from "./memory.js";
+import { benchRecovery } from "./recovery.js";
+import { machineInfo, renderReport } from "./report.js";
+import { panels, sections, targets, type BenchResults } from "./results.js";
+import { benchStartToExit } from "./start-to-exit.js";
+import {
+  busyboxRootfs,
+  removeSandboxes,
+  runcBundle,
+  startBenchContainerd,
+  startSbxStack,
+  type SbxStack,
+} from "./systems.js";
+import { runTtrpcBench } from "./ttrpc.js";
+
+const repo = fileURLToPath(new URL("../..", import.meta.url));
+const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
+
+const Sections = ["start", "concurrent", "memory", "ttrpc", "recovery"] as const;
+type SectionName = (typeof Sections)[number];
+
+interface Plan {
+  quick: boolean;
+  start: { rounds: number; warmup: number };
+  concurrent: { pods: number; rounds: number };
+  memory: { pods: number };
+  ttrpc: { durationMs: number; warmupMs: number };
+  recovery: { pods: number; rounds: number };
+}
+
+const full: Plan = {
+  quick: false,
+  start: { rounds: 30, warmup: 3 },
+  concurrent: { pods: 50, rounds: 3 },
+  memory: { pods: 50 },
+  ttrpc: { durationMs: 3000, warmupMs: 500 },
+  recovery: { pods: 100, rounds: 5 },
+};
+
+const quick: Plan = {
+  quick: true,
+  start: { rounds: 5, warmup: 1 },
+  concurrent: { pods: 10, rounds: 1 },
+  memory: { pods: 10 },
+  ttrpc: { durationMs: 300, warmupMs: 100 },
+  recovery: { pods: 20, rounds: 2 },
+};
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+async function section<T>(
+  results: BenchResults,
+  name: SectionName,
+  only: ReadonlySet<SectionName>,
+  run: () => Promise<T>,
+  afterFailure: () => Promise<void>,
+): Promise<T | undefined> {
+  if (!only.has(name)) return undefined;
+  const started = performance.now();
+  log(`${name}: running`);
+  try {
+    const value = await run();
+    log(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    return value;
+  } catch (err) {
+    results.failed[name] = errorText(err);
+    log(`${name}: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    await afterFailure().catch((e: unknown) =>
+      log(`${name}: clean-up after failure: ${errorText(e)}`),
+    );
+    return undefined;
+  }
+}
+
+async function measure(
+  env: BenchEnv,
+  plan: Plan,
+  only: ReadonlySet<SectionName>,
+): Promise<BenchResults> {
+  const results: BenchResults = { failed: {}, leftovers: [] };
+  results.ttrpc = await section(
+    results,
+    "ttrpc",
+    only,
+    () => runTtrpcBench(plan.ttrpc),
+    async () => {},
+  );
+  const needsDaemons = [...only].some((s) => s !== "ttrpc");
+  if (!needsDaemons) return results;
+
+  const rootfs = await busyboxRootfs(env);
+  const runc = await runcBundle(env, rootfs);
+  const containerd = await startBenchContainerd(env);
+  const stack: SbxStack = await startSbxStack(env);
+  if (!stack.sandboxApi)
+    log("sandboxd has no Sandbox API yet: the sbx and SDK parts are not measured");
+  const clear = async (): Promise<void> => {
+    await clearContainerd(containerd);
+    if (stack.sandboxApi) await removeSandboxes(stack.client);
+  };
+
+  results.startToExit = await section(
+    results,
+    "start",
+    only,
+    () => benchStartToExit({ ...plan.start, rootfs, runc, containerd, stack, sbxBin }),
+    clear,
+  );
+  results.concurrent = await section(
+    results,
+    "concurrent",
+    only,
+    () => benchConcurrent({ ...plan.concurrent, rootfs, containerd, stack, sbxBin }),
+    clear,
+  );
+  results.memory = await section(
+    results,
+    "memory",
+    only,
+    () => benchMemory({ ...plan.memory, rootfs, containerd, stack }),
+    clear,
+  );
+  results.recovery = await section(
+    results,
+    "recovery",
+    only,
+    () => benchRecovery({ ...plan.recovery, rootfs, stack }),
+    clear,
+  );
+  return results;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean" },
+      only: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  requireRoot("the benchmarks run containers");
+  for (const [bin, pkg] of [
+    ["/usr/sbin/runc", "runc"],
+    ["/usr/bin/conmon", "conmon"],
+    ["/usr/bin/containerd", "containerd"],
+    ["/usr/bin/ctr", "containerd"],
+    ["/usr/lib/cni/bridge", "containernetworking-plugins"],
+    ["/bin/busybox", "busybox-static"],
+  ] as const) {
+    await requireBinary(bin, pkg);
+  }
+  const plan = values.quick ? quick : full;
+  const only = new Set<SectionName>(
+    values.only === undefined
+      ? Sections
+      : values.only.split(",").map((s) => {
+          if (!(Sections as readonly string[]).includes(s)) {
+            throw new Error(`--only: unknown section "${s}" (one of ${Sections.join(", ")})`);
+          }
+          return s as SectionName;
+        }),
+  );
+  const out = resolve(values.out ?? join(repo, "docs", "benchmarks.md"));
+  const svg = out.replace(/\.md$/, "") + ".svg";
+  const command = `npm run bench${values.quick ? " -- --quick" : ""}${values.only ? ` (--only ${values.only})` : ""}`;
+  const date = new Date();
+  const started = performance.now();
+
+  const env = await openBenchEnv();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: cleaning up`);
+    void env.close().then((left) => {
+      for (const l of left) log(`removed: ${l}`);
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let results: BenchResults;
+  try {
+    results = await measure(env, plan, only);
+  } catch (err) {
+    results = { failed: { setup: errorText(err) }, leftovers: [] };
+    log(`setup FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  } finally {
+    const left = await env.close();
+    for (const l of left) log(`removed at the end: ${l}`);
+    results ??= { failed: {}, leftovers: [] };
+    results.leftovers = left;
+  }
+
+  const machine = await machineInfo();
+  const chartPanels = panels(results);
+  const notes: string[] = [];
+  if (plan.quick) {
+    notes.push(
+      `Quick mode: ${plan.start.rounds} rounds of start-to-exit, ${plan.concurrent.pods} concurrent pods, memory at ${plan.memory.pods} pods, ` +
+        `recovery with ${plan.recovery.pods} pods, ${plan.ttrpc.durationMs} ms per ttrpc scenario. The full run uses ${full.start.rounds} rounds, ` +
+        `${full.concurrent.pods} pods, ${full.memory.pods} pods, ${full.recovery.pods} pods and ${full.ttrpc.durationMs} ms; ` +
+        "per-pod memory at fewer pods carries more of the fixed cost of the daemons.",
+    );
+  }
+  for (const [name, why] of Object.entries(results.failed))
+    notes.push(`Section "${name}" failed: ${why}`);
+  if (results.leftovers.length) {
+    notes.push(
+      `The final sweep had to remove ${results.leftovers.length} thing(s) the normal teardown left: ${results.leftovers.slice(0, 20).join("; ")}`,
+    );
+  }
+  const report = renderReport({
+    date,
+    command,
+    machine,
+    targets: targets(results),
+    sections: sections(results, plan.ttrpc.durationMs),
+    ...(chartPanels.length ? { chart: basename(svg) } : {}),
+    quick: plan.quick,
+  });
+  const extra = [
+    notes.length ? ["## Notes on this run", "", ...notes.map((n) => `- ${n}`), ""].join("\n") : "",
+    `Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    "",
+  ].join("\n");
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${report}\n${extra}`);
+  if (chartPanels.length) {
+    await writeFile(
+      svg,
+      renderChart(
+        `sandboxd benchmarks (${date.toISOString().slice(0, 10)}${plan.quick ? ", quick" : ""})`,
+        chartPanels,
+      ),
+    );
+  }
+  const raw = join(repo, "bench", "results", "bench.json");
+  await mkdir(dirname(raw), { recursive: true });
+  await writeFile(raw, `${JSON.stringify({ date, command, plan, machine, results }, null, 2)}\n`);
+  log(
+    `wrote ${relative(process.cwd(), out)}, ${relative(process.cwd(), svg)}, ${relative(process.cwd(), raw)}`,
+  );
+  for (const t of targets(results)) {
+    log(
+      `target ${t.name}: ${t.goal}: ${t.measured} → ${t.met === undefined ? "not measured" : t.met ? "met" : "MISSED"}`,
+    );
+  }
+  if (Object.keys(results.failed).length) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exitCode = 1;
+});

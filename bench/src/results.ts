@@ -1,0 +1,393 @@
+/**
+ * From measurements to what a person reads: the targets (each with its
+ * measured figure; missed ones are named), one section per measurement, and
+ * the chart's panels.
+ */
+import type { Panel } from "./chart.js";
+import { ConcurrentSystem, type ConcurrentResult } from "./concurrent.js";
+import type { MemoryResult, MemorySeries } from "./memory.js";
+import type { RecoveryResult } from "./recovery.js";
+import { fmt, type Section, type Target } from "./report.js";
+import { ratio, type Summary } from "./stats.js";
+import { System, type StartToExitResult } from "./start-to-exit.js";
+import type { Result as TtrpcResult } from "./ttrpc.js";
+
+export interface BenchResults {
+  startToExit?: StartToExitResult;
+  concurrent?: ConcurrentResult;
+  memory?: MemoryResult;
+  ttrpc?: TtrpcResult[];
+  recovery?: RecoveryResult;
+  /** Section name → why it failed. */
+  failed: Record<string, string>;
+  /** What the final sweep had to remove (leaks of the systems, or of a failed section). */
+  leftovers: string[];
+}
+
+const MB = 1024;
+
+function x(r: number): string {
+  return Number.isFinite(r) ? `${r.toFixed(2)}×` : "n/a";
+}
+
+function target(
+  name: string,
+  goal: string,
+  value: number | undefined,
+  limit: number,
+  measured: string,
+): Target {
+  if (value === undefined || !Number.isFinite(value)) {
+    return { name, goal, measured: measured || "not measured", met: undefined };
+  }
+  return { name, goal, measured, met: value <= limit };
+}
+
+export function targets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  const st = r.startToExit?.results;
+  const med = (s: System): number | undefined => st?.[s]?.summary.median;
+  const pair = (a: System, b: System): { value?: number; text: string } => {
+    const ma = med(a);
+    const mb = med(b);
+    if (ma === undefined || mb === undefined) return { text: r.startToExit?.skipped[a] ?? "" };
+    const v = ratio(ma, mb);
+    return { value: v, text: `${x(v)} (${fmt(ma)} ms vs ${fmt(mb)} ms, medians)` };
+  };
+  const sdk = pair(System.sdk, System.runc);
+  out.push(target("SDK start-to-exit vs raw `runc run`", "≤ 1.2×", sdk.value, 1.2, sdk.text));
+  const sbx = pair(System.sbx, System.ctrContainerd);
+  out.push(
+    target("`sbx run --rm` vs `ctr run --rm` (containerd 1.6)", "≤ 0.8×", sbx.value, 0.8, sbx.text),
+  );
+  const ctr = pair(System.ctrSandboxd, System.ctrContainerd);
+  out.push(
+    target(
+      "`ctr run --rm`: sandboxd vs containerd 1.6 (issue 3)",
+      "≤ 1.1×",
+      ctr.value,
+      1.1,
+      ctr.text,
+    ),
+  );
+  const m = r.memory;
+  const perPod = m?.sbx ? m.sbx.perPodPssKiB / MB : undefined;
+  out.push(
+    target(
+      `runtime PSS per pod at ${m?.pods ?? "N"} pods (sandboxd + sandboxer + conmons)`,
+      "≤ 1 MB",
+      perPod,
+      1,
+      m?.sbx
+        ? `${fmt(perPod ?? NaN, 2)} MB (increment per extra pod ${fmt(m.sbx.incrementPerPodPssKiB / MB, 2)} MB; containerd + runc shims: ${fmt(m.containerd.perPodPssKiB / MB, 2)} MB)`
+        : (m?.skipped ?? ""),
+    ),
+  );
+  const rec = r.recovery;
+  const sbxRec = rec?.sandboxer.allAnswerMs.median;
+  out.push(
+    target(
+      `sbx-sandboxer recovery after kill -9, ${rec?.pods ?? "N"} pods`,
+      "≤ 1 s",
+      sbxRec === undefined ? undefined : sbxRec / 1000,
+      1,
+      rec
+        ? `${fmt(sbxRec ?? NaN, 0)} ms (median; p99 ${fmt(rec.sandboxer.allAnswerMs.p99, 0)} ms)`
+        : "",
+    ),
+  );
+  const sdRec = rec?.sandboxd?.allKnownMs.median;
+  out.push(
+    target(
+      `sandboxd recovery after kill -9, ${rec?.pods ?? "N"} pods`,
+      "≤ 1 s",
+      sdRec === undefined ? undefined : sdRec / 1000,
+      1,
+      rec?.sandboxd
+        ? `${fmt(sdRec ?? NaN, 0)} ms (median; p99 ${fmt(rec.sandboxd.allKnownMs.p99, 0)} ms)`
+        : (rec?.skipped ?? ""),
+    ),
+  );
+  return out;
+}
+
+function summaryCells(s: Summary): string[] {
+  return [fmt(s.median), fmt(s.p99), fmt(s.min), fmt(s.max)];
+}
+
+function startSection(r: StartToExitResult): Section {
+  const runc = r.results[System.runc]?.summary.median ?? NaN;
+  const ctr = r.results[System.ctrContainerd]?.summary.median ?? NaN;
+  const rows: (string | number)[][] = [];
+  for (const name of Object.values(System)) {
+    const res = r.results[name];
+    if (!res) {
+      rows.push([
+        name,
+        "—",
+        "—",
+        "—",
+        "—",
+        "—",
+        "—",
+        "—",
+        `not measured: ${r.skipped[name] ?? "?"}`,
+      ]);
+      continue;
+    }
+    rows.push([
+      name,
+      ...summaryCells(res.summary),
+      x(ratio(res.summary.median, runc)),
+      x(ratio(res.summary.median, ctr)),
+      String(res.forks),
+      "",
+    ]);
+  }
+  return {
+    title: "Start to exit: one container running /bin/true",
+    method:
+      `${r.rounds} recorded rounds after ${r.warmup} warm-up rounds; each round runs every system once, the order rotated every round. ` +
+      "Times are wall clock from spawning the command (or, for the SDK, from the first call) to its exit with status 0, removal included " +
+      "(`runc run` deletes its container; `--rm`; the SDK deletes task, container and sandbox). " +
+      "`processes` is the median number of processes the machine started during one run (/proc/stat), the command itself included.",
+    table: {
+      header: [
+        "system",
+        "median ms",
+        "p99 ms",
+        "min ms",
+        "max ms",
+        "vs runc",
+        "vs ctr → containerd",
+        "processes",
+        "",
+      ],
+      rows,
+    },
+  };
+}
+
+function concurrentSection(r: ConcurrentResult): Section {
+  const base = r.results[ConcurrentSystem.containerd]?.summary.median ?? NaN;
+  const rows: (string | number)[][] = [];
+  for (const name of Object.values(ConcurrentSystem)) {
+    const res = r.results[name];
+    if (!res) {
+      rows.push([name, "—", "—", "—", "—", "—", `not measured: ${r.skipped[name] ?? "?"}`]);
+      continue;
+    }
+    rows.push([name, ...summaryCells(res.summary), x(ratio(res.summary.median, base)), ""]);
+  }
+  return {
+    title: `${r.pods} pods started concurrently`,
+    method:
+      `${r.pods} pods (one \`sleep\` container each) requested at once; the time until every start call returned (every container runs, checked by listing the tasks afterwards). ` +
+      `${r.rounds} round(s), the systems alternating (order rotated), each starting on an empty machine: the pods of one system are removed before the next starts (not timed).`,
+    table: {
+      header: ["system", "median ms", "p99 ms", "min ms", "max ms", "vs containerd", ""],
+      rows,
+    },
+  };
+}
+
+function memRows(name: string, s: MemorySeries): (string | number)[][] {
+  const parts = Object.entries(s.full.parts)
+    .filter(([, p]) => p.processes > 0)
+    .map(
+      ([k, p]) =>
+        `${k} ×${p.processes}: ${fmt(p.pssKiB / MB, 1)} MB PSS (${fmt(p.rssKiB / MB, 1)} MB RSS)`,
+    )
+    .join("; ");
+  return [
+    [
+      name,
+      fmt(s.idle.totalPssKiB / MB, 1),
+      fmt(s.half.totalPssKiB / MB, 1),
+      fmt(s.full.totalPssKiB / MB, 1),
+      fmt(s.perPodPssKiB / MB, 2),
+      fmt(s.incrementPerPodPssKiB / MB, 2),
+      parts,
+    ],
+  ];
+}
+
+function memorySection(r: MemoryResult): Section {
+  const half = Math.floor(r.pods / 2);
+  const rows = [
+    ...(r.sbx
+      ? memRows("sandboxd + sbx-sandboxer + conmons", r.sbx)
+      : [
+          [
+            "sandboxd + sbx-sandboxer + conmons",
+            "—",
+            "—",
+            "—",
+            "—",
+            "—",
+            `not measured: ${r.skipped ?? "?"}`,
+          ],
+        ]),
+    ...memRows("containerd 1.6 + containerd-shim-runc-v2s", r.containerd),
+  ];
+  return {
+    title: `Memory of the runtime processes at ${r.pods} pods`,
+    method:
+      "PSS (/proc/PID/smaps_rollup; shared pages split between the processes mapping them) of the runtime's processes, not of the workloads, " +
+      `with no pods, ${half} and ${r.pods} pods (one \`sleep\` container each); each point is the median of three samples after the pods settled. ` +
+      `Per pod = total at ${r.pods} / ${r.pods}; increment = (total at ${r.pods} − total at ${half}) / ${r.pods - half}, what one more pod costs.`,
+    table: {
+      header: [
+        "runtime processes",
+        "idle MB",
+        `${half} pods MB`,
+        `${r.pods} pods MB`,
+        "per pod MB",
+        "increment per pod MB",
+        `at ${r.pods} pods`,
+      ],
+      rows,
+    },
+  };
+}
+
+function ttrpcSection(results: TtrpcResult[], durationMs: number): Section {
+  return {
+    title: "ttrpc unary round trips",
+    method:
+      `@sandboxd/ttrpc's client calling a small unary method for ${durationMs} ms per scenario (after a warm-up): ` +
+      "against our own server (on the client's event loop, and in a worker thread: its own event loop, as another process would have) " +
+      "and against Go's ttrpc in Debian's containerd-shim-runc-v2 (Task.Connect).",
+    table: {
+      header: ["scenario", "method", "calls/s", "p50 ms", "p99 ms"],
+      rows: results.map((t) =>
+        t.skipped !== undefined
+          ? [t.name, t.method, `skipped: ${t.skipped}`, "", ""]
+          : [t.name, t.method, String(t.callsPerSec), fmt(t.p50Ms, 3), fmt(t.p99Ms, 3)],
+      ),
+    },
+  };
+}
+
+function recoverySection(r: RecoveryResult): Section {
+  const rows: (string | number)[][] = [
+    ["sbx-sandboxer: exec → every pod answers Status", ...summaryCells(r.sandboxer.allAnswerMs)],
+    [
+      "sbx-sandboxer: its own recovery_ms (records loaded and checked)",
+      ...summaryCells(r.sandboxer.ownMs),
+    ],
+    r.sandboxd
+      ? [
+          "sandboxd: exec → every task known (Tasks.Get RUNNING)",
+          ...summaryCells(r.sandboxd.allKnownMs),
+        ]
+      : ["sandboxd", "—", "—", "—", `not measured: ${r.skipped ?? "?"}`],
+  ];
+  return {
+    title: `Recovery after kill -9 with ${r.pods} pods`,
+    method:
+      `${r.pods} pods (one \`sleep\` container each, made through ${r.via === "sandboxd" ? "sandboxd's Sandbox API, sandboxer in proxy mode" : "the sandboxer's own API"}); ` +
+      `${r.rounds} rounds of SIGKILL and restart on the same state for each process. The time runs from just before the new process is spawned ` +
+      "(Node's start-up included) until every pod or task answers; the socket is polled every 2 ms and every pod asked again every 2 ms until it answers.",
+    table: { header: ["what", "median ms", "p99 ms", "min ms", "max ms"], rows },
+  };
+}
+
+export function sections(r: BenchResults, ttrpcDurationMs: number): Section[] {
+  const out: Section[] = [];
+  if (r.startToExit) out.push(startSection(r.startToExit));
+  if (r.concurrent) out.push(concurrentSection(r.concurrent));
+  if (r.memory) out.push(memorySection(r.memory));
+  if (r.ttrpc) out.push(ttrpcSection(r.ttrpc, ttrpcDurationMs));
+  if (r.recovery) out.push(recoverySection(r.recovery));
+  return out;
+}
+
+const OURS = "sandboxd / sbx-sandboxer / @sandboxd";
+const CONTAINERD = "containerd 1.6";
+const RUNC = "runc / Go";
+
+function groupOf(system: string): string {
+  if (system.includes("containerd") && !system.includes("sandboxd")) return CONTAINERD;
+  if (system.startsWith("runc") || system.includes("go runc shim")) return RUNC;
+  return OURS;
+}
+
+export function panels(r: BenchResults): Panel[] {
+  return panelsOf(r).map((p) => ({
+    ...p,
+    bars: p.bars.map((b) => ({ ...b, group: groupOf(b.system) })),
+  }));
+}
+
+function panelsOf(r: BenchResults): Panel[] {
+  const out: Panel[] = [];
+  if (r.startToExit) {
+    out.push({
+      title: "Start to exit, /bin/true",
+      unit: "ms (median)",
+      bars: Object.values(System).flatMap((name) => {
+        const s = r.startToExit?.results[name]?.summary;
+        return s ? [{ system: name, value: s.median, p99: s.p99 }] : [];
+      }),
+    });
+  }
+  if (r.concurrent) {
+    out.push({
+      title: `${r.concurrent.pods} pods at once, until all run`,
+      unit: "ms (median)",
+      bars: Object.values(ConcurrentSystem).flatMap((name) => {
+        const s = r.concurrent?.results[name]?.summary;
+        return s ? [{ system: name, value: s.median, p99: s.p99 }] : [];
+      }),
+    });
+  }
+  if (r.memory) {
+    const m = r.memory;
+    const bars = [
+      ...(m.sbx
+        ? [
+            { system: "sandboxd stack: per pod", value: m.sbx.perPodPssKiB / MB },
+            { system: "sandboxd stack: increment", value: m.sbx.incrementPerPodPssKiB / MB },
+          ]
+        : []),
+      { system: "containerd: per pod", value: m.containerd.perPodPssKiB / MB },
+      { system: "containerd: increment", value: m.containerd.incrementPerPodPssKiB / MB },
+    ];
+    out.push({ title: `Runtime PSS at ${m.pods} pods`, unit: "MB per pod", bars });
+  }
+  if (r.recovery) {
+    const rec = r.recovery;
+    out.push({
+      title: `Recovery after kill -9, ${rec.pods} pods`,
+      unit: "ms (median)",
+      bars: [
+        {
+          system: "sbx-sandboxer",
+          value: rec.sandboxer.allAnswerMs.median,
+          p99: rec.sandboxer.allAnswerMs.p99,
+        },
+        ...(rec.sandboxd
+          ? [
+              {
+                system: "sandboxd",
+                value: rec.sandboxd.allKnownMs.median,
+                p99: rec.sandboxd.allKnownMs.p99,
+              },
+            ]
+          : []),
+      ],
+    });
+  }
+  if (r.ttrpc) {
+    out.push({
+      title: "ttrpc unary calls",
+      unit: "calls/s",
+      better: "higher",
+      bars: r.ttrpc
+        .filter((t) => t.skipped === undefined)
+        .map((t) => ({ system: t.name, value: t.callsPerSec })),
+    });
+  }
+  return out;
+}

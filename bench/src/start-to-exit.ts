@@ -1,0 +1,188 @@
+/**
+ * Start-to-exit of one container running `/bin/true`, every system in the
+ * same rounds, the order rotated each round (drift and "who runs after whom"
+ * hit every system alike):
+ *
+ * - `runc run` of a prepared bundle: the floor (no daemon, no monitor);
+ * - `ctr run --rm --rootfs` through Debian's containerd 1.6 (runc shim);
+ * - the same `ctr run --rm` through sandboxd (runc shim): issue 3's comparison;
+ * - `sbx run --rm --rootfs` through sandboxd + sbx-sandboxer: a pod per container;
+ * - the SDK in this long-running process: create sandbox + container, start,
+ *   wait, delete task, container and sandbox (no process start-up per run).
+ *
+ * Every run must exit 0. Besides the time, the number of processes the
+ * machine started during each run (/proc/stat) shows what each path spawns.
+ */
+import { spawn } from "node:child_process";
+import type { Client } from "@sandboxd/client";
+import { defaultSpec } from "@sandboxd/client";
+import { runCtr, type Containerd } from "@sandboxd/testing";
+import { forksSinceBoot } from "./pss.js";
+import { alternate, percentile, summarize, type Summary } from "./stats.js";
+import { NAMESPACE, type RuncBundle, type SbxStack } from "./systems.js";
+
+export const System = {
+  runc: "runc run",
+  ctrContainerd: "ctr run --rm → containerd 1.6",
+  ctrSandboxd: "ctr run --rm → sandboxd",
+  sbx: "sbx run --rm",
+  sdk: "SDK (long-running process)",
+} as const;
+export type System = (typeof System)[keyof typeof System];
+
+export interface StartToExitOptions {
+  rounds: number;
+  warmup: number;
+  rootfs: string;
+  runc: RuncBundle;
+  containerd: Containerd;
+  stack: SbxStack;
+  /** The sbx executable (its launcher). */
+  sbxBin: string;
+}
+
+export interface SystemResult {
+  /** ms per run. */
+  summary: Summary;
+  samples: number[];
+  /** Median number of processes started on the machine during one run. */
+  forks: number;
+}
+
+export interface StartToExitResult {
+  rounds: number;
+  warmup: number;
+  results: Partial<Record<System, SystemResult>>;
+  /** Systems that could not be measured, and why. */
+  skipped: Partial<Record<System, string>>;
+}
+
+/** Spawns a command with no stdin/stdout; resolves with its exit code and stderr. */
+export function exitOf(
+  file: string,
+  args: readonly string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], env });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+function check(what: string, r: { code: number | null; stderr: string }): void {
+  if (r.code !== 0) throw new Error(`${what} exited with ${r.code}: ${r.stderr.trim()}`);
+}
+
+/** One run through the SDK: what `sbx run --rm` does, without the process. */
+export async function sdkRun(
+  client: Client,
+  id: string,
+  rootfs: string,
+  args: readonly string[],
+): Promise<number> {
+  const podSpec = defaultSpec({ id, namespace: client.namespace, hostname: id });
+  delete podSpec.process;
+  delete podSpec.root;
+  const sandbox = await client.newSandbox(id, { spec: podSpec });
+  try {
+    await sandbox.start();
+    const container = await sandbox.newContainer(id, {
+      spec: defaultSpec({ id, namespace: client.namespace, args: [...args], rootfs, hostname: id }),
+    });
+    try {
+      const task = await container.newTask();
+      const exited = task.wait();
+      exited.catch(() => undefined);
+      await task.start();
+      const { exitStatus } = await exited;
+      await task.delete();
+      return exitStatus;
+    } finally {
+      await container.delete({ force: true });
+    }
+  } finally {
+    await sandbox.shutdown({ force: true });
+  }
+}
+
+export async function benchStartToExit(o: StartToExitOptions): Promise<StartToExitResult> {
+  const skipped: StartToExitResult["skipped"] = {};
+  let n = 0;
+  const id = (prefix: string): string => `${prefix}${process.pid}-${n++}`;
+  const systems: Partial<Record<System, () => Promise<void>>> = {
+    [System.runc]: async () => {
+      check(
+        "runc run",
+        await exitOf("runc", ["--root", o.runc.root, "run", "--bundle", o.runc.bundle, id("r")]),
+      );
+    },
+    [System.ctrContainerd]: async () => {
+      const r = await runCtr(
+        o.containerd.address,
+        ["run", "--rm", "--rootfs", o.rootfs, id("c"), "/bin/true"],
+        { namespace: NAMESPACE },
+      );
+      check("ctr run --rm (containerd)", { code: r.code, stderr: r.stderr });
+    },
+    [System.ctrSandboxd]: async () => {
+      const r = await runCtr(
+        o.stack.sandboxd.address,
+        ["run", "--rm", "--rootfs", o.rootfs, id("d"), "/bin/true"],
+        { namespace: NAMESPACE },
+      );
+      check("ctr run --rm (sandboxd)", { code: r.code, stderr: r.stderr });
+    },
+  };
+  if (o.stack.sandboxApi) {
+    systems[System.sbx] = async () => {
+      check(
+        "sbx run --rm",
+        await exitOf(o.sbxBin, [
+          "--address",
+          o.stack.sandboxd.address,
+          "-n",
+          NAMESPACE,
+          "run",
+          "--rm",
+          "--rootfs",
+          o.rootfs,
+          id("s"),
+          "/bin/true",
+        ]),
+      );
+    };
+    systems[System.sdk] = async () => {
+      const status = await sdkRun(o.stack.client, id("k"), o.rootfs, ["/bin/true"]);
+      if (status !== 0) throw new Error(`SDK run exited with ${status}`);
+    };
+  } else {
+    const why = "sandboxd does not serve the Sandbox API yet";
+    skipped[System.sbx] = why;
+    skipped[System.sdk] = why;
+  }
+
+  const forks: Record<string, number[]> = {};
+  const counted = Object.fromEntries(
+    Object.entries(systems).map(([name, once]) => [
+      name,
+      async (): Promise<void> => {
+        const before = await forksSinceBoot();
+        await once();
+        (forks[name] ??= []).push((await forksSinceBoot()) - before);
+      },
+    ]),
+  );
+  const samples = await alternate(counted, o.rounds, o.warmup, { rotate: true });
+  const results: StartToExitResult["results"] = {};
+  for (const [name, s] of Object.entries(samples)) {
+    results[name as System] = {
+      summary: summarize(s),
+      samples: s,
+      forks: percentile(forks[name] ?? [], 0.5),
+    };
+  }
+  return { rounds: o.rounds, warmup: o.warmup, results, skipped };
+}
