@@ -56,6 +56,9 @@ export {
 } from "./cio/io.js";
 export type { FifoOptions, IOConfig, IOCreator, Streams, TaskIO } from "./cio/io.js";
 
+export { BUSYBOX_PATH, prepareBusyboxRootfs } from "./rootfs/busybox.js";
+export type { BusyboxRootfsOptions } from "./rootfs/busybox.js";
+
 export { decodeEnvelope } from "./events.js";
 export type { Envelope, EventMessage } from "./events.js";
 

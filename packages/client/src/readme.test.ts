@@ -10,14 +10,7 @@ import { readmeExamples, runExample, startFakeDaemon } from "./testing/index.js"
 
 const readme = fileURLToPath(new URL("../README.md", import.meta.url));
 
-// Until the SDK exports it, the examples that make a rootfs cannot run: say so.
-const sdk = (await import("./index.js")) as Record<string, unknown>;
-const missing =
-  typeof sdk.prepareBusyboxRootfs === "function"
-    ? false
-    : "needs prepareBusyboxRootfs (src/rootfs/busybox.ts) exported from the SDK";
-
-test("the README's examples run", { todo: missing }, async (t) => {
+test("the README's examples run", async (t) => {
   const examples = await readmeExamples(readme);
   assert.ok(examples.length >= 4, "the README has examples");
   const dir = await mkdtemp(join(tmpdir(), "sbx-readme-"));

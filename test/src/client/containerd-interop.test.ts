@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isFailedPrecondition, isNotFound } from "@sandboxd/errdefs";
 import { Client, capture, defaultSpec, execProcess, type Envelope } from "@sandboxd/client";
-// TODO: import from "@sandboxd/testing" once its index exports startContainerd.
-import { startContainerd } from "../../../packages/testing/dist/containerd.js";
+import { startContainerd } from "@sandboxd/testing";
 import { busyboxRootfs, requireRoot, tempDir } from "./helpers.js";
 
 const RUNC = { name: "io.containerd.runc.v2" };

@@ -1,9 +1,21 @@
-// A real sandboxd (and its sandboxer) for the SDK's and the CLI's integration
-// tests, through @sandboxd/testing's harness. Until the harness exists, tests
-// that need it are marked todo with what is missing (they still run and
-// report), rather than skipped.
+// A real sandboxd, with sbx-sandboxer behind the io.containerd.sbx.v1 runtime
+// (its shim starts a private sandboxer named by SBX_SANDBOXER_CONFIG), for the
+// SDK's and the CLI's integration tests. Root.
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, requireRoot, tempDir } from "./helpers.js";
+import { Client } from "@sandboxd/client";
+import { isNotImplemented } from "@sandboxd/errdefs";
+import {
+  binDir,
+  cleanupSandboxerInstance,
+  requireRoot,
+  startSandboxd,
+  waitFor,
+  writeSandboxerConfig,
+} from "@sandboxd/testing";
+import type { Sandboxd } from "@sandboxd/testing";
+import { busyboxRootfs } from "./helpers.js";
 
 /** A running sandboxd as the tests see it. */
 export interface Daemon {
@@ -13,32 +25,76 @@ export interface Daemon {
   rootfs: string;
   /** A directory for the test's own files (FIFOs, rootfs cache). */
   dir: string;
+  /** Environment for processes that talk to this daemon and its sandboxer. */
+  env: Record<string, string>;
 }
 
-interface Harness {
-  startSandboxd(options: { dir: string }): Promise<{ address: string; stop(): Promise<void> }>;
+/** What the tests that need the Sandbox API say while sandboxd lacks it. */
+export const NO_SANDBOX_API =
+  "sandboxd does not serve the Sandbox API yet (containerd.services.sandbox.v1 Store/Controller answer UNIMPLEMENTED)";
+
+async function sandboxerPids(configPath: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes("sbx-sandboxer") && cmdline.includes(configPath)) pids.push(Number(entry));
+  }
+  return pids;
 }
 
-async function harness(): Promise<Harness | undefined> {
-  const testing = (await import("@sandboxd/testing")) as Record<string, unknown>;
-  return typeof testing.startSandboxd === "function" ? (testing as unknown as Harness) : undefined;
-}
-
-/** Why daemon tests cannot run yet (for `todo`), or false when they can. */
-export const missing: string | false = (await harness())
-  ? false
-  : "needs startSandboxd from @sandboxd/testing (sandboxd with the Sandbox API and sbx-sandboxer)";
-
-/** Starts sandboxd in a temp dir for the test; stopped after it. */
+/** Starts sandboxd (and, through the sbx shim, a private sandboxer) for the test. */
 export async function startDaemon(t: {
   after: (fn: () => Promise<void>) => void;
 }): Promise<Daemon> {
   requireRoot();
-  const h = await harness();
-  if (!h) throw new Error(String(missing));
-  const dir = await tempDir(t, "sbx-it-");
-  const daemon = await h.startSandboxd({ dir: join(dir, "sandboxd") });
-  t.after(() => daemon.stop());
+  const dir = await mkdtemp(join(tmpdir(), "sbx-it-"));
+  const config = await writeSandboxerConfig({ dir: join(dir, "sbx") });
+  const env = { SBX_SANDBOXER_CONFIG: config.path };
+  const started: { daemon?: Sandboxd } = {};
+  // One hook, in order: the daemon, then the sandboxer its shim started, then its
+  // mounts, cgroups and bridge, and only then the directory.
+  t.after(async () => {
+    await started.daemon?.stop();
+    for (const pid of await sandboxerPids(config.path)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    await waitFor(async () => (await sandboxerPids(config.path)).length === 0, {
+      what: "the sandboxer to exit",
+    });
+    await cleanupSandboxerInstance(config);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const daemon = (started.daemon = await startSandboxd({
+    dir: join(dir, "sandboxd"),
+    extraPath: [binDir],
+    env,
+  }));
   const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  return { address: daemon.address, rootfs, dir };
+  return { address: daemon.address, rootfs, dir, env };
+}
+
+/**
+ * Whether the daemon serves the Sandbox API; when it does not, marks the test
+ * todo with what is missing (it is reported, not skipped silently).
+ */
+export async function requireSandboxApi(
+  t: { todo: (message: string) => void },
+  address: string,
+): Promise<boolean> {
+  const client = await Client.connect({ address });
+  try {
+    await client.sandboxes();
+    return true;
+  } catch (err) {
+    if (!isNotImplemented(err)) throw err;
+    t.todo(NO_SANDBOX_API);
+    return false;
+  } finally {
+    client.close();
+  }
 }
