@@ -3,6 +3,13 @@
  * socket, for integration and interop tests and benchmarks. Starting it again
  * on the same `dir` reuses the same root and state, which is how restart
  * tests bring it back after `kill()`.
+ *
+ * Sandboxes work out of the box: the default sandboxer is `shim`, and a
+ * sandbox of runtime `io.containerd.sbx.v1` gets its sbx-sandboxer from
+ * `containerd-shim-sbx-v1` on a private config (SBX_SANDBOXER_CONFIG in
+ * sandboxd's environment: temp dirs, its own cgroup parent, bridge and
+ * subnet), which `stop()` kills and cleans up after. Proxy sandboxers are
+ * `proxyPlugins`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
@@ -11,7 +18,15 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Channel } from "@sandboxd/grpc";
+import { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
+import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
 import { killShimsOf, runCtr, type CtrResult } from "./containerd.js";
+import {
+  cleanupSandboxerInstance,
+  writeSandboxerConfig,
+  type SandboxerConfig,
+} from "./sandboxer.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -28,6 +43,15 @@ export interface SandboxdOptions {
   env?: Record<string, string>;
   /** The launcher to run (default: this repository's packages/daemon/bin/sandboxd). */
   binary?: string;
+  /** `[proxy_plugins.NAME]` entries (type defaults to "sandbox"). */
+  proxyPlugins?: Record<string, { address: string; type?: string; platform?: string }>;
+  /** `[sandbox] default_sandboxer` (sandboxd's default is "shim"). */
+  defaultSandboxer?: string;
+  /**
+   * The config a shim-started sbx-sandboxer uses (SBX_SANDBOXER_CONFIG). Default:
+   * one written under `dir` on the first start and reused by later starts.
+   */
+  sandboxerConfig?: SandboxerConfig;
 }
 
 export interface Sandboxd {
@@ -38,6 +62,10 @@ export interface Sandboxd {
   readonly configPath: string;
   readonly logPath: string;
   readonly process: ChildProcess;
+  /** The config a shim-started sbx-sandboxer gets (its state dir, cgroup parent, bridge). */
+  readonly sandboxerConfig: SandboxerConfig;
+  /** Pids of sbx-sandboxers started by containerd-shim-sbx-v1 for this sandboxd. */
+  sandboxerPids(): Promise<number[]>;
   /** Runs `ctr --address <sock> ARGS` (Debian's containerd 1.6 ctr); never throws on a non-zero exit. */
   ctr(
     args: readonly string[],
@@ -49,7 +77,11 @@ export interface Sandboxd {
   kill(): Promise<void>;
   /** SIGTERM and wait for a clean exit; returns the exit code. Nothing else is cleaned up. */
   terminate(): Promise<number | null>;
-  /** Removes every task and container, stops sandboxd, kills leftover shims, removes state. */
+  /**
+   * Removes every sandbox (forced: their tasks and containers too), task and
+   * container, stops sandboxd, kills leftover shims and the shim-started
+   * sandboxer, removes state.
+   */
   stop(): Promise<void>;
 }
 
@@ -78,6 +110,13 @@ export function sandboxdPaths(dir: string): {
 export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd> {
   const paths = sandboxdPaths(options.dir);
   await mkdir(options.dir, { recursive: true });
+  const sandboxerConfig = options.sandboxerConfig ?? (await privateSandboxerConfig(options.dir));
+  const proxies = Object.entries(options.proxyPlugins ?? {}).flatMap(([name, p]) => [
+    `[proxy_plugins.${JSON.stringify(name)}]`,
+    `  type = ${JSON.stringify(p.type ?? "sandbox")}`,
+    `  address = ${JSON.stringify(p.address)}`,
+    ...(p.platform ? [`  platform = ${JSON.stringify(p.platform)}`] : []),
+  ]);
   await writeFile(
     paths.configPath,
     [
@@ -90,6 +129,10 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
       `  address = ${JSON.stringify(paths.ttrpcAddress)}`,
       "[debug]",
       `  level = ${JSON.stringify(options.logLevel ?? "debug")}`,
+      ...(options.defaultSandboxer
+        ? ["[sandbox]", `  default_sandboxer = ${JSON.stringify(options.defaultSandboxer)}`]
+        : []),
+      ...proxies,
       options.extraConfig ?? "",
       "",
     ].join("\n"),
@@ -98,6 +141,7 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
   const child = spawn(options.binary ?? sandboxdBinary, ["--config", paths.configPath], {
     env: {
       ...process.env,
+      SBX_SANDBOXER_CONFIG: sandboxerConfig.path,
       ...options.env,
       PATH: [
         ...(options.extraPath ?? []),
@@ -144,18 +188,91 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
     }
     return child.exitCode;
   };
+  const sandboxerPids = (): Promise<number[]> => sandboxersUsing(sandboxerConfig.path);
   const stop = async (): Promise<void> => {
     if (running()) {
       // The socket may already be gone (a test removed the directory first):
       // then there is nothing to ask, and the shims and containers are killed below.
-      if (await isSocket(paths.address)) await removeEverything(ctr);
+      if (await isSocket(paths.address)) {
+        await removeSandboxes(paths.address).catch(() => undefined);
+        await removeEverything(ctr);
+      }
       await terminate();
     }
     await killShimsOf(paths.address);
     await killContainersUnder(paths.state);
+    for (const pid of await sandboxerPids()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    while ((await sandboxerPids()).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!options.sandboxerConfig) await cleanupSandboxerInstance(sandboxerConfig);
     await rm(paths.state, { recursive: true, force: true });
   };
-  return { ...paths, process: child, ctr, log, kill, terminate, stop };
+  return {
+    ...paths,
+    process: child,
+    sandboxerConfig,
+    sandboxerPids,
+    ctr,
+    log,
+    kill,
+    terminate,
+    stop,
+  };
+}
+
+/** The sandboxer config of `dir`: written once, read back by later starts (restarts). */
+async function privateSandboxerConfig(dir: string): Promise<SandboxerConfig> {
+  const saved = join(dir, "sbx-sandboxer.json");
+  const text = await readFile(saved, "utf8").catch(() => undefined);
+  if (text !== undefined) return JSON.parse(text) as SandboxerConfig;
+  const config = await writeSandboxerConfig({ dir: join(dir, "sbx") });
+  await writeFile(saved, JSON.stringify(config));
+  return config;
+}
+
+/** sbx-sandboxer processes started with `config` (by the shim, through SBX_SANDBOXER_CONFIG). */
+async function sandboxersUsing(config: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
+    if (!environ.includes(`SBX_SANDBOXER_CONFIG=${config}\0`)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes("sbx-sandboxer")) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** Shuts down (forced) and deletes every sandbox in every namespace, through sandboxd. */
+async function removeSandboxes(address: string): Promise<void> {
+  const channel = new Channel(address);
+  try {
+    const namespaces = await channel.client(Namespaces).list({}, { timeoutMs: 10_000 });
+    for (const { name } of namespaces.namespaces) {
+      const metadata = { "containerd-namespace": name, "sandboxd-force": "true" };
+      const store = channel.client(Store);
+      const { list } = await store.list({}, { metadata, timeoutMs: 10_000 });
+      for (const s of list) {
+        await channel
+          .client(Controller)
+          .shutdown({ sandboxId: s.sandboxId }, { metadata, timeoutMs: 30_000 })
+          .catch(() => undefined);
+        await store
+          .delete({ sandboxId: s.sandboxId }, { metadata, timeoutMs: 30_000 })
+          .catch(() => undefined);
+      }
+    }
+  } finally {
+    channel.close();
+  }
 }
 
 async function isSocket(path: string): Promise<boolean> {

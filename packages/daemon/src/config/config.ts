@@ -32,6 +32,8 @@ export interface Config {
   /** `host:port` for Prometheus text metrics; empty = off. */
   readonly metrics: { readonly address: string };
   readonly proxyPlugins: Readonly<Record<string, ProxyPlugin>>;
+  /** The Sandbox API: the controller used when neither a request nor the record names one. */
+  readonly sandbox: { readonly defaultSandboxer: string };
   /** The file this came from, if any. */
   readonly file?: string | undefined;
 }
@@ -53,7 +55,27 @@ export function defaultConfig(): Config {
     debug: { level: "info" },
     metrics: { address: "" },
     proxyPlugins: {},
+    sandbox: { defaultSandboxer: shimSandboxer },
   };
+}
+
+/** The built-in sandbox controller: runs the runtime's shim binary per sandbox. */
+export const shimSandboxer = "shim";
+
+/** Proxy plugin types that are sandbox controllers (containerd accepts both spellings). */
+export const sandboxProxyTypes: readonly string[] = [
+  "sandbox",
+  "io.containerd.sandbox.controller.v1",
+];
+
+/** The sandbox controllers a config provides: `shim` and every sandbox proxy plugin. */
+export function sandboxerNames(config: Pick<Config, "proxyPlugins">): string[] {
+  return [
+    shimSandboxer,
+    ...Object.entries(config.proxyPlugins)
+      .filter(([, p]) => sandboxProxyTypes.includes(p.type))
+      .map(([name]) => name),
+  ];
 }
 
 /** Overrides from the command line. */
@@ -105,6 +127,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   const ttrpc = reader.table(doc, "ttrpc");
   const debug = reader.table(doc, "debug");
   const metrics = reader.table(doc, "metrics");
+  const sandbox = reader.table(doc, "sandbox");
   const address = reader.path(grpc, "grpc.address", base.grpc.address);
   const level = reader.string(debug, "debug.level", base.debug.level);
   if (!logLevels.includes(level as LogLevel)) {
@@ -126,8 +149,22 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
     debug: { level: level as LogLevel },
     metrics: { address: reader.hostPort(metrics, "metrics.address") },
     proxyPlugins: reader.proxyPlugins(doc),
+    sandbox: {
+      defaultSandboxer: reader.string(
+        sandbox,
+        "sandbox.default_sandboxer",
+        base.sandbox.defaultSandboxer,
+      ),
+    },
     file,
   };
+  const known = sandboxerNames(config);
+  if (!known.includes(config.sandbox.defaultSandboxer)) {
+    throw reader.fail(
+      "sandbox.default_sandboxer",
+      `unknown sandboxer ${JSON.stringify(config.sandbox.defaultSandboxer)} (${known.map((n) => JSON.stringify(n)).join(", ")}: "shim" or a [proxy_plugins.NAME] with type = "sandbox")`,
+    );
+  }
   reader.unknown(doc, "", [
     "version",
     "root",
@@ -137,11 +174,13 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
     "debug",
     "metrics",
     "proxy_plugins",
+    "sandbox",
   ]);
   reader.unknown(grpc, "grpc.", ["address", "uid", "gid"]);
   reader.unknown(ttrpc, "ttrpc.", ["address"]);
   reader.unknown(debug, "debug.", ["level"]);
   reader.unknown(metrics, "metrics.", ["address"]);
+  reader.unknown(sandbox, "sandbox.", ["default_sandboxer"]);
   return { config, warnings: reader.warnings };
 }
 
@@ -242,6 +281,12 @@ class Reader {
       if (address === "") throw this.fail(`${key}.address`, "must be set");
       const platform =
         raw.platform === undefined ? undefined : this.string(raw, `${key}.platform`, "");
+      if (name === shimSandboxer && sandboxProxyTypes.includes(type)) {
+        throw this.fail(
+          key,
+          `the name ${JSON.stringify(name)} is the built-in sandbox controller's`,
+        );
+      }
       out[name] = { type, address, platform };
       this.unknown(raw, `${key}.`, ["type", "address", "platform", "exports", "capabilities"]);
     }

@@ -67,6 +67,15 @@ export class ContainerStore {
     );
   }
 
+  /** Ids of the containers that name `sandbox` as theirs. */
+  inSandbox(ctx: Ctx, sandbox: string): string[] {
+    const ns = namespaceRequired(ctx);
+    return this.#db
+      .stmt("SELECT id FROM containers WHERE namespace = ? AND sandbox = ? ORDER BY id")
+      .all(ns, sandbox)
+      .map((row) => String(row.id));
+  }
+
   list(ctx: Ctx, filters: readonly string[] = []): Container[] {
     const ns = namespaceRequired(ctx);
     const filter = parseFilters(filters);

@@ -60,7 +60,14 @@ test("schema: migrations run once and set user_version; a newer schema is refuse
       .stmt("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
       .all()
       .map((r) => r.name);
-    assert.deepEqual(names, ["containers", "lease_resources", "leases", "namespaces", "sandboxes"]);
+    assert.deepEqual(names, [
+      "containers",
+      "lease_resources",
+      "leases",
+      "namespaces",
+      "sandbox_instances",
+      "sandboxes",
+    ]);
     again.stmt("SELECT 1").get();
     again.close();
     const raw = new DatabaseSync(path);

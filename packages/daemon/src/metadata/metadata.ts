@@ -4,12 +4,14 @@ import { ContainerStore } from "./containers.js";
 import { MetadataDb, metadataDir, metadataFile } from "./db.js";
 import { LeaseStore } from "./leases.js";
 import { NamespaceStore } from "./namespaces.js";
+import { SandboxStore } from "./sandboxes.js";
 
 export interface Metadata {
   readonly db: MetadataDb;
   readonly namespaces: NamespaceStore;
   readonly containers: ContainerStore;
   readonly leases: LeaseStore;
+  readonly sandboxes: SandboxStore;
 }
 
 /** `root/io.containerd.metadata.v1.sqlite/meta.db` */
@@ -25,5 +27,6 @@ export function openMetadata(path: string): Metadata {
     namespaces,
     containers: new ContainerStore(db, namespaces),
     leases: new LeaseStore(db, namespaces),
+    sandboxes: new SandboxStore(db, namespaces),
   };
 }

@@ -87,4 +87,25 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    // What sandboxd knows about the instance a controller made for a sandbox:
+    // which controller, whether it was started, its last task endpoint. The
+    // row goes at Shutdown; the Store record cannot be deleted while it exists.
+    name: "sandbox instances",
+    up(db) {
+      db.exec(`
+        CREATE TABLE sandbox_instances (
+          namespace   TEXT NOT NULL,
+          id          TEXT NOT NULL,
+          sandboxer   TEXT NOT NULL,
+          state       TEXT NOT NULL,
+          address     TEXT NOT NULL DEFAULT '',
+          version     INTEGER NOT NULL DEFAULT 0,
+          updated_at  INTEGER NOT NULL,
+          PRIMARY KEY (namespace, id),
+          FOREIGN KEY (namespace, id) REFERENCES sandboxes (namespace, id)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
 ];

@@ -37,3 +37,44 @@ export interface LeaseResource {
   id: string;
   type: string;
 }
+
+/** A sandbox's record in the Store (containerd.types.Sandbox). */
+export interface Sandbox {
+  id: string;
+  runtime: ContainerRuntime;
+  /** The sandbox spec (an OCI spec for sandboxd's runtimes); written as the bundle's config.json. */
+  spec?: Any | undefined;
+  labels: Record<string, string>;
+  extensions: Record<string, Any>;
+  /** The controller that serves it: `shim` or a proxy plugin's name ("" when not chosen yet). */
+  sandboxer: string;
+  /** Epoch ms, set by the store. */
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Instance states sandboxd records for a sandbox a controller has made. */
+export const InstanceState = {
+  /** Controller.Create was called and has not returned (undone after a crash). */
+  Creating: "creating",
+  /** Controller.Create succeeded. */
+  Created: "created",
+  /** Controller.Start succeeded (it may have exited since: Status says). */
+  Started: "started",
+} as const;
+export type InstanceState = (typeof InstanceState)[keyof typeof InstanceState];
+
+/**
+ * What sandboxd remembers about a sandbox's instance (its row disappears at
+ * Shutdown): which controller made it, and the last task endpoint it
+ * reported, so tasks and restarts find it again.
+ */
+export interface SandboxInstance {
+  id: string;
+  sandboxer: string;
+  state: InstanceState;
+  /** `ttrpc+unix:///...` from the last Start or Status ("" if none). */
+  address: string;
+  version: number;
+  updatedAt: number;
+}

@@ -18,7 +18,7 @@ import type { BootstrapInfo } from "./bootstrap.js";
 import { parseStartOutput, writeBootstrap } from "./bootstrap.js";
 import type { Bundle } from "./bundle.js";
 import { BundleFile } from "./bundle.js";
-import type { ExitInfo, Shim, ShimStarter, StartShimRequest } from "./shim.js";
+import type { BinaryStartRequest, ExitInfo, Shim } from "./shim.js";
 import { makeFifo, openShimLog, type FifoPool, type ShimLog } from "./shim-log.js";
 import { connectTask, type TaskConnection } from "./task-client.js";
 
@@ -41,7 +41,7 @@ export interface BinaryShimsConfig {
 
 const connectTimeoutMs = 5000;
 
-export class BinaryShims implements ShimStarter {
+export class BinaryShims {
   readonly #config: BinaryShimsConfig;
   readonly #env: NodeJS.ProcessEnv;
   readonly #resolved = new Map<string, string>();
@@ -78,11 +78,11 @@ export class BinaryShims implements ShimStarter {
     return path;
   }
 
-  prepare(request: Omit<StartShimRequest, "bundle">): void {
+  prepare(request: Omit<BinaryStartRequest, "bundle">): void {
     this.resolve(request.runtime);
   }
 
-  async start(ctx: Ctx, request: StartShimRequest): Promise<Shim> {
+  async start(ctx: Ctx, request: BinaryStartRequest): Promise<BinaryShimHandle> {
     const { bundle } = request;
     const binary = this.resolve(request.runtime);
     const log = this.#shimLogger(bundle, request.runtime);
@@ -119,7 +119,15 @@ export class BinaryShims implements ShimStarter {
         bundle.write(BundleFile.ShimBinaryPath, binary),
         writeBootstrap(bundle, info),
       ]);
-      return new BinaryShim(this, bundle, connection, binary, shimLog);
+      return new BinaryShim(
+        this,
+        bundle,
+        connection,
+        binary,
+        shimLog,
+        info,
+        plainOutput(result.combined),
+      );
     } catch (err) {
       if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);
       shimLog.close();
@@ -128,7 +136,7 @@ export class BinaryShims implements ShimStarter {
   }
 
   /** Reconnects to a running shim after a restart. */
-  async load(ctx: Ctx, bundle: Bundle, info: BootstrapInfo): Promise<Shim> {
+  async load(ctx: Ctx, bundle: Bundle, info: BootstrapInfo): Promise<BinaryShimHandle> {
     const binary = (await bundle.read(BundleFile.ShimBinaryPath))?.trim() ?? "";
     const connection = await connectTask(info.address, info.version, {
       namespace: bundle.namespace,
@@ -139,7 +147,7 @@ export class BinaryShims implements ShimStarter {
     const shimLog = await openShimLog(bundle.file(BundleFile.Log), log).catch(() => ({
       close: () => undefined,
     }));
-    return new BinaryShim(this, bundle, connection, binary, shimLog);
+    return new BinaryShim(this, bundle, connection, binary, shimLog, info, false);
   }
 
   /**
@@ -195,12 +203,24 @@ export class BinaryShims implements ShimStarter {
   }
 }
 
-class BinaryShim implements Shim {
+/** A started (or reconnected) shim binary: its connection, bootstrap and binary. */
+export interface BinaryShimHandle extends Shim {
+  readonly kind: "binary";
+  /** What `start` printed (or bootstrap.json said). */
+  readonly bootstrap: BootstrapInfo;
+  /** `start` printed a bare address, which carries no task API version (2 was assumed). */
+  readonly plainOutput: boolean;
+  readonly binary: string;
+}
+
+class BinaryShim implements BinaryShimHandle {
   readonly kind = "binary";
   readonly bundle: Bundle;
   readonly connection: TaskConnection;
+  readonly bootstrap: BootstrapInfo;
+  readonly plainOutput: boolean;
+  readonly binary: string;
   readonly #shims: BinaryShims;
-  readonly #binary: string;
   readonly #log: ShimLog;
 
   constructor(
@@ -209,19 +229,29 @@ class BinaryShim implements Shim {
     connection: TaskConnection,
     binary: string,
     log: ShimLog,
+    bootstrap: BootstrapInfo,
+    plain: boolean,
   ) {
     this.#shims = shims;
     this.bundle = bundle;
     this.connection = connection;
-    this.#binary = binary;
+    this.binary = binary;
     this.#log = log;
+    this.bootstrap = bootstrap;
+    this.plainOutput = plain;
   }
 
   cleanup(ctx: Ctx): Promise<ExitInfo | undefined> {
-    return this.#shims.delete(ctx, this.bundle, this.#binary);
+    return this.#shims.delete(ctx, this.bundle, this.binary);
   }
 
   release(): void {
     this.#log.close();
   }
+}
+
+/** Whether `start` printed a bare address (no JSON, no protobuf BootstrapResult). */
+function plainOutput(output: Uint8Array): boolean {
+  const text = Buffer.from(output).toString("utf8").trim();
+  return !text.startsWith("{") && /^[\x20-\x7e]+$/.test(text);
 }

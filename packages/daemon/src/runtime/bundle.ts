@@ -80,8 +80,9 @@ export interface BundleDirs {
   readonly root: string;
 }
 
-export function bundleDirs(root: string, state: string): BundleDirs {
-  return { root: join(root, runtimePluginId), state: join(state, runtimePluginId) };
+/** The task bundles' dirs, or another plugin's (the shim sandbox controller's) with `pluginId`. */
+export function bundleDirs(root: string, state: string, pluginId = runtimePluginId): BundleDirs {
+  return { root: join(root, pluginId), state: join(state, pluginId) };
 }
 
 export function bundleFor(dirs: BundleDirs, namespace: string, id: string): Bundle {

@@ -2,40 +2,56 @@
  * "How to obtain a task API connection for this container" (containerd's
  * ShimManager.Start), in one place:
  *
- * - a container whose `sandbox` is set, when the sandbox's task API is known
- *   and speaks version 3 or later, is attached to it: `<bundle>/sandbox` and
+ * - a container whose `sandbox` is set is served by its sandbox: the Sandbox
+ *   API (`SandboxEndpoints`) says where, and refuses a sandbox that does not
+ *   exist (NotFound) or is not ready (FailedPrecondition). An endpoint of
+ *   version 3 or later is attached to: `<bundle>/sandbox` and
  *   `bootstrap.json` are written and the daemon connects, with no `start` and
- *   no `delete`;
+ *   no `delete`; an older endpoint needs a shim per container, as in containerd;
  * - every other container gets its own shim binary (`BinaryShims`).
  *
- * The Sandbox API plugs in with `setSandboxEndpoints`; until then every
- * container takes the binary path. After a restart, `load` reconnects from
- * what the bundle records.
+ * `route` decides before anything is made; `start` then follows the route.
+ * After a restart, `load` reconnects from what the bundle records; a
+ * sandbox's task API that is unreachable then is reconnected in the
+ * background rather than taken for dead.
  */
 import { notFound } from "@sandboxd/errdefs";
 import type { Ctx } from "@sandboxd/core";
 import type { BinaryShims } from "./binary-shim.js";
-import { readBootstrap, writeBootstrap, type BootstrapInfo } from "./bootstrap.js";
+import { readBootstrap, writeBootstrap } from "./bootstrap.js";
 import { BundleFile, type Bundle } from "./bundle.js";
-import type { ExitInfo, Shim, ShimStarter, StartShimRequest } from "./shim.js";
-import { connectTask, type TaskConnection } from "./task-client.js";
+import {
+  bootstrapOf,
+  endpointOf,
+  SandboxTask,
+  SandboxTaskConnection,
+  type TaskEndpoint,
+} from "./sandbox-task.js";
+import type { ExitInfo, Shim, StartShimRequest } from "./shim.js";
 
-/** A sandbox's task API endpoint: `ttrpc+unix:///...` and the version served there. */
-export interface TaskEndpoint {
-  address: string;
-  version: number;
-}
+export type { TaskEndpoint } from "./sandbox-task.js";
 
 /** Implemented by the Sandbox API: where a sandbox serves its containers' tasks. */
 export interface SandboxEndpoints {
-  /** The endpoint of `sandboxId` in the context's namespace; undefined when unknown. */
-  endpoint(ctx: Ctx, sandboxId: string): Promise<TaskEndpoint | undefined>;
+  /**
+   * The endpoint of `sandboxId` in the context's namespace, asked of its
+   * controller now. NotFound when the sandbox does not exist,
+   * FailedPrecondition when it is not ready (not started, exited, unreachable).
+   */
+  endpoint(ctx: Ctx, sandboxId: string): Promise<TaskEndpoint>;
+  /** The last endpoint the sandbox reported, without asking (for reconnecting); never throws. */
+  knownEndpoint(namespace: string, sandboxId: string): TaskEndpoint | undefined;
 }
 
 /** Sandboxes must serve at least this task API version to take containers without a shim. */
 export const minSandboxTaskVersion = 3;
 
-export class ShimManager implements ShimStarter {
+/** How a container's task is served, decided before anything is made. */
+export type Route =
+  | { readonly kind: "binary" }
+  | { readonly kind: "sandbox"; readonly sandboxId: string; readonly endpoint: TaskEndpoint };
+
+export class ShimManager {
   readonly #binary: BinaryShims;
   #sandboxes: SandboxEndpoints | undefined;
 
@@ -48,43 +64,64 @@ export class ShimManager implements ShimStarter {
     this.#sandboxes = sandboxes;
   }
 
-  prepare(request: Omit<StartShimRequest, "bundle">): void {
-    // A sandboxed container may still fall back to its own shim: check the runtime either way.
-    this.#binary.prepare(request);
-  }
-
-  async start(ctx: Ctx, request: StartShimRequest): Promise<Shim> {
+  /**
+   * Where the container's task goes; throws (before any side effect) when it
+   * cannot go anywhere: an uninstalled runtime, a missing or unready sandbox.
+   */
+  async route(ctx: Ctx, request: Omit<StartShimRequest, "bundle">): Promise<Route> {
     const sandboxId = request.container.sandbox;
     if (sandboxId !== "" && this.#sandboxes) {
       const endpoint = await this.#sandboxes.endpoint(ctx, sandboxId);
-      if (!endpoint) {
-        ctx.log.warn(
-          { sandbox_id: sandboxId },
-          "sandbox not found, starting a shim for the container",
-        );
-      } else if (endpoint.version < minSandboxTaskVersion) {
-        ctx.log.debug(
-          { sandbox_id: sandboxId, version: endpoint.version },
-          "sandbox task API too old, starting a shim",
-        );
-      } else {
-        return this.#attach(ctx, request.bundle, sandboxId, endpoint);
+      if (endpoint.version >= minSandboxTaskVersion) {
+        return { kind: "sandbox", sandboxId, endpoint };
       }
+      ctx.log.debug(
+        { sandbox_id: sandboxId, version: endpoint.version },
+        "sandbox task API too old, starting a shim",
+      );
+    }
+    this.#binary.prepare(request);
+    return { kind: "binary" };
+  }
+
+  async start(ctx: Ctx, request: StartShimRequest, route: Route): Promise<Shim> {
+    if (route.kind === "sandbox") {
+      const { bundle } = request;
+      await Promise.all([
+        bundle.write(BundleFile.Sandbox, route.sandboxId),
+        writeBootstrap(bundle, bootstrapOf(route.endpoint)),
+      ]);
+      const connection = await SandboxTaskConnection.open(
+        ctx,
+        bundle,
+        route.sandboxId,
+        route.endpoint,
+        this.#hint(bundle.namespace, route.sandboxId),
+        false,
+      );
+      return new SandboxTask(bundle, connection);
     }
     return this.#binary.start(ctx, request);
   }
 
-  /** Reconnects to the task API recorded in `bundle`; NotFound if nothing is recorded. */
+  /**
+   * Reconnects to the task API recorded in `bundle`; NotFound if nothing is
+   * recorded. A sandbox's task API that does not answer is not an error: the
+   * task is returned unreachable and reconnects in the background.
+   */
   async load(ctx: Ctx, bundle: Bundle): Promise<Shim> {
     const info = await readBootstrap(bundle);
     if (!info) throw notFound(`no shim address in bundle ${bundle.path}`);
-    const sandboxId = await bundle.read(BundleFile.Sandbox);
+    const sandboxId = (await bundle.read(BundleFile.Sandbox))?.trim();
     if (sandboxId !== undefined) {
-      const connection = await connectTask(info.address, info.version, {
-        namespace: bundle.namespace,
-        signal: ctx.signal,
-        timeoutMs: 5000,
-      });
+      const connection = await SandboxTaskConnection.open(
+        ctx,
+        bundle,
+        sandboxId,
+        endpointOf(info),
+        this.#hint(bundle.namespace, sandboxId),
+        true,
+      );
       return new SandboxTask(bundle, connection);
     }
     return this.#binary.load(ctx, bundle, info);
@@ -96,44 +133,7 @@ export class ShimManager implements ShimStarter {
     return this.#binary.delete(ctx, bundle);
   }
 
-  async #attach(
-    ctx: Ctx,
-    bundle: Bundle,
-    sandboxId: string,
-    endpoint: TaskEndpoint,
-  ): Promise<Shim> {
-    const plus = endpoint.address.indexOf("+");
-    const protocol = plus > 0 ? endpoint.address.slice(0, plus) : "ttrpc";
-    const address = plus > 0 ? endpoint.address.slice(plus + 1) : endpoint.address;
-    const info: BootstrapInfo = {
-      version: endpoint.version,
-      address,
-      protocol: protocol === "grpc" ? "grpc" : "ttrpc",
-    };
-    await Promise.all([bundle.write(BundleFile.Sandbox, sandboxId), writeBootstrap(bundle, info)]);
-    const connection = await connectTask(endpoint.address, endpoint.version, {
-      namespace: bundle.namespace,
-      signal: ctx.signal,
-      timeoutMs: 5000,
-    });
-    return new SandboxTask(bundle, connection);
+  #hint(namespace: string, sandboxId: string): () => Promise<TaskEndpoint | undefined> {
+    return () => Promise.resolve(this.#sandboxes?.knownEndpoint(namespace, sandboxId));
   }
-}
-
-/** A container served by its sandbox's task API: nothing to start or delete. */
-class SandboxTask implements Shim {
-  readonly kind = "sandbox";
-  readonly bundle: Bundle;
-  readonly connection: TaskConnection;
-
-  constructor(bundle: Bundle, connection: TaskConnection) {
-    this.bundle = bundle;
-    this.connection = connection;
-  }
-
-  cleanup(): Promise<ExitInfo | undefined> {
-    return Promise.resolve(undefined);
-  }
-
-  release(): void {}
 }

@@ -30,6 +30,11 @@ export interface Shim {
   cleanup(ctx: Ctx): Promise<ExitInfo | undefined>;
   /** Stops copying the shim's log (after the shim is gone). */
   release(): void;
+  /**
+   * Sandbox tasks only: `listener` runs each time the task API comes back after
+   * a disconnect (the sandboxer restarted), so the task's state can be read again.
+   */
+  onReconnect?(listener: () => void): void;
 }
 
 export interface StartShimRequest {
@@ -41,9 +46,5 @@ export interface StartShimRequest {
   readonly options?: Any | undefined;
 }
 
-/** A way to obtain task connections (one per route: binary shims, sandboxes). */
-export interface ShimStarter {
-  /** Checks what can be checked before any side effect (e.g. that the runtime is installed). */
-  prepare(request: Omit<StartShimRequest, "bundle">): void;
-  start(ctx: Ctx, request: StartShimRequest): Promise<Shim>;
-}
+/** What starting a shim binary needs (no container: sandbox shims have none). */
+export type BinaryStartRequest = Omit<StartShimRequest, "container">;

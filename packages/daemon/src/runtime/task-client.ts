@@ -31,6 +31,14 @@ export interface TaskConnection {
   /** Registers a callback for when the connection closes; runs once. */
   onClose(listener: () => void): void;
   close(): Promise<void>;
+  /** Another ttrpc service on the same connection (e.g. the shim's Sandbox service), errors mapped. */
+  service<S extends DescService>(service: S, serviceName?: string): TypedClient<S>;
+  /**
+   * For connections that come back after a disconnect (a sandbox's task API):
+   * resolves once connected again, rejects when `signal` aborts or the
+   * connection is closed for good. Absent on plain connections.
+   */
+  ready?(signal: AbortSignal): Promise<void>;
 }
 
 export interface ConnectTaskOptions {
@@ -59,9 +67,8 @@ export async function connectTask(
     throw toErrdefs(err);
   }
   const serviceName = version >= 3 ? ServiceName.TaskV3 : ServiceName.TaskV2;
-  const api = mapErrors(Task, createClient(client, Task, { serviceName }), {
-    "containerd-namespace-ttrpc": options.namespace,
-  });
+  const metadata = { "containerd-namespace-ttrpc": options.namespace };
+  const api = mapErrors(Task, createClient(client, Task, { serviceName }), metadata);
   return {
     api,
     address,
@@ -73,6 +80,8 @@ export async function connectTask(
       client.onClose(() => listener());
     },
     close: () => client.close(),
+    service: (service, name) =>
+      mapErrors(service, createClient(client, service, { serviceName: name }), metadata),
   };
 }
 

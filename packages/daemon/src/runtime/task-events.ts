@@ -3,7 +3,6 @@
  * about, the status it implies for the init process, and a key that tells
  * one exit from another (to drop duplicates).
  */
-import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Topic, unpackAs } from "@sandboxd/api";
 import {
   TaskCreateSchema,
@@ -39,20 +38,18 @@ export function taskEventKey(envelope: Envelope): { id?: string; event?: string 
   if (!decoded) return {};
   if (decoded.$typeName === TaskExitSchema.typeName) {
     const e = decoded;
-    const at = e.exitedAt ? timestampMs(e.exitedAt) : 0;
-    return { id: e.containerId, event: exitKey(e.id, e.pid, e.exitStatus, at) };
+    return { id: e.containerId, event: exitKey(e.id || e.containerId, e.pid, e.exitStatus) };
   }
   return { id: (decoded as { containerId: string }).containerId };
 }
 
-/** Identifies one exit of one process (exec id or container id, pid, status, time). */
-export function exitKey(
-  processId: string,
-  pid: number,
-  exitStatus: number,
-  exitedAtMs: number,
-): string {
-  return `${processId}/${pid}/${exitStatus}/${exitedAtMs}`;
+/**
+ * Identifies one exit of one process (exec id or container id, pid, status).
+ * A process exits once, so the time is left out: the same exit reported by a
+ * shim and read back by the daemon may carry times of different precision.
+ */
+export function exitKey(processId: string, pid: number, exitStatus: number): string {
+  return `${processId}/${pid}/${exitStatus}`;
 }
 
 /** The init process status an event implies, if any. */

@@ -15,6 +15,7 @@ import {
   isNotFound,
   isUnknown,
   notFound,
+  toStatus,
 } from "@sandboxd/errdefs";
 import { Server } from "@sandboxd/ttrpc";
 import { JsonTypeUrl, packJson, ServiceName } from "@sandboxd/api";
@@ -30,10 +31,15 @@ import { bundleDirs, type BundleDirs } from "./bundle.js";
 import { ShimManager } from "./shim-manager.js";
 import { TaskManager } from "./task-manager.js";
 
-/** A task API that behaves like a shim for one process per container id. */
-function fakeTaskServer() {
-  const procs = new Map<string, { status: Status; exit?: number; waiters: (() => void)[] }>();
-  const server = new Server();
+type Procs = Map<string, { status: Status; exit?: number; waiters: (() => void)[] }>;
+
+/**
+ * A task API that behaves like a shim for one process per container id. The
+ * processes live in `procs`, so a new server over the same map is the
+ * sandboxer after a restart (its containers kept running meanwhile).
+ */
+function fakeTaskServer(procs: Procs = new Map()) {
+  const server = new Server({ errorToStatus: toStatus });
   const impl = {
     create: (req: { id: string }) => {
       if (procs.has(req.id)) throw new Error("exists");
@@ -50,14 +56,18 @@ function fakeTaskServer() {
     state: (req: { id: string }) => {
       const p = procs.get(req.id);
       if (!p) throw notFound(`container ${req.id}`);
-      return { id: req.id, pid: 42, status: p.status, exitStatus: p.exit ?? 0 };
+      return {
+        id: req.id,
+        pid: 42,
+        status: p.status,
+        exitStatus: p.exit ?? 0,
+        exitedAt: timestampFromMs(1000),
+      };
     },
     kill: (req: { id: string; signal: number }) => {
       const p = procs.get(req.id);
       if (!p) throw notFound(`container ${req.id}`);
-      p.status = Status.STOPPED;
-      p.exit = 128 + req.signal;
-      for (const w of p.waiters.splice(0)) w();
+      exit(p, 128 + req.signal);
       return {};
     },
     wait: async (req: { id: string }) => {
@@ -77,6 +87,12 @@ function fakeTaskServer() {
   };
   server.register(TaskService, impl, { serviceName: ServiceName.TaskV3 });
   return { server, procs };
+}
+
+function exit(p: { status: Status; exit?: number; waiters: (() => void)[] }, code: number): void {
+  p.status = Status.STOPPED;
+  p.exit = code;
+  for (const w of p.waiters.splice(0)) w();
 }
 
 interface Stack {
@@ -112,7 +128,11 @@ async function stack(t: { after: (fn: () => unknown) => void }): Promise<Stack> 
   });
   const shims = new ShimManager(binary, {
     endpoint: (_ctx: Ctx, id: string) =>
-      Promise.resolve(id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined),
+      id === "sb1"
+        ? Promise.resolve({ address: `ttrpc+unix://${socket}`, version: 3 })
+        : Promise.reject(notFound(`sandbox ${JSON.stringify(id)}`)),
+    knownEndpoint: (_ns: string, id: string) =>
+      id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined,
   });
   const root = background(log);
   const tasks = new TaskManager({
@@ -214,7 +234,7 @@ test("events come after the commit, and not at all when the store refuses", asyn
 
 test("an unknown runtime fails before any side effect (Unknown, like containerd)", async (t) => {
   const s = await stack(t);
-  createContainer(s, "lost", "sb-unknown", "io.containerd.nope.v1");
+  createContainer(s, "lost", "", "io.containerd.nope.v1");
   await assert.rejects(s.tasksLocal.create(ctx, { containerId: "lost" } as never), (e: Error) => {
     return (
       isUnknown(e) &&
@@ -226,11 +246,24 @@ test("an unknown runtime fails before any side effect (Unknown, like containerd)
   assert.deepEqual(await readdir(s.dirs.state).catch(() => []), []);
 });
 
-test("after a restart tasks reconnect; a task whose server goes away keeps its exit until deleted", async (t) => {
+test("a container whose sandbox does not exist is refused before any side effect", async (t) => {
+  const s = await stack(t);
+  createContainer(s, "orphan", "sb-unknown");
+  await assert.rejects(
+    s.tasksLocal.create(ctx, { containerId: "orphan" } as never),
+    (e: Error) => isNotFound(e) && e.message.includes('sandbox "sb-unknown"'),
+  );
+  assert.deepEqual(await readdir(s.dirs.state).catch(() => []), []);
+});
+
+test("after a restart tasks reconnect; a sandbox task API that goes away is waited for, not buried", async (t) => {
   const s = await stack(t);
   createContainer(s, "app", "sb1");
-  await s.tasksLocal.create(ctx, { containerId: "app" } as never);
-  await s.tasksLocal.start(ctx, { containerId: "app", execId: "" } as never);
+  createContainer(s, "gone", "sb1");
+  for (const id of ["app", "gone"]) {
+    await s.tasksLocal.create(ctx, { containerId: id } as never);
+    await s.tasksLocal.start(ctx, { containerId: id, execId: "" } as never);
+  }
   await s.tasks.close();
 
   // A new task manager over the same dirs: the daemon after a restart.
@@ -243,30 +276,50 @@ test("after a restart tasks reconnect; a task whose server goes away keeps its e
   });
   t.after(() => restarted.close());
   s.exchange.listen((e) => restarted.observe(e));
-  assert.deepEqual(await restarted.load(background()), { live: 1, dead: 0, removed: 0 });
+  assert.deepEqual(await restarted.load(background()), { live: 2, dead: 0, removed: 0 });
   const tasks = new TasksLocal(s.metadata.containers, restarted);
-  assert.equal(
-    (await tasks.get(ctx, { containerId: "app", execId: "" } as never)).process?.status,
-    Status.RUNNING,
-  );
+  const get = (id: string) => tasks.get(ctx, { containerId: id, execId: "" } as never);
+  assert.equal((await get("app")).process?.status, Status.RUNNING);
 
-  // The task API goes away (its process died): exit 255, /tasks/exit and /tasks/delete.
+  // The sandbox's task API goes away (its sandboxer died): the task is kept, unreachable.
   s.events.length = 0;
+  const waiting = tasks.wait(ctx, { containerId: "app", execId: "" } as never);
   await s.fake.server.close();
-  const waited = await waitUntil(
-    () => s.events.filter((e) => e.topic === "/tasks/delete").length > 0,
+  assert.ok(
+    await waitUntil(async () => (await get("app")).process?.status === Status.UNKNOWN),
+    "reported UNKNOWN while unreachable",
   );
-  assert.ok(waited);
   assert.deepEqual(
     s.events.map((e) => e.topic),
-    ["/tasks/exit", "/tasks/delete"],
+    [],
+    "no exit invented",
   );
-  const exit = await tasks.wait(ctx, { containerId: "app", execId: "" } as never);
-  assert.equal(exit.exitStatus, 255);
-  const got = await tasks.get(ctx, { containerId: "app", execId: "" } as never);
-  assert.equal(got.process?.status, Status.STOPPED);
+  // Meanwhile "app" exits and "gone" disappears from the sandboxer.
+  exit(s.fake.procs.get("app")!, 3);
+  s.fake.procs.delete("gone");
 
-  // The exit survives another restart (exit.json), until the task is deleted.
+  // The sandboxer comes back on the same socket: Wait returns, the exit is published once.
+  const back = fakeTaskServer(s.fake.procs);
+  await back.server.listen(s.socket);
+  t.after(() => back.server.close());
+  assert.equal((await waiting).exitStatus, 3, "the Wait in flight was re-armed");
+  assert.ok(
+    await waitUntil(() => s.events.filter((e) => e.topic === "/tasks/delete").length > 0),
+    "the task the sandboxer lost is buried",
+  );
+  assert.deepEqual(s.events.map((e) => e.topic).sort(), [
+    "/tasks/delete",
+    "/tasks/exit",
+    "/tasks/exit",
+  ]);
+  assert.equal((await get("app")).process?.status, Status.STOPPED);
+  assert.equal(
+    (await tasks.wait(ctx, { containerId: "gone", execId: "" } as never)).exitStatus,
+    255,
+  );
+  assert.equal((await tasks.delete(ctx, { containerId: "app" } as never)).exitStatus, 3);
+
+  // The lost task's exit survives another restart (exit.json), until the task is deleted.
   await restarted.close();
   const again = new TaskManager({
     dirs: s.dirs,
@@ -278,18 +331,18 @@ test("after a restart tasks reconnect; a task whose server goes away keeps its e
   t.after(() => again.close());
   assert.deepEqual(await again.load(background()), { live: 0, dead: 1, removed: 0 });
   const local = new TasksLocal(s.metadata.containers, again);
-  assert.equal(
-    (await local.wait(ctx, { containerId: "app", execId: "" } as never)).exitStatus,
-    255,
-  );
-  assert.equal((await local.delete(ctx, { containerId: "app" } as never)).exitStatus, 255);
-  await assert.rejects(local.get(ctx, { containerId: "app", execId: "" } as never), isNotFound);
+  assert.equal((await local.delete(ctx, { containerId: "gone" } as never)).exitStatus, 255);
+  await assert.rejects(local.get(ctx, { containerId: "gone", execId: "" } as never), isNotFound);
+  await again.settle();
   assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), []);
 });
 
-async function waitUntil(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
+async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<boolean> {
   const until = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -9,12 +9,20 @@
  * `bootstrap.json` to reconnect) and, for a task whose shim died, `exit.json`.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { alreadyExists, isNotFound, isUnavailable, withMessage, Kind } from "@sandboxd/errdefs";
+import {
+  alreadyExists,
+  isFailedPrecondition,
+  isNotFound,
+  isUnavailable,
+  withMessage,
+  Kind,
+} from "@sandboxd/errdefs";
 import {
   detached,
   namespaceRequired,
   withLogFields,
   withNamespace,
+  withTimeout,
   type Ctx,
 } from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
@@ -91,19 +99,18 @@ export class TaskManager {
     if (this.#tasks.has(k) || this.#creating.has(k)) throw alreadyExists(`task ${container.id}`);
     const runtime = options.runtimePath || container.runtime.name;
     const shimOptions = options.options ?? container.runtime.options;
-    this.#o.shims.prepare({ container, runtime, options: shimOptions });
     this.#creating.add(k);
     const rollback = new Rollback();
     try {
+      const route = await this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
       await this.#cleanups.get(k);
       const bundle = await createBundle(this.#o.dirs, ns, container.id, container.spec?.value);
       rollback.push("remove bundle", () => deleteBundle(bundle));
-      const shim = await this.#o.shims.start(ctx, {
-        bundle,
-        container,
-        runtime,
-        options: shimOptions,
-      });
+      const shim = await this.#o.shims.start(
+        ctx,
+        { bundle, container, runtime, options: shimOptions },
+        route,
+      );
       rollback.push("stop shim", (c) => this.#teardown(c, shim, true));
       const api = shim.connection.api;
       const created = await api.create(
@@ -172,6 +179,47 @@ export class TaskManager {
     await this.#teardown(ctx, shim, false);
     void this.#background(k, task.bundle, shim);
     return exit;
+  }
+
+  /**
+   * Removes the task whatever state it is in (a forced sandbox shutdown):
+   * kills every process, waits for the init to exit, deletes it. A task whose
+   * task API cannot be reached is dropped here (its sandbox is being shut
+   * down, which removes the container), with /tasks/exit and /tasks/delete.
+   */
+  async remove(ctx: Ctx, id: string, waitMs = 10_000): Promise<void> {
+    const task = this.get(ctx, id);
+    if (task.shim && !task.deleting) {
+      await task.kill(ctx, 9, true).catch(() => undefined);
+      const bounded = withTimeout(ctx, waitMs);
+      try {
+        await task.wait(bounded.ctx);
+      } catch {
+        // Unreachable or stuck: delete below says which.
+      } finally {
+        bounded.done();
+      }
+    }
+    try {
+      await this.delete(ctx, id);
+    } catch (err) {
+      if (!isUnavailable(err) && !isFailedPrecondition(err)) throw err;
+      ctx.log.warn({ error: err, id }, "task API unreachable: dropping the task");
+      const shim = task.shim;
+      task.deleting = true;
+      task.shim = undefined;
+      this.#remove(task);
+      const exit = task.exit ?? { pid: task.pid, exitStatus: 255, exitedAt: Date.now() };
+      if (!this.#exitSeen(task.namespace, task.id)) this.#publishExit(ctx, task.id, exit);
+      publishEvent(this.#o.publisher, ctx, Topic.TaskDelete, TaskDeleteSchema, {
+        containerId: task.id,
+        pid: exit.pid,
+        exitStatus: exit.exitStatus,
+        exitedAt: timestampFromMs(exit.exitedAt),
+      });
+      if (shim) await this.#teardown(ctx, shim, false);
+      await this.#background(key(task.namespace, task.id), task.bundle, shim);
+    }
   }
 
   /**
@@ -273,6 +321,22 @@ export class TaskManager {
     try {
       state = await shim.connection.api.state({ id: bundle.id }, { timeoutMs: 5000 });
     } catch (err) {
+      if (shim.kind === "sandbox" && isUnavailable(err)) {
+        // The sandboxer is down: the task is not dead. It is read again on reconnect.
+        ctx.log.warn({ error: err }, "sandbox task API unreachable, task kept");
+        this.#add(
+          new Task({
+            namespace: bundle.namespace,
+            id: bundle.id,
+            bundle,
+            runtime: "",
+            shim,
+            pid: 0,
+            status: Status.UNKNOWN,
+          }),
+        );
+        return "live";
+      }
       if (!isNotFound(err)) throw err;
       // The shim never got the task (crash during Create): undo the shim and the bundle.
       await this.#teardown(ctx, shim, true);
@@ -307,6 +371,52 @@ export class TaskManager {
       if (this.#closing || task.deleting || task.shim !== shim) return;
       void this.#shimDied(task, shim);
     });
+    shim?.onReconnect?.(() => {
+      if (this.#closing || task.deleting || task.shim !== shim) return;
+      void this.#resync(task, shim);
+    });
+  }
+
+  /**
+   * The sandbox's task API came back (the sandboxer restarted): read the task
+   * again, publish an exit that happened meanwhile (unless it was already
+   * published), and bury a task the sandboxer no longer knows.
+   */
+  async #resync(task: Task, shim: Shim): Promise<void> {
+    const ctx = withLogFields(withNamespace(this.#o.root, task.namespace), { id: task.id });
+    let state;
+    try {
+      state = await shim.connection.api.state({ id: task.id }, { timeoutMs: 5000 });
+    } catch (err) {
+      if (!isNotFound(err)) {
+        ctx.log.warn({ error: err }, "reading the task after reconnecting failed");
+        return;
+      }
+      if (task.shim !== shim || task.deleting) return;
+      ctx.log.warn("the sandbox no longer knows the task: it is gone");
+      task.shim = undefined;
+      task.status = Status.STOPPED;
+      task.exit = await this.#cleanupDead(ctx, task.bundle);
+      await shim.connection.close();
+      return;
+    }
+    task.pid = state.pid || task.pid;
+    task.status = state.status;
+    if (state.status === Status.STOPPED && !this.#exitSeen(task.namespace, task.id)) {
+      this.#publishExit(ctx, task.id, {
+        pid: state.pid,
+        exitStatus: state.exitStatus,
+        exitedAt: state.exitedAt ? timestampMs(state.exitedAt) : Date.now(),
+      });
+    }
+  }
+
+  /** Whether an exit of the task's init process has been published. */
+  #exitSeen(namespace: string, id: string): boolean {
+    const seen = this.#exits.get(key(namespace, id));
+    if (!seen) return false;
+    for (const e of seen) if (e.startsWith(`${id}/`)) return true;
+    return false;
   }
 
   #remove(task: Task): void {

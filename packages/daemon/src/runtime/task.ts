@@ -7,7 +7,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { notFound } from "@sandboxd/errdefs";
+import { isUnavailable, notFound } from "@sandboxd/errdefs";
 import type { Ctx } from "@sandboxd/core";
 import {
   StateResponseSchema,
@@ -100,14 +100,32 @@ export class Task {
     return this.api.state({ id: this.id, execId }, callOptions(ctx));
   }
 
+  /**
+   * Waits for the process to exit. For a task served by its sandbox, a lost
+   * connection is not the end: the wait is made again once the task API is
+   * back (the sandboxer restarted), for as long as the caller waits.
+   */
   async wait(ctx: Ctx, execId = ""): Promise<ExitInfo> {
-    if (!this.shim && execId === "" && this.exit) return this.exit;
-    const r = await this.api.wait({ id: this.id, execId }, callOptions(ctx));
-    return {
-      pid: this.pid,
-      exitStatus: r.exitStatus,
-      exitedAt: r.exitedAt ? timestampMs(r.exitedAt) : 0,
-    };
+    for (;;) {
+      if (!this.shim && execId === "" && this.exit) return this.exit;
+      const connection = this.shim?.connection;
+      try {
+        const r = await this.api.wait({ id: this.id, execId }, callOptions(ctx));
+        return {
+          pid: this.pid,
+          exitStatus: r.exitStatus,
+          exitedAt: r.exitedAt ? timestampMs(r.exitedAt) : 0,
+        };
+      } catch (err) {
+        if (!isUnavailable(err) || !connection?.ready || ctx.signal.aborted) throw err;
+        try {
+          await connection.ready(ctx.signal);
+        } catch (notBack) {
+          // Closed for good: the task was deleted or buried (then `exit` says how it ended).
+          if (this.shim?.connection === connection || ctx.signal.aborted) throw notBack;
+        }
+      }
+    }
   }
 
   async start(ctx: Ctx, execId = ""): Promise<number> {

@@ -13,7 +13,7 @@ import { GrpcServer } from "@sandboxd/grpc";
 import { Server as TtrpcServer } from "@sandboxd/ttrpc";
 import { Status } from "@sandboxd/api/types/task/task_pb";
 import { toStatus, Code } from "@sandboxd/errdefs";
-import type { Config } from "../config/config.js";
+import { sandboxProxyTypes, type Config } from "../config/config.js";
 import { Exchange } from "../events/exchange.js";
 import { metadataPath, openMetadata, type Metadata } from "../metadata/metadata.js";
 import { BinaryShims } from "../runtime/binary-shim.js";
@@ -38,6 +38,18 @@ import { NamespacesLocal } from "../services/namespaces/local.js";
 import { Namespaces, namespacesService } from "../services/namespaces/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { Tasks, tasksService } from "../services/tasks/service.js";
+import { SandboxControllerLocal } from "../services/sandbox/controller-local.js";
+import {
+  Controller as SandboxControllerService,
+  Store as SandboxStoreService,
+  sandboxControllerService,
+  sandboxStoreService,
+} from "../services/sandbox/service.js";
+import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import type { SandboxController } from "../sandbox/controller.js";
+import { SandboxManager } from "../sandbox/manager.js";
+import { ProxyController } from "../sandbox/proxy-controller.js";
+import { ShimController } from "../sandbox/shim-controller.js";
 import { Version, versionService, type VersionInfo } from "../services/version/service.js";
 import { codeNameOf } from "./codes.js";
 import { Metrics } from "./metrics.js";
@@ -63,6 +75,7 @@ export interface DaemonParts {
   readonly exchange: Exchange;
   readonly shims: ShimManager;
   readonly tasks: TaskManager;
+  readonly sandboxes: SandboxManager;
   readonly grpc: GrpcServer;
   readonly metrics: Metrics;
 }
@@ -152,8 +165,33 @@ export class Daemon {
     });
     exchange.listen((envelope) => tasks.observe(envelope));
 
-    const loaded = await tasks.load(root);
-    if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
+    const controllers: SandboxController[] = [
+      new ShimController({ root: config.root, state: config.state, binary }),
+      ...Object.entries(config.proxyPlugins)
+        .filter(([, p]) => sandboxProxyTypes.includes(p.type))
+        .map(([name, p]) => new ProxyController(name, p.address)),
+    ];
+    const sandboxes = new SandboxManager({
+      store: metadata.sandboxes,
+      containers: metadata.containers,
+      tasks,
+      publisher: exchange,
+      controllers,
+      defaultSandboxer: config.sandbox.defaultSandboxer,
+      root,
+    });
+    shims.setSandboxEndpoints(sandboxes);
+
+    try {
+      const sandboxesLoaded = await sandboxes.load(root);
+      if (sandboxesLoaded.sandboxes + sandboxesLoaded.undone > 0)
+        log.info(sandboxesLoaded, "sandboxes loaded");
+      const loaded = await tasks.load(root);
+      if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
+    } catch (err) {
+      await sandboxes.close();
+      throw err;
+    }
 
     const metrics = new Metrics();
     metrics.gauge(
@@ -219,7 +257,18 @@ export class Daemon {
       )
       .register(Tasks, tasksService(new TasksLocal(metadata.containers, tasks), ctxOf))
       .register(Events, eventsService(events, ctxOf))
-      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf));
+      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf))
+      .register(
+        SandboxStoreService,
+        sandboxStoreService(
+          new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes),
+          ctxOf,
+        ),
+      )
+      .register(
+        SandboxControllerService,
+        sandboxControllerService(new SandboxControllerLocal(sandboxes), ctxOf),
+      );
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
@@ -234,7 +283,16 @@ export class Daemon {
     const metricsHttp = config.metrics.address
       ? await metrics.serve(config.metrics.address)
       : undefined;
-    const parts: DaemonParts = { root, metadata, exchange, shims, tasks, grpc, metrics };
+    const parts: DaemonParts = {
+      root,
+      metadata,
+      exchange,
+      shims,
+      tasks,
+      sandboxes,
+      grpc,
+      metrics,
+    };
     return new Daemon(parts, config, ttrpc, metricsHttp);
   }
 
@@ -251,10 +309,11 @@ export class Daemon {
    * the servers and the database.
    */
   async stop(graceMs = 3000): Promise<void> {
-    const { grpc, exchange, tasks, metadata } = this.parts;
+    const { grpc, exchange, tasks, sandboxes, metadata } = this.parts;
     exchange.close();
     const drained = grpc.shutdown(graceMs);
     await drained;
+    await sandboxes.close();
     await tasks.close();
     await this.#ttrpc.shutdown({ timeoutMs: 1000 });
     await new Promise<void>((resolve) =>

@@ -23,6 +23,8 @@ export function pluginList(
     "introspection",
     "leases",
     "namespaces",
+    "sandbox-controllers",
+    "sandboxes",
     "tasks",
     "version",
   ];
@@ -34,6 +36,17 @@ export function pluginList(
       id: "task",
       requires: ["io.containerd.event.v1", "io.containerd.metadata.v1"],
       exports: { root: roots.runtimeRoot, state: roots.runtimeState },
+      platforms: true,
+    },
+    {
+      type: "io.containerd.sandbox.store.v1",
+      id: "local",
+      requires: ["io.containerd.metadata.v1"],
+    },
+    {
+      type: "io.containerd.sandbox.controller.v1",
+      id: "shim",
+      requires: ["io.containerd.runtime.v2", "io.containerd.event.v1"],
       platforms: true,
     },
     ...["containers-service", "leases-service", "namespaces-service", "tasks-service"].map(
