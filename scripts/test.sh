@@ -23,4 +23,4 @@ if ((${#files[@]} == 0)); then
   echo "test: no test files found" >&2
   exit 1
 fi
-exec "$node" --test --test-reporter=spec --test-timeout=600000 "${files[@]}"
+exec "$node" --test --test-reporter=spec --test-timeout=300000 "${files[@]}"
