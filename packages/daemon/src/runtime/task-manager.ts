@@ -190,10 +190,14 @@ export class TaskManager {
   async remove(ctx: Ctx, id: string, waitMs = 10_000): Promise<void> {
     const task = this.get(ctx, id);
     if (task.shim && !task.deleting) {
-      await task.kill(ctx, 9, true).catch(() => undefined);
+      // A task API that cannot be reached will not report an exit either: no wait then.
+      const reached = await task.kill(ctx, 9, true).then(
+        () => true,
+        (err: unknown) => !isUnavailable(err),
+      );
       const bounded = withTimeout(ctx, waitMs);
       try {
-        await task.wait(bounded.ctx);
+        if (reached) await task.wait(bounded.ctx);
       } catch {
         // Unreachable or stuck: delete below says which.
       } finally {
