@@ -168,7 +168,8 @@ export class SandboxManager implements SandboxEndpoints {
         version: 0,
       };
     }
-    this.#resolve(ctx, id, requested);
+    // Only checks the name: a sandboxer no longer configured gives NOTREADY with the reason.
+    this.#resolveName(ctx, id, requested, record, instance);
     const live = this.#watch.track(ns, id, instance.sandboxer, endpointOf(instance));
     return this.#watch.status(ctx, live, verbose);
   }
