@@ -1,0 +1,177 @@
+// The real sbx-sandboxer under sandboxd, both ways sandboxd can reach it:
+// `shim` (runtime io.containerd.sbx.v1: containerd-shim-sbx-v1 `start`
+// launches the sandboxer on the harness's private config, then the ttrpc
+// Sandbox service on its task socket) and `proxy` (`[proxy_plugins.sbx]
+// type = "sandbox"`, a sandboxer the test runs, over its gRPC Controller).
+// A leak baseline is taken once the sandboxer runs and before the test's
+// pods exist; containers run a busybox rootfs.
+import { mkdir, mkdtemp, readFile, readlink, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JsonTypeUrl, packJson } from "@sandboxd/api";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { defaultSpec } from "@sandboxd/client";
+import {
+  binDir,
+  assertNoLeaks,
+  sandboxdPaths,
+  snapshotLeaks,
+  startSandboxd,
+  startSandboxer,
+  type AfterHook,
+  type LeakScope,
+  type LeakSnapshot,
+  type RunningSandboxer,
+  type Sandboxd,
+  type SandboxerConfig,
+} from "@sandboxd/testing";
+import { busyboxRootfs } from "../daemon/harness.js";
+import { requireRuntime } from "../sandboxer/helpers.js";
+import { clients, noProcessesMentioning, sandboxRecord, type Clients } from "./helpers.js";
+
+export const sbxRuntime = "io.containerd.sbx.v1";
+export const modes = ["shim", "proxy"] as const;
+export type Mode = (typeof modes)[number];
+
+export interface SbxWorld {
+  mode: Mode;
+  /** The `sandboxer` field sandboxes of this world name. */
+  sandboxer: string;
+  daemon: Sandboxd;
+  /** The sandboxer's config (state dir, sockets, cgroup parent, bridge). */
+  config: SandboxerConfig;
+  /** Proxy mode: the sandboxer the test runs. */
+  proxy: RunningSandboxer | undefined;
+  dir: string;
+  rootfs: string;
+  /** A host directory bind-mounted at /out in containers made by `containerSpec`. */
+  out: string;
+  c: Clients;
+  namespace: string;
+  /** Fails if the test's pods left mounts, cgroups, conmon/runc processes or veths. */
+  checkLeaks(): Promise<void>;
+}
+
+/**
+ * sandboxd and an sbx-sandboxer reaching each other as `mode` says; after
+ * the test everything is removed and no process mentioning the test's
+ * directories is left. Shim mode starts (and removes) one warm-up sandbox
+ * first, so the sandboxer runs before the leak baseline.
+ */
+export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Promise<SbxWorld> {
+  await requireRuntime();
+  const dir = await mkdtemp(join(tmpdir(), `sbxd-${mode}-`));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+    await rm(dir, { recursive: true, force: true });
+    await noProcessesMentioning(dir);
+  });
+  const rootfs = await busyboxRootfs(join(dir, "rootfs"));
+  const out = join(dir, "out");
+  await mkdir(out);
+  let proxy: RunningSandboxer | undefined;
+  if (mode === "proxy") {
+    // In proxy mode no shim registers an events endpoint: the sandboxer is told sandboxd's.
+    proxy = await startSandboxer({
+      dir: join(dir, "sbx"),
+      eventsAddress: sandboxdPaths(join(dir, "d")).ttrpcAddress,
+    });
+    cleanups.push(() => proxy!.stop());
+  }
+  const daemon = await startSandboxd({
+    dir: join(dir, "d"),
+    extraPath: [binDir],
+    ...(proxy ? { proxyPlugins: { sbx: { address: proxy.listen } } } : {}),
+  });
+  cleanups.push(() => daemon.stop());
+  const c = clients(daemon.address, namespace);
+  cleanups.push(() => Promise.resolve(c.channel.close()));
+  const sandboxer = mode === "shim" ? "shim" : "sbx";
+  const config = proxy ?? daemon.sandboxerConfig;
+  if (mode === "shim") {
+    await c.store.create({ sandbox: sandboxRecord("warmup", { runtime: { name: sbxRuntime } }) });
+    await c.controller.start({ sandboxId: "warmup" });
+    await c.controller.shutdown({ sandboxId: "warmup" });
+    await c.store.delete({ sandboxId: "warmup" });
+  }
+  const scope: LeakScope = {
+    paths: [join(dir, "d"), config.stateDir],
+    cgroupParents: [config.cgroupParent],
+    bridges: [config.bridge],
+  };
+  const baseline: LeakSnapshot = await snapshotLeaks(scope);
+  return {
+    mode,
+    sandboxer,
+    daemon,
+    config,
+    proxy,
+    dir,
+    rootfs,
+    out,
+    c,
+    namespace,
+    checkLeaks: () => assertNoLeaks(baseline, scope, 15_000),
+  };
+}
+
+/** A sandbox record for the sbx runtime, in this world's sandboxer, with a spec naming the hostname. */
+export function sbxSandbox(w: SbxWorld, id: string, hostname: string) {
+  return sandboxRecord(id, {
+    runtime: { name: sbxRuntime },
+    sandboxer: w.sandboxer,
+    spec: packJson(JsonTypeUrl.Spec, { ociVersion: "1.1.0", hostname }),
+    labels: { "io.sandboxd.test": w.mode },
+  });
+}
+
+/** A container spec on the busybox rootfs with /out from the host. */
+export function containerSpec(w: SbxWorld, id: string, args: string[]): Any {
+  const spec = defaultSpec({
+    id,
+    namespace: w.namespace,
+    args,
+    rootfs: w.rootfs,
+    readonlyRootfs: true,
+  });
+  spec.mounts = [
+    ...(spec.mounts ?? []),
+    { destination: "/out", type: "bind", source: w.out, options: ["rbind", "rw"] },
+  ];
+  return packJson(JsonTypeUrl.Spec, spec);
+}
+
+/** Creates the container in `sandbox` (Containers.Create with `sandbox` set, like WithSandbox). */
+export async function newContainer(
+  w: SbxWorld,
+  sandbox: string,
+  id: string,
+  args: string[],
+): Promise<void> {
+  await w.c.containers.create({
+    container: {
+      id,
+      runtime: { name: sbxRuntime },
+      spec: containerSpec(w, id, args),
+      sandbox,
+    },
+  });
+}
+
+/** The network and UTS namespaces of a process ("net:[…]"). */
+export async function namespacesOf(pid: number): Promise<{ net: string; uts: string }> {
+  return {
+    net: await readlink(`/proc/${pid}/ns/net`),
+    uts: await readlink(`/proc/${pid}/ns/uts`),
+  };
+}
+
+/** The inode of a pinned namespace file, as /proc/PID/ns/* names it. */
+export async function pinnedNamespace(kind: "net" | "uts", path: string): Promise<string> {
+  return `${kind}:[${(await stat(path)).ino}]`;
+}
+
+export async function readOut(w: SbxWorld, name: string): Promise<string> {
+  return readFile(join(w.out, name), "utf8");
+}
