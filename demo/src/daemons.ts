@@ -3,9 +3,10 @@
  * an operator would: executables, config files, sockets. Nothing here is
  * test machinery; it is what `docs` tell a user to do, automated.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { access, writeFile } from "node:fs/promises";
+import { access, readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +35,11 @@ export interface DemoDaemons {
 
 /** The sandboxer is known to sandboxd by this proxy plugin name. */
 const sandboxerName = "sbx";
+/** The demo's sandboxer network and cgroup parent (nothing else on the host uses them). */
+const bridge = "sbxdemo0";
+const cgroupParent = "sbx-demo";
+
+const execFileAsync = promisify(execFile);
 
 export async function startDaemons(dir: string): Promise<DemoDaemons> {
   const sandboxerState = join(dir, "sbx-sandboxer");
@@ -48,9 +54,9 @@ export async function startDaemons(dir: string): Promise<DemoDaemons> {
       `state_dir = ${JSON.stringify(sandboxerState)}`,
       // Task events (create, start, exit, ...) go to sandboxd's event exchange.
       `events_address = ${JSON.stringify(ttrpcAddress)}`,
-      `cgroup_parent = "sbx-demo"`,
+      `cgroup_parent = ${JSON.stringify(cgroupParent)}`,
       "[network]",
-      `bridge = "sbxdemo0"`,
+      `bridge = ${JSON.stringify(bridge)}`,
       `subnet = "10.213.0.0/24"`,
       // No address on the host side of the bridge: the demo changes nothing on the host.
       "is_gateway = false",
@@ -98,6 +104,32 @@ export async function startDaemons(dir: string): Promise<DemoDaemons> {
     throw err;
   }
   return { sandboxd, sandboxer, address, sandboxerName };
+}
+
+/**
+ * What a stopped sbx-sandboxer keeps on the host for its next start (its
+ * namespace-pin mount, its cgroup parent, its bridge), removed once the demo is
+ * over; best effort, each step on its own. Call after both daemons stopped.
+ */
+export async function cleanupHost(dir: string): Promise<void> {
+  const pins = join(dir, "sbx-sandboxer", "ns");
+  const mountinfo = await readFile("/proc/self/mountinfo", "utf8").catch(() => "");
+  const mounts = mountinfo
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((m): m is string => m !== undefined && (m === pins || m.startsWith(`${pins}/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await execFileAsync("umount", ["-l", m]).catch(() => undefined);
+  const removeTree = async (path: string): Promise<void> => {
+    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await removeTree(join(path, e.name));
+    await rmdir(path).catch(() => undefined);
+  };
+  const hierarchies = await readdir("/sys/fs/cgroup", { withFileTypes: true }).catch(() => []);
+  await removeTree(join("/sys/fs/cgroup", cgroupParent)); // cgroup v2
+  for (const h of hierarchies)
+    if (h.isDirectory()) await removeTree(join("/sys/fs/cgroup", h.name, cgroupParent));
+  await execFileAsync("ip", ["link", "del", bridge]).catch(() => undefined);
 }
 
 async function startDaemon(

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client as ClientType, Envelope, Metrics, Sandbox, Task } from "@sandboxd/client";
-import { startDaemons, type DemoDaemons } from "./daemons.js";
+import { cleanupHost, startDaemons, type DemoDaemons } from "./daemons.js";
 
 module.enableCompileCache?.();
 
@@ -17,6 +17,8 @@ const namespace = "demo";
 const podId = "demo-pod";
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const step = (s: string): void => console.log(`\n${bold(`== ${s}`)}`);
+/** Set on Ctrl-C / SIGTERM: the signal handler cleans up and exits, whatever main does then. */
+let interrupted = false;
 
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) {
@@ -32,6 +34,29 @@ async function main(): Promise<number> {
   const tasks: Task[] = [];
   const events: Envelope[] = [];
   const stopEvents = new AbortController();
+  // Once, from the end of main or from Ctrl-C / SIGTERM: nothing is left behind either way.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      stopEvents.abort();
+      if (sandbox)
+        await sandbox
+          .shutdown({ force: true }, { timeoutMs: 30_000 })
+          .catch((err: unknown) => console.error(`demo: cleanup: ${String(err)}`));
+      client?.close();
+      await daemons?.sandboxd.stop();
+      await daemons?.sandboxer.stop();
+      await cleanupHost(dir);
+      await rm(dir, { recursive: true, force: true });
+      console.log(`\n${bold("== done")}: daemons stopped, ${dir} removed`);
+    })());
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      console.error(`\ndemo: ${signal}, cleaning up`);
+      void cleanup().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    });
+  }
   try {
     step("starting sbx-sandboxer and sandboxd on temporary state");
     daemons = await startDaemons(dir);
@@ -75,8 +100,10 @@ async function main(): Promise<number> {
       },
     ]);
     step('starting container "web": busybox httpd on port 8080');
+    // PID 1 of a container gets only the signals it handles, so the shell stays
+    // PID 1 and handles SIGTERM (httpd itself would ignore it there).
     const webScript =
-      "echo 'hello from the web container' > /tmp/index.html && exec httpd -f -v -p 8080 -h /tmp";
+      "echo 'hello from the web container' > /tmp/index.html; trap 'exit 0' TERM; httpd -f -v -p 8080 -h /tmp & wait";
     const web = await pod.newContainer("web", {
       spec: defaultSpec(
         { id: "web", args: ["sh", "-c", webScript], rootfs, readonlyRootfs: true },
@@ -136,16 +163,7 @@ async function main(): Promise<number> {
       console.log(`${e.timestamp?.toISOString() ?? ""}  ${e.topic.padEnd(20)} ${describe(e)}`);
     return 0;
   } finally {
-    stopEvents.abort();
-    if (sandbox)
-      await sandbox
-        .shutdown({ force: true })
-        .catch((err: unknown) => console.error(`demo: cleanup: ${String(err)}`));
-    client?.close();
-    await daemons?.sandboxd.stop();
-    await daemons?.sandboxer.stop();
-    await rm(dir, { recursive: true, force: true });
-    console.log(`\n${bold("== done")}: daemons stopped, ${dir} removed`);
+    await cleanup();
   }
 }
 
@@ -187,8 +205,11 @@ function printMetrics(m: Metrics): void {
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (err: unknown) => {
+    if (interrupted) return;
     console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   },
