@@ -186,20 +186,24 @@ export async function fifos(f: Fixture, name: string): Promise<Fifos> {
   return paths;
 }
 
+/** Everything written to a FIFO until its last writer closes it; `sofar()` while it runs. */
+export type Collected = Promise<string> & { sofar(): string };
+
 /**
  * Everything written to a FIFO until its last writer closes it. Opened
  * non-blocking and watched with epoll: no thread waits for the writer.
  */
-export function collect(path: string): Promise<string> {
+export function collect(path: string): Collected {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const socket = new net.Socket({ fd, readable: true, writable: false });
   let out = "";
   socket.setEncoding("utf8");
   socket.on("data", (d: string) => (out += d));
-  return new Promise((resolve, reject) => {
+  const done = new Promise<string>((resolve, reject) => {
     socket.once("end", () => resolve(out));
     socket.once("error", reject);
   });
+  return Object.assign(done, { sofar: () => out });
 }
 
 /** Writes `data` to a FIFO (once a reader exists) and closes it: EOF for the reader. */

@@ -75,6 +75,8 @@ test("a terminal survives a sandboxer kill -9: input still flows, output written
     stdout: io.stdout,
   });
   await tasks.start({ id: "tty" });
+  // Killed once the client has read "before": what it has seen must not come again.
+  await waitFor(() => out.sofar() === "before\r\n", { what: "the client to read before" });
   await f.sbx.kill("SIGKILL");
   // The client types while the sandboxer is down; the process answers (into conmon's log).
   await feed(io.stdin, "go\n");

@@ -204,7 +204,7 @@ export class Container {
         rec.conmonPid = started.conmonPid;
         if (io.stdinPump) c.init.stdin = new StdinPump(io.stdinPump);
         if (tty) {
-          c.init.terminal = new TerminalOutput(tty, p.stdio.stdout, 0);
+          c.init.terminal = new TerminalOutput(tty, p.stdio.stdout, { base: 0, skip: 0 });
           c.init.terminal.start(c.dir);
           if (p.stdio.stdin)
             rec.ttyInputPid = await startInputBridge(

@@ -158,7 +158,7 @@ export class ExecProcess {
         this.rec.conmonPid = started.conmonPid;
         if (io.stdinPump) this.proc.stdin = new StdinPump(io.stdinPump);
         if (tty) {
-          this.proc.terminal = new TerminalOutput(tty, this.rec.stdio.stdout, 0);
+          this.proc.terminal = new TerminalOutput(tty, this.rec.stdio.stdout, { base: 0, skip: 0 });
           this.proc.terminal.start(this.dir);
           if (this.rec.stdio.stdin) {
             this.rec.ttyInputPid = await startInputBridge(
