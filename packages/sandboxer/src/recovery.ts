@@ -18,6 +18,7 @@ import { isAlive } from "./container/process.js";
 import { Runc } from "./container/runc.js";
 import { TerminalOutput } from "./container/terminal.js";
 import { keyOf } from "./env.js";
+import { sandboxCgroup } from "./pod/cgroups.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { readJson } from "./state/atomic.js";
@@ -69,7 +70,13 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     // Start was cut in the middle: release what it made; the sandbox stays created.
     ctx.log.warn({ namespace: ns, sandbox_id: id }, "undoing an interrupted sandbox start");
     await pod.releaseNetwork(ctx);
-    if (rec.cgroup) await sb.env.cgroups.remove(rec.cgroup).catch(() => undefined);
+    // The cgroup may exist before its record says so (killed in between), and the
+    // namespace level above it goes when this was its last pod.
+    const { cgroupParent } = sb.env.config;
+    await sb.env.cgroups
+      .remove(rec.cgroup ?? sandboxCgroup(cgroupParent, ns, id))
+      .catch(() => undefined);
+    await sb.env.cgroups.removeIfEmpty(`${cgroupParent}/${ns}`).catch(() => undefined);
     rec.cgroup = undefined;
     rec.etc = undefined;
     await pod.save();

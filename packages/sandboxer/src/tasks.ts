@@ -8,7 +8,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
-import { validateIdentifier } from "@sandboxd/core";
+import { detached, validateIdentifier } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
 import { Container } from "./container/container.js";
 import type { ExitResult } from "./container/container.js";
@@ -126,10 +126,19 @@ export class Tasks {
   }
 
   async start(ctx: Ctx, namespace: string, id: string, execId: string): Promise<number> {
-    if (execId) return this.exec(namespace, id, execId).start(ctx);
-    const c = this.container(namespace, id);
-    if (c.pod.frozen) throw failedPrecondition(`sandbox ${JSON.stringify(c.pod.rec.id)} is paused`);
-    return c.start(ctx);
+    // `runc start` killed half-way (the caller hung up) can leave the process running with
+    // its record saying created: a start, once begun, finishes whoever is still listening.
+    const { ctx: whole, done } = detached(ctx, 30_000);
+    try {
+      if (execId) return await this.exec(namespace, id, execId).start(whole);
+      const c = this.container(namespace, id);
+      if (c.pod.frozen) {
+        throw failedPrecondition(`sandbox ${JSON.stringify(c.pod.rec.id)} is paused`);
+      }
+      return await c.start(whole);
+    } finally {
+      done();
+    }
   }
 
   async delete(ctx: Ctx, namespace: string, id: string, execId: string): Promise<ExitResult> {

@@ -117,17 +117,24 @@ export class Pod {
       if (this.rec.netnsPath === undefined && config.network.enabled && this.rec.pins.net) {
         const containerId = cniContainerId(namespace, id);
         const netns = this.rec.pins.net;
-        const network = await setupPodNetwork(
+        // Recorded before ADD: an ADD cut short (cancelled, or kill -9) may already hold an
+        // IPAM lease and a veth, which only a DEL with this container id gives back.
+        this.rec.network = { containerId, netns, result: {} };
+        await this.save();
+        undo.add("CNI DEL", (c) =>
+          teardownPodNetwork(c, config.network, layout.cniDataDir, {
+            containerId,
+            netns,
+            result: this.rec.network?.result ?? {},
+          }),
+        );
+        this.rec.network = await setupPodNetwork(
           ctx,
           config.network,
           layout.cniDataDir,
           containerId,
           netns,
         );
-        undo.add("CNI DEL", (c) =>
-          teardownPodNetwork(c, config.network, layout.cniDataDir, network),
-        );
-        this.rec.network = network;
         await this.save();
       }
 
