@@ -113,6 +113,17 @@ export class TaskManager {
       );
       rollback.push("stop shim", (c) => this.#teardown(c, shim, true));
       const api = shim.connection.api;
+      if (shim.kind === "sandbox") {
+        // Before the call: a Create cut off in transit (the sandboxer killed, the caller
+        // gone) may still have made the task, which outlives the connection and would be
+        // left there without a record. Undone once the sandboxer answers again.
+        rollback.push("delete sandbox task", async (c) => {
+          await shim.connection.ready?.(c.signal);
+          await api.delete({ id: container.id }, callOptions(c)).catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
+        });
+      }
       const created = await api.create(
         {
           id: container.id,
@@ -126,7 +137,9 @@ export class TaskManager {
         },
         callOptions(ctx),
       );
-      rollback.push("delete shim task", (c) => api.delete({ id: container.id }, callOptions(c)));
+      if (shim.kind !== "sandbox") {
+        rollback.push("delete shim task", (c) => api.delete({ id: container.id }, callOptions(c)));
+      }
       const connected = await api.connect({ id: container.id }, callOptions(ctx));
       const task = new Task({
         namespace: ns,
