@@ -123,7 +123,9 @@ export class Proc {
    */
   async checkMonitor(): Promise<void> {
     if (this.state.status === "stopped") return;
-    if (this.state.conmonPid > 0 && (await isConmon(this.state.conmonPid))) return;
+    // No monitor yet (an exec created but not started, or starting): nothing has died.
+    if (this.state.conmonPid <= 0) return;
+    if (await isConmon(this.state.conmonPid)) return;
     if (await this.check()) return;
     if (this.state.pid > 0 && isAlive(this.state.pid)) return;
     await this.#exited({ status: 255, at: Date.now() });
