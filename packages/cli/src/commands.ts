@@ -150,7 +150,8 @@ export const commands: readonly CommandSpec[] = [
       "(and removed with --rm); with --sandbox, the container joins that sandbox.\n" +
       "Without --rootfs, a busybox root filesystem is prepared on first use (under\n" +
       "/var/lib/sandboxd/rootfs/busybox, or $SANDBOXD_ROOTFS_CACHE) and mounted read-only.\n" +
-      "Ctrl-C and SIGTERM are passed on to the container.",
+      "Ctrl-C and SIGTERM are passed on to the container; a second one sends SIGKILL\n" +
+      "(its PID 1 gets only the signals it handles: sleep there ignores SIGTERM).",
     flags: [
       {
         name: "rm",

@@ -59,7 +59,10 @@ export function mainHelp(): string {
 
 /** `sbx sandbox --help`. */
 export function groupHelp(group: GroupSpec): string {
-  const list = groupCommands(group.name).map((c) => ({
+  const commands = groupCommands(group.name);
+  // One example per command, so the group's help shows it in use too.
+  const examples = commands.flatMap((c) => c.examples.slice(0, 1));
+  const list = commands.map((c) => ({
     name: c.name.split(" ")[1]!,
     summary: c.aliases?.length ? `${c.summary} (${c.aliases.join(", ")})` : c.summary,
   }));
@@ -72,6 +75,9 @@ export function groupHelp(group: GroupSpec): string {
     ...commandRows(list),
     "",
     `Run "sbx ${group.name} COMMAND --help" for more about a command.`,
+    "",
+    "Examples:",
+    ...examples.map((e) => `  ${e}`),
     "",
   ].join("\n");
 }

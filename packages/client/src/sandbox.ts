@@ -330,7 +330,8 @@ export class Sandbox {
 
   /**
    * Shuts the sandbox down (Controller.Shutdown) and deletes its record.
-   * Refuses while containers remain, unless `force`.
+   * Refuses while containers remain, unless `force`. Idempotent: a sandbox
+   * already gone is not an error.
    */
   async shutdown(options: ShutdownOptions = {}, call?: CallOptions): Promise<void> {
     const containers = await this.containers(call);
@@ -351,10 +352,15 @@ export class Sandbox {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    await this.#session.services.sandboxStore.delete(
-      { sandboxId: this.id },
-      this.#session.call(call),
-    );
+    try {
+      await this.#session.services.sandboxStore.delete(
+        { sandboxId: this.id },
+        this.#session.call(call),
+      );
+    } catch (err) {
+      // Already gone is done, like the controller's own Shutdown.
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   /** The sandbox's resource usage. */

@@ -39,7 +39,7 @@ test("sbx says the daemon is down, how to start it, and exits 1", async () => {
   }
 });
 
-test("--help on every command exits 0", async () => {
+test("--help on every command exits 0 and shows examples", async () => {
   const { stdout } = await sbx(["completion", "bash"]);
   // The command list, from sbx itself (the completion script's top level and groups).
   const groups = ["sandbox", "container", "task", "namespace"];
@@ -59,6 +59,7 @@ test("--help on every command exits 0", async () => {
     const r = await sbx([...words, "--help"], { SANDBOXD_ADDRESS: "/nonexistent" });
     assert.equal(r.status, 0, `sbx ${words.join(" ")} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage: sbx /);
+    assert.match(r.stdout, /\nExamples:\n {2}\S/, `sbx ${words.join(" ")} --help shows examples`);
   }
 });
 

@@ -4,8 +4,6 @@
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@sandboxd/client";
-import { isNotImplemented } from "@sandboxd/errdefs";
 import {
   binDir,
   cleanupSandboxerInstance,
@@ -14,7 +12,8 @@ import {
   waitFor,
   writeSandboxerConfig,
 } from "@sandboxd/testing";
-import type { Sandboxd } from "@sandboxd/testing";
+import { Client } from "@sandboxd/client";
+import type { LeakScope, Sandboxd, SandboxerConfig } from "@sandboxd/testing";
 import { busyboxRootfs } from "./helpers.js";
 
 /** A running sandboxd as the tests see it. */
@@ -27,11 +26,13 @@ export interface Daemon {
   dir: string;
   /** Environment for processes that talk to this daemon and its sandboxer. */
   env: Record<string, string>;
+  /** The config of the sandboxer the sbx shim starts (state dir, cgroup parent, bridge). */
+  sandboxer: SandboxerConfig;
+  /** What a leak check of this daemon's pods covers (`snapshotLeaks`/`assertNoLeaks`). */
+  leakScope: LeakScope;
+  /** The daemon, from the harness. */
+  sandboxd: Sandboxd;
 }
-
-/** What the tests that need the Sandbox API say while sandboxd lacks it. */
-export const NO_SANDBOX_API =
-  "sandboxd does not serve the Sandbox API yet (containerd.services.sandbox.v1 Store/Controller answer UNIMPLEMENTED)";
 
 async function sandboxerPids(configPath: string): Promise<number[]> {
   const pids: number[] = [];
@@ -75,26 +76,21 @@ export async function startDaemon(t: {
     env,
   }));
   const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  return { address: daemon.address, rootfs, dir, env };
+  return {
+    address: daemon.address,
+    rootfs,
+    dir,
+    env,
+    sandboxer: config,
+    leakScope: { paths: [dir], cgroupParents: [config.cgroupParent], bridges: [config.bridge] },
+    sandboxd: daemon,
+  };
 }
 
-/**
- * Whether the daemon serves the Sandbox API; when it does not, marks the test
- * todo with what is missing (it is reported, not skipped silently).
- */
-export async function requireSandboxApi(
-  t: { todo: (message: string) => void },
-  address: string,
-): Promise<boolean> {
-  const client = await Client.connect({ address });
-  try {
-    await client.sandboxes();
-    return true;
-  } catch (err) {
-    if (!isNotImplemented(err)) throw err;
-    t.todo(NO_SANDBOX_API);
-    return false;
-  } finally {
-    client.close();
-  }
+/** A client (namespace "sdk-it") of a fresh sandboxd with the real sandboxer behind io.containerd.sbx.v1. */
+export async function connect(t: { after: (fn: () => Promise<void>) => void }) {
+  const daemon = await startDaemon(t);
+  const client = await Client.connect({ address: daemon.address, namespace: "sdk-it" });
+  t.after(() => Promise.resolve(client.close()));
+  return { client, daemon, rootfs: daemon.rootfs, fifoDir: join(daemon.dir, "fifo") };
 }

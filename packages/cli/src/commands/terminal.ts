@@ -40,11 +40,26 @@ export function followResize(resize: (width: number, height: number) => Promise<
   return () => out.off("resize", onResize);
 }
 
-/** Forwards signals sbx receives to `kill`; returns the undo. */
+/** Signals that ask the process to end: a second one of them kills it. */
+const ending: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
+
+/**
+ * Forwards signals sbx receives to `kill`; returns the undo. A container's
+ * PID 1 gets only the signals it handles (`sleep` as PID 1 ignores SIGTERM),
+ * so a second SIGINT/SIGTERM sends SIGKILL, which is never ignored.
+ */
 export function forwardSignals(kill: (signal: Signal) => Promise<void>): () => void {
+  let endings = 0;
   const handlers = forwarded.map((signal) => {
     const handler = (): void => {
-      kill(signal).catch(() => undefined);
+      let send: Signal = signal;
+      if (ending.includes(signal)) {
+        endings++;
+        if (endings > 1) send = "SIGKILL";
+        else if (process.stderr.isTTY)
+          process.stderr.write(`sbx: ${signal} passed on; again to kill it (SIGKILL)\n`);
+      }
+      kill(send).catch(() => undefined);
     };
     process.on(signal, handler);
     return [signal, handler] as const;
