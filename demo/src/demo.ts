@@ -74,6 +74,8 @@ async function main(): Promise<number> {
 
     step("preparing the default root filesystem (Debian's busybox-static)");
     const rootfs = join(dir, "rootfs");
+    // The tasks' FIFOs too live in the demo's directory, so an interrupted run leaves none.
+    const fifoDir = join(dir, "fifo");
     await prepareBusyboxRootfs(rootfs);
     console.log(`rootfs:    ${rootfs} (read-only in the containers)`);
 
@@ -110,7 +112,7 @@ async function main(): Promise<number> {
         tmp,
       ),
     });
-    const webOutput = capture();
+    const webOutput = capture(undefined, { fifoDir });
     const webTask = await web.newTask({ io: webOutput });
     tasks.push(webTask);
     await webTask.start();
@@ -127,7 +129,7 @@ async function main(): Promise<number> {
         readonlyRootfs: true,
       }),
     });
-    const fetchOutput = capture();
+    const fetchOutput = capture(undefined, { fifoDir });
     const fetchTask = await fetcher.newTask({ io: fetchOutput });
     tasks.push(fetchTask);
     const fetched = fetchTask.wait();

@@ -48,6 +48,7 @@ function startDemo(t: { after: (fn: () => unknown) => void }, tmp: string): Demo
 async function leftovers(tmp: string): Promise<string[]> {
   const found: string[] = [];
   // Node's compile cache (module.enableCompileCache) is kept on purpose, in the temp dir.
+  // The demo's FIFOs are in its own directory too (not /run/sandboxd/fifo).
   for (const entry of await readdir(tmp))
     if (entry !== "node-compile-cache") found.push(`file: ${tmp}/${entry}`);
   for (const m of await mountsUnder(tmp)) found.push(`mount: ${m}`);
@@ -56,23 +57,14 @@ async function leftovers(tmp: string): Promise<string[]> {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
     if (cmdline.includes(tmp)) found.push(`process: ${pid} ${cmdline.replaceAll("\0", " ")}`);
   }
-  for (const h of await cgroupMounts()) {
-    const dir = `${h}/${cgroupParent}`;
-    if (
-      await access(dir).then(
-        () => true,
-        () => false,
-      )
-    )
-      found.push(`cgroup: ${dir}`);
-  }
-  if (
-    await access(`/sys/class/net/${bridge}`).then(
+  const exists = (path: string): Promise<boolean> =>
+    access(path).then(
       () => true,
       () => false,
-    )
-  )
-    found.push(`bridge: ${bridge}`);
+    );
+  for (const h of await cgroupMounts())
+    if (await exists(`${h}/${cgroupParent}`)) found.push(`cgroup: ${h}/${cgroupParent}`);
+  if (await exists(`/sys/class/net/${bridge}`)) found.push(`bridge: ${bridge}`);
   return found;
 }
 
