@@ -95,6 +95,7 @@ export function kindOf(err: unknown): Kind {
   for (let e: unknown = err, depth = 0; e !== undefined && depth < 16; depth++) {
     if (isErrdefsError(e)) return e.kind;
     if (isAbortError(e)) return Kind.Canceled;
+    if (isNoSpace(e)) return Kind.ResourceExhausted;
     if (isTimeoutError(e)) return Kind.DeadlineExceeded;
     e = typeof e === "object" && e !== null ? (e as { cause?: unknown }).cause : undefined;
   }
@@ -103,6 +104,13 @@ export function kindOf(err: unknown): Kind {
 
 function isAbortError(e: unknown): boolean {
   return e instanceof Error && e.name === "AbortError";
+}
+
+/** A full disk or quota (a system error's code): gRPC's RESOURCE_EXHAUSTED. */
+function isNoSpace(e: unknown): boolean {
+  const { code, errcode } = (e ?? {}) as { code?: unknown; errcode?: unknown };
+  // node:sqlite's SQLITE_FULL ("database or disk is full") too.
+  return code === "ENOSPC" || code === "EDQUOT" || (code === "ERR_SQLITE_ERROR" && errcode === 13);
 }
 
 function isTimeoutError(e: unknown): boolean {

@@ -12,7 +12,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { alreadyExists, failedPrecondition, unavailable, wrap } from "@sandboxd/errdefs";
+import {
+  alreadyExists,
+  failedPrecondition,
+  resourceExhausted,
+  unavailable,
+  wrap,
+} from "@sandboxd/errdefs";
 import { migrations } from "./migrations.js";
 
 /** containerd's metadata plugin id is io.containerd.metadata.v1 (bolt); ours is sqlite. */
@@ -88,8 +94,10 @@ export class MetadataDb {
       this.#db.exec("COMMIT");
       return result;
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      // SQLite has already rolled back after some errors (SQLITE_FULL): a second
+      // ROLLBACK would fail and hide the reason.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      throw diskFull(err) ?? err;
     } finally {
       this.#inTx = false;
     }
@@ -143,4 +151,12 @@ export function isConstraintError(err: unknown): boolean {
 export function mapConstraint(err: unknown, what: string): never {
   if (isConstraintError(err)) throw alreadyExists(what);
   throw err;
+}
+
+/** SQLITE_FULL as ResourceExhausted, naming the full disk; undefined for other errors. */
+function diskFull(err: unknown): Error | undefined {
+  if ((err as { errcode?: unknown }).errcode !== 13) return undefined;
+  return resourceExhausted(`metadata: no space left on device: ${(err as Error).message}`, {
+    cause: err,
+  });
 }

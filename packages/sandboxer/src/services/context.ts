@@ -2,7 +2,7 @@
 import type { Ctx } from "@sandboxd/core";
 import { withLogFields } from "@sandboxd/core";
 import { validateIdentifier } from "@sandboxd/core";
-import { isErrdefsError, toStatus } from "@sandboxd/errdefs";
+import { Kind, isErrdefsError, kindOf, toStatus } from "@sandboxd/errdefs";
 import type { HandlerContext, Status } from "@sandboxd/ttrpc";
 import { defaultErrorToStatus } from "@sandboxd/ttrpc";
 
@@ -23,7 +23,8 @@ export function ttrpcCtx(
 
 /** errdefs errors → wire status, for the ttrpc server (gRPC's server does the same). */
 export function ttrpcErrorToStatus(err: unknown): Status {
-  if (!isErrdefsError(err)) return defaultErrorToStatus(err);
+  // A plain error keeps the ttrpc default unless its kind is known (a full disk's ENOSPC).
+  if (!isErrdefsError(err) && kindOf(err) === Kind.Unknown) return defaultErrorToStatus(err);
   const s = toStatus(err);
   return { code: s.code, message: s.message };
 }
