@@ -6,6 +6,7 @@
  * that were cut in the middle are undone. Sandboxes are recovered concurrently
  * with a bound, each one's containers in parallel.
  */
+import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Topic } from "./util/any.js";
@@ -19,6 +20,7 @@ import { Runc } from "./container/runc.js";
 import { TerminalOutput } from "./container/terminal.js";
 import { keyOf } from "./env.js";
 import { sandboxCgroup } from "./pod/cgroups.js";
+import { unpinNamespaces } from "./pod/namespaces.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { readJson } from "./state/atomic.js";
@@ -66,16 +68,25 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     return 0;
   }
   const pod = new Pod(sb.env, rec);
-  if (rec.state === "created" && (rec.pins || rec.cgroup || rec.network || rec.etc)) {
+  const { cgroupParent } = sb.env.config;
+  const cgroup = rec.cgroup ?? sandboxCgroup(cgroupParent, ns, id);
+  const pinDir = sb.env.layout.pinDir(ns, id);
+  // What a start makes may exist before its record says so (killed in between).
+  if (
+    rec.state === "created" &&
+    (rec.pins ||
+      rec.cgroup ||
+      rec.network ||
+      rec.etc ||
+      existsSync(pinDir) ||
+      (await sb.env.cgroups.exists(cgroup)))
+  ) {
     // Start was cut in the middle: release what it made; the sandbox stays created.
     ctx.log.warn({ namespace: ns, sandbox_id: id }, "undoing an interrupted sandbox start");
     await pod.releaseNetwork(ctx);
-    // The cgroup may exist before its record says so (killed in between), and the
-    // namespace level above it goes when this was its last pod.
-    const { cgroupParent } = sb.env.config;
-    await sb.env.cgroups
-      .remove(rec.cgroup ?? sandboxCgroup(cgroupParent, ns, id))
-      .catch(() => undefined);
+    await unpinNamespaces(ctx, pinDir);
+    // The namespace level above the cgroup goes when this was its last pod.
+    await sb.env.cgroups.remove(cgroup).catch(() => undefined);
     await sb.env.cgroups.removeIfEmpty(`${cgroupParent}/${ns}`).catch(() => undefined);
     rec.cgroup = undefined;
     rec.etc = undefined;
