@@ -53,6 +53,11 @@ export interface StackOptions {
   network?: boolean;
   /** Runs before anything starts, e.g. to mount a small tmpfs on a state directory. */
   prepare?: (paths: { sandboxdDir: string; sandboxerDir: string }) => Promise<void>;
+  /**
+   * Undoes `prepare` at the end, once sandboxd has stopped and before its state is removed
+   * (e.g. unmounts that tmpfs); the stack's directory is unmounted recursively anyway.
+   */
+  release?: () => Promise<void>;
   sandboxerExtra?: string;
   sweepIntervalMs?: number;
 }
@@ -114,6 +119,10 @@ export async function startStack(t: AfterHook, o: StackOptions = {}): Promise<St
     for (const c of clients) c.close();
     if (process.env.SBX_TEST_LOG) process.stderr.write(await sandboxd.log());
     await removeAll(sandboxd.address).catch(() => undefined);
+    if (o.release) {
+      await sandboxd.terminate();
+      await o.release();
+    }
     await sandboxd.stop();
     await shutdownLeftPods(sandboxer);
   });
