@@ -143,6 +143,7 @@ export async function runCtr(
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdin.on("error", () => {}); // ctr may exit before reading its input (EPIPE)
     child.stdin.end(options.input ?? "");
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
     child.once("close", (code, signal) => {

@@ -5,7 +5,7 @@
 // type = "sandbox"`, a sandboxer the test runs, over its gRPC Controller).
 // A leak baseline is taken once the sandboxer runs and before the test's
 // pods exist; containers run a busybox rootfs.
-import { mkdir, mkdtemp, readFile, readlink, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
@@ -13,6 +13,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { defaultSpec } from "@sandboxd/client";
 import {
   binDir,
+  run,
   assertNoLeaks,
   sandboxdPaths,
   snapshotLeaks,
@@ -48,6 +49,8 @@ export interface SbxWorld {
   out: string;
   c: Clients;
   namespace: string;
+  /** kill -9 sandboxd and start it again on the same root and state (`daemon` and `c` follow). */
+  restartDaemon(): Promise<void>;
   /** Fails if the test's pods left mounts, cgroups, conmon/runc processes or veths. */
   checkLeaks(): Promise<void>;
 }
@@ -79,16 +82,23 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
     });
     cleanups.push(() => proxy!.stop());
   }
-  const daemon = await startSandboxd({
+  const daemonOptions = {
     dir: join(dir, "d"),
     extraPath: [binDir],
     ...(proxy ? { proxyPlugins: { sbx: { address: proxy.listen } } } : {}),
-  });
-  cleanups.push(() => daemon.stop());
+  };
+  const daemon = await startSandboxd(daemonOptions);
   const c = clients(daemon.address, namespace);
-  cleanups.push(() => Promise.resolve(c.channel.close()));
-  const sandboxer = mode === "shim" ? "shim" : "sbx";
   const config = proxy ?? daemon.sandboxerConfig;
+  // What restartDaemon replaced last: the cleanup stops that one.
+  const current = { daemon, c };
+  cleanups.push(async () => {
+    current.c.channel.close();
+    await current.daemon.stop();
+    // A test that failed while the sandboxer was down leaves containers nobody can stop.
+    await removeContainersUnder(config.stateDir);
+  });
+  const sandboxer = mode === "shim" ? "shim" : "sbx";
   if (mode === "shim") {
     await c.store.create({ sandbox: sandboxRecord("warmup", { runtime: { name: sbxRuntime } }) });
     await c.controller.start({ sandboxId: "warmup" });
@@ -101,7 +111,7 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
     bridges: [config.bridge],
   };
   const baseline: LeakSnapshot = await snapshotLeaks(scope);
-  return {
+  const w: SbxWorld = {
     mode,
     sandboxer,
     daemon,
@@ -113,7 +123,26 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
     c,
     namespace,
     checkLeaks: () => assertNoLeaks(baseline, scope, 15_000),
+    async restartDaemon() {
+      w.c.channel.close();
+      await w.daemon.kill();
+      w.daemon = current.daemon = await startSandboxd(daemonOptions);
+      w.c = current.c = clients(w.daemon.address, namespace);
+    },
   };
+  return w;
+}
+
+/** `runc delete --force` of every container in the sandboxer's runc roots (failure paths only). */
+async function removeContainersUnder(stateDir: string): Promise<void> {
+  const roots = join(stateDir, "runc");
+  for (const ns of await readdir(roots).catch(() => [] as string[])) {
+    const root = join(roots, ns);
+    const listed = await run("runc", ["--root", root, "list", "-q"]).catch(() => undefined);
+    for (const id of listed?.stdout.toString().split("\n").filter(Boolean) ?? []) {
+      await run("runc", ["--root", root, "delete", "--force", id]).catch(() => undefined);
+    }
+  }
 }
 
 /** A sandbox record for the sbx runtime, in this world's sandboxer, with a spec naming the hostname. */

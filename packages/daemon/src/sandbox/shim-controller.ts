@@ -167,14 +167,17 @@ export class ShimController implements SandboxController {
   }
 
   async wait(ctx: Ctx, id: string): Promise<ExitStatus> {
-    const { api } = await this.#api(ctx, id);
-    const r = await api.waitSandbox({ sandboxId: id }, callOptions(ctx));
+    const { api, entry } = await this.#api(ctx, id);
+    const r = await unreachable(entry, api.waitSandbox({ sandboxId: id }, callOptions(ctx)));
     return { exitStatus: r.exitStatus, exitedAt: r.exitedAt };
   }
 
   async status(ctx: Ctx, id: string, verbose: boolean): Promise<StatusResult> {
     const { api, entry } = await this.#api(ctx, id);
-    const r = await api.sandboxStatus({ sandboxId: id, verbose }, callOptions(ctx));
+    const r = await unreachable(
+      entry,
+      api.sandboxStatus({ sandboxId: id, verbose }, callOptions(ctx)),
+    );
     const endpoint = endpointOf(entry.bootstrap);
     return {
       pid: r.pid,
@@ -301,6 +304,24 @@ export class ShimController implements SandboxController {
       if (isNotFound(cause)) throw notFound(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
       throw invalidArgument(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
     }
+  }
+}
+
+/**
+ * A call's Unavailable (the connection dropped under it: "ttrpc: closed")
+ * said like a failed connect, naming the sandbox and the shim's address:
+ * it becomes the NOTREADY reason.
+ */
+async function unreachable<T>(entry: Entry, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    const why = (err as Error).message.replace(/: unavailable$/, "");
+    throw unavailable(
+      `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable: ${why}`,
+      { cause: err },
+    );
   }
 }
 
