@@ -33,6 +33,8 @@ export interface TaskCreate {
 export class Tasks {
   readonly sb: Sandboxer;
   readonly recent = new RecentExits();
+  /** Creates in flight, so that State and Delete of the same task wait for their outcome. */
+  readonly #creating = new Map<string, Promise<Container>>();
 
   constructor(sb: Sandboxer) {
     this.sb = sb;
@@ -50,7 +52,27 @@ export class Tasks {
     return exec;
   }
 
-  async create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
+  /**
+   * Resolves once no create of this task is in flight. A caller that lost its connection
+   * during Create (sandboxd killed) asks State when it comes back; answering NotFound while the
+   * create is still running would let it forget a task that then appears.
+   */
+  async settled(namespace: string, id: string): Promise<void> {
+    await this.#creating.get(keyOf(namespace, id))?.catch(() => undefined);
+  }
+
+  create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
+    const key = keyOf(namespace, t.id);
+    if (this.#creating.has(key))
+      return Promise.reject(alreadyExists(`task ${JSON.stringify(t.id)}`));
+    const creating = this.#create(ctx, namespace, t);
+    this.#creating.set(key, creating);
+    const forget = () => void this.#creating.delete(key);
+    creating.then(forget, forget);
+    return creating;
+  }
+
+  async #create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
     validateIdentifier(t.id);
     if (!isAbsolute(t.bundle))
       throw invalidArgument(`bundle ${JSON.stringify(t.bundle)}: must be an absolute path`);

@@ -81,11 +81,13 @@ export function taskService(root: Ctx, tasks: Tasks): ServiceImpl<typeof Task> {
     },
     async delete(req, call) {
       const { ctx, ns } = scope(call, req.id);
+      await tasks.settled(ns, req.id);
       const r = await tasks.delete(ctx, ns, req.id, req.execId);
       return { pid: r.pid, exitStatus: r.exitStatus, exitedAt: ts(r.exitedAt) };
     },
-    state(req, call): StateResponse {
+    async state(req, call): Promise<StateResponse> {
       const { ns } = scope(call, req.id);
+      await tasks.settled(ns, req.id);
       const c = tasks.container(ns, req.id);
       const p = req.execId ? tasks.exec(ns, req.id, req.execId).rec : c.rec;
       return create(StateResponseSchema, {
