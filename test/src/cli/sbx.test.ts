@@ -113,3 +113,43 @@ test("a wrong id says which", async (t) => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   }
 });
+
+test("SIGTERM as sbx run --rm creates the sandbox: exit 143, nothing left", async (t) => {
+  const { start, client } = await setupSbx(t);
+  // SIGTERM as soon as sandboxd publishes the sandbox's creation. Before the
+  // container starts, sbx undoes what it made; after, the signal is forwarded
+  // to a PID 1 that exits on it: the end must be the same. (On this machine the
+  // event usually arrives after the start; the diagnostic says which it was.)
+  const stop = new AbortController();
+  t.after(() => Promise.resolve(stop.abort()));
+  const created = client.subscribe([`topic=="/sandboxes/create"`], { signal: stop.signal });
+  const events = created[Symbol.asyncIterator]();
+  // The subscription is set up asynchronously: make sandboxes until it reports one.
+  const first = events.next();
+  let live = false;
+  void first.then(() => (live = true));
+  for (let i = 0; !live && i < 100; i++) {
+    await (await client.newSandbox(`probe${i}`)).shutdown();
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(live, "the event subscription is live");
+  const next = events.next();
+  const { child, done } = start([
+    "run",
+    "--rm",
+    "early",
+    "sh",
+    "-c",
+    "trap 'exit 143' TERM; echo started; sleep 1000 & wait",
+  ]);
+  for (;;) {
+    const e = await next;
+    assert.ok(!e.done);
+    if (e.value.event?.$typeName === "containerd.events.SandboxCreate") break;
+  }
+  child.kill("SIGTERM");
+  const r = await done;
+  assert.equal(r.status, 143, r.stderr);
+  t.diagnostic(r.stdout === "" ? "undone before the start" : "forwarded after the start");
+  await assertEmpty(client);
+});

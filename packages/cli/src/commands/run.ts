@@ -1,10 +1,14 @@
 // sbx run: sandbox (unless --sandbox), container, task; wait; clean up.
+import { constants } from "node:os";
 import type { Container, Sandbox, Task } from "@sandboxd/client";
 import type { Parsed } from "../args.js";
 import { bool, keyValues, list, str } from "../args.js";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
 import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
+
+/** Signals that cancel a run whose container has not started yet. */
+const earlySignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
   const [id, ...command] = positionals as [string, ...string[]];
@@ -24,6 +28,16 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
     for (const step of undo.reverse()) await step().catch(() => undefined);
   };
   const cleanup = { timeoutMs: 30_000 };
+  // A Ctrl-C or SIGTERM while things are being made is held until they are,
+  // then everything is undone and sbx exits as if killed by it.
+  const early: NodeJS.Signals[] = [];
+  const onEarly = (signal: NodeJS.Signals): void => {
+    early.push(signal);
+  };
+  for (const s of earlySignals) process.on(s, onEarly);
+  const stopEarly = (): void => {
+    for (const s of earlySignals) process.off(s, onEarly);
+  };
   let sandbox: Sandbox;
   let container: Container;
   let task: Task;
@@ -76,28 +90,41 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
     await task.start();
   } catch (err) {
     await rollback();
+    stopEarly();
     throw err;
+  }
+  if (early[0] !== undefined) {
+    await rollback();
+    stopEarly();
+    return 128 + constants.signals[early[0]];
   }
 
   if (detach) {
+    stopEarly();
     ctx.print(id);
     return 0;
   }
   const restoreTerminal = tty ? rawTerminal() : () => undefined;
   const stopResize = tty ? followResize((w, h) => task.resize(w, h)) : () => undefined;
+  // Held until the clean-up below is done too: a Ctrl-C or SIGTERM that comes
+  // after the exit must not kill sbx halfway through removing things.
   const stopSignals = forwardSignals((signal) => task.kill(signal));
-  let status: number;
+  stopEarly();
   try {
-    status = (await exited).exitStatus;
+    let status: number;
+    try {
+      status = (await exited).exitStatus;
+    } finally {
+      stopResize();
+      restoreTerminal();
+    }
+    await task.delete({}, cleanup);
+    if (bool(flags, "rm")) {
+      await container.delete({}, cleanup);
+      if (str(flags, "sandbox") === undefined) await sandbox.shutdown({}, cleanup);
+    }
+    return status > 255 ? 255 : status;
   } finally {
     stopSignals();
-    stopResize();
-    restoreTerminal();
   }
-  await task.delete({}, cleanup);
-  if (bool(flags, "rm")) {
-    await container.delete({}, cleanup);
-    if (str(flags, "sandbox") === undefined) await sandbox.shutdown({}, cleanup);
-  }
-  return status > 255 ? 255 : status;
 }
