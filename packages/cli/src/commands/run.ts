@@ -84,6 +84,9 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
       ? sdk.nullIO()
       : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, bool(flags, "interactive")) });
     task = await container.newTask({ io });
+    const madeTask = task;
+    // Kills it, deletes it and removes its FIFOs.
+    undo.push(() => madeTask.delete({ force: true }, cleanup));
     exited = detach ? Promise.resolve({ exitStatus: 0 }) : task.wait();
     // Seen below, or moot after a rollback (which ends the wait).
     exited.catch(() => undefined);
