@@ -18,7 +18,7 @@
  *   it sees EOF when the client closes its FIFO or calls CloseIO (or, as with a
  *   runc shim that dies, when the sandboxer goes away).
  */
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
@@ -92,9 +92,11 @@ export async function openStdio(ctx: Ctx, stdio: Stdio, dir: string): Promise<Op
 export class StdinPump {
   readonly #source: net.Socket;
   readonly #sink: net.Socket;
+  readonly #clientFd: number;
   #closed = false;
 
   constructor(fds: { client: number; ours: number }) {
+    this.#clientFd = fds.client;
     this.#source = new net.Socket({ fd: fds.client, readable: true, writable: false });
     this.#sink = new net.Socket({ fd: fds.ours, readable: false, writable: true });
     this.#source.on("error", () => this.close());
@@ -103,11 +105,16 @@ export class StdinPump {
     this.#source.pipe(this.#sink, { end: false });
   }
 
-  /** Ends the container's stdin once what was read is written (EOF for the process). */
+  /** Ends the container's stdin once what the client wrote is passed on (EOF for the process). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#source.unpipe(this.#sink);
+    // A client writes, closes its end, then calls CloseIO: the data can still sit in the FIFO
+    // (or in the stream's buffer) when CloseIO arrives. Pass it on before the EOF.
+    let buffered: Buffer | null;
+    while ((buffered = this.#source.read() as Buffer | null) !== null) this.#sink.write(buffered);
+    for (const chunk of drainNonBlocking(this.#clientFd)) this.#sink.write(chunk);
     this.#source.destroy();
     // A FIFO cannot be half-closed: closing our descriptor is the EOF.
     if (this.#sink.writableLength === 0) this.#sink.destroy();
@@ -118,6 +125,22 @@ export class StdinPump {
   destroy(): void {
     this.close();
     this.#sink.destroy();
+  }
+}
+
+/** What a non-blocking descriptor has to read right now (until EOF or EAGAIN). */
+function drainNonBlocking(fd: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.allocUnsafe(65536);
+    let n: number;
+    try {
+      n = readSync(fd, buf);
+    } catch {
+      return chunks; // EAGAIN: the client's writer is still open and has sent nothing more
+    }
+    if (n === 0) return chunks;
+    chunks.push(buf.subarray(0, n));
   }
 }
 
