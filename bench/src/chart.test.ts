@@ -19,3 +19,21 @@ test("renders one bar per system and escapes text", () => {
   assert.equal(svg.match(/<rect x=/g)?.length, 3);
   assert.match(svg, /higher is better/);
 });
+
+test("draws target lines with their labels and scales to include them", () => {
+  const svg = renderChart("t", [
+    {
+      title: "mem",
+      unit: "MB",
+      bars: [{ system: "a", value: 0.5 }],
+      targets: [{ value: 1, label: "target ≤ 1 MB" }],
+    },
+  ]);
+  assert.match(svg, /stroke-dasharray/);
+  assert.match(svg, /target ≤ 1 MB/);
+  // The bar (0.5) is half as wide as the scale's end (the target, 1).
+  const width = Number(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="22"/.exec(svg)?.[1]);
+  const line = Number(/<line x1="([\d.]+)"[^>]*stroke-dasharray/.exec(svg)?.[1]);
+  const barX = Number(/<rect x="([\d.]+)" y="[\d.]+" width="[\d.]+" height="22"/.exec(svg)?.[1]);
+  assert.ok(Math.abs(barX + 2 * width - line) < 1, `${barX} + 2 × ${width} vs ${line}`);
+});

@@ -17,6 +17,8 @@ export interface Panel {
   bars: Bar[];
   /** Lower is better (default) or higher is better, shown in the subtitle. */
   better?: "lower" | "higher";
+  /** Target values, drawn as dashed lines across the bars, labelled below them. */
+  targets?: { value: number; label: string }[];
 }
 
 const palette = ["#1a73e8", "#e8710a", "#188038", "#9334e6", "#d93025", "#5f6368"];
@@ -42,7 +44,9 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
   const longest = Math.max(0, ...panels.flatMap((p) => p.bars.map((b) => b.system.length)));
   const labelWidth = Math.max(150, Math.ceil(longest * 6.6) + 12);
   const panelWidth = labelWidth + 310;
-  const heights = panels.map((p) => 56 + p.bars.length * (barHeight + gap));
+  const heights = panels.map(
+    (p) => 56 + p.bars.length * (barHeight + gap) + (p.targets?.length ?? 0) * 14,
+  );
   const rows = Math.ceil(panels.length / columns);
   const rowHeights = Array.from({ length: rows }, (_, r) =>
     Math.max(...heights.slice(r * columns, r * columns + columns)),
@@ -72,12 +76,28 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
     const x0 = 10 + (i % columns) * panelWidth;
     const row = Math.floor(i / columns);
     const y0 = 46 + rowHeights.slice(0, row).reduce((a, b) => a + b, 0);
-    const max = Math.max(...panel.bars.map((b) => Math.max(b.value, b.p99 ?? 0)), Number.MIN_VALUE);
+    const targets = (panel.targets ?? []).filter((t) => Number.isFinite(t.value));
+    const max = Math.max(
+      ...panel.bars.map((b) => Math.max(b.value, b.p99 ?? 0)),
+      ...targets.map((t) => t.value),
+      Number.MIN_VALUE,
+    );
     const scale = (panelWidth - labelWidth - 80) / max;
     out.push(`<text x="${x0}" y="${y0 + 14}" font-weight="bold">${escapeXml(panel.title)}</text>`);
     out.push(
       `<text x="${x0}" y="${y0 + 30}" fill="#555" font-size="11">${escapeXml(panel.unit)}, ${panel.better ?? "lower"} is better${panel.bars.some((b) => b.p99 !== undefined) ? "; whisker: p99" : ""}</text>`,
     );
+    // Target lines first, so that bars and their values are drawn over them.
+    const bottom = y0 + 40 + panel.bars.length * (barHeight + gap) - gap;
+    targets.forEach((t, k) => {
+      const tx = (x0 + labelWidth + t.value * scale).toFixed(1);
+      out.push(
+        `<line x1="${tx}" y1="${y0 + 36}" x2="${tx}" y2="${bottom + 4 + k * 14}" stroke="#d93025" stroke-dasharray="4 3"/>`,
+      );
+      out.push(
+        `<text x="${tx}" y="${bottom + 14 + k * 14}" fill="#d93025" font-size="10" text-anchor="start"> ${escapeXml(t.label)}</text>`,
+      );
+    });
     panel.bars.forEach((bar, j) => {
       const y = y0 + 40 + j * (barHeight + gap);
       const w = Math.max(1, bar.value * scale);
@@ -95,7 +115,10 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
         );
       }
       const labelX = x0 + labelWidth + Math.max(w, (bar.p99 ?? 0) * scale) + 6;
-      out.push(`<text x="${labelX.toFixed(1)}" y="${y + 15}">${format(bar.value)}</text>`);
+      // A white halo keeps the value readable where a target line crosses it.
+      out.push(
+        `<text x="${labelX.toFixed(1)}" y="${y + 15}" stroke="#fff" stroke-width="3" paint-order="stroke">${format(bar.value)}</text>`,
+      );
     });
   });
   out.push("</svg>");

@@ -3,16 +3,21 @@
  * measurement in one run, side by side with runc and containerd 1.6, then
  * docs/benchmarks.md (targets, machine, date, command, one table per
  * measurement) and docs/benchmarks.svg. Raw samples go to
- * bench/results/bench.json.
+ * bench/results/bench.json (full run) or next to the results file (--quick).
  *
- *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery]
+ *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery,profile]
  *                           [--out docs/benchmarks.md]
+ *   node bench/dist/main.js --from-json bench/results/bench.json [--out FILE]
+ *
+ * --quick writes bench/results/raw/quick/ (ignored by git) unless --out says
+ * otherwise; --from-json only writes the results file and chart again from a
+ * stored run.
  *
  * Everything it starts is removed at the end, also after a failure or
  * SIGINT/SIGTERM; what the final sweep still had to remove is printed and
  * written to the results file.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -21,9 +26,11 @@ import { renderChart } from "./chart.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
 import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
 import { benchMemory } from "./memory.js";
+import { benchProfile } from "./profile.js";
 import { benchRecovery } from "./recovery.js";
-import { machineInfo, renderReport } from "./report.js";
-import { panels, sections, targets, type BenchResults } from "./results.js";
+import { machineInfo, machineLoad, renderReport, type Machine } from "./report.js";
+import { panels } from "./panels.js";
+import { sections, targets, type BenchResults } from "./results.js";
 import { benchStartToExit } from "./start-to-exit.js";
 import {
   busyboxRootfs,
@@ -38,7 +45,7 @@ import { runTtrpcBench } from "./ttrpc.js";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
 
-const Sections = ["start", "concurrent", "memory", "ttrpc", "recovery"] as const;
+const Sections = ["start", "concurrent", "memory", "ttrpc", "recovery", "profile"] as const;
 type SectionName = (typeof Sections)[number];
 
 interface Plan {
@@ -48,6 +55,7 @@ interface Plan {
   memory: { pods: number };
   ttrpc: { durationMs: number; warmupMs: number };
   recovery: { pods: number; rounds: number };
+  profile: { rounds: number };
 }
 
 const full: Plan = {
@@ -57,6 +65,7 @@ const full: Plan = {
   memory: { pods: 50 },
   ttrpc: { durationMs: 3000, warmupMs: 500 },
   recovery: { pods: 100, rounds: 5 },
+  profile: { rounds: 10 },
 };
 
 const quick: Plan = {
@@ -66,6 +75,7 @@ const quick: Plan = {
   memory: { pods: 10 },
   ttrpc: { durationMs: 300, warmupMs: 100 },
   recovery: { pods: 20, rounds: 2 },
+  profile: { rounds: 3 },
 };
 
 function log(line: string): void {
@@ -151,6 +161,16 @@ async function measure(
     () => benchRecovery({ ...plan.recovery, rootfs, stack }),
     clear,
   );
+  // Last, on a stack of its own (debug logs): nothing it does can disturb the timings above.
+  if (stack.sandboxApi) {
+    results.profile = await section(
+      results,
+      "profile",
+      only,
+      () => benchProfile({ ...plan.profile, env, rootfs, sbxBin }),
+      async () => {},
+    );
+  }
   return results;
 }
 
@@ -160,8 +180,15 @@ async function main(): Promise<void> {
       quick: { type: "boolean" },
       only: { type: "string" },
       out: { type: "string" },
+      "from-json": { type: "string" },
     },
   });
+  if (values["from-json"] !== undefined) {
+    // Only the writing: the results file and chart again from a stored run.
+    const record = JSON.parse(await readFile(values["from-json"], "utf8")) as RunRecord;
+    await publish(record, resolve(values.out ?? join(repo, "docs", "benchmarks.md")));
+    return;
+  }
   requireRoot("the benchmarks run containers");
   for (const [bin, pkg] of [
     ["/usr/sbin/runc", "runc"],
@@ -184,10 +211,16 @@ async function main(): Promise<void> {
           return s as SectionName;
         }),
   );
-  const out = resolve(values.out ?? join(repo, "docs", "benchmarks.md"));
-  const svg = out.replace(/\.md$/, "") + ".svg";
+  // A quick run (while developing) leaves the committed results alone.
+  const out = resolve(
+    values.out ??
+      (values.quick
+        ? join(repo, "bench", "results", "raw", "quick", "benchmarks.md")
+        : join(repo, "docs", "benchmarks.md")),
+  );
   const command = `npm run bench${values.quick ? " -- --quick" : ""}${values.only ? ` (--only ${values.only})` : ""}`;
   const date = new Date();
+  const loadAtStart = await machineLoad();
   const started = performance.now();
 
   const env = await openBenchEnv();
@@ -214,7 +247,48 @@ async function main(): Promise<void> {
     results.leftovers = left;
   }
 
-  const machine = await machineInfo();
+  const machine = {
+    ...(await machineInfo()),
+    load: { start: loadAtStart, end: await machineLoad() },
+  };
+  const record: RunRecord = {
+    date: date.toISOString(),
+    command,
+    plan,
+    machine,
+    wholeRunS: Math.round((performance.now() - started) / 1000),
+    results,
+  };
+  const raw = plan.quick
+    ? join(dirname(out), "bench.json")
+    : join(repo, "bench", "results", "bench.json");
+  await mkdir(dirname(raw), { recursive: true });
+  await writeFile(raw, `${JSON.stringify(record, null, 2)}\n`);
+  await publish(record, out);
+  log(`wrote ${relative(process.cwd(), raw)}`);
+  for (const t of targets(results)) {
+    log(
+      `target ${t.name}: ${t.goal}: ${t.measured} → ${t.met === undefined ? "not measured" : t.met ? "met" : "MISSED"}`,
+    );
+  }
+  if (Object.keys(results.failed).length) process.exitCode = 1;
+}
+
+/** What one run measured, as bench/results/bench.json keeps it. */
+interface RunRecord {
+  date: string;
+  command: string;
+  plan: Plan;
+  machine: Machine;
+  wholeRunS: number;
+  results: BenchResults;
+}
+
+/** Writes the results file (`out`) and the chart next to it. */
+async function publish(record: RunRecord, out: string): Promise<void> {
+  const { plan, results } = record;
+  const svg = out.replace(/\.md$/, "") + ".svg";
+  const date = new Date(record.date);
   const chartPanels = panels(results);
   const notes: string[] = [];
   if (plan.quick) {
@@ -231,19 +305,23 @@ async function main(): Promise<void> {
     notes.push(
       `The final sweep had to remove ${results.leftovers.length} thing(s) the normal teardown left: ${results.leftovers.slice(0, 20).join("; ")}`,
     );
+  } else {
+    notes.push(
+      "Nothing was left behind: the final sweep found no container, mount, cgroup, link or process of the run.",
+    );
   }
   const report = renderReport({
     date,
-    command,
-    machine,
+    command: record.command,
+    machine: record.machine,
     targets: targets(results),
     sections: sections(results, plan.ttrpc.durationMs),
     ...(chartPanels.length ? { chart: basename(svg) } : {}),
     quick: plan.quick,
   });
   const extra = [
-    notes.length ? ["## Notes on this run", "", ...notes.map((n) => `- ${n}`), ""].join("\n") : "",
-    `Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    ["## Notes on this run", "", ...notes.map((n) => `- ${n}`), ""].join("\n"),
+    `Whole run: ${record.wholeRunS} s. Raw samples: \`bench/results/bench.json\` (of the full run).`,
     "",
   ].join("\n");
   await mkdir(dirname(out), { recursive: true });
@@ -252,23 +330,14 @@ async function main(): Promise<void> {
     await writeFile(
       svg,
       renderChart(
-        `sandboxd benchmarks (${date.toISOString().slice(0, 10)}${plan.quick ? ", quick" : ""})`,
+        `sandboxd benchmarks (${record.date.slice(0, 10)}${plan.quick ? ", quick" : ""})`,
         chartPanels,
       ),
     );
   }
-  const raw = join(repo, "bench", "results", "bench.json");
-  await mkdir(dirname(raw), { recursive: true });
-  await writeFile(raw, `${JSON.stringify({ date, command, plan, machine, results }, null, 2)}\n`);
   log(
-    `wrote ${relative(process.cwd(), out)}, ${relative(process.cwd(), svg)}, ${relative(process.cwd(), raw)}`,
+    `wrote ${relative(process.cwd(), out)}${chartPanels.length ? ` and ${relative(process.cwd(), svg)}` : ""}`,
   );
-  for (const t of targets(results)) {
-    log(
-      `target ${t.name}: ${t.goal}: ${t.measured} → ${t.met === undefined ? "not measured" : t.met ? "met" : "MISSED"}`,
-    );
-  }
-  if (Object.keys(results.failed).length) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

@@ -30,6 +30,14 @@ export interface Target {
   met: boolean | undefined;
 }
 
+/** How busy the machine was apart from the bench: sampled before it starts and after it ends. */
+export interface Load {
+  /** 1, 5 and 15 minute load averages. */
+  loadavg: number[];
+  /** Share of all cores busy during a 1 s sample, percent. */
+  busyPercent: number;
+}
+
 export interface Machine {
   cpu: string;
   cores: number;
@@ -38,6 +46,25 @@ export interface Machine {
   os: string;
   node: string;
   versions: Record<string, string>;
+  load?: { start: Load; end: Load };
+}
+
+function cpuTimes(stat: string): { busy: number; total: number } {
+  const f = (/^cpu\s+(.*)$/m.exec(stat)?.[1] ?? "").split(/\s+/).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  // idle + iowait
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+/** Load averages now and the share of the CPUs busy over the next second. */
+export async function machineLoad(): Promise<Load> {
+  const a = cpuTimes(await readFile("/proc/stat", "utf8"));
+  await new Promise((r) => setTimeout(r, 1000));
+  const b = cpuTimes(await readFile("/proc/stat", "utf8"));
+  return {
+    loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    busyPercent: Math.round(((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100),
+  };
 }
 
 async function firstLine(cmd: string, args: string[]): Promise<string> {
@@ -99,6 +126,16 @@ export function renderReport(input: {
     `- OS: ${m.os}, kernel ${m.kernel}`,
     `- Node: ${m.node}`,
     ...Object.entries(m.versions).map(([k, v]) => `- ${k}: ${v}`),
+    ...(m.load
+      ? [
+          `- Load apart from the bench (load average 1/5/15 min; CPUs busy in a 1 s sample): ` +
+            `before the run ${m.load.start.loadavg.join(" / ")}, ${m.load.start.busyPercent}% busy; ` +
+            `after it ${m.load.end.loadavg.join(" / ")}, ${m.load.end.busyPercent}% busy` +
+            (m.load.start.busyPercent >= 10 || m.load.end.busyPercent >= 10
+              ? ". Other work shared the machine during the run: absolute times are inflated, ratios less so."
+              : "."),
+        ]
+      : []),
     "",
     "## Targets",
     "",

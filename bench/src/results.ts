@@ -3,9 +3,10 @@
  * measured figure; missed ones are named), one section per measurement, and
  * the chart's panels.
  */
-import type { Panel } from "./chart.js";
 import { ConcurrentSystem, type ConcurrentResult } from "./concurrent.js";
 import type { MemoryResult, MemorySeries } from "./memory.js";
+import type { ProfileResult } from "./profile.js";
+import { profileSections } from "./profile-report.js";
 import type { RecoveryResult } from "./recovery.js";
 import { fmt, type Section, type Target } from "./report.js";
 import { ratio, type Summary } from "./stats.js";
@@ -18,13 +19,14 @@ export interface BenchResults {
   memory?: MemoryResult;
   ttrpc?: TtrpcResult[];
   recovery?: RecoveryResult;
+  profile?: ProfileResult;
   /** Section name → why it failed. */
   failed: Record<string, string>;
   /** What the final sweep had to remove (leaks of the systems, or of a failed section). */
   leftovers: string[];
 }
 
-const MB = 1024;
+export const MB = 1024;
 
 function x(r: number): string {
   return Number.isFinite(r) ? `${r.toFixed(2)}×` : "n/a";
@@ -148,9 +150,11 @@ function startSection(r: StartToExitResult): Section {
     title: "Start to exit: one container running /bin/true",
     method:
       `${r.rounds} recorded rounds after ${r.warmup} warm-up rounds; each round runs every system once, the order rotated every round. ` +
+      "sandboxd reaches sbx-sandboxer as its proxy sandbox controller `sbx` (the sandboxer runs as a node service; the namespace's default sandboxer), except in the `shim controller` row, where sandboxd runs `containerd-shim-sbx-v1 start` for each pod. " +
+      "Every pod gets a CNI network (bridge + host-local + loopback), as a pod does by default; runc's and ctr's containers get an empty network namespace. " +
       "Times are wall clock from spawning the command (or, for the SDK, from the first call) to its exit with status 0, removal included " +
       "(`runc run` deletes its container; `--rm`; the SDK deletes task, container and sandbox). " +
-      "`processes` is the median number of processes the machine started during one run (/proc/stat), the command itself included.",
+      "`processes` is the fewest processes the machine started during one run over the rounds (/proc/stat counts the whole machine's, so other work adds to it), the command itself included; the profile below names them.",
     table: {
       header: [
         "system",
@@ -300,94 +304,6 @@ export function sections(r: BenchResults, ttrpcDurationMs: number): Section[] {
   if (r.memory) out.push(memorySection(r.memory));
   if (r.ttrpc) out.push(ttrpcSection(r.ttrpc, ttrpcDurationMs));
   if (r.recovery) out.push(recoverySection(r.recovery));
-  return out;
-}
-
-const OURS = "sandboxd / sbx-sandboxer / @sandboxd";
-const CONTAINERD = "containerd 1.6";
-const RUNC = "runc / Go";
-
-function groupOf(system: string): string {
-  if (system.includes("containerd") && !system.includes("sandboxd")) return CONTAINERD;
-  if (system.startsWith("runc") || system.includes("go runc shim")) return RUNC;
-  return OURS;
-}
-
-export function panels(r: BenchResults): Panel[] {
-  return panelsOf(r).map((p) => ({
-    ...p,
-    bars: p.bars.map((b) => ({ ...b, group: groupOf(b.system) })),
-  }));
-}
-
-function panelsOf(r: BenchResults): Panel[] {
-  const out: Panel[] = [];
-  if (r.startToExit) {
-    out.push({
-      title: "Start to exit, /bin/true",
-      unit: "ms (median)",
-      bars: Object.values(System).flatMap((name) => {
-        const s = r.startToExit?.results[name]?.summary;
-        return s ? [{ system: name, value: s.median, p99: s.p99 }] : [];
-      }),
-    });
-  }
-  if (r.concurrent) {
-    out.push({
-      title: `${r.concurrent.pods} pods at once, until all run`,
-      unit: "ms (median)",
-      bars: Object.values(ConcurrentSystem).flatMap((name) => {
-        const s = r.concurrent?.results[name]?.summary;
-        return s ? [{ system: name, value: s.median, p99: s.p99 }] : [];
-      }),
-    });
-  }
-  if (r.memory) {
-    const m = r.memory;
-    const bars = [
-      ...(m.sbx
-        ? [
-            { system: "sandboxd stack: per pod", value: m.sbx.perPodPssKiB / MB },
-            { system: "sandboxd stack: increment", value: m.sbx.incrementPerPodPssKiB / MB },
-          ]
-        : []),
-      { system: "containerd: per pod", value: m.containerd.perPodPssKiB / MB },
-      { system: "containerd: increment", value: m.containerd.incrementPerPodPssKiB / MB },
-    ];
-    out.push({ title: `Runtime PSS at ${m.pods} pods`, unit: "MB per pod", bars });
-  }
-  if (r.recovery) {
-    const rec = r.recovery;
-    out.push({
-      title: `Recovery after kill -9, ${rec.pods} pods`,
-      unit: "ms (median)",
-      bars: [
-        {
-          system: "sbx-sandboxer",
-          value: rec.sandboxer.allAnswerMs.median,
-          p99: rec.sandboxer.allAnswerMs.p99,
-        },
-        ...(rec.sandboxd
-          ? [
-              {
-                system: "sandboxd",
-                value: rec.sandboxd.allKnownMs.median,
-                p99: rec.sandboxd.allKnownMs.p99,
-              },
-            ]
-          : []),
-      ],
-    });
-  }
-  if (r.ttrpc) {
-    out.push({
-      title: "ttrpc unary calls",
-      unit: "calls/s",
-      better: "higher",
-      bars: r.ttrpc
-        .filter((t) => t.skipped === undefined)
-        .map((t) => ({ system: t.name, value: t.callsPerSec })),
-    });
-  }
+  if (r.profile) out.push(...profileSections(r.profile));
   return out;
 }

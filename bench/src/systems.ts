@@ -60,13 +60,15 @@ export interface SbxStack {
 }
 
 export interface StackOptions {
+  /** Subdirectory of the bench directory for this stack (default "sbx"). */
+  name?: string;
   /** CNI pod networking (default true: what a pod gets by default). */
   network?: boolean;
   logLevel?: string;
 }
 
 export async function startSbxStack(env: BenchEnv, o: StackOptions = {}): Promise<SbxStack> {
-  const dir = join(env.dir, "sbx");
+  const dir = join(env.dir, o.name ?? "sbx");
   const paths = sandboxdPaths(join(dir, "sandboxd"));
   const sandboxer = await startSandboxer({
     dir: join(dir, "sandboxer"),
