@@ -14,7 +14,8 @@ import { ProcessStatus, defaultSpec } from "@sandboxd/client";
 import type { Containerd } from "@sandboxd/testing";
 import { pool } from "./harness.js";
 import { exitOf } from "./start-to-exit.js";
-import { summarize, type Summary } from "./stats.js";
+import { cpuMs } from "./profile-attribution.js";
+import { percentile, summarize, type Summary } from "./stats.js";
 import { NAMESPACE, removeSandboxes, type SbxStack } from "./systems.js";
 
 export const ConcurrentSystem = {
@@ -38,6 +39,11 @@ export interface ConcurrentResult {
   rounds: number;
   /** ms until all N run. */
   results: Partial<Record<ConcurrentSystem, { summary: Summary; samples: number[] }>>;
+  /**
+   * CPU ms the daemons spent during the timed start (median over the rounds): sandboxd and
+   * sbx-sandboxer for our systems, containerd for containerd's (its shims are not counted).
+   */
+  daemonCpuMs: Partial<Record<ConcurrentSystem, Record<string, number>>>;
   skipped: Partial<Record<ConcurrentSystem, string>>;
 }
 
@@ -140,12 +146,22 @@ export async function benchConcurrent(o: ConcurrentOptions): Promise<ConcurrentR
   };
   const names = Object.keys(systems) as ConcurrentSystem[];
   const samples: Record<string, number[]> = {};
+  const daemons = (name: ConcurrentSystem): Record<string, number> =>
+    name === ConcurrentSystem.containerd
+      ? { containerd: o.containerd.process.pid ?? 0 }
+      : { sandboxd: o.stack.sandboxd.process.pid ?? 0, "sbx-sandboxer": o.stack.sandboxer.pid };
+  const cpu: Partial<Record<ConcurrentSystem, Record<string, number[]>>> = {};
   for (round = 0; round < o.rounds; round++) {
     const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
     for (const name of order) {
+      const pids = Object.entries(daemons(name));
+      const before = await Promise.all(pids.map(([, pid]) => cpuMs(pid)));
       const started = performance.now();
       await systems[name]!();
       (samples[name] ??= []).push(performance.now() - started);
+      const after = await Promise.all(pids.map(([, pid]) => cpuMs(pid)));
+      const c = (cpu[name] ??= {});
+      pids.forEach(([daemon], i) => (c[daemon] ??= []).push(after[i]! - before[i]!));
       await verifyAndClear(name);
     }
   }
@@ -153,5 +169,11 @@ export async function benchConcurrent(o: ConcurrentOptions): Promise<ConcurrentR
   for (const [name, s] of Object.entries(samples)) {
     results[name as ConcurrentSystem] = { summary: summarize(s), samples: s };
   }
-  return { pods: o.pods, rounds: o.rounds, results, skipped };
+  const daemonCpuMs: ConcurrentResult["daemonCpuMs"] = {};
+  for (const [name, byDaemon] of Object.entries(cpu)) {
+    daemonCpuMs[name as ConcurrentSystem] = Object.fromEntries(
+      Object.entries(byDaemon).map(([d, v]) => [d, percentile(v, 0.5)]),
+    );
+  }
+  return { pods: o.pods, rounds: o.rounds, results, daemonCpuMs, skipped };
 }

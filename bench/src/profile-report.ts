@@ -5,6 +5,7 @@
  */
 import type { Panel } from "./chart.js";
 import { SdkStep, type ProfileResult, type StepRow } from "./profile.js";
+import { exeName } from "./proc-trace.js";
 import { fmt, type Section } from "./report.js";
 
 const header = [
@@ -40,6 +41,33 @@ function stepsMs(p: ProfileResult, steps: readonly string[]): number {
     .reduce((a, s) => a + s.clientMs.median, 0);
 }
 
+/** Processes of the SDK run by kind: how many per run and their summed median lifetimes. */
+function processKinds(p: ProfileResult): string {
+  const kinds = new Map<string, { n: number; ms: number }>();
+  for (const step of p.sdk.steps) {
+    for (const proc of step.processList) {
+      const name = exeName(proc.exe);
+      const kind = proc.exe.includes("/cni/")
+        ? "CNI plugins"
+        : name === "runc" || name === "runc init"
+          ? "runc (and runc init)"
+          : name === "conmon"
+            ? "conmon"
+            : name === "true"
+              ? undefined
+              : "other helpers (unshare/hostname, umount, mkfifo, ...)";
+      if (kind === undefined) continue;
+      const k = kinds.get(kind) ?? { n: 0, ms: 0 };
+      k.n += proc.perRun;
+      k.ms += proc.perRun * (Number.isFinite(proc.medianMs) ? proc.medianMs : 0);
+      kinds.set(kind, k);
+    }
+  }
+  return [...kinds]
+    .map(([kind, k]) => `${kind}: ${fmt(k.n, 0)} per run, ${fmt(k.ms)} ms of lifetimes`)
+    .join("; ");
+}
+
 export function profileSections(p: ProfileResult): Section[] {
   const traced =
     p.traceSkipped === undefined
@@ -65,6 +93,11 @@ export function profileSections(p: ProfileResult): Section[] {
         `The pod itself (Controller.Start and the shutdown: namespaces, cgroup, CNI ADD and DEL) takes ${fmt(pod)} ms of it, ` +
         `the container (task create, start, exit, delete: conmon and runc) ${fmt(container)} ms. runc's and ctr's containers above get no CNI network.`,
       `CPU per run (mean, from /proc/PID/stat, 10 ms ticks): ${cpuText(p.cpuMsPerRun.sdk)}.`,
+      ...(p.traceSkipped === undefined
+        ? [
+            `Processes the daemons start per SDK run, by kind (lifetimes summed; CNI plugins and the helpers run one after another, runc mostly under conmon): ${processKinds(p)}.`,
+          ]
+        : []),
     ],
   };
   const sbx: Section = {
@@ -74,8 +107,10 @@ export function profileSections(p: ProfileResult): Section[] {
       "the RPCs and processes are counted as above, processes of the sbx process itself included (its launcher is a shell script that execs Node).",
     table: { header: ["phase", ...header.slice(1)], rows: rows(p.sbx.phases) },
     notes: [
-      `Whole run: median ${fmt(p.sbx.totalMs.median)} ms (p99 ${fmt(p.sbx.totalMs.p99)} ms); its RPCs: ${p.sbx.rpcs}.`,
+      `Whole \`sbx run --rm\`: median ${fmt(p.sbx.totalMs.median)} ms (p99 ${fmt(p.sbx.totalMs.p99)} ms); its RPCs: ${p.sbx.rpcs}.`,
       `CPU per run (mean): ${cpuText(p.cpuMsPerRun.sbx)}.`,
+      `Node start-up measured apart, ${p.rounds} times: \`node -e 0\` takes ${fmt(p.nodeStartup.bareMs.median)} ms (spawn to exit); ` +
+        `importing sbx's modules (its main and @sandboxd/client, compile cache on, as sbx does) ${fmt(p.nodeStartup.importMs.median)} ms for ${p.nodeStartup.modules} modules.`,
     ],
   };
   const timeline: Section = {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rpcsOfLog } from "./profile.js";
+import { rpcsOfLog } from "./profile-attribution.js";
 
 test("reads RPCs and their start and end from sandboxd's debug log", () => {
   const log = [
