@@ -26,6 +26,7 @@ import { renderChart } from "./chart.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
 import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
 import { benchMemory } from "./memory.js";
+import { sample } from "./pss.js";
 import { benchProfile } from "./profile.js";
 import { benchRecovery } from "./recovery.js";
 import { machineInfo, machineLoad, renderReport, type Machine } from "./report.js";
@@ -126,6 +127,12 @@ async function measure(
   const runc = await runcBundle(env, rootfs);
   const containerd = await startBenchContainerd(env);
   const stack: SbxStack = await startSbxStack(env);
+  // The daemons as they start, before the sections use them (the memory section runs later).
+  const freshPssKiB = {
+    sandboxd: (await sample([stack.sandboxd.process.pid ?? 0])).pssKiB,
+    "sbx-sandboxer": (await sample([stack.sandboxer.pid])).pssKiB,
+    containerd: (await sample([containerd.process.pid ?? 0])).pssKiB,
+  };
   if (!stack.sandboxApi)
     log("sandboxd has no Sandbox API yet: the sbx and SDK parts are not measured");
   const clear = async (): Promise<void> => {
@@ -151,7 +158,7 @@ async function measure(
     results,
     "memory",
     only,
-    () => benchMemory({ ...plan.memory, rootfs, containerd, stack }),
+    () => benchMemory({ ...plan.memory, rootfs, containerd, stack, freshPssKiB }),
     clear,
   );
   results.recovery = await section(

@@ -35,6 +35,8 @@ export interface MemorySeries {
 
 export interface MemoryResult {
   pods: number;
+  /** PSS KiB of each daemon right after it started, before any section ran. */
+  freshPssKiB?: Record<string, number>;
   sbx?: MemorySeries;
   containerd: MemorySeries;
   skipped?: string;
@@ -106,8 +108,10 @@ export async function benchMemory(o: {
   rootfs: string;
   containerd: Containerd;
   stack: SbxStack;
+  freshPssKiB?: Record<string, number>;
 }): Promise<MemoryResult> {
   const half = Math.floor(o.pods / 2);
+  const fresh = o.freshPssKiB ? { freshPssKiB: o.freshPssKiB } : {};
   const batch = (prefix: string, from: number, to: number): string[] =>
     Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
 
@@ -128,7 +132,12 @@ export async function benchMemory(o: {
   const containerd = series(cIdle, cHalf, cFull);
 
   if (!o.stack.sandboxApi) {
-    return { pods: o.pods, containerd, skipped: "sandboxd does not serve the Sandbox API yet" };
+    return {
+      pods: o.pods,
+      ...fresh,
+      containerd,
+      skipped: "sandboxd does not serve the Sandbox API yet",
+    };
   }
   const sSampler = sbxSampler(o.stack);
   const sIdle = await settled(0, sSampler);
@@ -138,5 +147,5 @@ export async function benchMemory(o: {
   await pool(batch("ms", half, o.pods), 8, sdkRun);
   const sFull = await settled(o.pods, sSampler);
   await removeSandboxes(o.stack.client);
-  return { pods: o.pods, containerd, sbx: series(sIdle, sHalf, sFull) };
+  return { pods: o.pods, ...fresh, containerd, sbx: series(sIdle, sHalf, sFull) };
 }

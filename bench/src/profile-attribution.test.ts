@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rpcsOfLog } from "./profile-attribution.js";
+import { rpcsOfLog, within } from "./profile-attribution.js";
 
 test("reads RPCs and their start and end from sandboxd's debug log", () => {
   const log = [
@@ -13,8 +13,16 @@ test("reads RPCs and their start and end from sandboxd's debug log", () => {
   const rpcs = rpcsOfLog(log, offset);
   assert.equal(rpcs.length, 2);
   assert.equal(rpcs[0]!.method, "sandbox.Store/Create");
-  assert.equal(rpcs[0]!.endMs, Date.parse("2026-11-24T18:44:53.377Z") - offset);
+  assert.equal(rpcs[0]!.endMs, Date.parse("2026-11-24T18:44:53.377Z") + 0.5 - offset);
   assert.equal(rpcs[0]!.endMs - rpcs[0]!.startMs, 2.5);
   assert.equal(rpcs[1]!.method, "tasks.Tasks/Start");
-  assert.equal(rpcs[1]!.startMs, 1795545893400 - offset - 10);
+  assert.equal(rpcs[1]!.startMs, 1795545893400 + 0.5 - offset - 10);
+});
+
+test("an RPC belongs to the one window that holds its midpoint", () => {
+  const r = { method: "m", startMs: 9, endMs: 12 };
+  assert.equal(within(r, [0, 10]), false);
+  assert.equal(within(r, [10, 20]), true);
+  assert.equal(within(r, [10.5, 20]), true);
+  assert.equal(within(r, [11, 20]), false);
 });

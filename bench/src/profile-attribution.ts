@@ -21,7 +21,8 @@ export function rpcsOfLog(log: string, offset: number): Rpc[] {
     if (!line.includes('"msg":"rpc"')) continue;
     try {
       const j = JSON.parse(line) as { time: string | number; method: string; duration_ms: number };
-      const end = (typeof j.time === "number" ? j.time : Date.parse(j.time)) - offset;
+      // pino stamps whole milliseconds (truncated): the end is on average half a ms later.
+      const end = (typeof j.time === "number" ? j.time : Date.parse(j.time)) + 0.5 - offset;
       out.push({
         method: j.method.replace(/^\/containerd\.services\./, "").replace(/\.v1\./, "."),
         startMs: end - j.duration_ms,
@@ -43,14 +44,29 @@ export async function cpuMs(pid: number | "self", children = false): Promise<num
   return Number.isFinite(ticks) ? ticks * 10 : Number.NaN;
 }
 
-/** The offset epoch ms − CLOCK_MONOTONIC ms (the smallest of a few readings). */
+/** The offset epoch ms − CLOCK_MONOTONIC ms. */
 export function clockOffset(): number {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 5; i++) best = Math.min(best, Date.now() - monotonicMs());
-  return best;
+  // Date.now() truncates to whole ms: the mean over readings spread across a few ms, plus
+  // half a ms, is the offset without that bias.
+  let sum = 0;
+  let n = 0;
+  for (const until = monotonicMs() + 5; monotonicMs() < until; n++) {
+    sum += Date.now() + 0.5 - monotonicMs();
+  }
+  return sum / n;
 }
 
 export type Window = [start: number, end: number];
+
+/**
+ * Whether an RPC belongs to a window: its midpoint lies within it. Windows that
+ * follow each other share no RPC, and the millisecond resolution of the log
+ * cannot push an RPC out of the step that made it.
+ */
+export function within(r: Rpc, w: Window): boolean {
+  const mid = (r.startMs + r.endMs) / 2;
+  return mid >= w[0] && mid < w[1];
+}
 
 /** What happened within each window, over all runs: RPCs and processes. */
 export class Attribution {
@@ -59,10 +75,7 @@ export class Attribution {
   readonly procs = new Map<string, Map<string, number[]>>();
 
   add(step: string, w: Window, rpcs: readonly Rpc[], procs: readonly TracedProcess[]): void {
-    // pino stamps the time in whole ms: a millisecond of slack either side.
-    const inside = rpcs.filter(
-      (r) => r.startMs >= w[0] - 1 && r.endMs <= w[1] + 1 && !r.method.endsWith("/Wait"),
-    );
+    const inside = rpcs.filter((r) => within(r, w) && !r.method.endsWith("/Wait"));
     const counts = this.rpcs.get(step) ?? new Map<string, number>();
     for (const r of inside) counts.set(r.method, (counts.get(r.method) ?? 0) + 1);
     this.rpcs.set(step, counts);

@@ -20,14 +20,21 @@ import type { Client } from "@sandboxd/client";
 import { defaultSpec } from "@sandboxd/client";
 import { openBenchEnv, type BenchEnv } from "./harness.js";
 import { nodeStartup, type NodeStartup } from "./node-startup.js";
-import { Attribution, clockOffset, cpuMs, rpcsOfLog, type Window } from "./profile-attribution.js";
+import {
+  Attribution,
+  clockOffset,
+  cpuMs,
+  rpcsOfLog,
+  within,
+  type Window,
+} from "./profile-attribution.js";
 import { exeName, monotonicMs, rootOf, startProcTrace, type Traced } from "./proc-trace.js";
 import { exitOf } from "./start-to-exit.js";
 import { percentile, summarize, type Summary } from "./stats.js";
 import { NAMESPACE, busyboxRootfs, startSbxStack, type SbxStack } from "./systems.js";
 
 export const SdkStep = {
-  newSandbox: "client.newSandbox (Namespaces.Get, Store.Create, Controller.Create)",
+  newSandbox: "client.newSandbox (Store.Create, Controller.Create)",
   start: "sandbox.start (Controller.Start)",
   newContainer: "sandbox.newContainer (Containers.Create)",
   newTask: "container.newTask (Tasks.Create)",
@@ -220,7 +227,7 @@ export async function benchProfile(o: {
   const timelines: TimelineEntry[][] = [];
   const allSbxRpcs = new Map<string, number>();
   for (const { window } of sbxRuns) {
-    const inside = rpcs.filter((r) => r.startMs >= window[0] - 1 && r.endMs <= window[1] + 1);
+    const inside = rpcs.filter((r) => within(r, window));
     for (const r of inside) allSbxRpcs.set(r.method, (allSbxRpcs.get(r.method) ?? 0) + 1);
     const first = Math.min(...inside.map((r) => r.startMs));
     const last = Math.max(...inside.map((r) => r.endMs));

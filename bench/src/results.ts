@@ -255,7 +255,13 @@ function memorySection(r: MemoryResult): Section {
     method:
       "PSS (/proc/PID/smaps_rollup; shared pages split between the processes mapping them) of the runtime's processes, not of the workloads, " +
       `with no pods, ${half} and ${r.pods} pods (one \`sleep\` container each); each point is the median of three samples after the pods settled. ` +
-      `Per pod = total at ${r.pods} / ${r.pods}; increment = (total at ${r.pods} − total at ${half}) / ${r.pods - half}, what one more pod costs.`,
+      `Per pod = total at ${r.pods} / ${r.pods}; increment = (total at ${r.pods} − total at ${half}) / ${r.pods - half}, what one more pod costs. ` +
+      "The daemons are those the sections before used (idle = after the start-to-exit and concurrent sections made and removed their pods), as a daemon that has been running a while" +
+      (r.freshPssKiB
+        ? `; right after they started they had ${Object.entries(r.freshPssKiB)
+            .map(([k, v]) => `${k} ${fmt(v / MB, 1)} MB`)
+            .join(", ")} PSS.`
+        : "."),
     table: {
       header: [
         "runtime processes",
