@@ -110,6 +110,8 @@ export async function sweep(scope: SweepScope): Promise<string[]> {
         () => undefined,
       );
     }
+    // The runc shim makes a root per namespace and never removes it: once empty, it goes.
+    await rmdir(root).catch(() => undefined);
   }
   for (const p of await processTable()) {
     if (p.pid === process.pid || !p.argv.join(" ").includes(dir)) continue;
