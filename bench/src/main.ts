@@ -30,6 +30,7 @@ import { sample } from "./pss.js";
 import { benchProfile } from "./profile.js";
 import { benchRecovery } from "./recovery.js";
 import { machineInfo, machineLoad, renderReport, type Machine } from "./report.js";
+import { explanations } from "./explain.js";
 import { panels } from "./panels.js";
 import { sections, targets, type BenchResults } from "./results.js";
 import { benchStartToExit } from "./start-to-exit.js";
@@ -322,6 +323,7 @@ async function publish(record: RunRecord, out: string): Promise<void> {
     command: record.command,
     machine: record.machine,
     targets: targets(results),
+    explanations: explanations(results),
     sections: sections(results, plan.ttrpc.durationMs),
     ...(chartPanels.length ? { chart: basename(svg) } : {}),
     quick: plan.quick,

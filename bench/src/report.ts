@@ -108,6 +108,8 @@ export function renderReport(input: {
   command: string;
   machine: Machine;
   targets: readonly Target[];
+  /** Why missed targets are missed (from this run's figures). */
+  explanations?: readonly string[];
   sections: readonly Section[];
   chart?: string;
   quick: boolean;
@@ -150,6 +152,14 @@ export function renderReport(input: {
     }),
     "",
   ];
+  if (input.explanations?.length) {
+    out.push(
+      "Where the missed targets lose, in this run's figures (details in the sections below):",
+      "",
+      ...input.explanations.map((e) => `- ${e}`),
+      "",
+    );
+  }
   if (input.chart) out.push(`![benchmark chart](${input.chart})`, "");
   for (const section of input.sections) {
     out.push(`## ${section.title}`, "", section.method, "", markdownTable(section.table), "");
