@@ -278,18 +278,29 @@ function memorySection(r: MemoryResult): Section {
 }
 
 function ttrpcSection(results: TtrpcResult[], durationMs: number): Section {
+  const go = (c: number): number =>
+    results.find((t) => t.server === "go-runc-shim" && t.concurrency === c && !t.skipped)
+      ?.callsPerSec ?? Number.NaN;
   return {
     title: "ttrpc unary round trips",
     method:
       `@sandboxd/ttrpc's client calling a small unary method for ${durationMs} ms per scenario (after a warm-up): ` +
       "against our own server (on the client's event loop, and in a worker thread: its own event loop, as another process would have) " +
-      "and against Go's ttrpc in Debian's containerd-shim-runc-v2 (Task.Connect).",
+      "and against Go's ttrpc in Debian's containerd-shim-runc-v2 (Task.Connect). " +
+      "The ratio compares calls/s with the Go shim's at the same number of calls in flight (higher is better).",
     table: {
-      header: ["scenario", "method", "calls/s", "p50 ms", "p99 ms"],
+      header: ["scenario", "method", "calls/s", "p50 ms", "p99 ms", "vs go runc shim"],
       rows: results.map((t) =>
         t.skipped !== undefined
-          ? [t.name, t.method, `skipped: ${t.skipped}`, "", ""]
-          : [t.name, t.method, String(t.callsPerSec), fmt(t.p50Ms, 3), fmt(t.p99Ms, 3)],
+          ? [t.name, t.method, `skipped: ${t.skipped}`, "", "", ""]
+          : [
+              t.name,
+              t.method,
+              String(t.callsPerSec),
+              fmt(t.p50Ms, 3),
+              fmt(t.p99Ms, 3),
+              x(ratio(t.callsPerSec, go(t.concurrency))),
+            ],
       ),
     },
   };
