@@ -89,13 +89,16 @@ export function renderChart(title: string, panels: readonly Panel[], columns = 2
     );
     // Target lines first, so that bars and their values are drawn over them.
     const bottom = y0 + 40 + panel.bars.length * (barHeight + gap) - gap;
+    // Every line before any label, so that no line crosses another target's label.
+    const tx = (t: { value: number }): string => (x0 + labelWidth + t.value * scale).toFixed(1);
     targets.forEach((t, k) => {
-      const tx = (x0 + labelWidth + t.value * scale).toFixed(1);
       out.push(
-        `<line x1="${tx}" y1="${y0 + 36}" x2="${tx}" y2="${bottom + 4 + k * 14}" stroke="#d93025" stroke-dasharray="4 3"/>`,
+        `<line x1="${tx(t)}" y1="${y0 + 36}" x2="${tx(t)}" y2="${bottom + 4 + k * 14}" stroke="#d93025" stroke-dasharray="4 3"/>`,
       );
+    });
+    targets.forEach((t, k) => {
       out.push(
-        `<text x="${tx}" y="${bottom + 14 + k * 14}" fill="#d93025" font-size="10" text-anchor="start"> ${escapeXml(t.label)}</text>`,
+        `<text x="${tx(t)}" y="${bottom + 14 + k * 14}" fill="#d93025" font-size="10" stroke="#fff" stroke-width="3" paint-order="stroke"> ${escapeXml(t.label)}</text>`,
       );
     });
     panel.bars.forEach((bar, j) => {

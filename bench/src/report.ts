@@ -130,9 +130,9 @@ export function renderReport(input: {
     ...Object.entries(m.versions).map(([k, v]) => `- ${k}: ${v}`),
     ...(m.load
       ? [
-          `- Load apart from the bench (load average 1/5/15 min; CPUs busy in a 1 s sample): ` +
+          "- Other work on the machine (load average 1/5/15 min; share of the CPUs busy in a 1 s sample, taken before the bench starts anything and after it removed everything): " +
             `before the run ${m.load.start.loadavg.join(" / ")}, ${m.load.start.busyPercent}% busy; ` +
-            `after it ${m.load.end.loadavg.join(" / ")}, ${m.load.end.busyPercent}% busy` +
+            `after it ${m.load.end.loadavg.join(" / ")} (the load averages still count the bench's own work), ${m.load.end.busyPercent}% busy` +
             (m.load.start.busyPercent >= 10 || m.load.end.busyPercent >= 10
               ? ". Other work shared the machine during the run: absolute times are inflated, ratios less so."
               : "."),
