@@ -1,0 +1,7 @@
+export type {
+  ContentInfo,
+  ContentStore,
+  ContentWriter,
+  IngestStatus,
+  WriterOptions,
+} from "./content/types.js";
