@@ -25,7 +25,7 @@ import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { readJson } from "./state/atomic.js";
 import type { ContainerRecord, ExecRecord, SandboxRecord } from "./state/records.js";
-import { mapLimit } from "./util/mutex.js";
+import { mapLimit } from "@sandboxd/core";
 
 export interface RecoveryReport {
   sandboxes: number;

@@ -28,7 +28,7 @@ import { Pod } from "./pod/pod.js";
 import type { LinuxResources } from "./pod/resources.js";
 import type { SandboxRecord } from "./state/records.js";
 import { recordVersion } from "./state/records.js";
-import { KeyedMutex } from "./util/mutex.js";
+import { KeyedMutex, abortable, sleep } from "@sandboxd/core";
 
 export const sharePidAnnotation = "io.sandboxd.pod.share-pid";
 export const hostnameAnnotation = "io.kubernetes.cri.sandbox-hostname";
@@ -188,15 +188,7 @@ export class Sandboxer {
     id: string,
   ): Promise<{ exitStatus: number; exitedAt: number }> {
     const pod = this.pod(namespace, id);
-    await Promise.race([
-      pod.exited,
-      new Promise<never>((_, reject) => {
-        if (ctx.signal.aborted) reject(ctx.signal.reason as Error);
-        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), {
-          once: true,
-        });
-      }),
-    ]);
+    await abortable(pod.exited, ctx.signal);
     return { exitStatus: pod.rec.exitStatus ?? 0, exitedAt: pod.rec.exitedAt ?? Date.now() };
   }
 
@@ -312,10 +304,4 @@ export function hostnameOf(id: string, given: string | undefined): string {
     .replace(/[^a-z0-9.-]/g, "-")
     .replace(/^[-.]+/, "");
   return (name || "sandbox").slice(0, 63).replace(/[-.]+$/, "") || "sandbox";
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 }

@@ -21,7 +21,7 @@ import type { LinuxResources } from "./pod/resources.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { RecentExits } from "./state/recent-exits.js";
 import type { Stdio } from "./state/records.js";
-import { withRollback } from "./util/rollback.js";
+import { abortable, withRollback } from "@sandboxd/core";
 
 export interface TaskCreate {
   id: string;
@@ -118,7 +118,7 @@ export class Tasks {
           hostNetwork: specNet === undefined,
           annotations: spec.annotations,
         });
-        undo.add("remove implicit sandbox", (c) =>
+        undo.push("remove implicit sandbox", (c) =>
           this.sb.shutdownSandbox(c, namespace, sandboxId),
         );
         await this.sb.startSandbox(ctx, namespace, sandboxId);
@@ -223,15 +223,7 @@ export class Tasks {
     const proc = execId
       ? this.exec(namespace, id, execId).proc
       : this.container(namespace, id).init;
-    const exit = await Promise.race([
-      proc.exited,
-      new Promise<never>((_, reject) => {
-        if (ctx.signal.aborted) reject(ctx.signal.reason as Error);
-        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), {
-          once: true,
-        });
-      }),
-    ]);
+    const exit = await abortable(proc.exited, ctx.signal);
     return { exitStatus: exit.status, exitedAt: exit.at };
   }
 

@@ -8,6 +8,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
+import { namespaceHeader } from "@sandboxd/core";
 import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 
 export async function publish(options: {
@@ -25,7 +26,7 @@ export async function publish(options: {
     throw invalidArgument(`publish: stdin is not a protobuf Any: ${(err as Error).message}`);
   }
   const channel = new Channel(options.address, {
-    metadata: { "containerd-namespace": options.namespace },
+    metadata: { [namespaceHeader]: options.namespace },
   });
   try {
     await channel.client(Events).publish({ topic: options.topic, event }, { timeoutMs: 10_000 });

@@ -13,7 +13,7 @@ import { isNotFound, unknown, wrap } from "@sandboxd/errdefs";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { deleteArgs, resolveShimBinary, shimBinaryName, startArgs } from "@sandboxd/shim";
 import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
-import { exitText, run } from "../util/process.js";
+import { exitText, run } from "@sandboxd/core";
 import type { BootstrapInfo } from "./bootstrap.js";
 import { parseStartOutput, writeBootstrap } from "./bootstrap.js";
 import type { Bundle } from "./bundle.js";
@@ -91,21 +91,20 @@ export class BinaryShims {
     const shimLog = await openShimLog(logPath, log);
     let started = false;
     try {
-      const result = await run(ctx, binary, {
-        args: this.#args(bundle, "start"),
+      const result = await run(ctx, binary, this.#args(bundle, "start"), {
         cwd: bundle.path,
         env: { ...this.#env, NAMESPACE: bundle.namespace },
-        stdin: request.options ? toBinary(AnySchema, request.options) : undefined,
+        input: request.options ? toBinary(AnySchema, request.options) : undefined,
         detached: true,
       });
-      const output = result.combined.toString("utf8").trim();
+      const output = result.bytes.combined.toString("utf8").trim();
       if (result.code !== 0) {
         throw unknown(`failed to start shim: start failed: ${output}: ${exitText(result)}`);
       }
       started = true;
       let info: BootstrapInfo;
       try {
-        info = parseStartOutput(result.combined);
+        info = parseStartOutput(result.bytes.combined);
       } catch (err) {
         throw wrap(err, "failed to start shim: start failed");
       }
@@ -126,7 +125,7 @@ export class BinaryShims {
         binary,
         shimLog,
         info,
-        plainOutput(result.combined),
+        plainOutput(result.bytes.combined),
       );
     } catch (err) {
       if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);
@@ -159,8 +158,7 @@ export class BinaryShims {
     const path = binary || (await bundle.read(BundleFile.ShimBinaryPath))?.trim();
     if (!path) return undefined;
     const log = ctx.log;
-    const result = await run(ctx, path, {
-      args: this.#args(bundle, "delete"),
+    const result = await run(ctx, path, this.#args(bundle, "delete"), {
       cwd: bundle.path,
       env: { ...this.#env, NAMESPACE: bundle.namespace },
     }).catch((err: unknown) => {
@@ -168,14 +166,14 @@ export class BinaryShims {
       return undefined;
     });
     if (!result) return undefined;
-    const stderr = result.stderr.toString("utf8").trim();
+    const stderr = result.stderr.trim();
     if (result.code !== 0) {
       log.warn({ error: `${stderr}: ${exitText(result)}` }, "shim delete failed");
       return undefined;
     }
     if (stderr !== "") log.debug({ stderr }, "shim delete warnings");
     try {
-      const response = fromBinary(DeleteResponseSchema, result.stdout);
+      const response = fromBinary(DeleteResponseSchema, result.bytes.stdout);
       return {
         pid: response.pid,
         exitStatus: response.exitStatus,

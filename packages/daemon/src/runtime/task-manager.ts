@@ -19,6 +19,8 @@ import {
 } from "@sandboxd/errdefs";
 import {
   detached,
+  NamespacedMap,
+  Rollback,
   namespaceRequired,
   withLogFields,
   withNamespace,
@@ -31,7 +33,6 @@ import type { Envelope } from "@sandboxd/api/types/event_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
 import { publishEvent, type Publisher } from "../events/exchange.js";
 import type { Container } from "../metadata/types.js";
-import { Rollback } from "../util/rollback.js";
 import {
   BundleFile,
   createBundle,
@@ -60,12 +61,12 @@ const cleanupTimeoutMs = 10_000;
 
 export class TaskManager {
   readonly #o: TaskManagerOptions;
-  readonly #tasks = new Map<string, Task>();
-  readonly #creating = new Set<string>();
-  /** Background cleanups (binary delete + bundle removal) by task key. */
-  readonly #cleanups = new Map<string, Promise<void>>();
+  readonly #tasks = new NamespacedMap<Task>();
+  readonly #creating = new NamespacedMap<true>();
+  /** Background cleanups (binary delete + bundle removal) per task. */
+  readonly #cleanups = new NamespacedMap<Promise<void>>();
   /** Exits already published per task, so a shim's late retry is not published twice. */
-  readonly #exits = new Map<string, Set<string>>();
+  readonly #exits = new NamespacedMap<Set<string>>();
   #closing = false;
 
   constructor(options: TaskManagerOptions) {
@@ -73,19 +74,18 @@ export class TaskManager {
   }
 
   get(ctx: Ctx, id: string): Task {
-    const task = this.#tasks.get(key(namespaceRequired(ctx), id));
+    const task = this.#tasks.get(namespaceRequired(ctx), id);
     if (!task) throw withMessage(Kind.NotFound, `task ${id} not found`);
     return task;
   }
 
   has(ctx: Ctx, id: string): boolean {
-    return this.#tasks.has(key(namespaceRequired(ctx), id));
+    return this.#tasks.has(namespaceRequired(ctx), id);
   }
 
   /** Tasks in the context's namespace. */
   list(ctx: Ctx): Task[] {
-    const ns = namespaceRequired(ctx);
-    return [...this.#tasks.values()].filter((t) => t.namespace === ns);
+    return this.#tasks.list(namespaceRequired(ctx));
   }
 
   /** Every task, for metrics. */
@@ -95,15 +95,15 @@ export class TaskManager {
 
   async create(ctx: Ctx, container: Container, options: CreateTaskOptions): Promise<Task> {
     const ns = namespaceRequired(ctx);
-    const k = key(ns, container.id);
-    if (this.#tasks.has(k) || this.#creating.has(k)) throw alreadyExists(`task ${container.id}`);
+    const id = container.id;
+    if (this.#tasks.has(ns, id) || this.#creating.has(ns, id)) throw alreadyExists(`task ${id}`);
     const runtime = options.runtimePath || container.runtime.name;
     const shimOptions = options.options ?? container.runtime.options;
-    this.#creating.add(k);
+    this.#creating.set(ns, id, true);
     const rollback = new Rollback();
     try {
       const route = await this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
-      await this.#cleanups.get(k);
+      await this.#cleanups.get(ns, id);
       const bundle = await createBundle(this.#o.dirs, ns, container.id, container.spec?.value);
       rollback.push("remove bundle", () => deleteBundle(bundle));
       const shim = await this.#o.shims.start(
@@ -157,7 +157,7 @@ export class TaskManager {
       await rollback.run(ctx);
       throw err;
     } finally {
-      this.#creating.delete(k);
+      this.#creating.delete(ns, id);
     }
   }
 
@@ -169,13 +169,12 @@ export class TaskManager {
    */
   async delete(ctx: Ctx, id: string): Promise<ExitInfo> {
     const task = this.get(ctx, id);
-    const k = key(task.namespace, task.id);
     if (task.deleting) throw withMessage(Kind.FailedPrecondition, `task ${id}: delete in progress`);
     const shim = task.shim;
     if (!shim) {
       this.#remove(task);
-      await this.#background(k, task.bundle, undefined);
-      return task.exit ?? { pid: task.pid, exitStatus: 255, exitedAt: Date.now() };
+      await this.#background(task.bundle, undefined);
+      return task.exit ?? unknownExit(task.pid);
     }
     task.deleting = true;
     let exit: ExitInfo;
@@ -186,11 +185,11 @@ export class TaskManager {
         task.deleting = false;
         throw err;
       }
-      exit = task.exit ?? { pid: task.pid, exitStatus: 255, exitedAt: Date.now() };
+      exit = task.exit ?? unknownExit(task.pid);
     }
     this.#remove(task);
     await this.#teardown(ctx, shim, false);
-    void this.#background(k, task.bundle, shim);
+    void this.#background(task.bundle, shim);
     return exit;
   }
 
@@ -226,7 +225,7 @@ export class TaskManager {
       task.deleting = true;
       task.shim = undefined;
       this.#remove(task);
-      const exit = task.exit ?? { pid: task.pid, exitStatus: 255, exitedAt: Date.now() };
+      const exit = task.exit ?? unknownExit(task.pid);
       if (!this.#exitSeen(task.namespace, task.id)) this.#publishExit(ctx, task.id, exit);
       publishEvent(this.#o.publisher, ctx, Topic.TaskDelete, TaskDeleteSchema, {
         containerId: task.id,
@@ -235,7 +234,7 @@ export class TaskManager {
         exitedAt: timestampFromMs(exit.exitedAt),
       });
       if (shim) await this.#teardown(ctx, shim, false);
-      await this.#background(key(task.namespace, task.id), task.bundle, shim);
+      await this.#background(task.bundle, shim);
     }
   }
 
@@ -248,7 +247,7 @@ export class TaskManager {
     if (envelope.topic !== Topic.TaskExit) return true;
     const { id, event } = taskEventKey(envelope);
     if (!id || !event) return true;
-    const seen = this.#exits.get(key(envelope.namespace, id));
+    const seen = this.#exits.get(envelope.namespace, id);
     return !seen?.has(event);
   }
 
@@ -256,13 +255,13 @@ export class TaskManager {
   observe(envelope: Envelope): void {
     const { id, event } = taskEventKey(envelope);
     if (!id) return;
-    const task = this.#tasks.get(key(envelope.namespace, id));
+    const task = this.#tasks.get(envelope.namespace, id);
     if (!task) return;
     const status = taskStatusFromEvent(envelope, id);
     if (status !== undefined) task.status = status;
     if (envelope.topic === Topic.TaskExit && event) {
-      let seen = this.#exits.get(key(task.namespace, task.id));
-      if (!seen) this.#exits.set(key(task.namespace, task.id), (seen = new Set()));
+      let seen = this.#exits.get(task.namespace, task.id);
+      if (!seen) this.#exits.set(task.namespace, task.id, (seen = new Set()));
       seen.add(event);
     }
   }
@@ -382,7 +381,7 @@ export class TaskManager {
   }
 
   #add(task: Task): void {
-    this.#tasks.set(key(task.namespace, task.id), task);
+    this.#tasks.set(task.namespace, task.id, task);
     const shim = task.shim;
     shim?.connection.onClose(() => {
       if (this.#closing || task.deleting || task.shim !== shim) return;
@@ -430,16 +429,16 @@ export class TaskManager {
 
   /** Whether an exit of the task's init process has been published. */
   #exitSeen(namespace: string, id: string): boolean {
-    const seen = this.#exits.get(key(namespace, id));
+    const seen = this.#exits.get(namespace, id);
     if (!seen) return false;
     for (const e of seen) if (e.startsWith(`${id}/`)) return true;
     return false;
   }
 
   #remove(task: Task): void {
-    const k = key(task.namespace, task.id);
-    if (this.#tasks.get(k) === task) this.#tasks.delete(k);
-    this.#exits.delete(k);
+    if (this.#tasks.get(task.namespace, task.id) === task)
+      this.#tasks.delete(task.namespace, task.id);
+    this.#exits.delete(task.namespace, task.id);
   }
 
   #tombstone(bundle: Bundle, exit: ExitInfo): Task {
@@ -472,11 +471,8 @@ export class TaskManager {
 
   /** Runs the shim binary's `delete`, records and publishes the exit; 255 if unknown. */
   async #cleanupDead(ctx: Ctx, bundle: Bundle): Promise<ExitInfo> {
-    const exit = (await this.#o.shims.cleanupDead(ctx, bundle).catch(() => undefined)) ?? {
-      pid: 0,
-      exitStatus: 255,
-      exitedAt: Date.now(),
-    };
+    const exit =
+      (await this.#o.shims.cleanupDead(ctx, bundle).catch(() => undefined)) ?? unknownExit(0);
     await bundle.write(BundleFile.Exit, JSON.stringify(exit));
     this.#publishExit(ctx, bundle.id, exit);
     publishEvent(this.#o.publisher, ctx, Topic.TaskDelete, TaskDeleteSchema, {
@@ -516,8 +512,9 @@ export class TaskManager {
   }
 
   /** The shim binary's `delete`, then the bundle's removal, off the request path. */
-  #background(k: string, bundle: Bundle, shim: Shim | undefined): Promise<void> {
-    const previous = this.#cleanups.get(k) ?? Promise.resolve();
+  #background(bundle: Bundle, shim: Shim | undefined): Promise<void> {
+    const { namespace, id } = bundle;
+    const previous = this.#cleanups.get(namespace, id) ?? Promise.resolve();
     const ctx = withLogFields(withNamespace(this.#o.root, bundle.namespace), { id: bundle.id });
     const work = previous.then(async () => {
       const { ctx: c, done } = detached(ctx, cleanupTimeoutMs);
@@ -529,14 +526,18 @@ export class TaskManager {
         ctx.log.warn({ error: err }, "task cleanup failed");
       } finally {
         done();
-        if (this.#cleanups.get(k) === work) this.#cleanups.delete(k);
+        if (this.#cleanups.get(namespace, id) === work) this.#cleanups.delete(namespace, id);
       }
     });
-    this.#cleanups.set(k, work);
+    this.#cleanups.set(namespace, id, work);
     return work;
   }
 }
 
-function key(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
+/**
+ * The exit of a task whose real exit is lost (its shim died without saying,
+ * or its task API cannot be reached): status 255 now, as containerd reports it.
+ */
+export function unknownExit(pid: number): ExitInfo {
+  return { pid, exitStatus: 255, exitedAt: Date.now() };
 }

@@ -10,7 +10,7 @@
  * after gRPC's own reconnect backoff.
  */
 import { isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
-import { namespaceRequired, type Ctx } from "@sandboxd/core";
+import { namespaceHeader, namespaceRequired, type Ctx } from "@sandboxd/core";
 import { Channel, type CallOptions, type Client } from "@sandboxd/grpc";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Metric } from "@sandboxd/api/types/metrics_pb";
@@ -24,8 +24,6 @@ import type {
   StartResult,
   StatusResult,
 } from "./controller.js";
-
-const namespaceHeader = "containerd-namespace";
 
 export class ProxyController implements SandboxController {
   readonly name: string;

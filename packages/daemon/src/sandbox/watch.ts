@@ -12,7 +12,15 @@
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { isDeadlineExceeded, isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
-import { withLogFields, withNamespace, withSignal, withTimeout, type Ctx } from "@sandboxd/core";
+import {
+  NamespacedMap,
+  sleep,
+  withLogFields,
+  withNamespace,
+  withSignal,
+  withTimeout,
+  type Ctx,
+} from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
 import { SandboxExitSchema } from "@sandboxd/api/events/sandbox_pb";
 import { publishEvent, type Publisher } from "../events/exchange.js";
@@ -48,7 +56,7 @@ export class Watch {
   readonly #publisher: Publisher;
   readonly #controllers: (name: string) => SandboxController | undefined;
   readonly #onEndpoint: (live: Live) => void;
-  readonly #live = new Map<string, Live>();
+  readonly #live = new NamespacedMap<Live>();
   readonly #abort = new AbortController();
 
   constructor(options: {
@@ -65,13 +73,12 @@ export class Watch {
   }
 
   get(namespace: string, id: string): Live | undefined {
-    return this.#live.get(key(namespace, id));
+    return this.#live.get(namespace, id);
   }
 
   /** The instance's entry, made if needed. */
   track(namespace: string, id: string, sandboxer: string, endpoint?: TaskEndpoint): Live {
-    const k = key(namespace, id);
-    let live = this.#live.get(k);
+    let live = this.#live.get(namespace, id);
     if (!live) {
       const abort = new AbortController();
       this.#abort.signal.addEventListener("abort", () => abort.abort(this.#abort.signal.reason), {
@@ -88,7 +95,7 @@ export class Watch {
         refreshing: false,
         abort,
       };
-      this.#live.set(k, live);
+      this.#live.set(namespace, id, live);
     }
     live.sandboxer = sandboxer;
     if (endpoint && endpoint.address !== "") live.endpoint = endpoint;
@@ -97,10 +104,9 @@ export class Watch {
 
   /** The instance is gone (Shutdown): its monitor and refresh stop. */
   forget(namespace: string, id: string): void {
-    const k = key(namespace, id);
-    const live = this.#live.get(k);
+    const live = this.#live.get(namespace, id);
     if (!live) return;
-    this.#live.delete(k);
+    this.#live.delete(namespace, id);
     live.abort.abort(unavailable(`sandbox ${JSON.stringify(id)} was shut down`));
   }
 
@@ -256,21 +262,4 @@ function sameEndpoint(a: TaskEndpoint | undefined, s: StatusResult): boolean {
 
 function message(err: unknown): string {
   return (err as Error).message.replace(/: (unavailable|not found|deadline exceeded)$/, "");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function key(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
 }
