@@ -47,4 +47,4 @@ export {
   type CallContextOptions,
   type CallInfo,
 } from "./namespaces/namespaces.js";
-export { NamespacedMap } from "./namespaces/nsmap.js";
+export { NamespacedMap, namespacedKey } from "./namespaces/nsmap.js";

@@ -4,6 +4,14 @@
  */
 import { alreadyExists, notFound } from "@sandboxd/errdefs";
 
+/**
+ * One string for a namespaced object, for the places a flat key is needed (a
+ * lock name, an LRU); `/` cannot occur in a namespace or an id.
+ */
+export function namespacedKey(namespace: string, id: string): string {
+  return `${namespace}/${id}`;
+}
+
 export class NamespacedMap<T> {
   readonly #byNamespace = new Map<string, Map<string, T>>();
 

@@ -9,7 +9,6 @@ import { rm } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
-import { keyOf } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
 import { withRollback } from "@sandboxd/core";
@@ -48,10 +47,6 @@ export class Pod {
 
   set frozen(value: boolean) {
     this.rec.frozen = value;
-  }
-
-  get key(): string {
-    return keyOf(this.rec.namespace, this.rec.id);
   }
 
   get dir(): string {
