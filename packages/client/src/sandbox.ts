@@ -1,5 +1,6 @@
 // Sandboxes: a record in the Store plus a running instance owned by a
 // controller (the sandboxer), as in containerd's client/sandbox.go.
+import { stillHasContainersText } from "@sandboxd/core/messages";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { failedPrecondition, invalidArgument, isNotFound, unavailable } from "@sandboxd/errdefs";
 import type { Sandbox as SandboxMessage } from "@sandboxd/api/types/sandbox_pb";
@@ -7,7 +8,7 @@ import type { Mount } from "@sandboxd/api/types/mount_pb";
 import { isAnyMessage } from "./any.js";
 import type { CallOptions } from "./call-options.js";
 import type { ExitStatus } from "./convert.js";
-import { toDate } from "./convert.js";
+import { toDate, required } from "./convert.js";
 import type { Container, NewContainerOptions, RuntimeInfo } from "./container.js";
 import { createContainer, containerInfoOf, Container as ContainerClass } from "./container.js";
 import { DEFAULT_SANDBOX_RUNTIME, DEFAULT_SANDBOXER, DefaultsLabel } from "./defaults.js";
@@ -155,8 +156,7 @@ export async function createSandbox(
     { sandbox: message },
     session.call(call),
   );
-  if (!created.sandbox) throw invalidArgument(`sandbox "${id}": daemon returned no sandbox`);
-  const info = sandboxInfoOf(created.sandbox);
+  const info = sandboxInfoOf(required(created.sandbox, `sandbox "${id}"`, "sandbox"));
   try {
     await session.services.sandboxController.create(
       {
@@ -214,9 +214,8 @@ export class Sandbox {
       { sandboxId: this.id },
       this.#session.call(call),
     );
-    if (!response.sandbox)
-      throw invalidArgument(`sandbox "${this.id}": daemon returned no sandbox`);
-    return (this.#info = sandboxInfoOf(response.sandbox));
+    const sandbox = required(response.sandbox, `sandbox "${this.id}"`, "sandbox");
+    return (this.#info = sandboxInfoOf(sandbox));
   }
 
   /** Starts the sandbox (Controller.Start). */
@@ -339,7 +338,7 @@ export class Sandbox {
       if (!options.force) {
         const ids = containers.map((c) => c.id).join(", ");
         throw failedPrecondition(
-          `sandbox "${this.id}" still has containers (${ids}): delete them first, or force`,
+          `sandbox "${this.id}" ${stillHasContainersText} (${ids}): delete them first, or force`,
         );
       }
       for (const c of containers) await c.delete({ force: true }, call);
@@ -369,9 +368,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    if (!r.metrics)
-      throw failedPrecondition(`sandbox "${this.id}": controller returned no metrics`);
-    return await decodeMetric(r.metrics);
+    return await decodeMetric(required(r.metrics, `sandbox "${this.id}"`, "metrics"));
   }
 
   /** The platform the sandbox runs containers for. */
@@ -417,9 +414,8 @@ export class Sandbox {
       },
       this.#session.call(call),
     );
-    if (!response.sandbox)
-      throw invalidArgument(`sandbox "${this.id}": daemon returned no sandbox`);
-    return (this.#info = sandboxInfoOf(response.sandbox));
+    const sandbox = required(response.sandbox, `sandbox "${this.id}"`, "sandbox");
+    return (this.#info = sandboxInfoOf(sandbox));
   }
 
   /** Creates a container in this sandbox (runtime defaults to the sandbox's). */

@@ -48,3 +48,4 @@ export {
   type CallInfo,
 } from "./namespaces/namespaces.js";
 export { NamespacedMap, namespacedKey } from "./namespaces/nsmap.js";
+export * from "./messages.js";

@@ -18,7 +18,10 @@ test("runChecked names the command and its stderr on a non-zero exit", async () 
   assert.equal(await runChecked(background(), "echo", ["hi"]), "hi\n");
   await assert.rejects(runChecked(background(), "sh", ["-c", "echo bad >&2; exit 2"]), (e) => {
     assert.ok(isUnknown(e));
-    assert.match((e as Error).message, /^sh -c echo bad >&2; exit 2: exit status 2: bad/);
+    assert.match(
+      e instanceof Error ? e.message : String(e),
+      /^sh -c echo bad >&2; exit 2: exit status 2: bad/,
+    );
     return true;
   });
 });

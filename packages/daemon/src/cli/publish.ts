@@ -6,7 +6,7 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
 import { namespaceHeader } from "@sandboxd/core";
 import { Events } from "@sandboxd/api/services/events/v1/events_pb";
@@ -23,7 +23,7 @@ export async function publish(options: {
   try {
     event = fromBinary(AnySchema, Buffer.concat(chunks));
   } catch (err) {
-    throw invalidArgument(`publish: stdin is not a protobuf Any: ${(err as Error).message}`);
+    throw invalidArgument(`publish: stdin is not a protobuf Any: ${messageOf(err)}`);
   }
   const channel = new Channel(options.address, {
     metadata: { [namespaceHeader]: options.namespace },

@@ -9,7 +9,7 @@
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isNotFound, unknown, wrap } from "@sandboxd/errdefs";
+import { isNotFound, messageOf, unknown, wrap } from "@sandboxd/errdefs";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { deleteArgs, resolveShimBinary, shimBinaryName, startArgs } from "@sandboxd/shim";
 import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
@@ -65,13 +65,8 @@ export class BinaryShims {
     try {
       path = resolveShimBinary(runtime, { extraDirs: this.#config.extraDirs });
     } catch (err) {
-      // containerd: `runtime "x" binary not installed "containerd-shim-x-v1": file does not exist`,
-      // a plain error, so the code is UNKNOWN.
-      const binary = shimBinaryName(runtime);
-      const why =
-        isNotFound(err) && binary !== undefined
-          ? `runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(binary)}: file does not exist`
-          : (err as Error).message.replace(/: (not found|invalid argument)$/, "");
+      // containerd says it as a plain error, so the code is UNKNOWN.
+      const why = unresolvedRuntime(runtime, err);
       throw unknown(`failed to start shim: failed to resolve runtime path: ${why}`, { cause: err });
     }
     if (!runtime.startsWith("/")) this.#resolved.set(runtime, path);
@@ -252,4 +247,17 @@ class BinaryShim implements BinaryShimHandle {
 function plainOutput(output: Uint8Array): boolean {
   const text = Buffer.from(output).toString("utf8").trim();
   return !text.startsWith("{") && /^[\x20-\x7e]+$/.test(text);
+}
+
+/**
+ * Why a runtime name resolves to no shim binary, as containerd says it:
+ * `runtime "x" binary not installed "containerd-shim-x-v1": file does not exist`,
+ * or the resolver's own reason (a malformed name).
+ */
+export function unresolvedRuntime(runtime: string, err: unknown): string {
+  const binary = shimBinaryName(runtime);
+  if (isNotFound(err) && binary !== undefined) {
+    return `runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(binary)}: file does not exist`;
+  }
+  return messageOf(err);
 }

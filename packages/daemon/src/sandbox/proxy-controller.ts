@@ -9,7 +9,7 @@
  * channel, so a sandboxer that comes back is reached at once rather than
  * after gRPC's own reconnect backoff.
  */
-import { isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
+import { Kind, isNotFound, isUnavailable, wrapAs } from "@sandboxd/errdefs";
 import { namespaceHeader, namespaceRequired, type Ctx } from "@sandboxd/core";
 import { Channel, type CallOptions, type Client } from "@sandboxd/grpc";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
@@ -171,9 +171,10 @@ export class ProxyController implements SandboxController {
         this.#client = this.#channel.client(Controller);
         channel.close();
       }
-      throw unavailable(
-        `sandboxer ${JSON.stringify(this.name)} at ${this.address} unreachable: ${(err as Error).message.replace(/: unavailable$/, "")}`,
-        { cause: err },
+      throw wrapAs(
+        Kind.Unavailable,
+        err,
+        `sandboxer ${JSON.stringify(this.name)} at ${this.address} unreachable`,
       );
     }
   }

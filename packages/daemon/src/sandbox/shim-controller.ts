@@ -14,8 +14,21 @@
  * `containerd.task.v3.Task` and records 3 if so, so its containers are served
  * there directly instead of by a shim each.
  */
-import { isDeadlineExceeded, isNotFound, isNotImplemented, isUnavailable } from "@sandboxd/errdefs";
-import { invalidArgument, notFound, alreadyExists, unavailable } from "@sandboxd/errdefs";
+import {
+  isDeadlineExceeded,
+  isNotFound,
+  isNotImplemented,
+  isUnavailable,
+  messageOf,
+} from "@sandboxd/errdefs";
+import {
+  Kind,
+  invalidArgument,
+  notFound,
+  alreadyExists,
+  unavailable,
+  wrapAs,
+} from "@sandboxd/errdefs";
 import {
   NamespacedMap,
   Rollback,
@@ -31,6 +44,7 @@ import type { Metric } from "@sandboxd/api/types/metrics_pb";
 import type { TypedClient } from "@sandboxd/ttrpc";
 import type { Sandbox } from "../metadata/types.js";
 import type { BinaryShimHandle, BinaryShims } from "../runtime/binary-shim.js";
+import { unresolvedRuntime } from "../runtime/binary-shim.js";
 import { readBootstrap, writeBootstrap, type BootstrapInfo } from "../runtime/bootstrap.js";
 import {
   bundleDirs,
@@ -295,7 +309,7 @@ export class ShimController implements SandboxController {
       entry.reason = "";
       return entry.handle.connection.service(SandboxService);
     } catch (err) {
-      entry.reason = (err as Error).message;
+      entry.reason = messageOf(err);
       throw unavailable(
         `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable: ${entry.reason}`,
         { cause: err },
@@ -308,13 +322,10 @@ export class ShimController implements SandboxController {
     try {
       this.#binary.resolve(runtime);
     } catch (err) {
-      const cause = (err as Error).cause;
-      const why = (err as Error).message.replace(
-        /^failed to start shim: failed to resolve runtime path: /,
-        "",
-      );
-      if (isNotFound(cause)) throw notFound(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
-      throw invalidArgument(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
+      const cause = err instanceof Error ? err.cause : err;
+      const why = unresolvedRuntime(runtime, cause);
+      if (isNotFound(cause)) throw notFound(`sandbox runtime: ${why}`);
+      throw invalidArgument(`sandbox runtime: ${why}`);
     }
   }
 }
@@ -329,10 +340,10 @@ async function unreachable<T>(entry: Entry, call: Promise<T>): Promise<T> {
     return await call;
   } catch (err) {
     if (!isUnavailable(err)) throw err;
-    const why = (err as Error).message.replace(/: unavailable$/, "");
-    throw unavailable(
-      `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable: ${why}`,
-      { cause: err },
+    throw wrapAs(
+      Kind.Unavailable,
+      err,
+      `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable`,
     );
   }
 }

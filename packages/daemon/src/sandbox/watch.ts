@@ -11,9 +11,16 @@
  * (backoff up to 10 s) asks again until the controller answers.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isDeadlineExceeded, isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
+import {
+  isDeadlineExceeded,
+  isNotFound,
+  isUnavailable,
+  messageOf,
+  unavailable,
+} from "@sandboxd/errdefs";
 import {
   NamespacedMap,
+  abortReason,
   sleep,
   withLogFields,
   withNamespace,
@@ -127,7 +134,7 @@ export class Watch {
   async wait(ctx: Ctx, live: Live): Promise<ExitStatus> {
     const monitor = this.arm(live);
     return await new Promise<ExitStatus>((resolve, reject) => {
-      const onAbort = (): void => reject(ctx.signal.reason as Error);
+      const onAbort = (): void => reject(abortReason(ctx.signal));
       if (ctx.signal.aborted) return onAbort();
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       monitor.then(resolve, reject).finally(() => ctx.signal.removeEventListener("abort", onAbort));
@@ -161,11 +168,11 @@ export class Watch {
       if (isNotFound(err)) {
         return this.#notReady(
           live,
-          `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${message(err)}`,
+          `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${messageOf(err)}`,
         );
       }
       if (!isUnavailable(err) && !(isDeadlineExceeded(err) && !ctx.signal.aborted)) throw err;
-      live.unreachable = message(err);
+      live.unreachable = messageOf(err);
       this.refresh(live);
       return this.#notReady(live, live.unreachable);
     } finally {
@@ -224,9 +231,9 @@ export class Watch {
         );
         return exit;
       } catch (err) {
-        if (live.abort.signal.aborted) throw live.abort.signal.reason as Error;
+        if (live.abort.signal.aborted) throw abortReason(live.abort.signal);
         if (!isUnavailable(err)) throw err;
-        live.unreachable = message(err);
+        live.unreachable = messageOf(err);
         this.refresh(live);
         await sleep(delay, live.abort.signal);
         delay = Math.min(delay * 2, maxWaitRetryMs);
@@ -258,8 +265,4 @@ export class Watch {
 
 function sameEndpoint(a: TaskEndpoint | undefined, s: StatusResult): boolean {
   return a !== undefined && a.address === s.address && a.version === s.version;
-}
-
-function message(err: unknown): string {
-  return (err as Error).message.replace(/: (unavailable|not found|deadline exceeded)$/, "");
 }
