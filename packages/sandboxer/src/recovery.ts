@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Topic } from "./util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import { TaskStartSchema } from "@sandboxd/api/events/task_pb";
 import type { Ctx } from "@sandboxd/core";
 import { Container } from "./container/container.js";

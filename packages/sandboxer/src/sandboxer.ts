@@ -7,7 +7,7 @@
 import { arch } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { ts } from "./util/time.js";
-import { Topic } from "./util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import {
   SandboxCreateSchema,
   SandboxExitSchema,

@@ -17,7 +17,7 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from "@sandboxd/api/events/task_pb";
-import { Topic } from "../util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, isNotFound, notFound } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
