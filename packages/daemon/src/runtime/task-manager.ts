@@ -8,7 +8,6 @@
  * Tasks live in memory; what survives a crash is on disk: the bundles (with
  * `bootstrap.json` to reconnect) and, for a task whose shim died, `exit.json`.
  */
-import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   alreadyExists,
   isFailedPrecondition,
@@ -28,35 +27,22 @@ import {
   type Ctx,
 } from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
-import { TaskDeleteSchema, TaskExitSchema } from "@sandboxd/api/events/task_pb";
 import type { Envelope } from "@sandboxd/api/types/event_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { publishEvent, type Publisher } from "../events/exchange.js";
 import type { Container } from "../metadata/types.js";
-import {
-  BundleFile,
-  createBundle,
-  deleteBundle,
-  listBundles,
-  type Bundle,
-  type BundleDirs,
-} from "./bundle.js";
+import { createBundle, deleteBundle, type Bundle } from "./bundle.js";
 import type { ExitInfo, Shim } from "./shim.js";
-import type { ShimManager } from "./shim-manager.js";
 import { callOptions, Task, type CreateTaskOptions } from "./task.js";
 import { taskEventKey, taskStatusFromEvent } from "./task-events.js";
+import {
+  TaskRecovery,
+  publishDelete,
+  publishExit,
+  teardownShim,
+  unknownExit,
+  type TaskManagerOptions,
+} from "./task-recovery.js";
 
-export interface TaskManagerOptions {
-  dirs: BundleDirs;
-  shims: ShimManager;
-  publisher: Publisher;
-  /** Which containers exist (tasks of deleted containers are cleaned up at load). */
-  containerExists: (ctx: Ctx, id: string) => boolean;
-  /** The daemon's root context: background work (cleanups, dead shims) derives from it. */
-  root: Ctx;
-}
-
-const shutdownTimeoutMs = 3000;
 const cleanupTimeoutMs = 10_000;
 
 export class TaskManager {
@@ -67,10 +53,15 @@ export class TaskManager {
   readonly #cleanups = new NamespacedMap<Promise<void>>();
   /** Exits already published per task, so a shim's late retry is not published twice. */
   readonly #exits = new NamespacedMap<Set<string>>();
+  readonly #recovery: TaskRecovery;
   #closing = false;
 
   constructor(options: TaskManagerOptions) {
     this.#o = options;
+    this.#recovery = new TaskRecovery(options, {
+      add: (task) => this.#add(task),
+      exitSeen: (namespace, id) => this.#exitSeen(namespace, id),
+    });
   }
 
   get(ctx: Ctx, id: string): Task {
@@ -111,7 +102,7 @@ export class TaskManager {
         { bundle, container, runtime, options: shimOptions },
         route,
       );
-      rollback.push("stop shim", (c) => this.#teardown(c, shim, true));
+      rollback.push("stop shim", (c) => teardownShim(c, shim, true));
       const api = shim.connection.api;
       if (shim.kind === "sandbox") {
         // Before the call: a Create cut off in transit (the sandboxer killed, the caller
@@ -188,7 +179,7 @@ export class TaskManager {
       exit = task.exit ?? unknownExit(task.pid);
     }
     this.#remove(task);
-    await this.#teardown(ctx, shim, false);
+    await teardownShim(ctx, shim, false);
     void this.#background(task.bundle, shim);
     return exit;
   }
@@ -226,14 +217,10 @@ export class TaskManager {
       task.shim = undefined;
       this.#remove(task);
       const exit = task.exit ?? unknownExit(task.pid);
-      if (!this.#exitSeen(task.namespace, task.id)) this.#publishExit(ctx, task.id, exit);
-      publishEvent(this.#o.publisher, ctx, Topic.TaskDelete, TaskDeleteSchema, {
-        containerId: task.id,
-        pid: exit.pid,
-        exitStatus: exit.exitStatus,
-        exitedAt: timestampFromMs(exit.exitedAt),
-      });
-      if (shim) await this.#teardown(ctx, shim, false);
+      if (!this.#exitSeen(task.namespace, task.id))
+        publishExit(this.#o.publisher, ctx, task.id, exit);
+      publishDelete(this.#o.publisher, ctx, task.id, exit);
+      if (shim) await teardownShim(ctx, shim, false);
       await this.#background(task.bundle, shim);
     }
   }
@@ -267,25 +254,11 @@ export class TaskManager {
   }
 
   /**
-   * Rebuilds the task list from the bundles after a start: reconnects to live
-   * shims, cleans up after dead ones (publishing /tasks/exit and /tasks/delete
-   * and keeping the exit for Wait), and removes bundles of tasks that never
-   * finished being created or whose container is gone.
+   * Rebuilds the task list from the bundles after a start (task-recovery.ts):
+   * live shims reconnected, dead ones buried, unfinished creates removed.
    */
-  async load(ctx: Ctx): Promise<{ live: number; dead: number; removed: number }> {
-    const counts = { live: 0, dead: 0, removed: 0 };
-    const bundles = await listBundles(this.#o.dirs);
-    await Promise.all(
-      bundles.map(async (bundle) => {
-        const c = withLogFields(withNamespace(ctx, bundle.namespace), { id: bundle.id });
-        try {
-          counts[await this.#loadOne(c, bundle)]++;
-        } catch (err) {
-          c.log.error({ error: err }, "failed to load task");
-        }
-      }),
-    );
-    return counts;
+  load(ctx: Ctx): Promise<{ live: number; dead: number; removed: number }> {
+    return this.#recovery.load(ctx);
   }
 
   /** Waits for background cleanups (tests, shutdown). */
@@ -305,81 +278,6 @@ export class TaskManager {
     await Promise.race([this.settle(), new Promise((r) => setTimeout(r, 5000).unref())]);
   }
 
-  async #loadOne(ctx: Ctx, bundle: Bundle): Promise<"live" | "dead" | "removed"> {
-    const exitText = await bundle.read(BundleFile.Exit);
-    if (exitText !== undefined) {
-      const exit = JSON.parse(exitText) as ExitInfo;
-      this.#add(this.#tombstone(bundle, exit));
-      return "dead";
-    }
-    if (!this.#o.containerExists(ctx, bundle.id)) {
-      ctx.log.info("removing the bundle of a task whose container is gone");
-      await this.#o.shims.cleanupDead(ctx, bundle);
-      await deleteBundle(bundle);
-      return "removed";
-    }
-    let shim: Shim;
-    try {
-      shim = await this.#o.shims.load(ctx, bundle);
-    } catch (err) {
-      if (isNotFound(err)) {
-        // Crashed between creating the bundle and starting the shim: no task was created.
-        await this.#o.shims.cleanupDead(ctx, bundle);
-        await deleteBundle(bundle);
-        return "removed";
-      }
-      ctx.log.warn({ error: err }, "shim is gone, cleaning up");
-      const exit = await this.#cleanupDead(ctx, bundle);
-      this.#add(this.#tombstone(bundle, exit));
-      return "dead";
-    }
-    let state;
-    try {
-      state = await shim.connection.api.state({ id: bundle.id }, { timeoutMs: 5000 });
-    } catch (err) {
-      if (shim.kind === "sandbox" && isUnavailable(err)) {
-        // The sandboxer is down: the task is not dead. It is read again on reconnect.
-        ctx.log.warn({ error: err }, "sandbox task API unreachable, task kept");
-        this.#add(
-          new Task({
-            namespace: bundle.namespace,
-            id: bundle.id,
-            bundle,
-            runtime: "",
-            shim,
-            pid: 0,
-            status: Status.UNKNOWN,
-          }),
-        );
-        return "live";
-      }
-      if (!isNotFound(err)) throw err;
-      // The shim never got the task (crash during Create): undo the shim and the bundle.
-      await this.#teardown(ctx, shim, true);
-      await deleteBundle(bundle);
-      return "removed";
-    }
-    const task = new Task({
-      namespace: bundle.namespace,
-      id: bundle.id,
-      bundle,
-      runtime: (await bundle.read(BundleFile.ShimBinaryPath))?.trim() ?? "",
-      shim,
-      pid: state.pid,
-      status: state.status,
-    });
-    this.#add(task);
-    if (state.status === Status.STOPPED) {
-      // The exit may have happened while the daemon was down: publish it (again).
-      this.#publishExit(ctx, bundle.id, {
-        pid: state.pid,
-        exitStatus: state.exitStatus,
-        exitedAt: state.exitedAt ? timestampMs(state.exitedAt) : Date.now(),
-      });
-    }
-    return "live";
-  }
-
   #add(task: Task): void {
     this.#tasks.set(task.namespace, task.id, task);
     const shim = task.shim;
@@ -389,42 +287,8 @@ export class TaskManager {
     });
     shim?.onReconnect?.(() => {
       if (this.#closing || task.deleting || task.shim !== shim) return;
-      void this.#resync(task, shim);
+      void this.#recovery.resync(task, shim);
     });
-  }
-
-  /**
-   * The sandbox's task API came back (the sandboxer restarted): read the task
-   * again, publish an exit that happened meanwhile (unless it was already
-   * published), and bury a task the sandboxer no longer knows.
-   */
-  async #resync(task: Task, shim: Shim): Promise<void> {
-    const ctx = withLogFields(withNamespace(this.#o.root, task.namespace), { id: task.id });
-    let state;
-    try {
-      state = await shim.connection.api.state({ id: task.id }, { timeoutMs: 5000 });
-    } catch (err) {
-      if (!isNotFound(err)) {
-        ctx.log.warn({ error: err }, "reading the task after reconnecting failed");
-        return;
-      }
-      if (task.shim !== shim || task.deleting) return;
-      ctx.log.warn("the sandbox no longer knows the task: it is gone");
-      task.shim = undefined;
-      task.status = Status.STOPPED;
-      task.exit = await this.#cleanupDead(ctx, task.bundle);
-      await shim.connection.close();
-      return;
-    }
-    task.pid = state.pid || task.pid;
-    task.status = state.status;
-    if (state.status === Status.STOPPED && !this.#exitSeen(task.namespace, task.id)) {
-      this.#publishExit(ctx, task.id, {
-        pid: state.pid,
-        exitStatus: state.exitStatus,
-        exitedAt: state.exitedAt ? timestampMs(state.exitedAt) : Date.now(),
-      });
-    }
   }
 
   /** Whether an exit of the task's init process has been published. */
@@ -441,19 +305,6 @@ export class TaskManager {
     this.#exits.delete(task.namespace, task.id);
   }
 
-  #tombstone(bundle: Bundle, exit: ExitInfo): Task {
-    return new Task({
-      namespace: bundle.namespace,
-      id: bundle.id,
-      bundle,
-      runtime: "",
-      shim: undefined,
-      pid: exit.pid,
-      status: Status.STOPPED,
-      exit,
-    });
-  }
-
   /** The shim's connection closed on its own: the shim (and its task) died. */
   async #shimDied(task: Task, shim: Shim): Promise<void> {
     const ctx = withLogFields(withNamespace(this.#o.root, task.namespace), { id: task.id });
@@ -463,51 +314,9 @@ export class TaskManager {
     task.status = Status.STOPPED;
     const { ctx: c, done } = detached(ctx, cleanupTimeoutMs);
     try {
-      task.exit = await this.#cleanupDead(c, task.bundle);
+      task.exit = await this.#recovery.cleanupDead(c, task.bundle);
     } finally {
       done();
-    }
-  }
-
-  /** Runs the shim binary's `delete`, records and publishes the exit; 255 if unknown. */
-  async #cleanupDead(ctx: Ctx, bundle: Bundle): Promise<ExitInfo> {
-    const exit =
-      (await this.#o.shims.cleanupDead(ctx, bundle).catch(() => undefined)) ?? unknownExit(0);
-    await bundle.write(BundleFile.Exit, JSON.stringify(exit));
-    this.#publishExit(ctx, bundle.id, exit);
-    publishEvent(this.#o.publisher, ctx, Topic.TaskDelete, TaskDeleteSchema, {
-      containerId: bundle.id,
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: timestampFromMs(exit.exitedAt),
-    });
-    return exit;
-  }
-
-  #publishExit(ctx: Ctx, id: string, exit: ExitInfo): void {
-    publishEvent(this.#o.publisher, ctx, Topic.TaskExit, TaskExitSchema, {
-      containerId: id,
-      id,
-      pid: exit.pid,
-      exitStatus: exit.exitStatus,
-      exitedAt: timestampFromMs(exit.exitedAt),
-    });
-  }
-
-  /** Shutdown (binary shims only: a sandbox decides itself), then close the connection. */
-  async #teardown(ctx: Ctx, shim: Shim, cleanup: boolean): Promise<void> {
-    if (shim.kind === "binary" && !shim.connection.closed) {
-      await shim.connection.api
-        .shutdown(
-          { id: shim.bundle.id, now: false },
-          { signal: ctx.signal, timeoutMs: shutdownTimeoutMs },
-        )
-        .catch(() => undefined);
-    }
-    await shim.connection.close();
-    if (cleanup) {
-      shim.release();
-      await shim.cleanup(ctx);
     }
   }
 
@@ -532,12 +341,4 @@ export class TaskManager {
     this.#cleanups.set(namespace, id, work);
     return work;
   }
-}
-
-/**
- * The exit of a task whose real exit is lost (its shim died without saying,
- * or its task API cannot be reached): status 255 now, as containerd reports it.
- */
-export function unknownExit(pid: number): ExitInfo {
-  return { pid, exitStatus: 255, exitedAt: Date.now() };
 }
