@@ -3,76 +3,38 @@
 import { stillHasContainersText } from "@sandboxd/core/messages";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { failedPrecondition, invalidArgument, isNotFound, unavailable } from "@sandboxd/errdefs";
-import type { Sandbox as SandboxMessage } from "@sandboxd/api/types/sandbox_pb";
 import type { Mount } from "@sandboxd/api/types/mount_pb";
-import { isAnyMessage } from "./any.js";
 import type { CallOptions } from "./call-options.js";
 import type { ExitStatus } from "./convert.js";
-import { toDate, required } from "./convert.js";
+import { required, toDate } from "./convert.js";
 import type { Container, NewContainerOptions, RuntimeInfo } from "./container.js";
 import { createContainer, containerInfoOf, Container as ContainerClass } from "./container.js";
 import { DEFAULT_SANDBOX_RUNTIME, DEFAULT_SANDBOXER, DefaultsLabel } from "./defaults.js";
 import type { Metrics } from "./metrics.js";
 import { decodeMetric } from "./metrics.js";
 import type { Spec } from "./oci/types.js";
-import { packSpec } from "./oci/spec.js";
 import type { Session } from "./session.js";
+import {
+  SandboxState,
+  platformOf,
+  sandboxInfoOf,
+  sandboxInstanceOf,
+  sandboxStatusOf,
+  specAny,
+  type Platform,
+  type SandboxInfo,
+  type SandboxInstance,
+  type SandboxStatus,
+} from "./sandbox-convert.js";
 
-/** A sandbox's record in the Store. */
-export interface SandboxInfo {
-  id: string;
-  runtime: RuntimeInfo;
-  /** The sandbox spec as sent (OCI spec JSON for sandboxd's runtimes). */
-  spec: Any | undefined;
-  labels: Record<string, string>;
-  extensions: Record<string, Any>;
-  /** The controller that owns it (`shim`, or a proxy sandboxer's name). */
-  sandboxer: string;
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
-}
-
-/** What `sandbox.start()` returns: the running instance. */
-export interface SandboxInstance {
-  sandboxId: string;
-  pid: number;
-  createdAt: Date | undefined;
-  /** Where its tasks are served, e.g. `ttrpc+unix:///run/sandboxd/s/...` ("" if not told). */
-  address: string;
-  /** The task API version served at `address` (2 or 3; 0 if not told). */
-  version: number;
-  labels: Record<string, string>;
-}
-
-/** Sandbox states as controllers report them. */
-export const SandboxState = {
-  Ready: "SANDBOX_READY",
-  NotReady: "SANDBOX_NOTREADY",
-} as const;
-export type SandboxState = (typeof SandboxState)[keyof typeof SandboxState];
-
-/** What `sandbox.status()` returns. */
-export interface SandboxStatus {
-  sandboxId: string;
-  pid: number;
-  /** `SANDBOX_READY`, `SANDBOX_NOTREADY`, or a controller's own word. */
-  state: string;
-  /** Extra details (with `verbose`). */
-  info: Record<string, string>;
-  createdAt: Date | undefined;
-  exitedAt: Date | undefined;
-  extra: Any | undefined;
-  address: string;
-  version: number;
-}
-
-/** The platform a sandbox runs containers for. */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant: string;
-  osVersion: string;
-}
+export {
+  SandboxState,
+  sandboxInfoOf,
+  type Platform,
+  type SandboxInfo,
+  type SandboxInstance,
+  type SandboxStatus,
+} from "./sandbox-convert.js";
 
 /** Options of `client.newSandbox`. */
 export interface NewSandboxOptions {
@@ -109,23 +71,6 @@ export interface ShutdownOptions {
    * Without it, shutdown refuses while containers remain.
    */
   force?: boolean;
-}
-
-export function sandboxInfoOf(s: SandboxMessage): SandboxInfo {
-  return {
-    id: s.sandboxId,
-    runtime: { name: s.runtime?.name ?? "", options: s.runtime?.options },
-    spec: s.spec,
-    labels: { ...s.labels },
-    extensions: { ...s.extensions },
-    sandboxer: s.sandboxer,
-    createdAt: toDate(s.createdAt),
-    updatedAt: toDate(s.updatedAt),
-  };
-}
-
-function specAny(spec: Spec | Any): Any {
-  return isAnyMessage(spec) ? spec : packSpec(spec);
 }
 
 /**
@@ -224,14 +169,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    return {
-      sandboxId: r.sandboxId || this.id,
-      pid: r.pid,
-      createdAt: toDate(r.createdAt),
-      address: r.address,
-      version: r.version,
-      labels: { ...r.labels },
-    };
+    return sandboxInstanceOf(r, this.id);
   }
 
   /** The controller's view of the sandbox. */
@@ -240,17 +178,7 @@ export class Sandbox {
       { ...this.#controllerRequest(), verbose: options.verbose ?? false },
       this.#session.call(call),
     );
-    return {
-      sandboxId: r.sandboxId || this.id,
-      pid: r.pid,
-      state: r.state,
-      info: { ...r.info },
-      createdAt: toDate(r.createdAt),
-      exitedAt: toDate(r.exitedAt),
-      extra: r.extra,
-      address: r.address,
-      version: r.version,
-    };
+    return sandboxStatusOf(r, this.id);
   }
 
   /** Checks that the sandbox is ready (a Status round trip); throws Unavailable if not. */
@@ -377,12 +305,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    return {
-      os: r.platform?.os ?? "",
-      architecture: r.platform?.architecture ?? "",
-      variant: r.platform?.variant ?? "",
-      osVersion: r.platform?.osVersion ?? "",
-    };
+    return platformOf(r.platform);
   }
 
   /**
