@@ -1,7 +1,7 @@
 // Shell completion scripts, generated from the command table. Ids are
 // completed by asking the daemon (`sbx sandbox ls -q`), with the same
 // --address and --namespace as the line being completed.
-import type { FlagSpec } from "./args.js";
+import type { FlagSpec } from "@sandboxd/core/args";
 import type { CommandSpec } from "./commands.js";
 import { commands, globalFlags, groupCommands, groups } from "./commands.js";
 

@@ -14,7 +14,7 @@ import {
   namespaceRequiredText,
   stillHasContainersText,
 } from "@sandboxd/core/messages";
-import { UsageError } from "./args.js";
+import { UsageError } from "@sandboxd/core/args";
 
 /** The quoted id after `sandbox ` / `container ` at `prefix`, or "ID". */
 function quotedId(message: string, prefix: string): string {

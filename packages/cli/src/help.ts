@@ -1,5 +1,5 @@
 // Help text, made from the command table.
-import type { FlagSpec } from "./args.js";
+import type { FlagSpec } from "@sandboxd/core/args";
 import type { CommandSpec, GroupSpec } from "./commands.js";
 import { commands, globalFlags, groupCommands, groups } from "./commands.js";
 

@@ -1,12 +1,12 @@
 // Finds the command, parses its flags, runs it, and turns errors into
 // messages and exit statuses. Nothing here loads the SDK.
 import type { Writable } from "node:stream";
-import { parseArgs, UsageError } from "./args.js";
-import type { FlagSpec } from "./args.js";
+import { parseArgs, UsageError } from "@sandboxd/core/args";
+import type { FlagSpec } from "@sandboxd/core/args";
 import { commands, findCommand, findGroup, globalFlags, groups } from "./commands.js";
 import type { CommandSpec } from "./commands.js";
 import { createContext } from "./context.js";
-import type { Globals, Output } from "./context.js";
+import type { Globals } from "./context.js";
 import { describeError } from "./errors.js";
 import { commandHelp, groupHelp, mainHelp } from "./help.js";
 
@@ -44,15 +44,15 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       passthroughAfter: spec.passthroughAfter,
       env,
     });
-    if (parsed.flags.help === true) {
+    if (parsed.flags.help) {
       stdout.write(commandHelp(spec));
       return 0;
     }
     globals = {
-      address: parsed.flags.address as string,
-      namespace: parsed.flags.namespace as string,
-      output: parsed.flags.output as Output,
-      debug: parsed.flags.debug === true,
+      address: parsed.flags.address,
+      namespace: parsed.flags.namespace,
+      output: parsed.flags.output,
+      debug: parsed.flags.debug,
     };
     checkArgCount(spec, parsed.positionals.length);
     const ctx = createContext(globals, { stdout, stderr }, env);
@@ -88,7 +88,7 @@ export function resolve(argv: readonly string[]): Resolved {
   const valueFlags = new Set(
     globalFlags
       .filter((f: FlagSpec) => f.type === "value")
-      .flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]),
+      .flatMap((f: FlagSpec) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])]),
   );
   for (; i < argv.length; i++) {
     const word = argv[i]!;

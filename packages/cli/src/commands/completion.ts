@@ -1,9 +1,13 @@
-import type { Parsed } from "../args.js";
-import { UsageError } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { completionCommandFlags } from "../specs/other.js";
+import { UsageError } from "@sandboxd/core/args";
 import { bashCompletion, zshCompletion } from "../completion.js";
 import type { Context } from "../context.js";
 
-export function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof completionCommandFlags>,
+): Promise<number> {
   const shell = positionals[0];
   if (shell === "bash") ctx.stdout.write(bashCompletion());
   else if (shell === "zsh") ctx.stdout.write(zshCompletion());

@@ -1,10 +1,14 @@
-import type { Parsed } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { containerInfoFlags } from "../specs/container.js";
 import type { Context } from "../context.js";
 import { iso } from "../output.js";
 import { anyJson } from "./any-json.js";
 import { forEach } from "./common.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof containerInfoFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const out: unknown[] = [];
   const status = await forEach(ctx, positionals, async (id) => {

@@ -1,13 +1,16 @@
-import type { Parsed } from "../args.js";
-import { bool } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { containerLsFlags } from "../specs/container.js";
 import type { Context } from "../context.js";
 import { normalizeFilter } from "../filters.js";
 import { ago, iso, labelsCell, table } from "../output.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof containerLsFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const containers = await client.containerInfos(positionals.map(normalizeFilter));
-  if (bool(flags, "quiet")) {
+  if (flags.quiet) {
     for (const c of containers) ctx.print(c.id);
     return 0;
   }

@@ -1,12 +1,15 @@
 import { isNotFound } from "@sandboxd/errdefs";
-import type { Parsed } from "../args.js";
-import { bool } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { containerRmFlags } from "../specs/container.js";
 import type { Context } from "../context.js";
 import { forEach } from "./common.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof containerRmFlags>,
+): Promise<number> {
   const client = await ctx.client();
-  const force = bool(flags, "force");
+  const force = flags.force;
   return forEach(ctx, positionals, async (id) => {
     const container = await client.loadContainer(id);
     if (!force) {

@@ -1,14 +1,17 @@
-import type { Parsed } from "../args.js";
-import { bool } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { eventsCommandFlags } from "../specs/other.js";
 import type { Context } from "../context.js";
 import { normalizeFilter } from "../filters.js";
 import { eventFields, eventText } from "./event-format.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof eventsCommandFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const scope = `namespace==${client.namespace}`;
   const given = positionals.map(normalizeFilter);
-  const filters = bool(flags, "all-namespaces")
+  const filters = flags["all-namespaces"]
     ? given
     : given.length
       ? given.map((f) => `${f},${scope}`)

@@ -1,9 +1,13 @@
-import type { Parsed } from "../args.js";
-import { keyValues } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { namespaceLabelFlags } from "../specs/namespace.js";
+import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { labelsCell, table } from "../output.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof namespaceLabelFlags>,
+): Promise<number> {
   const [name, ...words] = positionals;
   const client = await ctx.client();
   const ns =

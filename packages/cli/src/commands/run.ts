@@ -1,8 +1,9 @@
 // sbx run: sandbox (unless --sandbox), container, task; wait; clean up.
 import { constants } from "node:os";
 import type { Container, Sandbox, Task } from "@sandboxd/client";
-import type { Parsed } from "../args.js";
-import { bool, keyValues, list, str } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { runCommandFlags } from "../specs/run.js";
+import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
 import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
@@ -10,18 +11,21 @@ import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } f
 /** Signals that cancel a run whose container has not started yet. */
 const earlySignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof runCommandFlags>,
+): Promise<number> {
   const [id, ...command] = positionals as [string, ...string[]];
   const sdk = await import("@sandboxd/client");
   const client = await ctx.client();
-  const detach = bool(flags, "detach");
-  const tty = bool(flags, "tty") && !detach;
-  const runtime = str(flags, "runtime");
-  const labels = keyValues(list(flags, "label"), "label", "run");
-  const given = str(flags, "rootfs");
+  const detach = flags.detach;
+  const tty = flags.tty && !detach;
+  const runtime = flags.runtime;
+  const labels = keyValues(flags.label, "label", "run");
+  const given = flags.rootfs;
   const rootfs = given ?? (await defaultRootfs(ctx.env));
   // The shared busybox rootfs must never be written to; a rootfs of one's own may be.
-  const readonlyRootfs = given === undefined || bool(flags, "read-only");
+  const readonlyRootfs = given === undefined || flags["read-only"];
 
   const undo: (() => Promise<unknown>)[] = [];
   const rollback = async (): Promise<void> => {
@@ -43,14 +47,14 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
   let task: Task;
   let exited: Promise<{ exitStatus: number }>;
   try {
-    const sandboxId = str(flags, "sandbox");
+    const sandboxId = flags.sandbox;
     if (sandboxId === undefined) {
       const podSpec = sdk.defaultSpec({ id, namespace: client.namespace, hostname: id });
       delete podSpec.process;
       delete podSpec.root;
       sandbox = await client.newSandbox(id, {
         ...(runtime ? { runtime: { name: runtime } } : {}),
-        sandboxer: str(flags, "sandboxer"),
+        sandboxer: flags.sandboxer,
         labels,
         spec: podSpec,
       });
@@ -65,12 +69,12 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
       id,
       namespace: client.namespace,
       args: command.length ? command : ["sh"],
-      env: list(flags, "env"),
-      cwd: str(flags, "cwd") ?? "/",
+      env: flags.env,
+      cwd: flags.cwd ?? "/",
       terminal: tty,
       rootfs,
       readonlyRootfs,
-      hostname: str(flags, "hostname") ?? sandbox.id,
+      hostname: flags.hostname ?? sandbox.id,
     });
     if (size && spec.process) spec.process.consoleSize = size;
     container = await sandbox.newContainer(id, {
@@ -82,7 +86,7 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
     undo.push(() => made.delete({ force: true }, cleanup));
     const io = detach
       ? sdk.nullIO()
-      : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, bool(flags, "interactive")) });
+      : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) });
     task = await container.newTask({ io });
     const madeTask = task;
     // Kills it, deletes it and removes its FIFOs.
@@ -122,9 +126,9 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
       restoreTerminal();
     }
     await task.delete({}, cleanup);
-    if (bool(flags, "rm")) {
+    if (flags.rm) {
       await container.delete({}, cleanup);
-      if (str(flags, "sandbox") === undefined) await sandbox.shutdown({}, cleanup);
+      if (flags.sandbox === undefined) await sandbox.shutdown({}, cleanup);
     }
     return status > 255 ? 255 : status;
   } finally {

@@ -1,10 +1,14 @@
-import type { Parsed } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { sandboxInspectFlags } from "../specs/sandbox.js";
 import type { Context } from "../context.js";
 import { iso } from "../output.js";
 import { forEach, statusOf } from "./common.js";
 import { anyJson } from "./any-json.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof sandboxInspectFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const out: unknown[] = [];
   const status = await forEach(ctx, positionals, async (id) => {

@@ -1,14 +1,17 @@
-import type { Parsed } from "../args.js";
-import { bool } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { sandboxLsFlags } from "../specs/sandbox.js";
 import type { Context } from "../context.js";
 import { normalizeFilter } from "../filters.js";
 import { ago, iso, labelsCell, table } from "../output.js";
 import { containersBySandbox, stateWord, statusOf } from "./common.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof sandboxLsFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const sandboxes = await client.sandboxes(positionals.map(normalizeFilter));
-  if (bool(flags, "quiet")) {
+  if (flags.quiet) {
     for (const s of sandboxes) ctx.print(s.id);
     return 0;
   }

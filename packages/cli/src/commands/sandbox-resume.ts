@@ -1,8 +1,12 @@
-import type { Parsed } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { sandboxResumeFlags } from "../specs/sandbox.js";
 import type { Context } from "../context.js";
 import { forEach } from "./common.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof sandboxResumeFlags>,
+): Promise<number> {
   const client = await ctx.client();
   return forEach(ctx, positionals, async (id) => {
     await (await client.loadSandbox(id)).resume();

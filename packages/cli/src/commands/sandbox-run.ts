@@ -1,19 +1,23 @@
-import type { Parsed } from "../args.js";
-import { keyValues, list, str } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { sandboxRunFlags } from "../specs/sandbox.js";
+import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof sandboxRunFlags>,
+): Promise<number> {
   const id = positionals[0]!;
   const client = await ctx.client();
   const { defaultSpec } = await import("@sandboxd/client");
-  const runtime = str(flags, "runtime");
+  const runtime = flags.runtime;
   const spec = defaultSpec({ id, namespace: client.namespace, hostname: id });
   delete spec.process;
   delete spec.root;
   const sandbox = await client.newSandbox(id, {
     ...(runtime ? { runtime: { name: runtime } } : {}),
-    sandboxer: str(flags, "sandboxer"),
-    labels: keyValues(list(flags, "label"), "label", "sandbox run"),
+    sandboxer: flags.sandboxer,
+    labels: keyValues(flags.label, "label", "sandbox run"),
     spec,
   });
   try {

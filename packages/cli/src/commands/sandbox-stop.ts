@@ -1,10 +1,14 @@
-import type { Parsed } from "../args.js";
-import { str, UsageError } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { sandboxStopFlags } from "../specs/sandbox.js";
+import { UsageError } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { forEach } from "./common.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
-  const timeout = str(flags, "timeout") ?? "10";
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof sandboxStopFlags>,
+): Promise<number> {
+  const timeout = flags.timeout ?? "10";
   if (!/^\d+$/.test(timeout)) {
     throw new UsageError(
       `flag --timeout must be a number of seconds, not ${JSON.stringify(timeout)}`,

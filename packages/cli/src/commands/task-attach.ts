@@ -1,8 +1,12 @@
-import type { Parsed } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { taskAttachFlags } from "../specs/task.js";
 import type { Context } from "../context.js";
 import { followResize, forwardSignals, rawTerminal } from "./terminal.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof taskAttachFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const container = await client.loadContainer(positionals[0]!);
   const task = await container.task({

@@ -1,27 +1,30 @@
 import { randomUUID } from "node:crypto";
-import type { Parsed } from "../args.js";
-import { bool, list, str } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { taskExecFlags } from "../specs/task.js";
 import type { Context } from "../context.js";
 import { followResize, forwardSignals, rawTerminal, wantsStdin } from "./terminal.js";
 
-export async function run(ctx: Context, { flags, positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { flags, positionals }: Parsed<typeof taskExecFlags>,
+): Promise<number> {
   const [id, ...command] = positionals as [string, ...string[]];
   const sdk = await import("@sandboxd/client");
   const client = await ctx.client();
-  const detach = bool(flags, "detach");
-  const tty = bool(flags, "tty") && !detach;
-  const execId = str(flags, "exec-id") ?? `exec-${randomUUID().slice(0, 8)}`;
+  const detach = flags.detach;
+  const tty = flags.tty && !detach;
+  const execId = flags["exec-id"] ?? `exec-${randomUUID().slice(0, 8)}`;
   const container = await client.loadContainer(id);
   const task = await container.task();
   const spec = sdk.execProcess(await container.spec(), {
     args: command,
-    env: list(flags, "env"),
-    ...(str(flags, "cwd") !== undefined ? { cwd: str(flags, "cwd")! } : {}),
+    env: flags.env,
+    ...(flags.cwd !== undefined ? { cwd: flags.cwd } : {}),
     terminal: tty,
   });
   const io = detach
     ? sdk.nullIO()
-    : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, bool(flags, "interactive")) });
+    : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) });
   const proc = await task.exec(execId, spec, { io });
   const exited = detach ? undefined : proc.wait();
   exited?.catch(() => undefined);

@@ -1,12 +1,12 @@
-import type { Parsed } from "../args.js";
-import { bool } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { taskLsFlags } from "../specs/task.js";
 import type { Context } from "../context.js";
 import { iso, table } from "../output.js";
 
-export async function run(ctx: Context, { flags }: Parsed): Promise<number> {
+export async function run(ctx: Context, { flags }: Parsed<typeof taskLsFlags>): Promise<number> {
   const client = await ctx.client();
   const tasks = await client.tasks();
-  if (bool(flags, "quiet")) {
+  if (flags.quiet) {
     for (const t of tasks) ctx.print(t.containerId);
     return 0;
   }

@@ -1,8 +1,12 @@
-import type { Parsed } from "../args.js";
+import type { Parsed } from "@sandboxd/core/args";
+import type { taskPsFlags } from "../specs/task.js";
 import type { Context } from "../context.js";
 import { table } from "../output.js";
 
-export async function run(ctx: Context, { positionals }: Parsed): Promise<number> {
+export async function run(
+  ctx: Context,
+  { positionals }: Parsed<typeof taskPsFlags>,
+): Promise<number> {
   const client = await ctx.client();
   const task = await (await client.loadContainer(positionals[0]!)).task();
   const pids = await task.pids();

@@ -87,3 +87,38 @@ test("keyValues", () => {
   assert.deepEqual(keyValues(["a=1", "b=", "c=x=y"], "label", "x"), { a: "1", b: "", c: "x=y" });
   assert.throws(() => keyValues(["a"], "label", "x"), /label "a" must look like KEY=VALUE/);
 });
+
+test("flags come back typed from their specs; absent switches and lists are false and []", () => {
+  const { flags } = parseArgs(
+    ["-q"],
+    [
+      { name: "quiet", short: "q", type: "switch", description: "" },
+      { name: "label", type: "value", multiple: true, description: "" },
+      { name: "out", type: "value", default: "table", description: "" },
+      { name: "cwd", type: "value", description: "" },
+    ],
+    { command: "x" },
+  );
+  // These assignments are the test: they compile only with the inferred types.
+  const quiet: boolean = flags.quiet;
+  const labels: string[] = flags.label;
+  const out: string = flags.out;
+  const cwd: string | undefined = flags.cwd;
+  assert.deepEqual([quiet, labels, out, cwd], [true, [], "table", undefined]);
+});
+
+test("the program and the unknown-flag wording are the caller's", () => {
+  assert.throws(
+    () =>
+      parseArgs(["--frob"], [], {
+        program: "sandboxd",
+        command: "",
+        unknownFlag: (shown) => `flag provided but not defined: ${shown}`,
+      }),
+    /^UsageError: flag provided but not defined: --frob$/,
+  );
+  assert.throws(
+    () => parseArgs(["-z"], [], { program: "sbx-sandboxer", command: "" }),
+    /unknown flag -z for "sbx-sandboxer"/,
+  );
+});

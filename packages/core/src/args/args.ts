@@ -1,13 +1,18 @@
-// The argument parser: GNU-style flags (`--name value`, `--name=value`, `-n
-// value`, `-abc`), global flags anywhere before the command's own arguments
-// end, repeatable flags, and commands whose trailing words are passed through
-// verbatim (`sbx run ID CMD...`). node:util parseArgs cannot stop at the first
-// positional, so this is written out.
+/**
+ * The one argument parser of sbx, sandboxd and sbx-sandboxer
+ * (`@sandboxd/core/args`, import-free so executables load it first): GNU-style
+ * flags (`--name value`, `--name=value`, `-n value`, `-abc`), flags anywhere
+ * before the arguments end, repeatable flags, trailing words passed through
+ * verbatim (`sbx run ID CMD...`), defaults from the environment. Results are
+ * typed from the specs: declare them `as const` (or inline in `parseArgs`),
+ * and a switch comes back as `boolean`, a repeatable flag as `string[]`, a
+ * value flag with a default as `string`, any other as `string | undefined`.
+ */
 
-/** A flag a command (or sbx itself) accepts. */
-export interface FlagSpec {
+/** A flag a command (or a program itself) accepts. */
+export interface FlagSpec<Name extends string = string> {
   /** Long name without dashes, e.g. `namespace`. */
-  name: string;
+  name: Name;
   /** One-letter alias, e.g. `n`. */
   short?: string;
   /** A value flag takes an argument; a switch does not. */
@@ -25,15 +30,36 @@ export interface FlagSpec {
   description: string;
 }
 
-/** Parsed flags: switches are booleans, value flags strings, multiple flags lists. */
+/** Parsed flags of unknown specs: switches are booleans, value flags strings, multiple flags lists. */
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 
-export interface Parsed {
-  flags: Flags;
+/** The value one flag spec parses to (a flag with `choices` gets their union). */
+export type FlagValue<S extends FlagSpec> = S extends { type: "switch" }
+  ? boolean
+  : S extends { multiple: true }
+    ? string[]
+    : S extends { default: string }
+      ? Choice<S>
+      : Choice<S> | undefined;
+
+type Choice<S extends FlagSpec> = S extends { choices: readonly (infer C extends string)[] }
+  ? C
+  : string;
+
+/**
+ * The parsed flags of `F`, keyed by long name: typed for specs whose names are
+ * literal; specs typed only as FlagSpec add an index signature of any flag.
+ */
+export type FlagsOf<F extends readonly FlagSpec[]> = {
+  readonly [S in F[number] as string extends S["name"] ? never : S["name"]]: FlagValue<S>;
+} & (string extends F[number]["name"] ? Flags : unknown);
+
+export interface Parsed<F extends readonly FlagSpec[] = readonly FlagSpec[]> {
+  flags: FlagsOf<F>;
   positionals: string[];
 }
 
-/** A mistake in how sbx was called: exit status 2 and a pointer to --help. */
+/** A mistake in how a program was called: exit status 2 and a pointer to --help. */
 export class UsageError extends Error {
   /** The command whose help to point at (e.g. `sandbox rm`), or "" for sbx itself. */
   readonly command: string;
@@ -45,8 +71,12 @@ export class UsageError extends Error {
 }
 
 export interface ParseOptions {
-  /** The command, for error messages (e.g. `sandbox rm`). */
+  /** The program, for error messages (default `sbx`). */
+  program?: string | undefined;
+  /** The command, for error messages (e.g. `sandbox rm`); "" for the program itself. */
   command: string;
+  /** How an unknown flag is reported (default: `unknown flag --x for "sbx run"`). */
+  unknownFlag?: ((shown: string, where: string) => string) | undefined;
   /**
    * After this many positionals, every remaining word is a positional, flags
    * included (`sbx run ID CMD...`: 1).
@@ -55,17 +85,28 @@ export interface ParseOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Parses `argv` against `specs`. Throws UsageError. */
-export function parseArgs(
+/**
+ * Parses `argv` against `specs`. Absent switches are false, absent repeatable
+ * flags empty lists. Throws UsageError.
+ */
+export function parseArgs<const F extends readonly FlagSpec[]>(
   argv: readonly string[],
-  specs: readonly FlagSpec[],
+  specs: F,
   options: ParseOptions,
-): Parsed {
+): Parsed<F> {
   const byLong = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const flags: Flags = {};
   const positionals: string[] = [];
-  const where = options.command ? `sbx ${options.command}` : "sbx";
+  const program = options.program ?? "sbx";
+  const where = options.command ? `${program} ${options.command}` : program;
+  const unknown = (shown: string): UsageError =>
+    new UsageError(
+      options.unknownFlag
+        ? options.unknownFlag(shown, where)
+        : `unknown flag ${shown} for "${where}"`,
+      options.command,
+    );
 
   const set = (spec: FlagSpec, value: string | boolean, shown: string): void => {
     if (spec.type === "value" && spec.choices && !spec.choices.includes(value as string)) {
@@ -97,7 +138,7 @@ export function parseArgs(
       const eq = word.indexOf("=");
       const name = word.slice(2, eq < 0 ? undefined : eq);
       const spec = byLong.get(name);
-      if (!spec) throw new UsageError(`unknown flag --${name} for "${where}"`, options.command);
+      if (!spec) throw unknown(`--${name}`);
       if (spec.type === "switch") {
         if (eq >= 0) {
           const v = word.slice(eq + 1);
@@ -128,7 +169,7 @@ export function parseArgs(
       for (let j = 1; j < word.length; j++) {
         const letter = word[j]!;
         const spec = byShort.get(letter);
-        if (!spec) throw new UsageError(`unknown flag -${letter} for "${where}"`, options.command);
+        if (!spec) throw unknown(`-${letter}`);
         if (spec.type === "switch") {
           set(spec, true, `-${letter}`);
           continue;
@@ -156,8 +197,10 @@ export function parseArgs(
     const value = fromEnv || spec.default;
     if (value !== undefined && spec.type === "value")
       set(spec, value, spec.env && fromEnv ? `$${spec.env}` : `--${spec.name}`);
+    else if (spec.type === "switch") flags[spec.name] = false;
+    else if (spec.multiple) flags[spec.name] = [];
   }
-  return { flags, positionals };
+  return { flags: flags as FlagsOf<F>, positionals };
 }
 
 /** A string flag's value (undefined when absent). */

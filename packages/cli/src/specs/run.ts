@@ -1,0 +1,65 @@
+// The specs of `sbx run`: names, flags, help and examples (the code is in ../commands/).
+import { defineCommand, runtime, sandboxer, label, env, cwd, tty, interactive } from "./common.js";
+
+export const runCommandFlags = [
+  {
+    name: "rm",
+    type: "switch",
+    description: "remove the container (and its sandbox) when it exits",
+  },
+  {
+    name: "detach",
+    short: "d",
+    type: "switch",
+    description: "start it, print its id and return",
+  },
+  tty,
+  interactive,
+  {
+    name: "sandbox",
+    type: "value",
+    valueName: "ID",
+    description: "run in this existing sandbox instead of a new one",
+  },
+  runtime,
+  sandboxer,
+  { name: "rootfs", type: "value", valueName: "DIR", description: "root filesystem directory" },
+  { name: "read-only", type: "switch", description: "mount --rootfs read-only" },
+  env,
+  cwd,
+  label,
+  {
+    name: "hostname",
+    type: "value",
+    valueName: "NAME",
+    description: "hostname (default: the sandbox id)",
+  },
+] as const;
+
+export const runCommand = defineCommand({
+  name: "run",
+  summary: "run a command in a new container (and its own sandbox)",
+  usage: "[flags] ID [CMD [ARG...]]",
+  description:
+    "Creates a container ID running CMD (default: sh) and waits for it; sbx exits with the\n" +
+    "container's exit status. Without --sandbox, a sandbox with the same ID is made for it\n" +
+    "(and removed with --rm); with --sandbox, the container joins that sandbox.\n" +
+    "Without --rootfs, a busybox root filesystem is prepared on first use (under\n" +
+    "/var/lib/sandboxd/rootfs/busybox, or $SANDBOXD_ROOTFS_CACHE) and mounted read-only.\n" +
+    "Ctrl-C and SIGTERM are passed on to the container; a second one sends SIGKILL\n" +
+    "(its PID 1 gets only the signals it handles: sleep there ignores SIGTERM).",
+  flags: runCommandFlags,
+  args: { min: 1, names: "ID [CMD...]" },
+  passthroughAfter: 1,
+  complete: "shell",
+  examples: [
+    "sbx run --rm hello echo hello world",
+    "sbx run --rm -t shell sh",
+    "sbx run -d web httpd -f -p 8080",
+    "sbx run --rm --sandbox web sidecar wget -qO- localhost:8080",
+    "sbx run --rm --rootfs /srv/rootfs --env A=1 job /bin/job --once",
+  ],
+  load: () => import("../commands/run.js"),
+});
+
+export const runCommands = [runCommand] as const;
