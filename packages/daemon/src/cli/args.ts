@@ -3,7 +3,7 @@
  * optional command (`publish`, used by shims through `-publish-binary`).
  * `--flag value` and `--flag=value` are both accepted.
  */
-import { invalidArgument } from "@sandboxd/errdefs";
+import { parseArgs as parseFlags, UsageError, type FlagSpec } from "@sandboxd/core/args";
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -24,67 +24,62 @@ export type Command =
       readonly namespace: string;
     };
 
-const globalFlags: Record<string, keyof GlobalArgs> = {
-  config: "config",
-  c: "config",
-  root: "root",
-  state: "state",
-  address: "address",
-  a: "address",
-  "log-level": "logLevel",
-  l: "logLevel",
+const globalFlags = [
+  { name: "config", short: "c", type: "value", description: "TOML config" },
+  { name: "root", type: "value", description: "persistent data" },
+  { name: "state", type: "value", description: "runtime state" },
+  { name: "address", short: "a", type: "value", description: "gRPC socket" },
+  { name: "log-level", short: "l", type: "value", description: "log level" },
+  { name: "help", short: "h", type: "switch", description: "show help" },
+  { name: "version", short: "v", type: "switch", description: "print the version" },
+] as const satisfies readonly FlagSpec[];
+
+const publishFlags = [
+  { name: "topic", type: "value", description: "the event's topic" },
+  { name: "namespace", short: "n", type: "value", description: "the event's namespace" },
+  { name: "help", short: "h", type: "switch", description: "show help" },
+] as const satisfies readonly FlagSpec[];
+
+/** As Go's flag package says it (containerd's wording). */
+const goStyle = {
+  program: "sandboxd",
+  unknownFlag: (shown: string) => `flag provided but not defined: ${shown}`,
 };
 
+/** Parses sandboxd's command line; UsageError for a mistake. */
 export function parseArgs(argv: readonly string[]): Command {
-  const global: GlobalArgs = { help: false, version: false };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (!arg.startsWith("-")) break;
-    const { name, inline } = split(arg);
-    if (name === "help" || name === "h") global.help = true;
-    else if (name === "version" || name === "v") global.version = true;
-    else {
-      const key = globalFlags[name];
-      if (!key) throw invalidArgument(`flag provided but not defined: ${arg}`);
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw invalidArgument(`flag ${arg} needs a value`);
-      (global as unknown as Record<string, string>)[key] = value;
-    }
-  }
-  const command = argv[i];
+  const { flags, positionals } = parseFlags(argv, globalFlags, {
+    ...goStyle,
+    command: "",
+    passthroughAfter: 1,
+  });
+  const global: GlobalArgs = {
+    config: flags.config,
+    root: flags.root,
+    state: flags.state,
+    address: flags.address,
+    logLevel: flags["log-level"],
+    help: flags.help,
+    version: flags.version,
+  };
+  const [command, ...rest] = positionals;
   if (command === undefined) return { name: "serve", global };
-  if (command === "publish") return parsePublish(global, argv.slice(i + 1));
-  throw invalidArgument(`unknown command ${JSON.stringify(command)} (see sandboxd --help)`);
+  if (command === "publish") return parsePublish(global, rest);
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (see sandboxd --help)`);
 }
 
 function parsePublish(global: GlobalArgs, argv: readonly string[]): Command {
-  let topic = "";
-  let namespace = "";
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    const { name, inline } = split(arg);
-    if (name === "help" || name === "h") {
-      global.help = true;
-      continue;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw invalidArgument(`flag ${arg} needs a value`);
-    if (name === "topic") topic = value;
-    else if (name === "namespace" || name === "n") namespace = value;
-    else throw invalidArgument(`publish: flag provided but not defined: ${arg}`);
-  }
-  if (!global.help && topic === "") throw invalidArgument("publish: --topic is required");
-  if (!global.help && namespace === "") throw invalidArgument("publish: --namespace is required");
-  return { name: "publish", global, topic, namespace };
-}
-
-function split(arg: string): { name: string; inline: string | undefined } {
-  const body = arg.replace(/^--?/, "");
-  const eq = body.indexOf("=");
-  return eq >= 0
-    ? { name: body.slice(0, eq), inline: body.slice(eq + 1) }
-    : { name: body, inline: undefined };
+  const { flags } = parseFlags(argv, publishFlags, {
+    ...goStyle,
+    command: "publish",
+    unknownFlag: (shown: string) => `publish: flag provided but not defined: ${shown}`,
+  });
+  const help = global.help || flags.help;
+  const topic = flags.topic ?? "";
+  const namespace = flags.namespace ?? "";
+  if (!help && topic === "") throw new UsageError("publish: --topic is required");
+  if (!help && namespace === "") throw new UsageError("publish: --namespace is required");
+  return { name: "publish", global: { ...global, help }, topic, namespace };
 }
 
 export const usage = `usage: sandboxd [global options] [command]

@@ -107,13 +107,29 @@ test("flags override the file; the ttrpc socket follows --address unless set", (
 test("command line: global flags, --flag=value, publish", () => {
   assert.deepEqual(parseArgs(["--config", "/c", "--root=/r", "-l", "debug"]), {
     name: "serve",
-    global: { config: "/c", root: "/r", logLevel: "debug", help: false, version: false },
+    global: {
+      config: "/c",
+      root: "/r",
+      state: undefined,
+      address: undefined,
+      logLevel: "debug",
+      help: false,
+      version: false,
+    },
   });
   assert.deepEqual(
     parseArgs(["--address", "/a", "publish", "--topic", "/tasks/exit", "--namespace", "ns"]),
     {
       name: "publish",
-      global: { address: "/a", help: false, version: false },
+      global: {
+        config: undefined,
+        root: undefined,
+        state: undefined,
+        address: "/a",
+        logLevel: undefined,
+        help: false,
+        version: false,
+      },
       topic: "/tasks/exit",
       namespace: "ns",
     },

@@ -25,25 +25,27 @@ options:
 `;
 
 async function main(): Promise<number> {
-  const { parseArgs } = await import("node:util");
-  const { values } = parseArgs({
-    options: {
-      config: { type: "string" },
-      "state-dir": { type: "string" },
-      listen: { type: "string" },
-      "task-socket": { type: "string" },
-      "log-level": { type: "string" },
-      "events-address": { type: "string" },
-      "cgroup-parent": { type: "string" },
-      bridge: { type: "string" },
-      subnet: { type: "string" },
-      "cni-bin-dir": { type: "string" },
-      "no-network": { type: "boolean" },
-      version: { type: "boolean", short: "v" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  });
+  const { parseArgs } = await import("@sandboxd/core/args");
+  const value = <N extends string>(name: N) => ({ name, type: "value", description: "" }) as const;
+  const { flags: values } = parseArgs(
+    process.argv.slice(2),
+    [
+      value("config"),
+      value("state-dir"),
+      value("listen"),
+      value("task-socket"),
+      value("log-level"),
+      value("events-address"),
+      value("cgroup-parent"),
+      value("bridge"),
+      value("subnet"),
+      value("cni-bin-dir"),
+      { name: "no-network", type: "switch", description: "" },
+      { name: "version", short: "v", type: "switch", description: "" },
+      { name: "help", short: "h", type: "switch", description: "" },
+    ],
+    { program: "sbx-sandboxer", command: "" },
+  );
   if (values.help) {
     process.stdout.write(usage);
     return 0;
