@@ -63,7 +63,6 @@ export class Container {
   readonly runc: Runc;
   readonly init: Proc;
   readonly execs = new Map<string, ExecProcess>();
-  #startPending: Promise<void> | undefined;
   deleted = false;
 
   constructor(env: Env, pod: Pod, rec: ContainerRecord) {
@@ -250,9 +249,7 @@ export class Container {
         `container ${JSON.stringify(this.id)} is ${this.rec.status}: cannot start`,
       );
     }
-    let done!: () => void;
-    this.#startPending = new Promise((resolve) => (done = resolve));
-    try {
+    await this.init.starting(async () => {
       await this.runc.start(ctx, this.id);
       if (this.rec.status === "created") this.rec.status = "running";
       this.rec.startedAt = Date.now();
@@ -261,27 +258,22 @@ export class Container {
         containerId: this.id,
         pid: this.rec.pid,
       });
-    } finally {
-      this.init.markStarted();
-      done();
-    }
+    });
     return this.rec.pid;
   }
 
-  async #onInitExit(exit: ExitInfo): Promise<void> {
-    await this.save().catch(() => undefined);
-    if (this.#startPending) await this.#startPending;
-    if (!this.rec.exitPublished) {
-      this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
-        containerId: this.id,
-        id: this.id,
-        pid: this.rec.pid,
-        exitStatus: exit.status,
-        exitedAt: ts(exit.at),
-      });
-      this.rec.exitPublished = true;
-      await this.save().catch(() => undefined);
-    }
+  #onInitExit(exit: ExitInfo): Promise<void> {
+    return this.init.reportExit(
+      () => this.save(),
+      () =>
+        this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
+          containerId: this.id,
+          id: this.id,
+          pid: this.rec.pid,
+          exitStatus: exit.status,
+          exitedAt: ts(exit.at),
+        }),
+    );
   }
 
   /** Signals the init process (or, with `all`, every process of the container). */

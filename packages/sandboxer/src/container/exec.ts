@@ -30,7 +30,6 @@ export class ExecProcess {
   readonly container: Container;
   readonly rec: ExecRecord;
   readonly proc: Proc;
-  #startPending: Promise<void> | undefined;
 
   constructor(container: Container, rec: ExecRecord) {
     this.container = container;
@@ -122,9 +121,7 @@ export class ExecProcess {
       );
     }
     const c = this.container;
-    let done!: () => void;
-    this.#startPending = new Promise((resolve) => (done = resolve));
-    try {
+    await this.proc.starting(async () => {
       const tty = this.rec.stdio.terminal ? this.terminalPaths() : undefined;
       if (tty) await ensureDir(tty.socketDir);
       // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
@@ -186,27 +183,23 @@ export class ExecProcess {
         execId: this.id,
         pid: this.rec.pid,
       });
-    } finally {
-      this.proc.markStarted();
-      done();
-    }
+    });
     return this.rec.pid;
   }
 
-  async #onExit(exit: ExitInfo): Promise<void> {
-    await this.save().catch(() => undefined);
-    if (this.#startPending) await this.#startPending;
-    if (this.rec.exitPublished) return;
+  #onExit(exit: ExitInfo): Promise<void> {
     const c = this.container;
-    c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
-      containerId: c.id,
-      id: this.id,
-      pid: this.rec.pid,
-      exitStatus: exit.status,
-      exitedAt: ts(exit.at),
-    });
-    this.rec.exitPublished = true;
-    await this.save().catch(() => undefined);
+    return this.proc.reportExit(
+      () => this.save(),
+      () =>
+        c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
+          containerId: c.id,
+          id: this.id,
+          pid: this.rec.pid,
+          exitStatus: exit.status,
+          exitedAt: ts(exit.at),
+        }),
+    );
   }
 
   kill(signal: number): void {

@@ -7,7 +7,6 @@
  * monitor that died without writing one.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { ProcessStatus } from "../state/records.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { hasOomFile, readExitFile, watchExitDir } from "./exit-watch.js";
@@ -47,6 +46,8 @@ export class Proc {
   #oomSeen = false;
   #started: Promise<void>;
   #resolveStarted!: () => void;
+  /** A start in flight: an exit meanwhile is published after its start event. */
+  #startPending: Promise<void> | undefined;
 
   constructor(dir: string, state: ProcState, hooks: ProcHooks) {
     this.dir = dir;
@@ -71,6 +72,37 @@ export class Proc {
   /** The start event was published (exit events wait for it). */
   markStarted(): void {
     this.#resolveStarted();
+  }
+
+  /**
+   * Runs the start of the process (runc start, or the exec's spawn and its
+   * start event), then marks it started whatever the outcome. The init and
+   * every exec start this way, so an exit that races the start is reported
+   * after it.
+   */
+  async starting<T>(fn: () => Promise<T>): Promise<T> {
+    let done!: () => void;
+    this.#startPending = new Promise((resolve) => (done = resolve));
+    try {
+      return await fn();
+    } finally {
+      this.markStarted();
+      done();
+    }
+  }
+
+  /**
+   * Reports an exit once (the init's and every exec's `onExit`): the record is
+   * saved, a start in flight is waited for, `publish` sends /tasks/exit unless
+   * it was already sent (before a restart), and that it was sent is saved.
+   */
+  async reportExit(save: () => Promise<void>, publish: () => void): Promise<void> {
+    await save().catch(() => undefined);
+    if (this.#startPending) await this.#startPending;
+    if (this.state.exitPublished) return;
+    publish();
+    this.state.exitPublished = true;
+    await save().catch(() => undefined);
   }
 
   get started(): Promise<void> {
@@ -208,8 +240,4 @@ export async function isConmon(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-export function procFile(dir: string, name: string): string {
-  return join(dir, name);
 }
