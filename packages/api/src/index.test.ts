@@ -144,3 +144,10 @@ test("every topic maps to its event message", () => {
     assert.equal(eventSchemas[topic].name, name, topic);
   }
 });
+
+test("names carries no registry; every topic has its message in the registry", async () => {
+  const names = await import("./names.js");
+  const { eventSchemas } = await import("./registry.js");
+  assert.ok(!("registry" in names));
+  assert.deepEqual(Object.values(names.Topic).sort(), Object.keys(eventSchemas).sort());
+});

@@ -8,7 +8,22 @@ import {
   isPermissionDenied,
   isUnavailable,
 } from "@sandboxd/errdefs";
+import {
+  cannotDeleteContainerText,
+  cannotReachText,
+  namespaceRequiredText,
+  stillHasContainersText,
+} from "@sandboxd/core/messages";
 import { UsageError } from "./args.js";
+
+/** The quoted id after `sandbox ` / `container ` at `prefix`, or "ID". */
+function quotedId(message: string, prefix: string): string {
+  const at = message.indexOf(prefix);
+  if (at < 0) return "ID";
+  const rest = message.slice(at + prefix.length);
+  const m = /^"((?:[^"\\]|\\.)*)"/.exec(rest);
+  return m?.[1] ?? "ID";
+}
 
 /** Exit status for a usage mistake (like most CLIs); every other failure is 1. */
 export const USAGE_EXIT = 2;
@@ -31,20 +46,20 @@ export function describeError(
       `  sandboxd's socket ${options.address} is not open to you: run sbx as root (or with sudo).`,
     );
   } else if (isAlreadyExists(err) && options.command === "run") {
-    const id = /^(?:sandbox|container) "([^"]+)"/.exec(message)?.[1] ?? "ID";
+    const id = quotedId(message, message.startsWith("sandbox ") ? "sandbox " : "container ");
     lines.push(`  Remove the old one with "sbx sandbox rm -f ${id}", or pick another ID.`);
-  } else if (isFailedPrecondition(err) && /still has containers/.test(message)) {
-    const id = /^sandbox "([^"]+)"/.exec(message)?.[1] ?? "ID";
+  } else if (isFailedPrecondition(err) && message.includes(stillHasContainersText)) {
+    const id = quotedId(message, "sandbox ");
     lines.push(`  Remove it with its containers: "sbx sandbox rm -f ${id}".`);
-  } else if (isFailedPrecondition(err) && /^cannot delete container "([^"]+)"/.test(message)) {
-    const id = /^cannot delete container "([^"]+)"/.exec(message)?.[1] ?? "ID";
+  } else if (isFailedPrecondition(err) && message.startsWith(cannotDeleteContainerText)) {
+    const id = quotedId(message, `${cannotDeleteContainerText} `);
     lines.push(`  Stop it first ("sbx task kill ${id}"), or use "sbx container rm -f ${id}".`);
   } else if (isNotFound(err) && /^(sandbox|container|task)/.test(message)) {
     const kind = message.split(" ")[0];
     lines.push(
       `  See what exists with "sbx ${kind} ls"${kind === "task" ? "" : " (in this namespace; -n picks another)"}.`,
     );
-  } else if (isFailedPrecondition(err) && /namespace is required/.test(message)) {
+  } else if (isFailedPrecondition(err) && message.includes(namespaceRequiredText)) {
     lines.push("  Give one with -n NAME.");
   } else if (isNotImplemented(err) && /containerd\.services\.sandbox\.v1/.test(message)) {
     lines.push(
@@ -61,7 +76,8 @@ function isDaemonDown(err: unknown): boolean {
   if (!isUnavailable(err)) return false;
   const message = err instanceof Error ? err.message : "";
   return (
-    /cannot reach|ENOENT|ECONNREFUSED|No connection established/.test(message) &&
+    (message.startsWith(cannotReachText) ||
+      /ENOENT|ECONNREFUSED|No connection established/.test(message)) &&
     !/EACCES/.test(message)
   );
 }

@@ -1,5 +1,6 @@
 // The entry point: a connection to sandboxd (or containerd) seen through a
 // namespace, like containerd's client.New + WithDefaultNamespace.
+import { required } from "./convert.js";
 import { Channel } from "@sandboxd/grpc";
 import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
@@ -122,8 +123,10 @@ export class Client {
       { sandboxId: id },
       this.#session.call(call),
     );
-    if (!r.sandbox) throw invalidArgument(`sandbox "${id}": daemon returned no sandbox`);
-    const sandbox = new Sandbox(this.#session, sandboxInfoOf(r.sandbox));
+    const sandbox = new Sandbox(
+      this.#session,
+      sandboxInfoOf(required(r.sandbox, `sandbox "${id}"`, "sandbox")),
+    );
     try {
       await sandbox.status({}, call);
     } catch (err) {
@@ -151,8 +154,8 @@ export class Client {
   /** A container by id. */
   async loadContainer(id: string, call?: CallOptions): Promise<Container> {
     const r = await this.#session.services.containers.get({ id }, this.#session.call(call));
-    if (!r.container) throw invalidArgument(`container "${id}": daemon returned no container`);
-    return new ContainerClass(this.#session, containerInfoOf(r.container));
+    const container = required(r.container, `container "${id}"`, "container");
+    return new ContainerClass(this.#session, containerInfoOf(container));
   }
 
   /** Containers of the namespace, optionally filtered (`labels.app==web`, `runtime.name==...`). */

@@ -1,11 +1,12 @@
 // Containers: metadata records (Containers service) and the tasks made from them.
+import { cannotDeleteContainerText } from "@sandboxd/core/messages";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { isAnyMessage } from "./any.js";
 import { failedPrecondition, invalidArgument, isNotFound } from "@sandboxd/errdefs";
 import type { Container as ContainerMessage } from "@sandboxd/api/services/containers/v1/containers_pb";
 import type { Mount } from "@sandboxd/api/types/mount_pb";
 import type { CallOptions } from "./call-options.js";
-import { toDate } from "./convert.js";
+import { toDate, required } from "./convert.js";
 import { DEFAULT_RUNTIME, DefaultsLabel } from "./defaults.js";
 import type { IOCreator, Streams, TaskIO } from "./cio/io.js";
 import { attachFifos, nullIO } from "./cio/io.js";
@@ -128,8 +129,8 @@ export async function createContainer(
     },
     session.call(call),
   );
-  if (!response.container) throw invalidArgument(`container "${id}": daemon returned no container`);
-  return new Container(session, containerInfoOf(response.container));
+  const container = required(response.container, `container "${id}"`, "container");
+  return new Container(session, containerInfoOf(container));
 }
 
 async function defaultRuntime(
@@ -179,9 +180,8 @@ export class Container {
       { id: this.id },
       this.#session.call(call),
     );
-    if (!response.container)
-      throw invalidArgument(`container "${this.id}": daemon returned no container`);
-    return (this.#info = containerInfoOf(response.container));
+    const container = required(response.container, `container "${this.id}"`, "container");
+    return (this.#info = containerInfoOf(container));
   }
 
   /** The OCI spec. */
@@ -220,9 +220,8 @@ export class Container {
       },
       this.#session.call(call),
     );
-    if (!response.container)
-      throw invalidArgument(`container "${this.id}": daemon returned no container`);
-    return (this.#info = containerInfoOf(response.container));
+    const container = required(response.container, `container "${this.id}"`, "container");
+    return (this.#info = containerInfoOf(container));
   }
 
   /** Creates the container's task (not started). */
@@ -261,8 +260,7 @@ export class Container {
       { containerId: this.id },
       this.#session.call(call),
     );
-    const process = response.process;
-    if (!process) throw invalidArgument(`task "${this.id}": daemon returned no process`);
+    const process = required(response.process, `task "${this.id}"`, "process");
     let io: TaskIO | undefined;
     if (options.attach) {
       if (process.stdout === "" && process.stdin === "") {
@@ -298,7 +296,7 @@ export class Container {
     if (task) {
       if (!options.force) {
         throw failedPrecondition(
-          `cannot delete container "${this.id}": it has a task (delete the task first, or force)`,
+          `${cannotDeleteContainerText} "${this.id}": it has a task (delete the task first, or force)`,
         );
       }
       await task.delete({ force: true }, call);

@@ -3,6 +3,7 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Status } from "@sandboxd/api/types/task/task_pb";
+import { internal } from "@sandboxd/errdefs";
 
 /** A Timestamp as a Date; undefined when absent or zero (Go's zero time is "not set"). */
 export function toDate(ts: Timestamp | undefined): Date | undefined {
@@ -48,4 +49,13 @@ export interface ExitStatus {
   exitStatus: number;
   /** When the process exited, if known. */
   exitedAt: Date | undefined;
+}
+
+/**
+ * A field the daemon must send. Its absence is the daemon's fault, not the
+ * caller's: Internal (undici's InvalidReturnValueError), naming what and which field.
+ */
+export function required<T>(value: T | undefined, what: string, field: string): T {
+  if (value === undefined) throw internal(`${what}: daemon returned no ${field}`);
+  return value;
 }

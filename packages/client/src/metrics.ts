@@ -5,7 +5,7 @@ import type { Metrics as CgroupV1Metrics } from "@sandboxd/api/cgroups/cgroup1/s
 import type { Metrics as CgroupV2Metrics } from "@sandboxd/api/cgroups/cgroup2/stats/metrics_pb";
 import type { Metric } from "@sandboxd/api/types/metrics_pb";
 import { toDate } from "./convert.js";
-import { unpackAs } from "./typeurl.js";
+import { unpackAs } from "@sandboxd/api/names";
 
 export type { CgroupV1Metrics, CgroupV2Metrics };
 

@@ -5,7 +5,7 @@ import { invalidArgument } from "@sandboxd/errdefs";
 import type { Process as ProcessMessage } from "@sandboxd/api/types/task/task_pb";
 import type { CallOptions } from "./call-options.js";
 import type { ExitStatus, ProcessStatus } from "./convert.js";
-import { processStatusOf, toDate } from "./convert.js";
+import { processStatusOf, toDate, required } from "./convert.js";
 import type { TaskIO } from "./cio/io.js";
 import type { Session } from "./session.js";
 
@@ -172,10 +172,8 @@ export abstract class ProcessBase {
       { containerId: this.containerId, execId: this.execId },
       this.session.call(call),
     );
-    if (!response.process) {
-      throw invalidArgument(`task "${this.containerId}": daemon returned no process`);
-    }
-    return processStateOf(response.process, this.containerId);
+    const process = required(response.process, `task "${this.containerId}"`, "process");
+    return processStateOf(process, this.containerId);
   }
 }
 

@@ -1,77 +1,40 @@
 // Sandboxes: a record in the Store plus a running instance owned by a
 // controller (the sandboxer), as in containerd's client/sandbox.go.
+import { stillHasContainersText } from "@sandboxd/core/messages";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { failedPrecondition, invalidArgument, isNotFound, unavailable } from "@sandboxd/errdefs";
-import type { Sandbox as SandboxMessage } from "@sandboxd/api/types/sandbox_pb";
 import type { Mount } from "@sandboxd/api/types/mount_pb";
-import { isAnyMessage } from "./any.js";
 import type { CallOptions } from "./call-options.js";
 import type { ExitStatus } from "./convert.js";
-import { toDate } from "./convert.js";
+import { required, toDate } from "./convert.js";
 import type { Container, NewContainerOptions, RuntimeInfo } from "./container.js";
 import { createContainer, containerInfoOf, Container as ContainerClass } from "./container.js";
 import { DEFAULT_SANDBOX_RUNTIME, DEFAULT_SANDBOXER, DefaultsLabel } from "./defaults.js";
 import type { Metrics } from "./metrics.js";
 import { decodeMetric } from "./metrics.js";
 import type { Spec } from "./oci/types.js";
-import { packSpec } from "./oci/spec.js";
 import type { Session } from "./session.js";
+import {
+  SandboxState,
+  platformOf,
+  sandboxInfoOf,
+  sandboxInstanceOf,
+  sandboxStatusOf,
+  specAny,
+  type Platform,
+  type SandboxInfo,
+  type SandboxInstance,
+  type SandboxStatus,
+} from "./sandbox-convert.js";
 
-/** A sandbox's record in the Store. */
-export interface SandboxInfo {
-  id: string;
-  runtime: RuntimeInfo;
-  /** The sandbox spec as sent (OCI spec JSON for sandboxd's runtimes). */
-  spec: Any | undefined;
-  labels: Record<string, string>;
-  extensions: Record<string, Any>;
-  /** The controller that owns it (`shim`, or a proxy sandboxer's name). */
-  sandboxer: string;
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
-}
-
-/** What `sandbox.start()` returns: the running instance. */
-export interface SandboxInstance {
-  sandboxId: string;
-  pid: number;
-  createdAt: Date | undefined;
-  /** Where its tasks are served, e.g. `ttrpc+unix:///run/sandboxd/s/...` ("" if not told). */
-  address: string;
-  /** The task API version served at `address` (2 or 3; 0 if not told). */
-  version: number;
-  labels: Record<string, string>;
-}
-
-/** Sandbox states as controllers report them. */
-export const SandboxState = {
-  Ready: "SANDBOX_READY",
-  NotReady: "SANDBOX_NOTREADY",
-} as const;
-export type SandboxState = (typeof SandboxState)[keyof typeof SandboxState];
-
-/** What `sandbox.status()` returns. */
-export interface SandboxStatus {
-  sandboxId: string;
-  pid: number;
-  /** `SANDBOX_READY`, `SANDBOX_NOTREADY`, or a controller's own word. */
-  state: string;
-  /** Extra details (with `verbose`). */
-  info: Record<string, string>;
-  createdAt: Date | undefined;
-  exitedAt: Date | undefined;
-  extra: Any | undefined;
-  address: string;
-  version: number;
-}
-
-/** The platform a sandbox runs containers for. */
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant: string;
-  osVersion: string;
-}
+export {
+  SandboxState,
+  sandboxInfoOf,
+  type Platform,
+  type SandboxInfo,
+  type SandboxInstance,
+  type SandboxStatus,
+} from "./sandbox-convert.js";
 
 /** Options of `client.newSandbox`. */
 export interface NewSandboxOptions {
@@ -110,23 +73,6 @@ export interface ShutdownOptions {
   force?: boolean;
 }
 
-export function sandboxInfoOf(s: SandboxMessage): SandboxInfo {
-  return {
-    id: s.sandboxId,
-    runtime: { name: s.runtime?.name ?? "", options: s.runtime?.options },
-    spec: s.spec,
-    labels: { ...s.labels },
-    extensions: { ...s.extensions },
-    sandboxer: s.sandboxer,
-    createdAt: toDate(s.createdAt),
-    updatedAt: toDate(s.updatedAt),
-  };
-}
-
-function specAny(spec: Spec | Any): Any {
-  return isAnyMessage(spec) ? spec : packSpec(spec);
-}
-
 /**
  * Store.Create then Controller.Create; the Store record is removed again if
  * the controller fails, so nothing half-made remains.
@@ -155,8 +101,7 @@ export async function createSandbox(
     { sandbox: message },
     session.call(call),
   );
-  if (!created.sandbox) throw invalidArgument(`sandbox "${id}": daemon returned no sandbox`);
-  const info = sandboxInfoOf(created.sandbox);
+  const info = sandboxInfoOf(required(created.sandbox, `sandbox "${id}"`, "sandbox"));
   try {
     await session.services.sandboxController.create(
       {
@@ -214,9 +159,8 @@ export class Sandbox {
       { sandboxId: this.id },
       this.#session.call(call),
     );
-    if (!response.sandbox)
-      throw invalidArgument(`sandbox "${this.id}": daemon returned no sandbox`);
-    return (this.#info = sandboxInfoOf(response.sandbox));
+    const sandbox = required(response.sandbox, `sandbox "${this.id}"`, "sandbox");
+    return (this.#info = sandboxInfoOf(sandbox));
   }
 
   /** Starts the sandbox (Controller.Start). */
@@ -225,14 +169,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    return {
-      sandboxId: r.sandboxId || this.id,
-      pid: r.pid,
-      createdAt: toDate(r.createdAt),
-      address: r.address,
-      version: r.version,
-      labels: { ...r.labels },
-    };
+    return sandboxInstanceOf(r, this.id);
   }
 
   /** The controller's view of the sandbox. */
@@ -241,17 +178,7 @@ export class Sandbox {
       { ...this.#controllerRequest(), verbose: options.verbose ?? false },
       this.#session.call(call),
     );
-    return {
-      sandboxId: r.sandboxId || this.id,
-      pid: r.pid,
-      state: r.state,
-      info: { ...r.info },
-      createdAt: toDate(r.createdAt),
-      exitedAt: toDate(r.exitedAt),
-      extra: r.extra,
-      address: r.address,
-      version: r.version,
-    };
+    return sandboxStatusOf(r, this.id);
   }
 
   /** Checks that the sandbox is ready (a Status round trip); throws Unavailable if not. */
@@ -339,7 +266,7 @@ export class Sandbox {
       if (!options.force) {
         const ids = containers.map((c) => c.id).join(", ");
         throw failedPrecondition(
-          `sandbox "${this.id}" still has containers (${ids}): delete them first, or force`,
+          `sandbox "${this.id}" ${stillHasContainersText} (${ids}): delete them first, or force`,
         );
       }
       for (const c of containers) await c.delete({ force: true }, call);
@@ -369,9 +296,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    if (!r.metrics)
-      throw failedPrecondition(`sandbox "${this.id}": controller returned no metrics`);
-    return await decodeMetric(r.metrics);
+    return await decodeMetric(required(r.metrics, `sandbox "${this.id}"`, "metrics"));
   }
 
   /** The platform the sandbox runs containers for. */
@@ -380,12 +305,7 @@ export class Sandbox {
       this.#controllerRequest(),
       this.#session.call(call),
     );
-    return {
-      os: r.platform?.os ?? "",
-      architecture: r.platform?.architecture ?? "",
-      variant: r.platform?.variant ?? "",
-      osVersion: r.platform?.osVersion ?? "",
-    };
+    return platformOf(r.platform);
   }
 
   /**
@@ -417,9 +337,8 @@ export class Sandbox {
       },
       this.#session.call(call),
     );
-    if (!response.sandbox)
-      throw invalidArgument(`sandbox "${this.id}": daemon returned no sandbox`);
-    return (this.#info = sandboxInfoOf(response.sandbox));
+    const sandbox = required(response.sandbox, `sandbox "${this.id}"`, "sandbox");
+    return (this.#info = sandboxInfoOf(sandbox));
   }
 
   /** Creates a container in this sandbox (runtime defaults to the sandbox's). */

@@ -1,6 +1,6 @@
 // A container's task: its init process plus what only a task has (start,
 // pause, pids, metrics, exec, delete).
-import { JsonTypeUrl, packJson, unpackAs } from "./typeurl.js";
+import { JsonTypeUrl, packJson, unpackAs } from "@sandboxd/api/names";
 import { ProcessDetailsSchema } from "@sandboxd/api/types/runc/options/oci_pb";
 import { failedPrecondition, notFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";

@@ -30,3 +30,22 @@ export {
   type FieldPath,
   type FieldPathRules,
 } from "./fieldpaths/fieldpaths.js";
+export { KeyedMutex, abortReason, abortable, mapLimit, sleep } from "./async/async.js";
+export { Rollback, withRollback, type Undo } from "./rollback/rollback.js";
+export {
+  commandLine,
+  exitText,
+  run,
+  runChecked,
+  type RunOptions,
+  type RunResult,
+} from "./process/process.js";
+export {
+  callContext,
+  namespaceHeader,
+  ttrpcNamespaceHeader,
+  type CallContextOptions,
+  type CallInfo,
+} from "./namespaces/namespaces.js";
+export { NamespacedMap, namespacedKey } from "./namespaces/nsmap.js";
+export * from "./messages.js";

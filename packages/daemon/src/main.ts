@@ -25,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     command = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`sandboxd: ${(err as Error).message}\n`);
+    process.stderr.write(`sandboxd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
   const version = packageVersion();
@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     loaded = await loadConfig(command.global);
   } catch (err) {
-    process.stderr.write(`sandboxd: ${(err as Error).message}\n`);
+    process.stderr.write(`sandboxd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   if (command.name === "publish") {
@@ -54,7 +54,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       });
       return 0;
     } catch (err) {
-      process.stderr.write(`sandboxd: publish: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `sandboxd: publish: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
       return 1;
     }
   }
@@ -100,7 +102,7 @@ async function serve({ config, warnings }: LoadedConfig, version: string): Promi
     });
   } catch (err) {
     log.fatal({ error: err }, "sandboxd failed to start");
-    process.stderr.write(`sandboxd: ${(err as Error).message}\n`);
+    process.stderr.write(`sandboxd: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
   log.info(

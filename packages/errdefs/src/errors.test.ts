@@ -5,12 +5,16 @@ import {
   Kind,
   conflict,
   fromStatus,
+  invalidArgument,
   isConflict,
   isFailedPrecondition,
   isNotFound,
+  isUnavailable,
+  messageOf,
   notFound,
   toStatus,
   wrap,
+  wrapAs,
 } from "./index.js";
 
 test("messages read like containerd's", () => {
@@ -36,4 +40,26 @@ test("abort and timeout errors map to canceled and deadline exceeded", () => {
   assert.equal(toStatus(abort).code, Code.Canceled);
   assert.equal(toStatus(timeout).code, Code.DeadlineExceeded);
   assert.equal(toStatus(new Error("outer", { cause: abort })).code, Code.Canceled);
+});
+
+test("rawMessage, messageOf and wrapAs quote an error without its kind", () => {
+  const e = notFound('sandbox "x"');
+  assert.equal(e.rawMessage, 'sandbox "x"');
+  assert.equal(wrap(e, "delete").rawMessage, 'delete: sandbox "x"');
+  assert.equal(messageOf(wrap(e, "delete")), 'delete: sandbox "x"');
+  assert.equal(messageOf(new Error("plain")), "plain");
+  assert.equal(messageOf("text"), "text");
+  assert.equal(notFound().rawMessage, "");
+  const decoded = fromStatus({ code: Code.Unavailable, message: "peer gone: unavailable" });
+  assert.equal(decoded.rawMessage, "peer gone");
+  const again = wrapAs(Kind.Unavailable, e, "sandboxer s");
+  assert.equal(again.message, 'sandboxer s: sandbox "x": unavailable');
+  assert.equal(again.rawMessage, 'sandboxer s: sandbox "x"');
+  assert.ok(isUnavailable(again));
+  assert.equal(again.cause, e);
+  assert.equal(wrapAs(Kind.Internal, new Error("bad")).message, "bad: internal");
+  assert.equal(
+    wrapAs(Kind.InvalidArgument, invalidArgument("key k"), "labels").message,
+    "labels: key k: invalid argument",
+  );
 });

@@ -31,13 +31,41 @@ const brand = Symbol.for("sandboxd.errdefs");
 
 export class ErrdefsError extends Error {
   readonly kind: Kind;
+  /**
+   * The message without the kind at its end (connect-es's rawMessage): what to
+   * put in another message, or in front of another kind, without editing text.
+   */
+  readonly rawMessage: string;
   readonly [brand] = true;
 
-  constructor(kind: Kind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    kind: Kind,
+    message: string,
+    options?: { cause?: unknown; rawMessage?: string | undefined },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ErrdefsError";
     this.kind = kind;
+    this.rawMessage = options?.rawMessage ?? stripKind(message, kind);
   }
+}
+
+/** `message` without a trailing `: kind` (or the bare kind): the one place that text is cut. */
+function stripKind(message: string, kind: Kind): string {
+  if (message === kind) return "";
+  const suffix = `: ${kind}`;
+  return message.endsWith(suffix) ? message.slice(0, -suffix.length) : message;
+}
+
+/**
+ * The text of any error without its kind: an errdefs error's rawMessage,
+ * another Error's message, anything else as a string. Use it to quote an
+ * error inside a new message.
+ */
+export function messageOf(err: unknown): string {
+  if (isErrdefsError(err)) return err.rawMessage;
+  if (err instanceof Error) return err.message;
+  return String(err);
 }
 
 /** True for an ErrdefsError from any copy of this package. */
@@ -49,7 +77,10 @@ export function isErrdefsError(err: unknown): err is ErrdefsError {
 
 function make(kind: Kind) {
   return (context?: string, options?: { cause?: unknown }): ErrdefsError =>
-    new ErrdefsError(kind, context ? `${context}: ${kind}` : kind, options);
+    new ErrdefsError(kind, context ? `${context}: ${kind}` : kind, {
+      cause: options?.cause,
+      rawMessage: context ?? "",
+    });
 }
 
 export const invalidArgument = make(Kind.InvalidArgument);
@@ -87,7 +118,23 @@ export function withMessage(
 export function wrap(err: unknown, context: string): ErrdefsError {
   const kind = kindOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  return new ErrdefsError(kind, `${context}: ${message}`, { cause: err });
+  return new ErrdefsError(kind, `${context}: ${message}`, {
+    cause: err,
+    rawMessage: `${context}: ${messageOf(err)}`,
+  });
+}
+
+/**
+ * Re-kinds an error with context, keeping it as the cause:
+ * `wrapAs(Kind.Unavailable, err, "sandboxer x")` reads
+ * `sandboxer x: <err without its kind>: unavailable`. For the places where a
+ * lower error means something else to this caller (a NotFound from a peer is
+ * the peer being unavailable); use `wrap` to keep the kind.
+ */
+export function wrapAs(kind: Kind, err: unknown, context?: string): ErrdefsError {
+  const inner = messageOf(err);
+  const raw = context ? (inner ? `${context}: ${inner}` : context) : inner;
+  return new ErrdefsError(kind, raw ? `${raw}: ${kind}` : kind, { cause: err, rawMessage: raw });
 }
 
 /** The kind of an error, walking the `cause` chain; Unknown when none is found. */

@@ -3,6 +3,7 @@
  * come back as errdefs errors (fromStatus), so `isNotFound(err)` works across
  * the socket; a daemon that is not listening is Unavailable.
  */
+import { cannotReachText } from "@sandboxd/core/messages";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
@@ -134,7 +135,7 @@ function toError(err: unknown, address: string): Error {
   const e = err as Partial<grpc.ServiceError>;
   if (typeof e.code !== "number") return asError(err);
   if (Number(e.code) === Code.Unavailable) {
-    return unavailable(`cannot reach ${address}: ${e.details ?? "connection failed"}`, {
+    return unavailable(`${cannotReachText} ${address}: ${e.details ?? "connection failed"}`, {
       cause: err,
     });
   }

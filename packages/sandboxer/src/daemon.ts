@@ -15,7 +15,7 @@ import net from "node:net";
 import { dirname } from "node:path";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { background } from "@sandboxd/core";
-import { alreadyExists, failedPrecondition } from "@sandboxd/errdefs";
+import { alreadyExists, failedPrecondition, toStatus } from "@sandboxd/errdefs";
 import { GrpcServer } from "@sandboxd/grpc";
 import { Server } from "@sandboxd/ttrpc";
 import type { Config } from "./config/config.js";
@@ -28,7 +28,6 @@ import type { RecoveryReport } from "./recovery.js";
 import { recover } from "./recovery.js";
 import { Sandboxer } from "./sandboxer.js";
 import { registerController } from "./services/controller-grpc.js";
-import { ttrpcErrorToStatus } from "./services/context.js";
 import { SandboxApi } from "./services/sandbox-api.js";
 import { registerSandboxService } from "./services/sandbox-ttrpc.js";
 import { registerAdminService } from "./services/shim-admin.js";
@@ -103,7 +102,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log.info({ ...report, cgroup_version: env.cgroups.layout.version }, "state recovered");
 
     const api = new SandboxApi(sb);
-    const ttrpc = new Server({ errorToStatus: ttrpcErrorToStatus });
+    const ttrpc = new Server({ errorToStatus: toStatus });
     registerTaskService(ttrpc, root, tasks);
     registerSandboxService(ttrpc, root, api);
     registerAdminService(ttrpc, { root, tasks, events: registry });

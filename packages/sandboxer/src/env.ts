@@ -13,8 +13,3 @@ export interface Env {
   /** The daemon's root context: long-lived work (exit watchers) derives from it. */
   root: Ctx;
 }
-
-/** Map key of a namespaced object. */
-export function keyOf(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
-}

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Topic } from "./util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import { TaskStartSchema } from "@sandboxd/api/events/task_pb";
 import type { Ctx } from "@sandboxd/core";
 import { Container } from "./container/container.js";
@@ -18,14 +18,13 @@ import { unmountAll } from "./container/mounts.js";
 import { isAlive } from "./container/process.js";
 import { Runc } from "./container/runc.js";
 import { TerminalOutput } from "./container/terminal.js";
-import { keyOf } from "./env.js";
 import { sandboxCgroup } from "./pod/cgroups.js";
 import { unpinNamespaces } from "./pod/namespaces.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { readJson } from "./state/atomic.js";
 import type { ContainerRecord, ExecRecord, SandboxRecord } from "./state/records.js";
-import { mapLimit } from "./util/mutex.js";
+import { mapLimit } from "@sandboxd/core";
 
 export interface RecoveryReport {
   sandboxes: number;
@@ -92,7 +91,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     rec.etc = undefined;
     await pod.save();
   }
-  sb.pods.set(pod.key, pod);
+  sb.pods.set(pod.rec.namespace, pod.rec.id, pod);
   const cdir = join(dir, "containers");
   const ids = await list(cdir);
   await Promise.all(
@@ -109,7 +108,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     // Its only container was never completely created: the sandbox goes with it.
     await pod.stop(ctx);
     await pod.release(ctx);
-    sb.pods.delete(pod.key);
+    sb.pods.delete(pod.rec.namespace, pod.rec.id);
   }
   return ids.length;
 }
@@ -122,7 +121,7 @@ async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string):
     return;
   }
   const c = new Container(sb.env, pod, rec);
-  sb.containers.set(keyOf(rec.namespace, rec.id), c);
+  sb.containers.set(rec.namespace, rec.id, c);
   for (const eid of await list(join(dir, "execs"))) {
     const erec = await readJson<ExecRecord>(join(dir, "execs", eid, "exec.json"));
     if (!erec) {

@@ -7,7 +7,7 @@
 import { arch } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import { ts } from "./util/time.js";
-import { Topic } from "./util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import {
   SandboxCreateSchema,
   SandboxExitSchema,
@@ -22,13 +22,12 @@ import { alreadyExists, failedPrecondition, notFound } from "@sandboxd/errdefs";
 import type { Container } from "./container/container.js";
 import type { OciSpec } from "./container/spec.js";
 import type { Env } from "./env.js";
-import { keyOf } from "./env.js";
 import { readMetrics } from "./pod/cgroup-stats.js";
 import { Pod } from "./pod/pod.js";
 import type { LinuxResources } from "./pod/resources.js";
 import type { SandboxRecord } from "./state/records.js";
 import { recordVersion } from "./state/records.js";
-import { KeyedMutex } from "./util/mutex.js";
+import { KeyedMutex, NamespacedMap, abortable, namespacedKey, sleep } from "@sandboxd/core";
 
 export const sharePidAnnotation = "io.sandboxd.pod.share-pid";
 export const hostnameAnnotation = "io.kubernetes.cri.sandbox-hostname";
@@ -56,8 +55,8 @@ export interface SandboxStatus {
 
 export class Sandboxer {
   readonly env: Env;
-  readonly pods = new Map<string, Pod>();
-  readonly containers = new Map<string, Container>();
+  readonly pods = new NamespacedMap<Pod>();
+  readonly containers = new NamespacedMap<Container>();
   readonly lock = new KeyedMutex();
   /** Set by recovery: how long loading the state took. */
   recoveryMs = 0;
@@ -67,27 +66,24 @@ export class Sandboxer {
   }
 
   pod(namespace: string, id: string): Pod {
-    const pod = this.pods.get(keyOf(namespace, id));
+    const pod = this.pods.get(namespace, id);
     if (!pod) throw notFound(`sandbox ${JSON.stringify(id)}`);
     return pod;
   }
 
   containersOf(pod: Pod): Container[] {
-    return [...this.containers.values()].filter(
-      (c) => c.namespace === pod.rec.namespace && c.rec.sandboxId === pod.rec.id,
-    );
+    return this.containers.list(pod.rec.namespace).filter((c) => c.rec.sandboxId === pod.rec.id);
   }
 
   /** Runs `fn` holding the sandbox's lock. */
   withSandbox<T>(namespace: string, id: string, fn: () => Promise<T>): Promise<T> {
-    return this.lock.run(`sandbox:${keyOf(namespace, id)}`, fn);
+    return this.lock.run(`sandbox:${namespacedKey(namespace, id)}`, fn);
   }
 
   async createSandbox(ctx: Ctx, namespace: string, p: SandboxCreate): Promise<Pod> {
     validateIdentifier(p.id);
     return this.withSandbox(namespace, p.id, async () => {
-      if (this.pods.has(keyOf(namespace, p.id)))
-        throw alreadyExists(`sandbox ${JSON.stringify(p.id)}`);
+      if (this.pods.has(namespace, p.id)) throw alreadyExists(`sandbox ${JSON.stringify(p.id)}`);
       const annotations = { ...(p.spec?.annotations ?? {}), ...(p.annotations ?? {}) };
       const specNet = p.spec?.linux?.namespaces?.find((n) => n.type === "network");
       const hostNetwork =
@@ -112,7 +108,7 @@ export class Sandboxer {
       };
       const pod = new Pod(this.env, rec);
       await pod.save();
-      this.pods.set(pod.key, pod);
+      this.pods.set(namespace, p.id, pod);
       if (this.env.config.sandboxEvents) {
         this.env.events.publish(namespace, Topic.SandboxCreate, SandboxCreateSchema, {
           sandboxId: p.id,
@@ -139,7 +135,7 @@ export class Sandboxer {
   /** Stops every container (TERM, then KILL after the timeout) and the pod. Unknown = done. */
   async stopSandbox(ctx: Ctx, namespace: string, id: string, timeoutMs: number): Promise<void> {
     await this.withSandbox(namespace, id, async () => {
-      const pod = this.pods.get(keyOf(namespace, id));
+      const pod = this.pods.get(namespace, id);
       if (!pod || pod.rec.state === "stopped") return;
       await this.#stopContainers(ctx, pod, timeoutMs);
       await pod.stop(ctx);
@@ -188,15 +184,7 @@ export class Sandboxer {
     id: string,
   ): Promise<{ exitStatus: number; exitedAt: number }> {
     const pod = this.pod(namespace, id);
-    await Promise.race([
-      pod.exited,
-      new Promise<never>((_, reject) => {
-        if (ctx.signal.aborted) reject(ctx.signal.reason as Error);
-        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), {
-          once: true,
-        });
-      }),
-    ]);
+    await abortable(pod.exited, ctx.signal);
     return { exitStatus: pod.rec.exitStatus ?? 0, exitedAt: pod.rec.exitedAt ?? Date.now() };
   }
 
@@ -225,15 +213,15 @@ export class Sandboxer {
   /** Stops (if needed) and removes the sandbox and everything in it. Unknown = done. */
   async shutdownSandbox(ctx: Ctx, namespace: string, id: string): Promise<void> {
     await this.withSandbox(namespace, id, async () => {
-      const pod = this.pods.get(keyOf(namespace, id));
+      const pod = this.pods.get(namespace, id);
       if (!pod) return;
       await this.#stopContainers(ctx, pod, 0);
       for (const c of this.containersOf(pod)) {
         await c.delete(ctx);
-        this.containers.delete(keyOf(namespace, c.id));
+        this.containers.delete(namespace, c.id);
       }
       await pod.release(ctx);
-      this.pods.delete(pod.key);
+      this.pods.delete(namespace, id);
     });
   }
 
@@ -312,10 +300,4 @@ export function hostnameOf(id: string, given: string | undefined): string {
     .replace(/[^a-z0-9.-]/g, "-")
     .replace(/^[-.]+/, "");
   return (name || "sandbox").slice(0, 63).replace(/[-.]+$/, "") || "sandbox";
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    setTimeout(resolve, ms).unref();
-  });
 }

@@ -15,13 +15,12 @@ import type { ExitResult } from "./container/container.js";
 import { ExecProcess } from "./container/exec.js";
 import type { MountSpec } from "./container/mounts.js";
 import { parseSpec, sandboxIdFromAnnotations } from "./container/spec.js";
-import { keyOf } from "./env.js";
 import type { Pod } from "./pod/pod.js";
 import type { LinuxResources } from "./pod/resources.js";
 import type { Sandboxer } from "./sandboxer.js";
 import { RecentExits } from "./state/recent-exits.js";
 import type { Stdio } from "./state/records.js";
-import { withRollback } from "./util/rollback.js";
+import { NamespacedMap, abortable, withRollback } from "@sandboxd/core";
 
 export interface TaskCreate {
   id: string;
@@ -34,14 +33,14 @@ export class Tasks {
   readonly sb: Sandboxer;
   readonly recent = new RecentExits();
   /** Creates in flight, so that State and Delete of the same task wait for their outcome. */
-  readonly #creating = new Map<string, Promise<Container>>();
+  readonly #creating = new NamespacedMap<Promise<Container>>();
 
   constructor(sb: Sandboxer) {
     this.sb = sb;
   }
 
   container(namespace: string, id: string): Container {
-    const c = this.sb.containers.get(keyOf(namespace, id));
+    const c = this.sb.containers.get(namespace, id);
     if (!c || c.deleted) throw notFound(`task ${JSON.stringify(id)}`);
     return c;
   }
@@ -58,16 +57,15 @@ export class Tasks {
    * create is still running would let it forget a task that then appears.
    */
   async settled(namespace: string, id: string): Promise<void> {
-    await this.#creating.get(keyOf(namespace, id))?.catch(() => undefined);
+    await this.#creating.get(namespace, id)?.catch(() => undefined);
   }
 
   create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
-    const key = keyOf(namespace, t.id);
-    if (this.#creating.has(key))
+    if (this.#creating.has(namespace, t.id))
       return Promise.reject(alreadyExists(`task ${JSON.stringify(t.id)}`));
     const creating = this.#create(ctx, namespace, t);
-    this.#creating.set(key, creating);
-    const forget = () => void this.#creating.delete(key);
+    this.#creating.set(namespace, t.id, creating);
+    const forget = () => void this.#creating.delete(namespace, t.id);
     creating.then(forget, forget);
     return creating;
   }
@@ -76,7 +74,7 @@ export class Tasks {
     validateIdentifier(t.id);
     if (!isAbsolute(t.bundle))
       throw invalidArgument(`bundle ${JSON.stringify(t.bundle)}: must be an absolute path`);
-    if (this.sb.containers.has(keyOf(namespace, t.id)))
+    if (this.sb.containers.has(namespace, t.id))
       throw alreadyExists(`task ${JSON.stringify(t.id)}`);
     const configText = await readFile(join(t.bundle, "config.json"), "utf8").catch(
       (err: NodeJS.ErrnoException) => {
@@ -105,7 +103,7 @@ export class Tasks {
     const fromFile = (await readFile(join(t.bundle, "sandbox"), "utf8").catch(() => "")).trim();
     const sandboxId = fromFile || sandboxIdFromAnnotations(spec) || t.id;
     return withRollback(ctx, async (undo) => {
-      let pod = this.sb.pods.get(keyOf(namespace, sandboxId));
+      let pod = this.sb.pods.get(namespace, sandboxId);
       if (!pod) {
         if (fromFile)
           throw notFound(`sandbox ${JSON.stringify(sandboxId)} of task ${JSON.stringify(t.id)}`);
@@ -118,7 +116,7 @@ export class Tasks {
           hostNetwork: specNet === undefined,
           annotations: spec.annotations,
         });
-        undo.add("remove implicit sandbox", (c) =>
+        undo.push("remove implicit sandbox", (c) =>
           this.sb.shutdownSandbox(c, namespace, sandboxId),
         );
         await this.sb.startSandbox(ctx, namespace, sandboxId);
@@ -132,7 +130,7 @@ export class Tasks {
         if (target.rec.state !== "ready") {
           throw failedPrecondition(`sandbox ${JSON.stringify(target.rec.id)} is not ready`);
         }
-        if (this.sb.containers.has(keyOf(namespace, t.id)))
+        if (this.sb.containers.has(namespace, t.id))
           throw alreadyExists(`task ${JSON.stringify(t.id)}`);
         const c = await Container.create(
           ctx,
@@ -141,7 +139,7 @@ export class Tasks {
           { namespace, ...t, spec },
           (extra) => this.sb.resizePod(target, extra),
         );
-        this.sb.containers.set(keyOf(namespace, t.id), c);
+        this.sb.containers.set(namespace, t.id, c);
         return c;
       });
     });
@@ -169,7 +167,7 @@ export class Tasks {
     const pod = c.pod;
     return this.sb.withSandbox(namespace, pod.rec.id, async () => {
       const result = await c.delete(ctx);
-      this.sb.containers.delete(keyOf(namespace, id));
+      this.sb.containers.delete(namespace, id);
       this.recent.add(namespace, id, result);
       if (pod.rec.implicit && this.sb.containersOf(pod).length === 0) {
         await this.#removeImplicit(ctx, pod);
@@ -184,7 +182,7 @@ export class Tasks {
     // Called under the sandbox lock: release directly rather than through shutdownSandbox.
     await pod.stop(ctx);
     await pod.release(ctx);
-    this.sb.pods.delete(pod.key);
+    this.sb.pods.delete(pod.rec.namespace, pod.rec.id);
   }
 
   async kill(
@@ -223,15 +221,7 @@ export class Tasks {
     const proc = execId
       ? this.exec(namespace, id, execId).proc
       : this.container(namespace, id).init;
-    const exit = await Promise.race([
-      proc.exited,
-      new Promise<never>((_, reject) => {
-        if (ctx.signal.aborted) reject(ctx.signal.reason as Error);
-        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error), {
-          once: true,
-        });
-      }),
-    ]);
+    const exit = await abortable(proc.exited, ctx.signal);
     return { exitStatus: exit.status, exitedAt: exit.at };
   }
 

@@ -170,7 +170,7 @@ test("errorToStatus replaces the default mapping", async (t) => {
     {
       errorToStatus: (err) => ({
         code: Code.Aborted,
-        message: `mapped: ${(err as Error).message}`,
+        message: `mapped: ${err instanceof Error ? err.message : String(err)}`,
       }),
     },
   );

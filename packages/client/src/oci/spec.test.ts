@@ -126,21 +126,3 @@ test("execProcess copies the container's process with new args", () => {
   assert.deepEqual(spec.process?.args, ["sleep", "inf"], "the container spec is not changed");
   assert.deepEqual(execProcess(undefined, { args: ["x"], cwd: "/tmp" }).cwd, "/tmp");
 });
-
-test("the SDK's local typeurl helpers agree with @sandboxd/api's", async () => {
-  const api = await import("@sandboxd/api");
-  const local = await import("../typeurl.js");
-  assert.equal(local.JsonTypeUrl.Spec, api.JsonTypeUrl.Spec);
-  assert.equal(local.JsonTypeUrl.Process, api.JsonTypeUrl.Process);
-  assert.equal(local.JsonTypeUrl.LinuxResources, api.JsonTypeUrl.LinuxResources);
-  const value = { a: [1, "x"], b: null };
-  assert.deepEqual(local.packJson("t/x", value), api.packJson("t/x", value));
-  assert.deepEqual(local.unpackJson(api.packJson("t/x", value)), value);
-  const { MountSchema } = await import("@sandboxd/api/types/mount_pb");
-  const any = api.pack(MountSchema, { type: "bind", source: "/a" });
-  assert.deepEqual(local.unpackAs(any, MountSchema), api.unpackAs(any, MountSchema));
-  assert.deepEqual(
-    local.unpackAs({ ...any, typeUrl: `type.googleapis.com/${any.typeUrl}` }, MountSchema)?.source,
-    "/a",
-  );
-});

@@ -1,7 +1,7 @@
 // containerd's default Linux spec (oci.populateDefaultUnixSpec) plus option
 // functions in the style of its oci.SpecOpts.
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { JsonTypeUrl, packJson, unpackJson } from "../typeurl.js";
+import { JsonTypeUrl, packJson, unpackJson } from "@sandboxd/api/names";
 import { invalidArgument } from "@sandboxd/errdefs";
 import type { LinuxNamespace, Mount, Process, Spec } from "./types.js";
 import { NamespaceType, OCI_VERSION } from "./types.js";

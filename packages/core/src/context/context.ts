@@ -8,6 +8,7 @@ import { failedPrecondition } from "@sandboxd/errdefs";
 import type { Logger } from "../log/log.js";
 import { silentLogger } from "../log/log.js";
 import { validate } from "../identifiers/identifiers.js";
+import { namespaceRequiredText } from "../messages.js";
 
 export interface Ctx {
   /** Fires on cancellation or deadline; work tied to the request listens to it. */
@@ -72,7 +73,7 @@ export function detached(ctx: Ctx, ms = 10_000): { ctx: Ctx; done: () => void } 
 /** The namespace of the request, validated; FailedPrecondition when absent. */
 export function namespaceRequired(ctx: Ctx): string {
   const ns = ctx.namespace;
-  if (!ns) throw failedPrecondition("namespace is required");
+  if (!ns) throw failedPrecondition(namespaceRequiredText);
   validate(ns);
   return ns;
 }

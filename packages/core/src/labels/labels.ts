@@ -2,7 +2,7 @@
  * containerd's label rule (pkg/labels): a key and its value together take at
  * most 4096 bytes. Applied to namespaces, containers, leases and sandboxes.
  */
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, wrap } from "@sandboxd/errdefs";
 
 export const maxLabelBytes = 4096;
 
@@ -23,9 +23,7 @@ export function validateLabels(labels: Readonly<Record<string, string>>, what?: 
       validateLabel(key, value);
     } catch (err) {
       if (what === undefined) throw err;
-      throw invalidArgument(
-        `${what}: ${(err as Error).message.replace(/: invalid argument$/, "")}`,
-      );
+      throw wrap(err, what);
     }
   }
 }

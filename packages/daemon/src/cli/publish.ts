@@ -6,8 +6,9 @@
  */
 import { fromBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
+import { namespaceHeader } from "@sandboxd/core";
 import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 
 export async function publish(options: {
@@ -22,10 +23,10 @@ export async function publish(options: {
   try {
     event = fromBinary(AnySchema, Buffer.concat(chunks));
   } catch (err) {
-    throw invalidArgument(`publish: stdin is not a protobuf Any: ${(err as Error).message}`);
+    throw invalidArgument(`publish: stdin is not a protobuf Any: ${messageOf(err)}`);
   }
   const channel = new Channel(options.address, {
-    metadata: { "containerd-namespace": options.namespace },
+    metadata: { [namespaceHeader]: options.namespace },
   });
   try {
     await channel.client(Events).publish({ topic: options.topic, event }, { timeoutMs: 10_000 });

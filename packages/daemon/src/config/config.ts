@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute } from "node:path";
 import { parse } from "smol-toml";
-import { invalidArgument, notFound } from "@sandboxd/errdefs";
+import { invalidArgument, notFound, messageOf } from "@sandboxd/errdefs";
 import type { LogLevel } from "@sandboxd/core";
 
 export interface ProxyPlugin {
@@ -101,7 +101,7 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw notFound(`config file ${JSON.stringify(file)}`);
     }
-    throw invalidArgument(`config file ${JSON.stringify(file)}: ${(err as Error).message}`);
+    throw invalidArgument(`config file ${JSON.stringify(file)}: ${messageOf(err)}`);
   }
   return parseConfig(text, file);
 }
@@ -112,7 +112,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   try {
     doc = parse(text);
   } catch (err) {
-    const first = (err as Error).message.split("\n")[0] ?? "";
+    const first = messageOf(err).split("\n")[0] ?? "";
     const where = err as { line?: number; column?: number };
     const at = where.line ? ` (line ${where.line}, column ${where.column ?? 0})` : "";
     throw invalidArgument(`config ${file}${at}: ${first}`);

@@ -11,7 +11,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs, type Any } from "@bufbuild/protobuf/wkt";
-import { invalidArgument, resourceExhausted, wrap } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf, resourceExhausted, wrap } from "@sandboxd/errdefs";
 import {
   namespaceRequired,
   parseFilters,
@@ -170,7 +170,7 @@ export function validateTopic(topic: string): void {
     try {
       validateIdentifier(component);
     } catch (err) {
-      fail(`failed validation on component ${JSON.stringify(component)}: ${stripKind(err)}`);
+      fail(`failed validation on component ${JSON.stringify(component)}: ${messageOf(err)}`);
     }
   }
 }
@@ -180,15 +180,11 @@ export function validateEnvelope(envelope: Envelope): void {
   try {
     validateIdentifier(envelope.namespace);
   } catch (err) {
-    throw invalidArgument(`event envelope has invalid namespace: ${stripKind(err)}`);
+    throw wrap(err, "event envelope has invalid namespace");
   }
   validateTopic(envelope.topic);
   const ts = envelope.timestamp;
   if (!ts || (ts.seconds === 0n && ts.nanos === 0)) {
     throw invalidArgument("timestamp must be set on forwarded event");
   }
-}
-
-function stripKind(err: unknown): string {
-  return (err as Error).message.replace(/: invalid argument$/, "");
 }

@@ -3,7 +3,7 @@
  * updates and messages as containerd's; one transaction per write; the
  * namespace comes from the context and is the first key column.
  */
-import { invalidArgument, notFound } from "@sandboxd/errdefs";
+import { Kind, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
   applyMapKey,
   namespaceRequired,
@@ -93,7 +93,7 @@ export class ContainerStore {
     try {
       validate(container);
     } catch (err) {
-      throw invalidArgumentWith("create container failed validation", err);
+      throw wrapAs(Kind.InvalidArgument, err, "create container failed validation");
     }
     const now = Date.now();
     const created: Container = { ...container, createdAt: now, updatedAt: now };
@@ -168,7 +168,7 @@ export class ContainerStore {
       try {
         validate(next);
       } catch (err) {
-        throw invalidArgumentWith("update failed validation", err);
+        throw wrapAs(Kind.InvalidArgument, err, "update failed validation");
       }
       next.updatedAt = Math.max(Date.now(), current.updatedAt);
       const [, ...rest] = toRow(next);
@@ -195,7 +195,7 @@ function validate(c: NewContainer): void {
   try {
     validateIdentifier(c.id);
   } catch (err) {
-    throw invalidArgumentWith("container.ID", err);
+    throw wrapAs(Kind.InvalidArgument, err, "container.ID");
   }
   for (const key of Object.keys(c.extensions)) {
     if (key === "") throw invalidArgument("container.Extension keys must not be zero-length");
@@ -206,12 +206,6 @@ function validate(c: NewContainer): void {
   if (c.snapshotKey !== "" && c.snapshotter === "") {
     throw invalidArgument("container.Snapshotter must be set if container.SnapshotKey is set");
   }
-}
-
-/** `context: inner` keeping InvalidArgument (Go's fmt.Errorf("...: %w", err)). */
-function invalidArgumentWith(context: string, err: unknown): Error {
-  const message = (err as Error).message.replace(/: invalid argument$/, "");
-  return invalidArgument(`${context}: ${message}`, { cause: err });
 }
 
 type Row = Record<string, SQLOutputValue>;

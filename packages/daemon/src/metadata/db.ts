@@ -18,6 +18,7 @@ import {
   resourceExhausted,
   unavailable,
   wrap,
+  messageOf,
 } from "@sandboxd/errdefs";
 import { migrations } from "./migrations.js";
 
@@ -156,7 +157,7 @@ export function mapConstraint(err: unknown, what: string): never {
 /** SQLITE_FULL as ResourceExhausted, naming the full disk; undefined for other errors. */
 function diskFull(err: unknown): Error | undefined {
   if ((err as { errcode?: unknown }).errcode !== 13) return undefined;
-  return resourceExhausted(`metadata: no space left on device: ${(err as Error).message}`, {
+  return resourceExhausted(`metadata: no space left on device: ${messageOf(err)}`, {
     cause: err,
   });
 }

@@ -11,7 +11,7 @@
  * - a sandbox whose instance still exists cannot be deleted (its pod would
  *   be left without a record).
  */
-import { failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
+import { Kind, failedPrecondition, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
   applyMapKey,
   namespaceRequired,
@@ -305,7 +305,7 @@ function validateId(id: string): void {
   try {
     validateIdentifier(id);
   } catch (err) {
-    throw invalidArgumentWith("invalid sandbox ID", err);
+    throw wrapAs(Kind.InvalidArgument, err, "invalid sandbox ID");
   }
 }
 
@@ -317,13 +317,8 @@ function validate(s: NewSandbox | Sandbox, context: string): void {
     }
     validateLabels(s.labels, "sandbox.Labels");
   } catch (err) {
-    throw invalidArgumentWith(context, err);
+    throw wrapAs(Kind.InvalidArgument, err, context);
   }
-}
-
-function invalidArgumentWith(context: string, err: unknown): Error {
-  const message = (err as Error).message.replace(/: invalid argument$/, "");
-  return invalidArgument(`${context}: ${message}`, { cause: err });
 }
 
 type Row = Record<string, SQLOutputValue>;

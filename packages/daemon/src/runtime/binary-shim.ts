@@ -9,11 +9,11 @@
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isNotFound, unknown, wrap } from "@sandboxd/errdefs";
+import { isNotFound, messageOf, unknown, wrap } from "@sandboxd/errdefs";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { deleteArgs, resolveShimBinary, shimBinaryName, startArgs } from "@sandboxd/shim";
 import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
-import { exitText, run } from "../util/process.js";
+import { exitText, run } from "@sandboxd/core";
 import type { BootstrapInfo } from "./bootstrap.js";
 import { parseStartOutput, writeBootstrap } from "./bootstrap.js";
 import type { Bundle } from "./bundle.js";
@@ -65,13 +65,8 @@ export class BinaryShims {
     try {
       path = resolveShimBinary(runtime, { extraDirs: this.#config.extraDirs });
     } catch (err) {
-      // containerd: `runtime "x" binary not installed "containerd-shim-x-v1": file does not exist`,
-      // a plain error, so the code is UNKNOWN.
-      const binary = shimBinaryName(runtime);
-      const why =
-        isNotFound(err) && binary !== undefined
-          ? `runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(binary)}: file does not exist`
-          : (err as Error).message.replace(/: (not found|invalid argument)$/, "");
+      // containerd says it as a plain error, so the code is UNKNOWN.
+      const why = unresolvedRuntime(runtime, err);
       throw unknown(`failed to start shim: failed to resolve runtime path: ${why}`, { cause: err });
     }
     if (!runtime.startsWith("/")) this.#resolved.set(runtime, path);
@@ -91,21 +86,20 @@ export class BinaryShims {
     const shimLog = await openShimLog(logPath, log);
     let started = false;
     try {
-      const result = await run(ctx, binary, {
-        args: this.#args(bundle, "start"),
+      const result = await run(ctx, binary, this.#args(bundle, "start"), {
         cwd: bundle.path,
         env: { ...this.#env, NAMESPACE: bundle.namespace },
-        stdin: request.options ? toBinary(AnySchema, request.options) : undefined,
+        input: request.options ? toBinary(AnySchema, request.options) : undefined,
         detached: true,
       });
-      const output = result.combined.toString("utf8").trim();
+      const output = result.bytes.combined.toString("utf8").trim();
       if (result.code !== 0) {
         throw unknown(`failed to start shim: start failed: ${output}: ${exitText(result)}`);
       }
       started = true;
       let info: BootstrapInfo;
       try {
-        info = parseStartOutput(result.combined);
+        info = parseStartOutput(result.bytes.combined);
       } catch (err) {
         throw wrap(err, "failed to start shim: start failed");
       }
@@ -126,7 +120,7 @@ export class BinaryShims {
         binary,
         shimLog,
         info,
-        plainOutput(result.combined),
+        plainOutput(result.bytes.combined),
       );
     } catch (err) {
       if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);
@@ -159,8 +153,7 @@ export class BinaryShims {
     const path = binary || (await bundle.read(BundleFile.ShimBinaryPath))?.trim();
     if (!path) return undefined;
     const log = ctx.log;
-    const result = await run(ctx, path, {
-      args: this.#args(bundle, "delete"),
+    const result = await run(ctx, path, this.#args(bundle, "delete"), {
       cwd: bundle.path,
       env: { ...this.#env, NAMESPACE: bundle.namespace },
     }).catch((err: unknown) => {
@@ -168,14 +161,14 @@ export class BinaryShims {
       return undefined;
     });
     if (!result) return undefined;
-    const stderr = result.stderr.toString("utf8").trim();
+    const stderr = result.stderr.trim();
     if (result.code !== 0) {
       log.warn({ error: `${stderr}: ${exitText(result)}` }, "shim delete failed");
       return undefined;
     }
     if (stderr !== "") log.debug({ stderr }, "shim delete warnings");
     try {
-      const response = fromBinary(DeleteResponseSchema, result.stdout);
+      const response = fromBinary(DeleteResponseSchema, result.bytes.stdout);
       return {
         pid: response.pid,
         exitStatus: response.exitStatus,
@@ -254,4 +247,17 @@ class BinaryShim implements BinaryShimHandle {
 function plainOutput(output: Uint8Array): boolean {
   const text = Buffer.from(output).toString("utf8").trim();
   return !text.startsWith("{") && /^[\x20-\x7e]+$/.test(text);
+}
+
+/**
+ * Why a runtime name resolves to no shim binary, as containerd says it:
+ * `runtime "x" binary not installed "containerd-shim-x-v1": file does not exist`,
+ * or the resolver's own reason (a malformed name).
+ */
+export function unresolvedRuntime(runtime: string, err: unknown): string {
+  const binary = shimBinaryName(runtime);
+  if (isNotFound(err) && binary !== undefined) {
+    return `runtime ${JSON.stringify(runtime)} binary not installed ${JSON.stringify(binary)}: file does not exist`;
+  }
+  return messageOf(err);
 }

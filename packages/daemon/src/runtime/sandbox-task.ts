@@ -6,7 +6,7 @@
  * the sandbox's current endpoint, and the task carries on once it is back.
  * Only an explicit `close` (task deleted, daemon stopping) ends it.
  */
-import { unavailable } from "@sandboxd/errdefs";
+import { unavailable, messageOf } from "@sandboxd/errdefs";
 import type { Ctx } from "@sandboxd/core";
 import type { DescService } from "@bufbuild/protobuf";
 import { Task } from "@sandboxd/api/runtime/task/v2/shim_pb";
@@ -102,7 +102,7 @@ export class SandboxTaskConnection implements TaskConnection {
       c.#attach(await c.#connect(endpoint, ctx.signal));
     } catch (err) {
       if (!reconnecting) throw err;
-      c.#reason = (err as Error).message;
+      c.#reason = messageOf(err);
       c.#log.warn({ error: c.#reason, sandbox_id: sandboxId }, "sandbox task API unreachable");
       void c.#reconnect();
     }
@@ -217,7 +217,7 @@ export class SandboxTaskConnection implements TaskConnection {
       try {
         connection = await this.#connect(endpoint);
       } catch (err) {
-        this.#reason = (err as Error).message;
+        this.#reason = messageOf(err);
         delay = Math.min(delay * 2, maxRetryMs);
         continue;
       }

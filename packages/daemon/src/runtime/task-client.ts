@@ -17,6 +17,7 @@ import {
 } from "@sandboxd/ttrpc";
 import { Task } from "@sandboxd/api/runtime/task/v2/shim_pb";
 import { ServiceName } from "@sandboxd/api";
+import { ttrpcNamespaceHeader } from "@sandboxd/core";
 import { parseAddress } from "@sandboxd/shim";
 
 /** The typed task API; methods reject with errdefs errors. */
@@ -67,7 +68,7 @@ export async function connectTask(
     throw toErrdefs(err);
   }
   const serviceName = version >= 3 ? ServiceName.TaskV3 : ServiceName.TaskV2;
-  const metadata = { "containerd-namespace-ttrpc": options.namespace };
+  const metadata = { [ttrpcNamespaceHeader]: options.namespace };
   const api = mapErrors(Task, createClient(client, Task, { serviceName }), metadata);
   return {
     api,

@@ -12,7 +12,13 @@
  * unknown name is NotFound naming it.
  */
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
-import { namespaceRequired, withLogFields, withNamespace, type Ctx } from "@sandboxd/core";
+import {
+  namespaceRequired,
+  stillHasContainersText,
+  withLogFields,
+  withNamespace,
+  type Ctx,
+} from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
 import { SandboxCreateSchema, SandboxStartSchema } from "@sandboxd/api/events/sandbox_pb";
 import { ContainerDeleteSchema } from "@sandboxd/api/events/container_pb";
@@ -191,7 +197,7 @@ export class SandboxManager implements SandboxEndpoints {
     if (containers.length > 0) {
       if (!force) {
         throw failedPrecondition(
-          `sandbox ${JSON.stringify(id)} still has containers ${containers.map((c) => JSON.stringify(c)).join(", ")}: delete them first, or shut down with the "sandboxd-force: true" header`,
+          `sandbox ${JSON.stringify(id)} ${stillHasContainersText} ${containers.map((c) => JSON.stringify(c)).join(", ")}: delete them first, or shut down with the "sandboxd-force: true" header`,
         );
       }
       for (const c of containers) await this.#removeContainer(ctx, c);

@@ -9,8 +9,8 @@
  * channel, so a sandboxer that comes back is reached at once rather than
  * after gRPC's own reconnect backoff.
  */
-import { isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
-import { namespaceRequired, type Ctx } from "@sandboxd/core";
+import { Kind, isNotFound, isUnavailable, wrapAs } from "@sandboxd/errdefs";
+import { namespaceHeader, namespaceRequired, type Ctx } from "@sandboxd/core";
 import { Channel, type CallOptions, type Client } from "@sandboxd/grpc";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Metric } from "@sandboxd/api/types/metrics_pb";
@@ -24,8 +24,6 @@ import type {
   StartResult,
   StatusResult,
 } from "./controller.js";
-
-const namespaceHeader = "containerd-namespace";
 
 export class ProxyController implements SandboxController {
   readonly name: string;
@@ -173,9 +171,10 @@ export class ProxyController implements SandboxController {
         this.#client = this.#channel.client(Controller);
         channel.close();
       }
-      throw unavailable(
-        `sandboxer ${JSON.stringify(this.name)} at ${this.address} unreachable: ${(err as Error).message.replace(/: unavailable$/, "")}`,
-        { cause: err },
+      throw wrapAs(
+        Kind.Unavailable,
+        err,
+        `sandboxer ${JSON.stringify(this.name)} at ${this.address} unreachable`,
       );
     }
   }

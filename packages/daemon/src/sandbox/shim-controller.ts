@@ -14,9 +14,29 @@
  * `containerd.task.v3.Task` and records 3 if so, so its containers are served
  * there directly instead of by a shim each.
  */
-import { isDeadlineExceeded, isNotFound, isNotImplemented, isUnavailable } from "@sandboxd/errdefs";
-import { invalidArgument, notFound, alreadyExists, unavailable } from "@sandboxd/errdefs";
-import { namespaceRequired, withLogFields, withNamespace, type Ctx } from "@sandboxd/core";
+import {
+  isDeadlineExceeded,
+  isNotFound,
+  isNotImplemented,
+  isUnavailable,
+  messageOf,
+} from "@sandboxd/errdefs";
+import {
+  Kind,
+  invalidArgument,
+  notFound,
+  alreadyExists,
+  unavailable,
+  wrapAs,
+} from "@sandboxd/errdefs";
+import {
+  NamespacedMap,
+  Rollback,
+  namespaceRequired,
+  withLogFields,
+  withNamespace,
+  type Ctx,
+} from "@sandboxd/core";
 import { ServiceName } from "@sandboxd/api";
 import { Sandbox as SandboxService } from "@sandboxd/api/runtime/sandbox/v1/sandbox_pb";
 import { Task } from "@sandboxd/api/runtime/task/v2/shim_pb";
@@ -24,6 +44,7 @@ import type { Metric } from "@sandboxd/api/types/metrics_pb";
 import type { TypedClient } from "@sandboxd/ttrpc";
 import type { Sandbox } from "../metadata/types.js";
 import type { BinaryShimHandle, BinaryShims } from "../runtime/binary-shim.js";
+import { unresolvedRuntime } from "../runtime/binary-shim.js";
 import { readBootstrap, writeBootstrap, type BootstrapInfo } from "../runtime/bootstrap.js";
 import {
   bundleDirs,
@@ -36,7 +57,6 @@ import {
 import { endpointOf } from "../runtime/sandbox-task.js";
 import type { TaskConnection } from "../runtime/task-client.js";
 import { callOptions } from "../runtime/task.js";
-import { Rollback } from "../util/rollback.js";
 import type {
   CreateOptions,
   ExitStatus,
@@ -70,7 +90,7 @@ export class ShimController implements SandboxController {
   readonly name = "shim";
   readonly #dirs: BundleDirs;
   readonly #binary: BinaryShims;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new NamespacedMap<Entry>();
 
   constructor(options: ShimControllerOptions) {
     this.#dirs = bundleDirs(options.root, options.state, shimControllerPluginId);
@@ -79,8 +99,8 @@ export class ShimController implements SandboxController {
 
   async create(ctx: Ctx, sandbox: Sandbox, options: CreateOptions): Promise<void> {
     const ns = namespaceRequired(ctx);
-    const k = key(ns, sandbox.id);
-    if (this.#entries.has(k)) throw alreadyExists(`sandbox ${JSON.stringify(sandbox.id)}`);
+    if (this.#entries.has(ns, sandbox.id))
+      throw alreadyExists(`sandbox ${JSON.stringify(sandbox.id)}`);
     const runtime = sandbox.runtime.name;
     if (runtime === "") {
       throw invalidArgument(
@@ -127,7 +147,13 @@ export class ShimController implements SandboxController {
           .catch(() => undefined);
         throw err;
       }
-      this.#entries.set(k, { bundle, bootstrap, handle, reason: "", connecting: undefined });
+      this.#entries.set(ns, sandbox.id, {
+        bundle,
+        bootstrap,
+        handle,
+        reason: "",
+        connecting: undefined,
+      });
       rollback.clear();
     } catch (err) {
       await rollback.run(ctx);
@@ -156,7 +182,7 @@ export class ShimController implements SandboxController {
   }
 
   async stop(ctx: Ctx, id: string, timeoutSecs: number): Promise<void> {
-    if (!this.#entries.has(key(namespaceRequired(ctx), id))) return;
+    if (!this.#entries.has(namespaceRequired(ctx), id)) return;
     try {
       const { api } = await this.#api(ctx, id);
       await api.stopSandbox({ sandboxId: id, timeoutSecs }, callOptions(ctx));
@@ -192,8 +218,8 @@ export class ShimController implements SandboxController {
   }
 
   async shutdown(ctx: Ctx, id: string, force: boolean): Promise<void> {
-    const k = key(namespaceRequired(ctx), id);
-    const entry = this.#entries.get(k);
+    const ns = namespaceRequired(ctx);
+    const entry = this.#entries.get(ns, id);
     if (!entry) return;
     try {
       const { api } = await this.#api(ctx, id);
@@ -204,7 +230,7 @@ export class ShimController implements SandboxController {
         ctx.log.warn({ error: err, sandbox_id: id }, "forced shutdown: the shim cannot be reached");
       }
     }
-    this.#entries.delete(k);
+    this.#entries.delete(ns, id);
     entry.handle?.release();
     await entry.handle?.connection.close();
     await this.#binary.delete(ctx, entry.bundle);
@@ -218,7 +244,7 @@ export class ShimController implements SandboxController {
 
   /** The shim API has no update: a no-op for a sandbox it runs, as in containerd. */
   update(ctx: Ctx, id: string): Promise<void> {
-    if (!this.#entries.has(key(namespaceRequired(ctx), id))) {
+    if (!this.#entries.has(namespaceRequired(ctx), id)) {
       return Promise.reject(notFound(`sandbox ${JSON.stringify(id)} in the shim sandboxer`));
     }
     return Promise.resolve();
@@ -243,7 +269,7 @@ export class ShimController implements SandboxController {
         reason: "",
         connecting: undefined,
       };
-      this.#entries.set(key(bundle.namespace, bundle.id), entry);
+      this.#entries.set(bundle.namespace, bundle.id, entry);
       found.push({ namespace: bundle.namespace, id: bundle.id });
       try {
         await this.#connect(c, entry);
@@ -266,7 +292,7 @@ export class ShimController implements SandboxController {
 
   /** The shim's Sandbox service; reconnects first when the connection was lost. */
   async #api(ctx: Ctx, id: string): Promise<{ api: SandboxApi; entry: Entry }> {
-    const entry = this.#entries.get(key(namespaceRequired(ctx), id));
+    const entry = this.#entries.get(namespaceRequired(ctx), id);
     if (!entry) throw notFound(`sandbox ${JSON.stringify(id)} in the shim sandboxer`);
     if (entry.handle && !entry.handle.connection.closed) {
       return { api: entry.handle.connection.service(SandboxService), entry };
@@ -283,7 +309,7 @@ export class ShimController implements SandboxController {
       entry.reason = "";
       return entry.handle.connection.service(SandboxService);
     } catch (err) {
-      entry.reason = (err as Error).message;
+      entry.reason = messageOf(err);
       throw unavailable(
         `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable: ${entry.reason}`,
         { cause: err },
@@ -296,13 +322,10 @@ export class ShimController implements SandboxController {
     try {
       this.#binary.resolve(runtime);
     } catch (err) {
-      const cause = (err as Error).cause;
-      const why = (err as Error).message.replace(
-        /^failed to start shim: failed to resolve runtime path: /,
-        "",
-      );
-      if (isNotFound(cause)) throw notFound(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
-      throw invalidArgument(`sandbox runtime: ${why.replace(/: unknown$/, "")}`);
+      const cause = err instanceof Error ? err.cause : err;
+      const why = unresolvedRuntime(runtime, cause);
+      if (isNotFound(cause)) throw notFound(`sandbox runtime: ${why}`);
+      throw invalidArgument(`sandbox runtime: ${why}`);
     }
   }
 }
@@ -317,10 +340,10 @@ async function unreachable<T>(entry: Entry, call: Promise<T>): Promise<T> {
     return await call;
   } catch (err) {
     if (!isUnavailable(err)) throw err;
-    const why = (err as Error).message.replace(/: unavailable$/, "");
-    throw unavailable(
-      `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable: ${why}`,
-      { cause: err },
+    throw wrapAs(
+      Kind.Unavailable,
+      err,
+      `sandbox ${JSON.stringify(entry.bundle.id)}: shim at ${entry.bootstrap.address} unreachable`,
     );
   }
 }
@@ -333,8 +356,4 @@ async function servesTaskV3(handle: { connection: TaskConnection }, id: string):
   } catch (err) {
     return !isNotImplemented(err) && !isDeadlineExceeded(err) && !isUnavailable(err);
   }
-}
-
-function key(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
 }

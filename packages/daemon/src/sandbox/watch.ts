@@ -11,8 +11,23 @@
  * (backoff up to 10 s) asks again until the controller answers.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isDeadlineExceeded, isNotFound, isUnavailable, unavailable } from "@sandboxd/errdefs";
-import { withLogFields, withNamespace, withSignal, withTimeout, type Ctx } from "@sandboxd/core";
+import {
+  isDeadlineExceeded,
+  isNotFound,
+  isUnavailable,
+  messageOf,
+  unavailable,
+} from "@sandboxd/errdefs";
+import {
+  NamespacedMap,
+  abortReason,
+  sleep,
+  withLogFields,
+  withNamespace,
+  withSignal,
+  withTimeout,
+  type Ctx,
+} from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
 import { SandboxExitSchema } from "@sandboxd/api/events/sandbox_pb";
 import { publishEvent, type Publisher } from "../events/exchange.js";
@@ -48,7 +63,7 @@ export class Watch {
   readonly #publisher: Publisher;
   readonly #controllers: (name: string) => SandboxController | undefined;
   readonly #onEndpoint: (live: Live) => void;
-  readonly #live = new Map<string, Live>();
+  readonly #live = new NamespacedMap<Live>();
   readonly #abort = new AbortController();
 
   constructor(options: {
@@ -65,13 +80,12 @@ export class Watch {
   }
 
   get(namespace: string, id: string): Live | undefined {
-    return this.#live.get(key(namespace, id));
+    return this.#live.get(namespace, id);
   }
 
   /** The instance's entry, made if needed. */
   track(namespace: string, id: string, sandboxer: string, endpoint?: TaskEndpoint): Live {
-    const k = key(namespace, id);
-    let live = this.#live.get(k);
+    let live = this.#live.get(namespace, id);
     if (!live) {
       const abort = new AbortController();
       this.#abort.signal.addEventListener("abort", () => abort.abort(this.#abort.signal.reason), {
@@ -88,7 +102,7 @@ export class Watch {
         refreshing: false,
         abort,
       };
-      this.#live.set(k, live);
+      this.#live.set(namespace, id, live);
     }
     live.sandboxer = sandboxer;
     if (endpoint && endpoint.address !== "") live.endpoint = endpoint;
@@ -97,10 +111,9 @@ export class Watch {
 
   /** The instance is gone (Shutdown): its monitor and refresh stop. */
   forget(namespace: string, id: string): void {
-    const k = key(namespace, id);
-    const live = this.#live.get(k);
+    const live = this.#live.get(namespace, id);
     if (!live) return;
-    this.#live.delete(k);
+    this.#live.delete(namespace, id);
     live.abort.abort(unavailable(`sandbox ${JSON.stringify(id)} was shut down`));
   }
 
@@ -121,7 +134,7 @@ export class Watch {
   async wait(ctx: Ctx, live: Live): Promise<ExitStatus> {
     const monitor = this.arm(live);
     return await new Promise<ExitStatus>((resolve, reject) => {
-      const onAbort = (): void => reject(ctx.signal.reason as Error);
+      const onAbort = (): void => reject(abortReason(ctx.signal));
       if (ctx.signal.aborted) return onAbort();
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       monitor.then(resolve, reject).finally(() => ctx.signal.removeEventListener("abort", onAbort));
@@ -168,11 +181,11 @@ export class Watch {
       });
     } catch (err) {
       if (isNotFound(err)) {
-        const reason = `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${message(err)}`;
+        const reason = `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${messageOf(err)}`;
         return { status: this.#notReady(live, reason), unknown: true };
       }
       if (!isUnavailable(err) && !(isDeadlineExceeded(err) && !ctx.signal.aborted)) throw err;
-      live.unreachable = message(err);
+      live.unreachable = messageOf(err);
       this.refresh(live);
       return known(this.#notReady(live, live.unreachable));
     } finally {
@@ -231,9 +244,9 @@ export class Watch {
         );
         return exit;
       } catch (err) {
-        if (live.abort.signal.aborted) throw live.abort.signal.reason as Error;
+        if (live.abort.signal.aborted) throw abortReason(live.abort.signal);
         if (!isUnavailable(err)) throw err;
-        live.unreachable = message(err);
+        live.unreachable = messageOf(err);
         this.refresh(live);
         await sleep(delay, live.abort.signal);
         delay = Math.min(delay * 2, maxWaitRetryMs);
@@ -265,25 +278,4 @@ export class Watch {
 
 function sameEndpoint(a: TaskEndpoint | undefined, s: StatusResult): boolean {
   return a !== undefined && a.address === s.address && a.version === s.version;
-}
-
-function message(err: unknown): string {
-  return (err as Error).message.replace(/: (unavailable|not found|deadline exceeded)$/, "");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function key(namespace: string, id: string): string {
-  return `${namespace}/${id}`;
 }

@@ -12,7 +12,7 @@ import { background, type Ctx, type Logger } from "@sandboxd/core";
 import { GrpcServer } from "@sandboxd/grpc";
 import { Server as TtrpcServer } from "@sandboxd/ttrpc";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { toStatus, Code } from "@sandboxd/errdefs";
+import { toStatus, Code, messageOf } from "@sandboxd/errdefs";
 import { sandboxProxyTypes, type Config } from "../config/config.js";
 import { Exchange } from "../events/exchange.js";
 import { metadataPath, openMetadata, type Metadata } from "../metadata/metadata.js";
@@ -148,7 +148,7 @@ export class Daemon {
       log.warn(
         {
           runtime: defaultRuntime,
-          error: (err as Error).message,
+          error: messageOf(err),
           path: process.env.PATH,
           extra_dirs: options.shimDirs,
         },
@@ -225,7 +225,11 @@ export class Daemon {
           log.error({ method: path, code: codeNameOf(code), error }, "rpc failed");
         } else if (log.isLevelEnabled("debug")) {
           log.debug(
-            { method: path, code: codeNameOf(code), error: (error as Error).message },
+            {
+              method: path,
+              code: codeNameOf(code),
+              error: messageOf(error),
+            },
             "rpc failed",
           );
         }

@@ -1,26 +1,19 @@
 /**
- * The request context for a ttrpc call from a shim: its cancellation and
- * deadline, the namespace from `containerd-namespace-ttrpc` when sent.
+ * The request context for a ttrpc call from a shim (core's `callContext`):
+ * its cancellation and deadline, the namespace from
+ * `containerd-namespace-ttrpc` when sent.
  */
-import type { Ctx, Logger } from "@sandboxd/core";
+import { callContext, ttrpcNamespaceHeader, type Ctx } from "@sandboxd/core";
 import type { HandlerContext } from "@sandboxd/ttrpc";
-
-export const ttrpcNamespaceKey = "containerd-namespace-ttrpc";
 
 export type TtrpcCtxOf = (call: HandlerContext) => Ctx;
 
 export function ttrpcContexts(root: Ctx): TtrpcCtxOf {
-  return (call) => {
-    const namespace = call.metadata.get(ttrpcNamespaceKey) || undefined;
-    let log: Logger | undefined;
-    return {
+  return (call) =>
+    callContext(root, {
       signal: call.signal,
       deadline: call.deadline,
-      namespace,
-      get log(): Logger {
-        log ??= root.log.child({ method: `/${call.service}/${call.method}`, namespace });
-        return log;
-      },
-    };
-  };
+      namespace: call.metadata.get(ttrpcNamespaceHeader),
+      method: `/${call.service}/${call.method}`,
+    });
 }

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import type { LogLevel } from "@sandboxd/core";
 import { parse as parseToml } from "smol-toml";
 
@@ -111,7 +111,7 @@ export function loadConfig(
     text = readFileSync(path, "utf8");
   } catch (err) {
     if (explicit !== undefined || (err as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw invalidArgument(`config ${JSON.stringify(path)}: ${(err as Error).message}`);
+      throw invalidArgument(`config ${JSON.stringify(path)}: ${messageOf(err)}`);
     }
   }
   const file = text === undefined ? {} : parseConfigText(text, path);
@@ -122,7 +122,7 @@ export function parseConfigText(text: string, path = "config"): Record<string, u
   try {
     return parseToml(text);
   } catch (err) {
-    throw invalidArgument(`config ${JSON.stringify(path)}: ${(err as Error).message}`);
+    throw invalidArgument(`config ${JSON.stringify(path)}: ${messageOf(err)}`);
   }
 }
 

@@ -17,7 +17,7 @@ import {
   TaskResumedSchema,
   TaskStartSchema,
 } from "@sandboxd/api/events/task_pb";
-import { Topic } from "../util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, isNotFound, notFound } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
@@ -27,7 +27,7 @@ import type { LinuxResources } from "../pod/resources.js";
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import type { ContainerRecord, Stdio } from "../state/records.js";
 import { recordVersion } from "../state/records.js";
-import { withRollback } from "../util/rollback.js";
+import { withRollback } from "@sandboxd/core";
 import { startConmon } from "./conmon.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { StdinPump, closeQuietly, openStdio } from "./io.js";
@@ -150,21 +150,21 @@ export class Container {
     };
     const c = new Container(env, pod, rec);
     await withRollback(ctx, async (undo) => {
-      undo.add("remove container state", () => rm(c.dir, { recursive: true, force: true }));
+      undo.push("remove container state", () => rm(c.dir, { recursive: true, force: true }));
       await ensureDir(c.dir);
       await ensureDir(env.layout.runcRoot(p.namespace));
       // Written first, so that a crash in the middle leaves a record recovery can undo.
       await c.save();
       const rootfs = join(p.bundle, "rootfs");
       if (p.rootfs.length > 0) {
-        undo.add("unmount rootfs", (u) => unmountAll(u, rootfs));
+        undo.push("unmount rootfs", (u) => unmountAll(u, rootfs));
         await mountRootfs(ctx, p.rootfs, rootfs);
       }
       const configPath = join(p.bundle, "config.json");
       const original = await readFile(configPath);
-      undo.add("restore config.json", () => writeFileAtomic(configPath, original, 0o644));
+      undo.push("restore config.json", () => writeFileAtomic(configPath, original, 0o644));
       await writeFileAtomic(configPath, JSON.stringify(placed), 0o644);
-      undo.add("resize sandbox", () => resize(undefined));
+      undo.push("resize sandbox", () => resize(undefined));
       await resize(rec.resources ?? {});
 
       const tty = p.stdio.terminal ? c.terminalPaths() : undefined;
@@ -178,8 +178,8 @@ export class Container {
         tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : p.stdio,
         c.dir,
       );
-      undo.add("close stdio", () => c.init.close());
-      undo.add("delete runc container", async (u) => {
+      undo.push("close stdio", () => c.init.close());
+      undo.push("delete runc container", async (u) => {
         await c.runc.delete(u, p.id, true).catch(() => undefined);
         if (rec.conmonPid > 0 && isAlive(rec.conmonPid)) process.kill(rec.conmonPid, "SIGKILL");
       });

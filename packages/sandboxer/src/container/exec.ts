@@ -7,7 +7,7 @@ import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ts } from "../util/time.js";
-import { Topic } from "../util/any.js";
+import { Topic } from "@sandboxd/api/names";
 import {
   TaskExecAddedSchema,
   TaskExecStartedSchema,

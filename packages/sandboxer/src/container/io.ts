@@ -24,7 +24,8 @@ import net from "node:net";
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import type { Stdio } from "../state/records.js";
-import { runChecked } from "../util/exec.js";
+import { runChecked } from "@sandboxd/core";
+import { helperTimeoutMs } from "../util/time.js";
 
 export interface OpenedStdio {
   /** stdio for the spawned monitor (passed through to the container). */
@@ -53,7 +54,7 @@ export async function openStdio(ctx: Ctx, stdio: Stdio, dir: string): Promise<Op
       const client = open(stdio.stdin, constants.O_RDONLY | constants.O_NONBLOCK, mine);
       const fifo = join(dir, "stdin.fifo");
       await rm(fifo, { force: true });
-      await runChecked(ctx, "mkfifo", ["-m", "600", fifo]);
+      await runChecked(ctx, "mkfifo", ["-m", "600", fifo], { timeoutMs: helperTimeoutMs });
       // O_RDWR first: a writer exists, so the container's O_RDONLY open does not block.
       const ours = open(fifo, constants.O_RDWR, mine);
       stdin = open(fifo, constants.O_RDONLY);

@@ -6,7 +6,8 @@
 import { mkdir } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, unknown as unknownError } from "@sandboxd/errdefs";
-import { run } from "../util/exec.js";
+import { exitText, run } from "@sandboxd/core";
+import { helperTimeoutMs } from "../util/time.js";
 
 export interface MountSpec {
   type: string;
@@ -45,10 +46,10 @@ export async function mountRootfs(
   let done = 0;
   try {
     for (const m of mounts) {
-      const r = await run(ctx, "mount", mountArgs(m, target));
+      const r = await run(ctx, "mount", mountArgs(m, target), { timeoutMs: helperTimeoutMs });
       if (r.code !== 0) {
         throw unknownError(
-          `mount rootfs ${m.type} ${m.source} on ${target}: ${r.stderr.trim() || `exit status ${r.code}`}`,
+          `mount rootfs ${m.type} ${m.source} on ${target}: ${r.stderr.trim() || exitText(r)}`,
         );
       }
       done++;
@@ -62,7 +63,7 @@ export async function mountRootfs(
 /** Unmounts `target` until nothing is mounted there (stacked mounts included). */
 export async function unmountAll(ctx: Ctx, target: string): Promise<void> {
   for (let i = 0; i < 32; i++) {
-    const r = await run(ctx, "umount", [target]);
+    const r = await run(ctx, "umount", [target], { timeoutMs: helperTimeoutMs });
     if (r.code === 0) continue;
     if (/not mounted|no mount point|not found|No such file/i.test(r.stderr)) return;
     throw unknownError(`unmount ${target}: ${r.stderr.trim()}`);

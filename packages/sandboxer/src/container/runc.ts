@@ -5,7 +5,8 @@
  */
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, notFound, unknown as unknownError } from "@sandboxd/errdefs";
-import { run } from "../util/exec.js";
+import { run } from "@sandboxd/core";
+import { helperTimeoutMs } from "../util/time.js";
 
 export interface RuncState {
   id: string;
@@ -25,7 +26,10 @@ export class Runc {
   }
 
   async #run(ctx: Ctx, args: string[], input?: string): Promise<string> {
-    const r = await run(ctx, this.binary, ["--root", this.root, ...args], { input });
+    const r = await run(ctx, this.binary, ["--root", this.root, ...args], {
+      input,
+      timeoutMs: helperTimeoutMs,
+    });
     if (r.code !== 0) throw runcError(args, r.stderr || r.stdout);
     return r.stdout;
   }

@@ -4,7 +4,7 @@
  * cgroup, and containers on the pod's network get the pod's /etc files. A
  * namespace the spec leaves out (host network, host ipc) stays out.
  */
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import type { EtcFiles, OciMount } from "../pod/etc-files.js";
 import { etcMounts } from "../pod/etc-files.js";
 
@@ -36,7 +36,7 @@ export function parseSpec(bytes: string, where: string): OciSpec {
   try {
     spec = JSON.parse(bytes);
   } catch (err) {
-    throw invalidArgument(`${where}: not valid JSON: ${(err as Error).message}`);
+    throw invalidArgument(`${where}: not valid JSON: ${messageOf(err)}`);
   }
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) {
     throw invalidArgument(`${where}: not an OCI spec object`);

@@ -11,7 +11,7 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { ts } from "../util/time.js";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { pack } from "../util/any.js";
+import { pack } from "@sandboxd/api/names";
 import type { Envelope } from "@sandboxd/api/types/event_pb";
 import { EnvelopeSchema } from "@sandboxd/api/types/event_pb";
 import { Events } from "@sandboxd/api/services/ttrpc/events/v1/events_pb";

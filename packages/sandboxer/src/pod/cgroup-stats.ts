@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { pack } from "../util/any.js";
+import { pack } from "@sandboxd/api/names";
 import { MetricsSchema as V1Metrics } from "@sandboxd/api/cgroups/cgroup1/stats/metrics_pb";
 import { MetricsSchema as V2Metrics } from "@sandboxd/api/cgroups/cgroup2/stats/metrics_pb";
 import type { Cgroups } from "./cgroups.js";

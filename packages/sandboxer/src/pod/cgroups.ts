@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
+import { failedPrecondition, unknown as unknownError, messageOf } from "@sandboxd/errdefs";
 
 export interface Hierarchy {
   /** Mount point, e.g. /sys/fs/cgroup/memory. */
@@ -157,7 +157,7 @@ export class Cgroups {
       try {
         await removeTree(dir);
       } catch (err) {
-        failures.push(`${dir}: ${(err as Error).message}`);
+        failures.push(`${dir}: ${messageOf(err)}`);
       }
     }
     if (failures.length) throw unknownError(`remove cgroup ${rel}: ${failures.join("; ")}`);
@@ -342,7 +342,7 @@ async function writeIfPresent(file: string, value: string): Promise<void> {
     await writeFile(file, value);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw unknownError(`write ${value} to ${file}: ${(err as Error).message}`, { cause: err });
+    throw unknownError(`write ${value} to ${file}: ${messageOf(err)}`, { cause: err });
   }
 }
 

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
 import type { NetworkConfig } from "../config/config.js";
-import { run } from "../util/exec.js";
+import { run } from "@sandboxd/core";
 
 export const cniVersion = "1.0.0";
 
@@ -114,7 +114,7 @@ export async function execPlugin(ctx: Ctx, call: PluginCall): Promise<CniResult>
   });
   if (result.code !== 0) {
     throw unknownError(
-      `${call.command} ${call.ifname}: ${describePluginError(type, result.stdout, result.stderr, result.code)}`,
+      `${call.command} ${call.ifname}: ${describePluginError(type, result.stdout, result.stderr, result.code ?? 128)}`,
     );
   }
   if (call.command === "DEL" || result.stdout.trim() === "") return {};

@@ -12,7 +12,8 @@ import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/pro
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import { unknown as unknownError } from "@sandboxd/errdefs";
-import { run, runChecked } from "../util/exec.js";
+import { exitText, run, runChecked } from "@sandboxd/core";
+import { helperTimeoutMs } from "../util/time.js";
 
 export type PinnedKind = "net" | "ipc" | "uts";
 
@@ -37,8 +38,8 @@ export async function ensurePinRoot(ctx: Ctx, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const entry = mountEntry(await readFile("/proc/self/mountinfo", "utf8"), dir);
   if (entry && !entry.shared) return;
-  if (!entry) await runChecked(ctx, "mount", ["--bind", dir, dir]);
-  await runChecked(ctx, "mount", ["--make-private", dir]);
+  if (!entry) await runChecked(ctx, "mount", ["--bind", dir, dir], { timeoutMs: helperTimeoutMs });
+  await runChecked(ctx, "mount", ["--make-private", dir], { timeoutMs: helperTimeoutMs });
 }
 
 /** The mountinfo entry for `mountPoint` (the last one wins, as the kernel stacks them). */
@@ -67,12 +68,12 @@ export async function pinNamespaces(
   const kinds: PinnedKind[] = options.net ? ["net", "ipc", "uts"] : ["ipc", "uts"];
   for (const kind of kinds) await (await open(join(dir, kind), "a", 0o444)).close();
   const args = kinds.map((kind) => `--${kind}=${join(dir, kind)}`);
-  const result = await run(ctx, "unshare", [...args, "hostname", options.hostname]);
+  const result = await run(ctx, "unshare", [...args, "hostname", options.hostname], {
+    timeoutMs: helperTimeoutMs,
+  });
   if (result.code !== 0) {
     await unpinNamespaces(ctx, dir);
-    throw unknownError(
-      `pin namespaces with unshare: exit status ${result.code}: ${result.stderr.trim()}`,
-    );
+    throw unknownError(`pin namespaces with unshare: ${exitText(result)}: ${result.stderr.trim()}`);
   }
   return {
     dir,
@@ -94,7 +95,7 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
   const failures: string[] = [];
   for (const name of entries) {
     const file = join(dir, name);
-    const r = await run(ctx, "umount", [file]);
+    const r = await run(ctx, "umount", [file], { timeoutMs: helperTimeoutMs });
     if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
       failures.push(`umount ${file}: ${r.stderr.trim()}`);
       continue;

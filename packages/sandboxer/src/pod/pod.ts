@@ -9,10 +9,9 @@ import { rm } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
-import { keyOf } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
-import { withRollback } from "../util/rollback.js";
+import { withRollback } from "@sandboxd/core";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits } from "./cgroups.js";
 import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
@@ -48,10 +47,6 @@ export class Pod {
 
   set frozen(value: boolean) {
     this.rec.frozen = value;
-  }
-
-  get key(): string {
-    return keyOf(this.rec.namespace, this.rec.id);
   }
 
   get dir(): string {
@@ -91,7 +86,7 @@ export class Pod {
     await withRollback(ctx, async (undo) => {
       await ensurePinRoot(ctx, layout.pinRoot);
       const pinDir = layout.pinDir(namespace, id);
-      undo.add("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
+      undo.push("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
       this.rec.pins = await pinNamespaces(ctx, pinDir, {
         net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
         hostname: this.rec.hostname,
@@ -100,13 +95,13 @@ export class Pod {
 
       if (this.rec.sharePid) {
         const holder = await startPidHolder(ctx);
-        undo.add("stop pid namespace holder", () => stopPidHolder(holder));
+        undo.push("stop pid namespace holder", () => stopPidHolder(holder));
         this.rec.pidHolder = holder;
         await this.save();
       }
 
       const cgroup = sandboxCgroup(config.cgroupParent, namespace, id);
-      undo.add("remove cgroup", async () => {
+      undo.push("remove cgroup", async () => {
         await cgroups.remove(cgroup);
         await cgroups.removeIfEmpty(`${config.cgroupParent}/${namespace}`);
       });
@@ -121,7 +116,7 @@ export class Pod {
         // IPAM lease and a veth, which only a DEL with this container id gives back.
         this.rec.network = { containerId, netns, result: {} };
         await this.save();
-        undo.add("CNI DEL", (c) =>
+        undo.push("CNI DEL", (c) =>
           teardownPodNetwork(c, config.network, layout.cniDataDir, {
             containerId,
             netns,
@@ -139,7 +134,7 @@ export class Pod {
       }
 
       const etcDir = layout.etcDir(namespace, id);
-      undo.add("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
+      undo.push("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
       this.rec.etc = await writeEtcFiles(etcDir, {
         hostname: this.rec.hostname,
         ip: this.rec.network?.ip,

@@ -8,9 +8,8 @@
 import { ts } from "../util/time.js";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Ctx } from "@sandboxd/core";
-import { namespaceRequired, withLogFields } from "@sandboxd/core";
+import { callContext, namespaceHeader, namespaceRequired } from "@sandboxd/core";
 import type { GrpcServer, ServerCall, ServiceImpl } from "@sandboxd/grpc";
-import { grpcNamespaceKey } from "./context.js";
 import type { SandboxApi } from "./sandbox-api.js";
 import { taskApiVersion } from "./sandbox-api.js";
 
@@ -19,10 +18,17 @@ export function registerController(server: GrpcServer, root: Ctx, api: SandboxAp
 }
 
 function scope(root: Ctx, call: ServerCall, id: string): { ctx: Ctx; ns: string } {
-  const namespace = call.header(grpcNamespaceKey) || undefined;
-  const base: Ctx = { signal: call.signal, deadline: call.deadline, namespace, log: root.log };
-  const ns = namespaceRequired(base);
-  return { ctx: withLogFields(base, { namespace: ns, sandbox_id: id }), ns };
+  const ctx = callContext(
+    root,
+    {
+      signal: call.signal,
+      deadline: call.deadline,
+      namespace: call.header(namespaceHeader),
+      method: call.path,
+    },
+    { fields: { sandbox_id: id } },
+  );
+  return { ctx, ns: namespaceRequired(ctx) };
 }
 
 export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {

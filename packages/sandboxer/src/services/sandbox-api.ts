@@ -8,7 +8,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { JsonTypeUrl, unpackJson } from "../util/any.js";
+import { JsonTypeUrl, unpackJson } from "@sandboxd/api/names";
 import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
 import type { OciSpec } from "../container/spec.js";

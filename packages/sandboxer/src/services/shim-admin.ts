@@ -10,7 +10,6 @@ import { validateIdentifier, withLogFields } from "@sandboxd/core";
 import { invalidArgument } from "@sandboxd/errdefs";
 import type { Server, ServiceImpl } from "@sandboxd/ttrpc";
 import type { EventsRegistry } from "../events/registry.js";
-import { keyOf } from "../env.js";
 import type { Tasks } from "../tasks.js";
 import { ttrpcCtx } from "./context.js";
 import { taskApiVersion } from "./sandbox-api.js";
@@ -52,7 +51,7 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof SandboxerServi
     async cleanupTask(req, call) {
       validateIdentifier(req.namespace);
       const ctx = withLogFields(ttrpcCtx(root, call), { namespace: req.namespace, id: req.id });
-      const c = sb.containers.get(keyOf(req.namespace, req.id));
+      const c = sb.containers.get(req.namespace, req.id);
       if (!c || c.deleted) {
         const past = tasks.recent.get(req.namespace, req.id);
         return past

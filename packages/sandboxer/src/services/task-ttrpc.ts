@@ -6,7 +6,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { ts } from "../util/time.js";
-import { JsonTypeUrl, TaskServiceV2, pack, unpackJson } from "../util/any.js";
+import { JsonTypeUrl, ServiceName, pack, unpackJson } from "@sandboxd/api/names";
 import { Task } from "@sandboxd/api/runtime/task/v3/shim_pb";
 import type { StateResponse } from "@sandboxd/api/runtime/task/v3/shim_pb";
 import { StateResponseSchema } from "@sandboxd/api/runtime/task/v3/shim_pb";
@@ -27,7 +27,7 @@ const version = "sbx-sandboxer";
 export function registerTaskService(server: Server, root: Ctx, tasks: Tasks): void {
   const impl = taskService(root, tasks);
   server.register(Task, impl);
-  server.register(Task, impl, { serviceName: TaskServiceV2 });
+  server.register(Task, impl, { serviceName: ServiceName.TaskV2 });
 }
 
 function statusOf(s: ProcessStatus, paused: boolean): Status {

@@ -6,7 +6,7 @@
  * be reached at all is the bundle cleaned here, from the state files.
  * Prints a protobuf DeleteResponse.
  */
-import { isUnavailable } from "@sandboxd/errdefs";
+import { isUnavailable, messageOf } from "@sandboxd/errdefs";
 import type { ShimFlags } from "@sandboxd/shim";
 import { loadConfig } from "../config/config.js";
 import { connectSandboxer } from "./connect.js";
@@ -51,7 +51,7 @@ export async function shimDelete(
     if (!isUnavailable(err) && (err as { code?: unknown }).code !== 14) throw err;
     const { offlineCleanup } = await import("./offline-cleanup.js");
     exit = await offlineCleanup(config, flags.namespace, flags.id, bundle);
-    warning = `sbx-sandboxer unreachable (${(err as Error).message}); cleaned up from its state files`;
+    warning = `sbx-sandboxer unreachable (${messageOf(err)}); cleaned up from its state files`;
   }
   // containerd.task.v2.DeleteResponse{pid=1, exit_status=2, exited_at=3}
   const output = encode([

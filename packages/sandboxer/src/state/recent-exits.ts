@@ -1,6 +1,6 @@
 /** Exits of tasks deleted recently, so the shim's `delete` after a normal teardown can report them. */
 import type { ExitResult } from "../container/container.js";
-import { keyOf } from "../env.js";
+import { namespacedKey as keyOf } from "@sandboxd/core";
 
 export class RecentExits {
   readonly #entries = new Map<string, ExitResult>();

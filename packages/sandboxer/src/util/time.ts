@@ -5,3 +5,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 export function ts(ms: number): Timestamp {
   return timestampFromMs(Math.floor(ms));
 }
+
+/** How long a helper program (runc, mount, mkfifo, unshare) may run before it is killed. */
+export const helperTimeoutMs = 30_000;

@@ -7,7 +7,7 @@
  * then the sandbox is shut down with everything in it first.
  */
 import { failedPrecondition, invalidArgument } from "@sandboxd/errdefs";
-import type { Ctx } from "@sandboxd/core";
+import { stillHasContainersText, type Ctx } from "@sandboxd/core";
 import type {
   StoreCreateRequest,
   StoreCreateResponseSchema,
@@ -70,7 +70,7 @@ export class SandboxStoreLocal {
       const containers = this.#containers.inSandbox(ctx, id);
       if (containers.length > 0) {
         throw failedPrecondition(
-          `sandbox ${JSON.stringify(id)} still has containers ${containers.map((c) => JSON.stringify(c)).join(", ")}: delete them first, or delete with the "sandboxd-force: true" header`,
+          `sandbox ${JSON.stringify(id)} ${stillHasContainersText} ${containers.map((c) => JSON.stringify(c)).join(", ")}: delete them first, or delete with the "sandboxd-force: true" header`,
         );
       }
     }

@@ -1,0 +1,135 @@
+/**
+ * The one runner for short-lived helper programs (runc, mount, CNI plugins, a
+ * shim's `start` and `delete`): never a shell; stdout, stderr and both
+ * interleaved in arrival order (Go's CombinedOutput); the request's
+ * cancellation and deadline, or an optional timeout, kill it. The call ends
+ * when every pipe is closed, not only when the process exits. Failures are
+ * typed and name the command: Canceled, DeadlineExceeded, Unknown when it
+ * cannot start; `runChecked` also turns a non-zero exit into Unknown.
+ */
+import { spawn } from "node:child_process";
+import { canceled, deadlineExceeded, unknown } from "@sandboxd/errdefs";
+import type { Ctx } from "../context/context.js";
+
+export interface RunOptions {
+  /** Written to stdin, which is then closed. */
+  input?: string | Uint8Array | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  cwd?: string | undefined;
+  /** Kill the program after this long; without it only the context bounds it. */
+  timeoutMs?: number | undefined;
+  /** Own process group (containerd starts shims with Setpgid). */
+  detached?: boolean | undefined;
+}
+
+export interface RunResult {
+  /** The exit code; null when a signal ended the program. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The same output as bytes; `combined` interleaves both pipes. */
+  bytes: { stdout: Buffer; stderr: Buffer; combined: Buffer };
+}
+
+/** `file args`, as error messages name a command. */
+export function commandLine(file: string, args: readonly string[]): string {
+  return [file, ...args].join(" ");
+}
+
+/** Runs `file args`; resolves whatever the exit code. Rejects only if it cannot start or is killed. */
+export function run(
+  ctx: Ctx,
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (ctx.signal.aborted) {
+      reject(stopped(ctx.signal, commandLine(file, args), "not started"));
+      return;
+    }
+    const child = spawn(file, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      detached: options.detached ?? false,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const all: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
+    child.stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }, options.timeoutMs);
+    const onAbort = (): void => void child.kill("SIGKILL");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    const done = (): void => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onAbort);
+    };
+    child.once("error", (e) => {
+      done();
+      reject(unknown(`${file}: cannot start: ${e.message}`, { cause: e }));
+    });
+    child.once("close", (code, signal) => {
+      done();
+      const command = commandLine(file, args);
+      if (timedOut) {
+        reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
+        return;
+      }
+      if (ctx.signal.aborted) {
+        reject(stopped(ctx.signal, command, "killed"));
+        return;
+      }
+      const stdout = Buffer.concat(out);
+      const stderr = Buffer.concat(err);
+      resolve({
+        code,
+        signal,
+        stdout: stdout.toString("utf8"),
+        stderr: stderr.toString("utf8"),
+        bytes: { stdout, stderr, combined: Buffer.concat(all) },
+      });
+    });
+    child.stdin.on("error", () => {
+      // The program may exit without reading its input; its exit says what happened.
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Runs `file args` and returns stdout; a non-zero exit throws Unknown naming the command. */
+export async function runChecked(
+  ctx: Ctx,
+  file: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<string> {
+  const result = await run(ctx, file, args, options);
+  if (result.code !== 0) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join("; ");
+    throw unknown(`${commandLine(file, args)}: ${exitText(result)}${detail ? `: ${detail}` : ""}`);
+  }
+  return result.stdout;
+}
+
+/** `exit status N` / `signal: killed`, as Go's exec.ExitError prints. */
+export function exitText(result: Pick<RunResult, "code" | "signal">): string {
+  if (result.signal) return `signal: ${result.signal === "SIGKILL" ? "killed" : result.signal}`;
+  return `exit status ${result.code ?? -1}`;
+}
+
+function stopped(signal: AbortSignal, command: string, what: string): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === "TimeoutError")
+    return deadlineExceeded(`${command}: ${what}`, { cause: reason });
+  return canceled(`${command}: ${what}`, { cause: reason });
+}
