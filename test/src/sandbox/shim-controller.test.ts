@@ -166,9 +166,11 @@ test("Start of a sandbox never created creates it first; Stop and Shutdown are i
   await c.store.create({ sandbox: sandboxRecord("lazy") });
   await c.controller.stop({ sandboxId: "lazy" }, {});
   await c.controller.shutdown({ sandboxId: "lazy" });
-  const st0 = await c.controller.status({ sandboxId: "lazy" });
-  assert.equal(st0.state, "SANDBOX_NOTREADY");
-  assert.match(st0.info.reason ?? "", /not created/);
+  await assert.rejects(
+    c.controller.status({ sandboxId: "lazy" }),
+    (e: Error) => isNotFound(e) && /no controller created it/.test(e.message),
+    "a Store row no controller created is NotFound to Status",
+  );
 
   const s = await c.controller.start({ sandboxId: "lazy" });
   assert.equal(s.version, 3);
@@ -261,8 +263,10 @@ test("a failed CreateSandbox is rolled back: ShutdownSandbox, the binary's delet
     false,
     "the shim's server is gone",
   );
-  const st = await c.controller.status({ sandboxId: "bad" });
-  assert.match(st.info.reason ?? "", /not created/);
+  await assert.rejects(
+    c.controller.status({ sandboxId: "bad" }),
+    (e: Error) => isNotFound(e) && /no controller created it/.test(e.message),
+  );
   await c.store.delete({ sandboxId: "bad" });
   assert.deepEqual(events.topics(), [], "no /sandboxes/create for a failed create");
 });

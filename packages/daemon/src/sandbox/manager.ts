@@ -153,31 +153,27 @@ export class SandboxManager implements SandboxEndpoints {
 
   /**
    * The controller's status, with the task endpoint filled in. A sandbox
-   * whose controller cannot be reached, or that was never created, is
-   * SANDBOX_NOTREADY with `info.reason`; only one that does not exist at all
-   * is NotFound.
+   * whose controller cannot be reached is SANDBOX_NOTREADY with
+   * `info.reason`. A Store row with no instance (no controller created it, or
+   * its create was undone after a crash) is NotFound, as containerd's
+   * controllers answer for a sandbox they never created; so is an instance
+   * still being created that its controller does not know yet.
    */
   async status(ctx: Ctx, id: string, requested: string, verbose: boolean): Promise<StatusResult> {
     const ns = namespaceRequired(ctx);
     const record = this.#o.store.find(ctx, id);
-    const instance = record ? this.#o.store.instance(ctx, id) : undefined;
-    if (!record) {
-      this.#o.store.get(ctx, id); // InvalidArgument or NotFound, as for any call
-    }
+    if (!record) this.#o.store.get(ctx, id); // InvalidArgument or NotFound, as for any call
+    const instance = this.#o.store.instance(ctx, id);
     if (!instance) {
       this.#resolve(ctx, id, requested);
-      return {
-        pid: 0,
-        state: SandboxState.NotReady,
-        info: { reason: "not created: no controller has an instance of it" },
-        address: "",
-        version: 0,
-      };
+      throw notCreated(id);
     }
     // Only checks the name: a sandboxer no longer configured gives NOTREADY with the reason.
     this.#resolveName(ctx, id, requested, record, instance);
     const live = this.#watch.track(ns, id, instance.sandboxer, endpointOf(instance));
-    return this.#watch.status(ctx, live, verbose);
+    const { status, unknown } = await this.#watch.query(ctx, live, verbose);
+    if (unknown && instance.state === InstanceState.Creating) throw notCreated(id);
+    return status;
   }
 
   /**
@@ -428,6 +424,10 @@ export class SandboxManager implements SandboxEndpoints {
     const known = this.sandboxers.map((n) => JSON.stringify(n)).join(", ");
     return notFound(`sandboxer ${JSON.stringify(name)} (configured: ${known})`);
   }
+}
+
+function notCreated(id: string): Error {
+  return notFound(`sandbox ${JSON.stringify(id)} has no instance: no controller created it`);
 }
 
 function endpointOf(instance: SandboxInstance): TaskEndpoint | undefined {

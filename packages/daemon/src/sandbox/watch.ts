@@ -147,9 +147,24 @@ export class Watch {
    * reason, never an error; a refresh then keeps asking in the background.
    */
   async status(ctx: Ctx, live: Live, verbose: boolean): Promise<StatusResult> {
+    return (await this.query(ctx, live, verbose)).status;
+  }
+
+  /** Status, and whether the controller answered that it does not know the sandbox. */
+  async query(
+    ctx: Ctx,
+    live: Live,
+    verbose: boolean,
+  ): Promise<{ status: StatusResult; unknown: boolean }> {
+    const known = (status: StatusResult): { status: StatusResult; unknown: boolean } => ({
+      status,
+      unknown: false,
+    });
     const controller = this.#controllers(live.sandboxer);
     if (!controller) {
-      return this.#notReady(live, `sandboxer ${JSON.stringify(live.sandboxer)} is not configured`);
+      return known(
+        this.#notReady(live, `sandboxer ${JSON.stringify(live.sandboxer)} is not configured`),
+      );
     }
     const bounded = withTimeout(ctx, statusTimeoutMs);
     try {
@@ -159,22 +174,20 @@ export class Watch {
         live.endpoint = { address: s.address, version: s.version };
         this.#onEndpoint(live);
       }
-      return {
+      return known({
         ...s,
         address: s.address || live.endpoint?.address || "",
         version: s.address ? s.version : (live.endpoint?.version ?? 0),
-      };
+      });
     } catch (err) {
       if (isNotFound(err)) {
-        return this.#notReady(
-          live,
-          `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${messageOf(err)}`,
-        );
+        const reason = `sandboxer ${JSON.stringify(live.sandboxer)} does not know the sandbox: ${messageOf(err)}`;
+        return { status: this.#notReady(live, reason), unknown: true };
       }
       if (!isUnavailable(err) && !(isDeadlineExceeded(err) && !ctx.signal.aborted)) throw err;
       live.unreachable = messageOf(err);
       this.refresh(live);
-      return this.#notReady(live, live.unreachable);
+      return known(this.#notReady(live, live.unreachable));
     } finally {
       bounded.done();
     }
