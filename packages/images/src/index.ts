@@ -5,3 +5,7 @@ export type {
   IngestStatus,
   WriterOptions,
 } from "./content/types.js";
+export { ensureImagesSchema, openImagesDb, type ImagesDb } from "./db.js";
+export { contentDir, LocalContentStore } from "./content/store.js";
+export { IngestWriter } from "./content/writer.js";
+export { digestHex, emptyDigest, fsError, isDigest } from "./content/digest.js";
