@@ -5,3 +5,4 @@ export type {
   IngestStatus,
   WriterOptions,
 } from "./content/types.js";
+export * from "./distribution/index.js";

@@ -57,3 +57,5 @@ export type {
   Platform,
 } from "./registry-images.js";
 export { pushBlob, pushImage, pushIndex, pushManifest } from "./registry-push.js";
+export { startFaultProxy } from "./registry-proxy.js";
+export type { FaultAction, FaultProxy, ProxiedRequest } from "./registry-proxy.js";
