@@ -6,3 +6,4 @@ export type {
   WriterOptions,
 } from "./content/types.js";
 export * from "./distribution/index.js";
+export * from "./hosts/index.js";

@@ -152,8 +152,8 @@ export class RegistryClient {
     const url = new URL(
       `${endpoint.scheme}://${endpoint.host}${endpoint.path}/${ref.path}/${suffix}`,
     );
-    if (endpoint.path !== "/v2" && ref.domain !== endpoint.host)
-      url.searchParams.set("ns", ref.domain);
+    // A mirror learns which upstream registry the repository belongs to (containerd sends it too).
+    if (ref.domain !== endpoint.host) url.searchParams.set("ns", ref.domain);
     const scope = `repository:${ref.path}:pull`;
     let authRetried = false;
     for (let attempt = 0; ; attempt += 1) {
