@@ -55,7 +55,7 @@ export function hostDir(configPath: string, host: string): string | undefined {
 
 function strings(value: unknown, what: string, file: string): string[] {
   if (typeof value === "string") return [value];
-  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value;
   throw invalidArgument(`${file}: ${what} must be a string or a list of strings`);
 }
 
@@ -124,7 +124,7 @@ export function parseHostsToml(
 ): RegistryEndpoint[] {
   let doc: Record<string, unknown>;
   try {
-    doc = parse(text) as Record<string, unknown>;
+    doc = parse(text);
   } catch (err) {
     throw invalidArgument(`${file}: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -135,11 +135,7 @@ export function parseHostsToml(
   const server = doc.server;
   if (server !== undefined && typeof server !== "string")
     throw invalidArgument(`${file}: server must be a string`);
-  out.push(
-    server
-      ? endpoint(server, doc as HostFields, dir, file)
-      : upstream(domain, doc as HostFields, dir, file),
-  );
+  out.push(server ? endpoint(server, doc, dir, file) : upstream(domain, doc, dir, file));
   return out;
 }
 
