@@ -7,3 +7,4 @@ export type {
 } from "./content/types.js";
 export * from "./distribution/index.js";
 export * from "./hosts/index.js";
+export * from "./pull/index.js";
