@@ -100,7 +100,7 @@ export class PullProgress {
         this.#header = `${e.name}: done in ${(e.elapsedMs / 1000).toFixed(1)} s (${e.digest})`;
         if (this.#mode === "plain") this.#line(this.#header);
         break;
-      default:
+      case "manifest":
         break;
     }
     if (this.#mode === "tty") this.#redraw();
