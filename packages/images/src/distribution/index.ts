@@ -31,3 +31,10 @@ export type { Platform } from "./platforms.js";
 export { formatReference, isDigest, objectOf, parseReference } from "./reference.js";
 export type { Reference } from "./reference.js";
 export { selectManifest } from "./select.js";
+export {
+  chainCredentials,
+  credentialsKey,
+  dockerConfigCredentials,
+  parseDockerConfig,
+  staticCredentials,
+} from "./credentials.js";
