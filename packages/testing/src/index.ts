@@ -59,3 +59,4 @@ export type {
 export { pushBlob, pushImage, pushIndex, pushManifest } from "./registry-push.js";
 export { startFaultProxy } from "./registry-proxy.js";
 export type { FaultAction, FaultProxy, ProxiedRequest } from "./registry-proxy.js";
+export { harnessCall } from "./registry-http.js";

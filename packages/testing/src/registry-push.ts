@@ -2,6 +2,7 @@
  * Pushes test images through the registry's own HTTP API (distribution v2): blob uploads
  * (POST then PUT ?digest=) and manifests (PUT with their media type), as `docker push` does.
  */
+import { harnessCall, type HarnessResponse } from "./registry-http.js";
 import type { Blob, BuiltImage, BuiltIndex } from "./registry-images.js";
 import type { Registry } from "./registry.js";
 
@@ -12,21 +13,20 @@ async function call(
   pathOrUrl: string,
   body?: Buffer,
   headers: Record<string, string> = {},
-): Promise<Response> {
+): Promise<HarnessResponse> {
   const authz = registry.authorization(repo);
   const url = pathOrUrl.startsWith("http") ? pathOrUrl : `${registry.url}${pathOrUrl}`;
-  const res = await fetch(url, {
+  return harnessCall(url, {
     method,
     headers: { ...headers, ...(authz ? { authorization: authz } : {}) },
     ...(body ? { body } : {}),
-    redirect: "manual",
+    ...(registry.ca ? { ca: registry.ca } : {}),
   });
-  return res;
 }
 
-async function expectStatus(res: Response, what: string, ...ok: number[]): Promise<void> {
+function expectStatus(res: HarnessResponse, what: string, ...ok: number[]): void {
   if (!ok.includes(res.status)) {
-    throw new Error(`${what}: HTTP ${res.status} ${await res.text()}`);
+    throw new Error(`${what}: HTTP ${res.status} ${res.body.toString()}`);
   }
 }
 
@@ -34,15 +34,15 @@ export async function pushBlob(registry: Registry, repo: string, b: Blob): Promi
   const head = await call(registry, repo, "HEAD", `/v2/${repo}/blobs/${b.digest}`);
   if (head.status === 200) return;
   const start = await call(registry, repo, "POST", `/v2/${repo}/blobs/uploads/`);
-  await expectStatus(start, `start upload of ${b.digest} to ${repo}`, 202);
-  const location = start.headers.get("location");
-  if (!location) throw new Error("upload without a Location header");
+  expectStatus(start, `start upload of ${b.digest} to ${repo}`, 202);
+  const location = start.headers.location;
+  if (typeof location !== "string") throw new Error("upload without a Location header");
   const url = new URL(location, registry.url);
   url.searchParams.set("digest", b.digest);
   const put = await call(registry, repo, "PUT", url.toString(), b.data, {
     "content-type": "application/octet-stream",
   });
-  await expectStatus(put, `upload of ${b.digest} to ${repo}`, 201);
+  expectStatus(put, `upload of ${b.digest} to ${repo}`, 201);
 }
 
 /** PUTs a manifest or index under `reference` (a tag or its digest). */
@@ -55,7 +55,7 @@ export async function pushManifest(
   const res = await call(registry, repo, "PUT", `/v2/${repo}/manifests/${reference}`, m.data, {
     "content-type": m.mediaType,
   });
-  await expectStatus(res, `push of manifest ${repo}:${reference}`, 201);
+  expectStatus(res, `push of manifest ${repo}:${reference}`, 201);
 }
 
 /** Pushes layers, config and manifest; tags it `tag` (and always by digest). */

@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { harnessCall } from "./registry-http.js";
 import { requireBinary } from "./requirements.js";
 import { run } from "./processes.js";
 import type { AfterHook } from "./temp-dir.js";
@@ -25,6 +26,8 @@ export interface RegistryOptions {
   readonly auth?: RegistryAuth;
   readonly username?: string;
   readonly password?: string;
+  /** Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (`ca` holds it). */
+  readonly tls?: boolean;
 }
 
 export interface Registry {
@@ -36,6 +39,8 @@ export interface Registry {
   readonly username: string;
   readonly password: string;
   readonly dir: string;
+  /** The PEM certificate a TLS registry serves (its own CA), else undefined. */
+  readonly ca: string | undefined;
   /** Token requests the token server answered with a token (token auth only). */
   readonly tokenRequests: () => number;
   /** An Authorization header value for the harness's own pushes (full access), if needed. */
@@ -145,7 +150,31 @@ async function startTokenServer(
   };
 }
 
-function config(port: number, dir: string, auth: string): string {
+async function makeCert(dir: string): Promise<{ cert: string; key: string; pem: string }> {
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  const args = [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+  ];
+  args.push("-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1", "-days", "2");
+  args.push("-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  const made = await run("/usr/bin/openssl", args);
+  if (made.code !== 0) throw new Error(`openssl req failed: ${made.stderr.toString()}`);
+  return { cert, key, pem: await readFile(cert, "utf8") };
+}
+
+function config(
+  port: number,
+  dir: string,
+  auth: string,
+  tls?: { cert: string; key: string },
+): string {
   return [
     "version: 0.1",
     "log:",
@@ -159,6 +188,7 @@ function config(port: number, dir: string, auth: string): string {
     "    enabled: true",
     "http:",
     `  addr: 127.0.0.1:${port}`,
+    ...(tls ? ["  tls:", `    certificate: ${tls.cert}`, `    key: ${tls.key}`] : []),
     auth,
   ].join("\n");
 }
@@ -209,20 +239,24 @@ export async function startRegistry(
       `    rootcertbundle: ${started.certPath}`,
     ].join("\n");
   }
+  const tls = options.tls ? await makeCert(dir) : undefined;
+  const scheme = tls ? "https" : "http";
   const log = join(dir, "registry.log");
   for (let attempt = 1; ; attempt += 1) {
     const port = await freePort();
     const configPath = join(dir, "config.yml");
-    await writeFile(configPath, config(port, dir, authConfig));
+    await writeFile(configPath, config(port, dir, authConfig, tls));
     const fd = openSync(log, "a");
     const proc = spawn(registryBinary, ["serve", configPath], { stdio: ["ignore", fd, fd] });
     closeSync(fd);
     child = proc;
-    const url = `http://127.0.0.1:${port}`;
+    const url = `${scheme}://127.0.0.1:${port}`;
     const up = await waitFor(
       async () => {
         if (proc.exitCode !== null) return "exited";
-        const res = await fetch(`${url}/v2/`).catch(() => undefined);
+        const res = await harnessCall(`${url}/v2/`, tls ? { ca: tls.pem } : {}).catch(
+          () => undefined,
+        );
         return res && (res.status === 200 || res.status === 401) ? "up" : undefined;
       },
       { timeoutMs: 20_000, what: `docker-registry on ${url}` },
@@ -236,6 +270,7 @@ export async function startRegistry(
         username,
         password,
         dir,
+        ca: tls?.pem,
         tokenRequests: () => tok?.requests() ?? 0,
         authorization(repo) {
           if (auth === "basic")

@@ -80,3 +80,27 @@ test("hosts are tried in order: a mirror without the image falls through; pull-o
   assert.deepEqual(manifest, image.manifest.data);
   assert.equal(pullOnly.requests.length, 1, "the pull-only mirror serves the fetch first");
 });
+
+test("an HTTPS registry: trusted through hosts.toml ca, or skip_verify; refused otherwise", async (t) => {
+  const reg = await startRegistry(t, { tls: true });
+  assert.ok(reg.ca && reg.url.startsWith("https://"));
+  const image = buildImage({ layers: [{ entries: [{ name: "tls", data: "yes" }] }] });
+  await pushImage(reg, "secure/app", "v1", image);
+  const ref = parseReference(`${reg.host}/secure/app:v1`);
+  const config = await tempDir(t, "sbx-certs-");
+  const dir = join(config, reg.host);
+  await mkdir(dir);
+  await writeFile(join(dir, "registry-ca.pem"), reg.ca);
+  const write = (extra: string) =>
+    writeFile(join(dir, "hosts.toml"), `server = "https://${reg.host}"\n${extra}\n`);
+
+  await write('ca = "registry-ca.pem"');
+  const client = new RegistryClient({ hosts: configureHosts(config) });
+  assert.equal((await client.resolve(ctx, ref)).descriptor.digest, image.manifest.digest);
+
+  await write("");
+  await assert.rejects(client.resolve(ctx, ref), (e) => /self-signed certificate/.test(String(e)));
+
+  await write("skip_verify = true");
+  assert.equal((await client.resolve(ctx, ref)).descriptor.digest, image.manifest.digest);
+});
