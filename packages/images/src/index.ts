@@ -8,3 +8,7 @@ export type {
 export * from "./distribution/index.js";
 export * from "./hosts/index.js";
 export * from "./pull/index.js";
+export { ensureImagesSchema, openImagesDb, type ImagesDb } from "./db.js";
+export { contentDir, LocalContentStore } from "./content/store.js";
+export { IngestWriter } from "./content/writer.js";
+export { digestHex, emptyDigest, fsError, isDigest } from "./content/digest.js";

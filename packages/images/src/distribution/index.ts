@@ -28,7 +28,7 @@ export {
   platformRank,
 } from "./platforms.js";
 export type { Platform } from "./platforms.js";
-export { formatReference, isDigest, objectOf, parseReference } from "./reference.js";
+export { formatReference, objectOf, parseReference } from "./reference.js";
 export type { Reference } from "./reference.js";
 export { selectManifest } from "./select.js";
 export {
