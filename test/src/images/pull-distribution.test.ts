@@ -32,7 +32,7 @@ import {
   startRegistry,
   type BuiltImage,
 } from "@sandboxd/testing";
-import { MemoryStore } from "./pull-memory-store.js";
+import { openStore } from "./pull-store.js";
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
@@ -93,7 +93,8 @@ test("copies every blob with verified digests, at most 3 at a time, one download
   await pushImage(reg, "library/six", "v1", image);
   const client = new RegistryClient();
   const fetcher = new BlobFetcher(client);
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   const ref = parseReference(`${proxy.host}/library/six:v1`);
   const active = new Set<string>();
   let peak = 0;
@@ -110,7 +111,7 @@ test("copies every blob with verified digests, at most 3 at a time, one download
   ]);
   assert.deepEqual(results, Array(7).fill("fetched"));
   assert.ok(peak <= 3, `peak concurrency ${peak}`);
-  for (const l of image.layers) assert.deepEqual(store.blobs.get(l.digest)?.data, l.data);
+  for (const l of image.layers) assert.deepEqual(await ts.data(l.digest), l.data);
   const gets = proxy.requests.filter((r) => r.path.endsWith(`/blobs/${shared.digest}`));
   assert.equal(gets.length, 1, "the shared blob was downloaded once");
   assert.equal(await fetcher.fetch(ctx, store, ref, desc(shared)), "exists");
@@ -130,7 +131,8 @@ test("Basic auth: credentials from the provider; none gives Unauthenticated nami
     credentials: () => ({ username: reg.username, password: reg.password }),
   });
   const resolved = await client.resolve(ctx, ref);
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   await new BlobFetcher(client).fetch(ctx, store, ref, desc(image.layers[0] ?? image.config));
   assert.equal(resolved.descriptor.digest, image.manifest.digest);
   const wrong = new RegistryClient({
@@ -150,12 +152,13 @@ test("Bearer token auth: one token per scope for many requests; bad credentials 
   });
   const resolved = await client.resolve(ctx, ref);
   await client.fetchManifest(ctx, ref, resolved.descriptor);
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   const fetcher = new BlobFetcher(client);
   await Promise.all(
     [...image.layers, image.config].map((b) => fetcher.fetch(ctx, store, ref, desc(b))),
   );
-  assert.equal(store.blobs.size, 3);
+  assert.equal(await ts.count(), 3);
   assert.equal(reg.tokenRequests() - before, 1, "one token for the repository's pull scope");
   const anonymous = new RegistryClient();
   await assert.rejects(
@@ -185,17 +188,19 @@ test("a registry answering 500 is retried boundedly, then succeeds or fails with
     r.path.includes("/blobs/") && failures-- > 0
       ? { kind: "status", status: 500 }
       : { kind: "pass" };
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   assert.equal(await new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), "fetched");
   assert.equal(proxy.requests.filter((r) => r.path.includes("/blobs/")).length, 3);
   proxy.plan = () => ({ kind: "status", status: 503 });
-  const store2 = new MemoryStore();
+  const ts2 = await openStore(t, ctx);
+  const store2 = ts2.store;
   await assert.rejects(new BlobFetcher(client).fetch(ctx, store2, ref, desc(layer)), (e) => {
     assert.ok(isUnavailable(e), String(e));
     assert.match(String(e), /HTTP 503 \(after 4 attempts\)/);
     return true;
   });
-  assert.equal(store2.blobs.size, 0);
+  assert.equal(await ts2.count(), 0);
 });
 
 test("a connection dropped mid-blob resumes with Range from the bytes already written", async (t) => {
@@ -211,7 +216,8 @@ test("a connection dropped mid-blob resumes with Range from the bytes already wr
     dropped = true;
     return { kind: "drop-after", bytes: 500_000 };
   };
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   const client = new RegistryClient({ backoffMs: 20 });
   const ref = parseReference(`${proxy.host}/library/drop:v1`);
   assert.equal(await new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), "fetched");
@@ -220,7 +226,7 @@ test("a connection dropped mid-blob resumes with Range from the bytes already wr
   assert.equal(ranges[0], undefined);
   const resumedAt = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? "")?.[1]);
   assert.ok(resumedAt > 0 && resumedAt <= 500_000, `resumed at ${ranges[1]}`);
-  assert.deepEqual(store.blobs.get(layer.digest)?.data, layer.data);
+  assert.deepEqual(await ts.data(layer.digest), layer.data);
 });
 
 test("a body that stalls is abandoned after the idle deadline and resumed", async (t) => {
@@ -236,7 +242,8 @@ test("a body that stalls is abandoned after the idle deadline and resumed", asyn
     stalled = true;
     return { kind: "stall-after", bytes: 65_536 };
   };
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   const client = new RegistryClient({ backoffMs: 20, idleTimeoutMs: 300 });
   const ref = parseReference(`${proxy.host}/library/stall:v1`);
   const events: BlobProgress[] = [];
@@ -265,7 +272,8 @@ test("a lying size or a corrupted blob commits nothing and says what was wrong",
   assert.ok(layer);
   const client = new RegistryClient({ backoffMs: 10 });
   const ref = parseReference(`${proxy.host}/library/liar:v1`);
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   const short = { ...desc(layer), size: layer.size - 100 };
   await assert.rejects(new BlobFetcher(client).fetch(ctx, store, ref, short), (e) => {
     assert.ok(isDataLoss(e), `${kindOf(e)}: ${String(e)}`);
@@ -274,12 +282,39 @@ test("a lying size or a corrupted blob commits nothing and says what was wrong",
   });
   proxy.plan = (r) => (r.path.includes("/blobs/") ? { kind: "corrupt" } : { kind: "pass" });
   await assert.rejects(new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), /digest/);
-  assert.equal(store.blobs.size, 0);
-  assert.equal(store.ingests.size, 0, "the bad ingests were aborted");
+  assert.equal(await ts.count(), 0);
+  assert.equal(await ts.ingests(), 0, "the bad ingests were aborted");
   const manifest = { ...desc(image.manifest), size: image.manifest.size + 1 };
   proxy.plan = () => ({ kind: "pass" });
   await assert.rejects(
     client.fetchManifest(ctx, ref, manifest),
     (e) => isDataLoss(e) && /descriptor says/.test(String(e)),
   );
+});
+
+test("a pull that gives up keeps its ingest; the next pull resumes it with Range", async (t) => {
+  const reg = await startRegistry(t);
+  const proxy = await startFaultProxy(t, reg.host);
+  const image = bigImage();
+  await pushImage(reg, "library/resume", "v1", image);
+  const layer = image.layers[0];
+  assert.ok(layer);
+  const ts = await openStore(t, ctx);
+  const ref = parseReference(`${proxy.host}/library/resume:v1`);
+  proxy.plan = (r) =>
+    r.path.includes("/blobs/") ? { kind: "drop-after", bytes: 400_000 } : { kind: "pass" };
+  const once = new RegistryClient({ attempts: 1 });
+  await assert.rejects(new BlobFetcher(once).fetch(ctx, ts.store, ref, desc(layer)), (e) => {
+    assert.ok(isUnavailable(e), String(e));
+    assert.match(String(e), /attempt 1/);
+    return true;
+  });
+  assert.equal(await ts.count(), 0, "nothing visible");
+  assert.equal(await ts.ingests(), 1, "the partial download is kept for a resume");
+  proxy.plan = () => ({ kind: "pass" });
+  proxy.requests.length = 0;
+  assert.equal(await new BlobFetcher(once).fetch(ctx, ts.store, ref, desc(layer)), "fetched");
+  assert.match(proxy.requests[0]?.range ?? "", /^bytes=[1-9]\d*-$/);
+  assert.deepEqual(await ts.data(layer.digest), layer.data);
+  assert.equal(await ts.ingests(), 0);
 });

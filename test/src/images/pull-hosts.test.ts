@@ -14,7 +14,7 @@ import {
   startRegistry,
   tempDir,
 } from "@sandboxd/testing";
-import { MemoryStore } from "./pull-memory-store.js";
+import { openStore } from "./pull-store.js";
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
@@ -37,13 +37,14 @@ test("registry.k8s.io/pause:3.10 is served by the local mirror hosts.toml names"
   const resolved = await client.resolve(ctx, ref);
   assert.equal(resolved.name, "registry.k8s.io/pause:3.10");
   assert.equal(resolved.descriptor.digest, image.manifest.digest);
-  const store = new MemoryStore();
+  const ts = await openStore(t, ctx);
+  const store = ts.store;
   await new BlobFetcher(client).fetch(ctx, store, ref, {
     mediaType: image.config.mediaType,
     digest: image.config.digest,
     size: image.config.size,
   });
-  assert.ok(store.blobs.has(image.config.digest));
+  assert.ok((await ts.data(image.config.digest)) !== undefined);
   assert.deepEqual(
     proxy.requests.map((r) => `${r.method} ${r.path}`),
     [

@@ -24,8 +24,9 @@ import {
   pushIndex,
   pushManifest,
   startRegistry,
+  type AfterHook,
 } from "@sandboxd/testing";
-import { MemoryStore } from "./pull-memory-store.js";
+import { openStore } from "./pull-store.js";
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
@@ -42,12 +43,14 @@ class Records implements ImageRecords {
   }
 }
 
-function puller(store = new MemoryStore(), images = new Records()) {
+async function puller(t: AfterHook) {
+  const ts = await openStore(t, ctx);
+  const images = new Records();
   const client = new RegistryClient({ backoffMs: 10 });
   return {
-    store,
+    ts,
     images,
-    puller: new Puller({ client, fetcher: new BlobFetcher(client), store, images }),
+    puller: new Puller({ client, fetcher: new BlobFetcher(client), store: ts.store, images }),
   };
 }
 
@@ -60,7 +63,7 @@ test("pulls a multi-platform index: host manifest, config, layers, labels and th
   });
   const index = buildIndex([arm, host]);
   const name = await pushIndex(reg, "library/busybox", "latest", index);
-  const { store, images, puller: p } = puller();
+  const { ts, images, puller: p } = await puller(t);
   const events: PullEvent[] = [];
   const pulled = await p.pull(ctx, name, { onProgress: (e) => events.push(e) });
   assert.equal(pulled.name, `${reg.host}/library/busybox:latest`);
@@ -68,19 +71,23 @@ test("pulls a multi-platform index: host manifest, config, layers, labels and th
   assert.equal(pulled.manifest.digest, host.manifest.digest);
   assert.deepEqual(pulled.imageConfig.config?.Cmd, ["/bin/sh"]);
   const source = { [`containerd.io/distribution.source.${reg.host}`]: "library/busybox" };
-  assert.deepEqual(store.blobs.get(index.index.digest)?.labels, {
+  assert.deepEqual(await ts.labels(index.index.digest), {
     ...source,
     "containerd.io/gc.ref.content.m.0": host.manifest.digest,
   });
-  assert.deepEqual(store.blobs.get(host.manifest.digest)?.labels, {
+  assert.deepEqual(await ts.labels(host.manifest.digest), {
     ...source,
     "containerd.io/gc.ref.content.config": host.config.digest,
     "containerd.io/gc.ref.content.l.0": host.layers[0]?.digest,
     "containerd.io/gc.ref.content.l.1": host.layers[1]?.digest,
   });
-  for (const l of host.layers) assert.deepEqual(store.blobs.get(l.digest)?.data, l.data);
-  assert.equal(store.blobs.has(arm.manifest.digest), false, "other platforms are not fetched");
-  assert.equal(store.blobs.size, 5);
+  for (const l of host.layers) assert.deepEqual(await ts.data(l.digest), l.data);
+  assert.equal(
+    (await ts.data(arm.manifest.digest)) !== undefined,
+    false,
+    "other platforms are not fetched",
+  );
+  assert.equal(await ts.count(), 5);
   assert.deepEqual(images.byName.get(pulled.name)?.target, {
     mediaType: index.index.mediaType,
     digest: index.index.digest,
@@ -101,10 +108,10 @@ test("pulls a Docker schema2 image with an uncompressed layer; platform not in t
   const reg = await startRegistry(t);
   const docker = buildImage(multiLayerSpec("docker"));
   const name = await pushImage(reg, "library/docker", "v1", docker);
-  const { store, puller: p } = puller();
+  const { ts, puller: p } = await puller(t);
   const pulled = await p.pull(ctx, name);
   assert.equal(pulled.manifest.mediaType, mediaTypes.dockerManifest);
-  assert.equal(store.blobs.size, 4);
+  assert.equal(await ts.count(), 4);
   const only = buildIndex([
     buildImage({
       platform: { os: "linux", architecture: "s390x" },
@@ -136,11 +143,11 @@ test("a config whose diff_ids disagree with the layers commits no manifest and n
   for (const l of good.layers) await pushBlob(reg, "library/liar", l);
   await pushBlob(reg, "library/liar", badConfig);
   await pushManifest(reg, "library/liar", "v1", badManifest);
-  const { store, images, puller: p } = puller();
+  const { ts, images, puller: p } = await puller(t);
   await assert.rejects(
     p.pull(ctx, `${reg.host}/library/liar:v1`),
     (e) => isInvalidArgument(e) && /1 diff_ids for 2 layers/.test(String(e)),
   );
-  assert.equal(store.blobs.has(badManifest.digest), false);
+  assert.equal((await ts.data(badManifest.digest)) !== undefined, false);
   assert.equal(images.byName.size, 0);
 });
