@@ -12,3 +12,13 @@ export { ensureImagesSchema, openImagesDb, type ImagesDb } from "./db.js";
 export { contentDir, LocalContentStore } from "./content/store.js";
 export { IngestWriter } from "./content/writer.js";
 export { digestHex, emptyDigest, fsError, isDigest } from "./content/digest.js";
+export { DirSnapshotter, type Backend } from "./snapshots/snapshotter.js";
+export { openSnapshotter, overlaySupported, snapshotterDir } from "./snapshots/open.js";
+export {
+  Kind as SnapshotKind,
+  snapshotRefLabel,
+  type Mount,
+  type SnapshotInfo,
+  type Snapshotter,
+  type Usage,
+} from "./snapshots/types.js";

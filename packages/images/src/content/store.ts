@@ -12,17 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import {
-  chmod,
-  mkdir,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  unlink,
-  writeFile,
-} from "node:fs/promises";
+import { chmod, mkdir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   alreadyExists,
@@ -43,6 +33,7 @@ import { labelsFromText, labelsToText, type ImagesDb } from "../db.js";
 import { digestHex, fsError } from "./digest.js";
 import type { ContentInfo, ContentStore, IngestStatus, WriterOptions } from "./types.js";
 import { IngestWriter } from "./writer.js";
+import { ingestStatus, prepareIngest, readText, readTotal } from "./ingest.js";
 
 /** containerd's plugin directory name for the content store. */
 export const contentDir = "io.containerd.content.v1.content";
@@ -236,7 +227,7 @@ export class LocalContentStore implements ContentStore {
     };
     try {
       const dir = this.#ingestDir(ns, ref);
-      await this.#prepareIngest(dir, key, total, expected);
+      await prepareIngest(dir, key, total, expected);
       return await IngestWriter.open({
         ref,
         dir,
@@ -254,7 +245,7 @@ export class LocalContentStore implements ContentStore {
 
   async status(ctx: Ctx, ref: string): Promise<IngestStatus> {
     const ns = namespaceRequired(ctx);
-    const status = await this.#status(this.#ingestDir(ns, ref), `${ns}/${ref}`);
+    const status = await ingestStatus(this.#ingestDir(ns, ref), `${ns}/${ref}`);
     if (!status) throw notFound(`ref ${ref}`);
     return status;
   }
@@ -268,7 +259,7 @@ export class LocalContentStore implements ContentStore {
       const dir = join(ingest, name);
       const backendRef = await readText(join(dir, "ref"));
       if (!backendRef.startsWith(`${ns}/`)) continue;
-      const status = await this.#status(dir, backendRef);
+      const status = await ingestStatus(dir, backendRef);
       if (status && filter(recordAdaptor({ ref: status.ref }))) out.push(status);
     }
     return out.sort((a, b) => a.ref.localeCompare(b.ref));
@@ -313,54 +304,6 @@ export class LocalContentStore implements ContentStore {
   #ingestDir(ns: string, ref: string): string {
     const id = createHash("sha256").update(`${ns}/${ref}`).digest("hex");
     return join(this.root, "ingest", id);
-  }
-
-  async #prepareIngest(
-    dir: string,
-    backendRef: string,
-    total: number,
-    expected: string,
-  ): Promise<void> {
-    try {
-      await mkdir(dir, { mode: 0o700 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST")
-        throw fsError(err, `ingest ${backendRef}`);
-      if (total > 0) await writeFile(join(dir, "total"), String(total));
-      return;
-    }
-    try {
-      const now = new Date().toISOString();
-      await writeFile(join(dir, "ref"), backendRef);
-      await writeFile(join(dir, "startedat"), now);
-      await writeFile(join(dir, "updatedat"), now);
-      if (total > 0) await writeFile(join(dir, "total"), String(total));
-      if (expected) await writeFile(join(dir, "expected"), expected);
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true });
-      throw fsError(err, `ingest ${backendRef}`);
-    }
-  }
-
-  async #status(dir: string, backendRef: string): Promise<IngestStatus | undefined> {
-    let data;
-    try {
-      data = await stat(join(dir, "data"));
-    } catch {
-      // A ref without data yet (opened, nothing written) still has its dir.
-      if (!(await stat(dir).catch(() => undefined))) return undefined;
-    }
-    const started = await readText(join(dir, "startedat"));
-    const updated = await readText(join(dir, "updatedat"));
-    const updatedAt = data ? data.mtime : new Date(updated || Date.now());
-    return {
-      ref: backendRef.slice(backendRef.indexOf("/") + 1),
-      offset: data ? data.size : 0,
-      total: await readTotal(dir),
-      expected: await readText(join(dir, "expected")),
-      startedAt: new Date(started || Date.now()),
-      updatedAt,
-    };
   }
 
   /** Shared policy: a blob already on disk joins this namespace without data. */
@@ -423,18 +366,4 @@ function settle<T>(fn: () => T): Promise<T> {
   return new Promise((resolve) => {
     resolve(fn());
   });
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return (await readFile(path, "utf8")).trim();
-  } catch {
-    return "";
-  }
-}
-
-async function readTotal(dir: string): Promise<number> {
-  const text = await readText(join(dir, "total"));
-  const n = Number(text);
-  return Number.isFinite(n) && n > 0 ? n : 0;
 }
