@@ -92,7 +92,7 @@ test("copies every blob with verified digests, at most 3 at a time, one download
   const image = buildImage({ layers });
   await pushImage(reg, "library/six", "v1", image);
   const client = new RegistryClient();
-  const fetcher = new BlobFetcher(client);
+  const fetcher = new BlobFetcher();
   const ts = await openStore(t, ctx);
   const store = ts.store;
   const ref = parseReference(`${proxy.host}/library/six:v1`);
@@ -106,15 +106,15 @@ test("copies every blob with verified digests, at most 3 at a time, one download
   const shared = image.layers[0];
   assert.ok(shared);
   const results = await Promise.all([
-    ...image.layers.map((l) => fetcher.fetch(ctx, store, ref, desc(l), onProgress)),
-    fetcher.fetch(ctx, store, ref, desc(shared)),
+    ...image.layers.map((l) => fetcher.fetch(ctx, client, store, ref, desc(l), onProgress)),
+    fetcher.fetch(ctx, client, store, ref, desc(shared)),
   ]);
   assert.deepEqual(results, Array(7).fill("fetched"));
   assert.ok(peak <= 3, `peak concurrency ${peak}`);
   for (const l of image.layers) assert.deepEqual(await ts.data(l.digest), l.data);
   const gets = proxy.requests.filter((r) => r.path.endsWith(`/blobs/${shared.digest}`));
   assert.equal(gets.length, 1, "the shared blob was downloaded once");
-  assert.equal(await fetcher.fetch(ctx, store, ref, desc(shared)), "exists");
+  assert.equal(await fetcher.fetch(ctx, client, store, ref, desc(shared)), "exists");
 });
 
 test("Basic auth: credentials from the provider; none gives Unauthenticated naming the host", async (t) => {
@@ -133,7 +133,7 @@ test("Basic auth: credentials from the provider; none gives Unauthenticated nami
   const resolved = await client.resolve(ctx, ref);
   const ts = await openStore(t, ctx);
   const store = ts.store;
-  await new BlobFetcher(client).fetch(ctx, store, ref, desc(image.layers[0] ?? image.config));
+  await new BlobFetcher().fetch(ctx, client, store, ref, desc(image.layers[0] ?? image.config));
   assert.equal(resolved.descriptor.digest, image.manifest.digest);
   const wrong = new RegistryClient({
     credentials: () => ({ username: reg.username, password: "nope" }),
@@ -154,9 +154,9 @@ test("Bearer token auth: one token per scope for many requests; bad credentials 
   await client.fetchManifest(ctx, ref, resolved.descriptor);
   const ts = await openStore(t, ctx);
   const store = ts.store;
-  const fetcher = new BlobFetcher(client);
+  const fetcher = new BlobFetcher();
   await Promise.all(
-    [...image.layers, image.config].map((b) => fetcher.fetch(ctx, store, ref, desc(b))),
+    [...image.layers, image.config].map((b) => fetcher.fetch(ctx, client, store, ref, desc(b))),
   );
   assert.equal(await ts.count(), 3);
   assert.equal(reg.tokenRequests() - before, 1, "one token for the repository's pull scope");
@@ -190,12 +190,12 @@ test("a registry answering 500 is retried boundedly, then succeeds or fails with
       : { kind: "pass" };
   const ts = await openStore(t, ctx);
   const store = ts.store;
-  assert.equal(await new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), "fetched");
+  assert.equal(await new BlobFetcher().fetch(ctx, client, store, ref, desc(layer)), "fetched");
   assert.equal(proxy.requests.filter((r) => r.path.includes("/blobs/")).length, 3);
   proxy.plan = () => ({ kind: "status", status: 503 });
   const ts2 = await openStore(t, ctx);
   const store2 = ts2.store;
-  await assert.rejects(new BlobFetcher(client).fetch(ctx, store2, ref, desc(layer)), (e) => {
+  await assert.rejects(new BlobFetcher().fetch(ctx, client, store2, ref, desc(layer)), (e) => {
     assert.ok(isUnavailable(e), String(e));
     assert.match(String(e), /HTTP 503 \(after 4 attempts\)/);
     return true;
@@ -220,7 +220,7 @@ test("a connection dropped mid-blob resumes with Range from the bytes already wr
   const store = ts.store;
   const client = new RegistryClient({ backoffMs: 20 });
   const ref = parseReference(`${proxy.host}/library/drop:v1`);
-  assert.equal(await new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), "fetched");
+  assert.equal(await new BlobFetcher().fetch(ctx, client, store, ref, desc(layer)), "fetched");
   const ranges = proxy.requests.filter((r) => r.path.includes("/blobs/")).map((r) => r.range);
   assert.equal(ranges.length, 2);
   assert.equal(ranges[0], undefined);
@@ -248,7 +248,7 @@ test("a body that stalls is abandoned after the idle deadline and resumed", asyn
   const ref = parseReference(`${proxy.host}/library/stall:v1`);
   const events: BlobProgress[] = [];
   assert.equal(
-    await new BlobFetcher(client).fetch(ctx, store, ref, desc(layer), (p) => events.push(p)),
+    await new BlobFetcher().fetch(ctx, client, store, ref, desc(layer), (p) => events.push(p)),
     "fetched",
   );
   const retry = events.find((e) => e.state === "retrying" && e.error);
@@ -275,13 +275,13 @@ test("a lying size or a corrupted blob commits nothing and says what was wrong",
   const ts = await openStore(t, ctx);
   const store = ts.store;
   const short = { ...desc(layer), size: layer.size - 100 };
-  await assert.rejects(new BlobFetcher(client).fetch(ctx, store, ref, short), (e) => {
+  await assert.rejects(new BlobFetcher().fetch(ctx, client, store, ref, short), (e) => {
     assert.ok(isDataLoss(e), `${kindOf(e)}: ${String(e)}`);
     assert.match(String(e), /more than the \d+ bytes the manifest declares/);
     return true;
   });
   proxy.plan = (r) => (r.path.includes("/blobs/") ? { kind: "corrupt" } : { kind: "pass" });
-  await assert.rejects(new BlobFetcher(client).fetch(ctx, store, ref, desc(layer)), /digest/);
+  await assert.rejects(new BlobFetcher().fetch(ctx, client, store, ref, desc(layer)), /digest/);
   assert.equal(await ts.count(), 0);
   assert.equal(await ts.ingests(), 0, "the bad ingests were aborted");
   const manifest = { ...desc(image.manifest), size: image.manifest.size + 1 };
@@ -304,7 +304,7 @@ test("a pull that gives up keeps its ingest; the next pull resumes it with Range
   proxy.plan = (r) =>
     r.path.includes("/blobs/") ? { kind: "drop-after", bytes: 400_000 } : { kind: "pass" };
   const once = new RegistryClient({ attempts: 1 });
-  await assert.rejects(new BlobFetcher(once).fetch(ctx, ts.store, ref, desc(layer)), (e) => {
+  await assert.rejects(new BlobFetcher().fetch(ctx, once, ts.store, ref, desc(layer)), (e) => {
     assert.ok(isUnavailable(e), String(e));
     assert.match(String(e), /attempt 1/);
     return true;
@@ -313,7 +313,7 @@ test("a pull that gives up keeps its ingest; the next pull resumes it with Range
   assert.equal(await ts.ingests(), 1, "the partial download is kept for a resume");
   proxy.plan = () => ({ kind: "pass" });
   proxy.requests.length = 0;
-  assert.equal(await new BlobFetcher(once).fetch(ctx, ts.store, ref, desc(layer)), "fetched");
+  assert.equal(await new BlobFetcher().fetch(ctx, once, ts.store, ref, desc(layer)), "fetched");
   assert.match(proxy.requests[0]?.range ?? "", /^bytes=[1-9]\d*-$/);
   assert.deepEqual(await ts.data(layer.digest), layer.data);
   assert.equal(await ts.ingests(), 0);

@@ -39,7 +39,7 @@ test("registry.k8s.io/pause:3.10 is served by the local mirror hosts.toml names"
   assert.equal(resolved.descriptor.digest, image.manifest.digest);
   const ts = await openStore(t, ctx);
   const store = ts.store;
-  await new BlobFetcher(client).fetch(ctx, store, ref, {
+  await new BlobFetcher().fetch(ctx, client, store, ref, {
     mediaType: image.config.mediaType,
     digest: image.config.digest,
     size: image.config.size,

@@ -1,11 +1,14 @@
 // Pull end to end into a content store: index → platform manifest → config + layers, GC and
 // distribution-source labels, the image record, and the refusals that commit nothing.
 import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { background, type Ctx } from "@sandboxd/core";
-import { alreadyExists, isInvalidArgument, isNotFound } from "@sandboxd/errdefs";
+import { alreadyExists, isInvalidArgument, isNotFound, isUnauthenticated } from "@sandboxd/errdefs";
 import {
   BlobFetcher,
+  PullService,
   Puller,
   RegistryClient,
   type ImageRecord,
@@ -23,7 +26,9 @@ import {
   pushImage,
   pushIndex,
   pushManifest,
+  startFaultProxy,
   startRegistry,
+  tempDir,
   type AfterHook,
 } from "@sandboxd/testing";
 import { openStore } from "./pull-store.js";
@@ -50,7 +55,7 @@ async function puller(t: AfterHook) {
   return {
     ts,
     images,
-    puller: new Puller({ client, fetcher: new BlobFetcher(client), store: ts.store, images }),
+    puller: new Puller({ client, fetcher: new BlobFetcher(), store: ts.store, images }),
   };
 }
 
@@ -150,4 +155,50 @@ test("a config whose diff_ids disagree with the layers commits no manifest and n
   );
   assert.equal((await ts.data(badManifest.digest)) !== undefined, false);
   assert.equal(images.byName.size, 0);
+});
+
+test("PullService: per-call credentials through a mirror; concurrent pulls share a base layer's download", async (t) => {
+  const reg = await startRegistry(t, { auth: "token" });
+  const proxy = await startFaultProxy(t, reg.host);
+  const base = { entries: busyboxEntries() };
+  const a = buildImage({ layers: [base, { entries: [{ name: "a", data: "a" }] }] });
+  const b = buildImage({ layers: [base, { entries: [{ name: "b", data: "b" }] }] });
+  await pushImage(reg, "e2e/a", "1", a);
+  await pushImage(reg, "e2e/b", "1", b);
+  const config = await tempDir(t, "sbx-certs-");
+  await mkdir(join(config, "registry.k8s.io"));
+  await writeFile(
+    join(config, "registry.k8s.io", "hosts.toml"),
+    `server = "https://registry.k8s.io"\n[host."http://${proxy.host}"]\n  capabilities = ["pull", "resolve"]\n`,
+  );
+  const ts = await openStore(t, ctx);
+  const images = new Records();
+  const unpacked: string[] = [];
+  const service = new PullService({
+    content: ts.store,
+    images,
+    hostsConfigPath: config,
+    unpack: (_ctx, image) => {
+      unpacked.push(image.name);
+      return Promise.resolve();
+    },
+  });
+  await assert.rejects(service.pull(ctx, "registry.k8s.io/e2e/a:1"), isUnauthenticated);
+  const auth = { username: reg.username, password: reg.password };
+  const [pa, pb] = await Promise.all([
+    service.pull(ctx, "registry.k8s.io/e2e/a:1", { auth }),
+    service.pull(ctx, "registry.k8s.io/e2e/b:1", { auth }),
+  ]);
+  assert.equal(pa.manifest.digest, a.manifest.digest);
+  assert.equal(pb.manifest.digest, b.manifest.digest);
+  assert.deepEqual([...images.byName.keys()].sort(), [
+    "registry.k8s.io/e2e/a:1",
+    "registry.k8s.io/e2e/b:1",
+  ]);
+  assert.deepEqual(unpacked.sort(), ["registry.k8s.io/e2e/a:1", "registry.k8s.io/e2e/b:1"]);
+  const shared = a.layers[0]?.digest ?? "";
+  const gets = proxy.requests.filter(
+    (r) => r.method === "GET" && r.path.includes(`/blobs/${shared}`) && !r.range,
+  );
+  assert.equal(gets.length, 1, "the shared base layer was downloaded once");
 });

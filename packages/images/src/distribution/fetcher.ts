@@ -62,15 +62,13 @@ export interface FetcherOptions {
 }
 
 export class BlobFetcher {
-  readonly #client: RegistryClient;
   readonly #limit: Limiter;
   readonly #inflight = new Map<
     string,
     { promise: Promise<"fetched" | "exists">; listeners: Set<ProgressFn> }
   >();
 
-  constructor(client: RegistryClient, options: FetcherOptions = {}) {
-    this.#client = client;
+  constructor(options: FetcherOptions = {}) {
     this.#limit = new Limiter(options.concurrency ?? 3);
   }
 
@@ -80,6 +78,7 @@ export class BlobFetcher {
    */
   fetch(
     ctx: Ctx,
+    client: RegistryClient,
     store: ContentStore,
     ref: Reference,
     desc: Descriptor,
@@ -99,13 +98,18 @@ export class BlobFetcher {
     };
     emit({ state: "waiting", offset: 0 });
     const promise = this.#limit
-      .run(() => this.#copy(ctx, store, ref, desc, emit, labels))
+      .run(() => this.#copy(ctx, client, store, ref, desc, emit, labels))
       .finally(() => this.#inflight.delete(key));
     this.#inflight.set(key, { promise, listeners });
     return promise;
   }
 
-  async #open(ctx: Ctx, store: ContentStore, desc: Descriptor): Promise<ContentWriter | undefined> {
+  async #open(
+    ctx: Ctx,
+    client: RegistryClient,
+    store: ContentStore,
+    desc: Descriptor,
+  ): Promise<ContentWriter | undefined> {
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await store.writer(ctx, {
@@ -117,20 +121,21 @@ export class BlobFetcher {
         if (isAlreadyExists(err)) return undefined;
         // Another process holds the ingest: wait for it, boundedly.
         if (!isUnavailable(err) || attempt >= 20) throw err;
-        await this.#client.backoff(ctx, Math.min(attempt, 3));
+        await client.backoff(ctx, Math.min(attempt, 3));
       }
     }
   }
 
   async #copy(
     ctx: Ctx,
+    client: RegistryClient,
     store: ContentStore,
     ref: Reference,
     desc: Descriptor,
     emit: (p: Omit<BlobProgress, "digest" | "mediaType" | "total">) => void,
     labels: Record<string, string> | undefined,
   ): Promise<"fetched" | "exists"> {
-    const writer = await this.#open(ctx, store, desc);
+    const writer = await this.#open(ctx, client, store, desc);
     if (!writer) {
       emit({ state: "exists", offset: desc.size });
       return "exists";
@@ -144,7 +149,7 @@ export class BlobFetcher {
         }
         emit({ state: attempt === 0 ? "downloading" : "retrying", offset, attempt });
         try {
-          const opened = await this.#client.open(ctx, ref, desc, offset);
+          const opened = await client.open(ctx, ref, desc, offset);
           if (opened.offset !== offset) {
             await writer.truncate(opened.offset);
             offset = opened.offset;
@@ -167,14 +172,14 @@ export class BlobFetcher {
           if (offset < desc.size)
             throw unavailable(`connection ended at ${offset} of ${desc.size} bytes`);
         } catch (err) {
-          if (!isTransient(err) || attempt + 1 >= this.#client.attempts) {
+          if (!isTransient(err) || attempt + 1 >= client.attempts) {
             throw wrap(
               err,
               `fetching ${desc.digest} from ${ref.domain}/${ref.path} (${offset} of ${desc.size} bytes, attempt ${attempt + 1})`,
             );
           }
           emit({ state: "retrying", offset, attempt: attempt + 1, error: (err as Error).message });
-          await this.#client.backoff(ctx, attempt);
+          await client.backoff(ctx, attempt);
         }
       }
       emit({ state: "verifying", offset });

@@ -8,3 +8,5 @@ export type {
   PullOptions,
   PulledImage,
 } from "./types.js";
+export { PullService } from "./service.js";
+export type { PullRequest, PullServiceOptions } from "./service.js";

@@ -186,7 +186,7 @@ export class Puller {
         `${name}: the config lists ${diffIDs?.length ?? 0} diff_ids for ${layers.length} layers`,
       );
     }
-    await Promise.all(layers.map((l) => fetcher.fetch(ctx, store, ref, l, onBlob, source)));
+    await Promise.all(layers.map((l) => fetcher.fetch(ctx, client, store, ref, l, onBlob, source)));
 
     const manifestLabels: Record<string, string> = {
       ...source,
