@@ -10,3 +10,5 @@ export type {
 } from "./types.js";
 export { PullService } from "./service.js";
 export type { PullRequest, PullServiceOptions } from "./service.js";
+export { unpackImage, uncompressedLabel } from "./unpack-image.js";
+export type { UnpackDeps } from "./unpack-image.js";
