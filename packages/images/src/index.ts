@@ -22,3 +22,7 @@ export {
   type Snapshotter,
   type Usage,
 } from "./snapshots/types.js";
+export { applyLayer, applyLayerFile, applyTarget, chainIds } from "./unpack/unpack.js";
+export { detectCompression, type Compression, type LayerResult } from "./unpack/layer.js";
+export { tarArchive, tarEnd, tarEntry, type TarEntry } from "./archive/tarwriter.js";
+export { TarParser, type TarHeader, type TarSink } from "./unpack/tar.js";

@@ -12,16 +12,15 @@ import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, isAlreadyExists, isNotFound } from "@sandboxd/errdefs";
 import type { ContentStore } from "../content/types.js";
 import type { Mount, Snapshotter } from "../snapshots/types.js";
+import { applyLayer, chainIds } from "../unpack/unpack.js";
 import type { PulledImage } from "./types.js";
 
 export interface UnpackDeps {
   readonly snapshotter: Snapshotter;
   /** The content store, with the path of a committed blob (LocalContentStore.blobPath). */
   readonly content: ContentStore & { blobPath(digest: string): string };
-  /** Applies a layer blob onto snapshot mounts (Diff.Apply), returning its diffID. */
-  readonly applyLayer: (ctx: Ctx, blobPath: string, mounts: Mount[]) => Promise<{ diffId: string }>;
-  /** containerd's identity.ChainIDs. */
-  readonly chainIds: (diffIds: readonly string[]) => string[];
+  /** Applies a layer blob onto snapshot mounts (Diff.Apply); default ../unpack's applyLayer. */
+  readonly applyLayer?: (ctx: Ctx, blobPath: string, mounts: Mount[]) => Promise<{ diffId: string }>;
 }
 
 export const uncompressedLabel = "containerd.io/uncompressed";
@@ -40,7 +39,8 @@ function exists(ctx: Ctx, snapshotter: Snapshotter, key: string): boolean {
 export async function unpackImage(ctx: Ctx, deps: UnpackDeps, image: PulledImage): Promise<string> {
   const { snapshotter, content } = deps;
   const diffIds = image.imageConfig.rootfs.diff_ids;
-  const chain = deps.chainIds(diffIds);
+  const chain = chainIds(diffIds);
+  const apply = deps.applyLayer ?? applyLayer;
   let parent: string | undefined;
   for (const [i, layer] of image.layers.entries()) {
     const chainId = chain[i] ?? "";
@@ -48,7 +48,7 @@ export async function unpackImage(ctx: Ctx, deps: UnpackDeps, image: PulledImage
       const key = `extract-${process.hrtime.bigint()}-${randomBytes(2).toString("hex")} ${chainId}`;
       const mounts = await snapshotter.prepare(ctx, key, parent);
       try {
-        const { diffId } = await deps.applyLayer(ctx, content.blobPath(layer.digest), mounts);
+        const { diffId } = await apply(ctx, content.blobPath(layer.digest), mounts);
         if (diffId !== diffIds[i]) {
           throw invalidArgument(
             `${image.name}: wrong diff id calculated on extraction of layer ${i} (${layer.digest}): got ${diffId}, the config says ${diffIds[i]}`,
