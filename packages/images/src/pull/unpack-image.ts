@@ -20,7 +20,11 @@ export interface UnpackDeps {
   /** The content store, with the path of a committed blob (LocalContentStore.blobPath). */
   readonly content: ContentStore & { blobPath(digest: string): string };
   /** Applies a layer blob onto snapshot mounts (Diff.Apply); default ../unpack's applyLayer. */
-  readonly applyLayer?: (ctx: Ctx, blobPath: string, mounts: Mount[]) => Promise<{ diffId: string }>;
+  readonly applyLayer?: (
+    ctx: Ctx,
+    blobPath: string,
+    mounts: Mount[],
+  ) => Promise<{ diffId: string }>;
 }
 
 export const uncompressedLabel = "containerd.io/uncompressed";
@@ -60,14 +64,18 @@ export async function unpackImage(ctx: Ctx, deps: UnpackDeps, image: PulledImage
         if (!isAlreadyExists(err)) throw err;
         // Another unpack committed the same chain meanwhile: use it.
       }
-      await content.update(ctx, { digest: layer.digest, labels: { [uncompressedLabel]: diffIds[i] ?? "" } }, [
-        `labels.${uncompressedLabel}`,
-      ]);
+      await content.update(
+        ctx,
+        { digest: layer.digest, labels: { [uncompressedLabel]: diffIds[i] ?? "" } },
+        [`labels.${uncompressedLabel}`],
+      );
     }
     parent = chainId;
   }
   const top = chain.at(-1) ?? "";
   const gcLabel = `containerd.io/gc.ref.snapshot.${snapshotter.name}`;
-  await content.update(ctx, { digest: image.config.digest, labels: { [gcLabel]: top } }, [`labels.${gcLabel}`]);
+  await content.update(ctx, { digest: image.config.digest, labels: { [gcLabel]: top } }, [
+    `labels.${gcLabel}`,
+  ]);
   return top;
 }
