@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # static busybox for test root filesystems, containerd 1.6 (ctr and
 # containerd-shim-runc-v2) for the interop tests, iproute2 and iptables for pod
 # networking, socat for sbx-sandboxer's terminals (stdin into conmon's attach socket).
-debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat)
+debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat docker-registry apache2-utils)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do

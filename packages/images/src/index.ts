@@ -5,6 +5,9 @@ export type {
   IngestStatus,
   WriterOptions,
 } from "./content/types.js";
+export * from "./distribution/index.js";
+export * from "./hosts/index.js";
+export * from "./pull/index.js";
 export { ensureImagesSchema, openImagesDb, type ImagesDb } from "./db.js";
 export { contentDir, LocalContentStore } from "./content/store.js";
 export { IngestWriter } from "./content/writer.js";
