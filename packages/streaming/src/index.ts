@@ -15,3 +15,5 @@ export {
 } from "./protocol/remotecommand.js";
 export { SpdySession, SpdyStream } from "./spdy/session.js";
 export { spdyConnect } from "./client/spdy.js";
+export { wsConnect } from "./client/ws.js";
+export { WsConnection } from "./websocket/conn.js";
