@@ -157,8 +157,9 @@ export class StreamingServer {
   /** Stops listening and ends every session (their runtime calls are aborted). */
   async close(): Promise<void> {
     for (const s of [...this.sessions]) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    await closed;
   }
 
   private track(session: { destroy(): void }, done: Promise<void>): void {

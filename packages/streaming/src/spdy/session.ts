@@ -8,18 +8,14 @@
  */
 import { EventEmitter } from "node:events";
 import type { Duplex as DuplexSocket } from "node:stream";
-import { Duplex } from "node:stream";
 import {
   FrameReader,
   GoAwayStatus,
   RstStatus,
   SpdyProtocolError,
-  defaultWindow,
-  encodeData,
   encodeGoAway,
   encodePing,
   encodeRstStream,
-  encodeSynReply,
   encodeSynStream,
   encodeWindowUpdate,
   flagFin,
@@ -27,116 +23,9 @@ import {
   type Frame,
 } from "./frames.js";
 import { HeaderCodec, type SpdyHeaders } from "./headers.js";
+import { SpdyStream, ackThreshold, type StreamHost } from "./stream.js";
 
-const maxDataChunk = 32 * 1024;
-const ackThreshold = defaultWindow / 2;
-
-export class SpdyStream extends Duplex {
-  /** Headers of the SYN_REPLY, once the peer answered a stream this side opened. */
-  replyHeaders: SpdyHeaders | null = null;
-  private remoteClosed = false;
-  private localClosed = false;
-  private replied: boolean;
-  private unacked = 0;
-  private readonly session: SpdySession;
-  readonly id: number;
-  readonly headers: SpdyHeaders;
-
-  constructor(session: SpdySession, id: number, headers: SpdyHeaders, opts: { replied: boolean }) {
-    super({ allowHalfOpen: true });
-    this.session = session;
-    this.id = id;
-    this.headers = headers;
-    this.replied = opts.replied;
-  }
-
-  /** Answers an incoming stream with SYN_REPLY (kubelet's server replies to every stream). */
-  reply(headers: SpdyHeaders = {}): void {
-    if (this.replied) return;
-    this.replied = true;
-    this.session.sendHeaderFrame((hb) => encodeSynReply(this.id, 0, hb), headers);
-  }
-
-  /** Ends the stream abruptly with RST_STREAM (CANCEL by default). */
-  reset(status: number = RstStatus.Cancel): void {
-    if (!this.remoteClosed || !this.localClosed)
-      this.session.sendFrame(encodeRstStream(this.id, status));
-    this.remoteClosed = this.localClosed = true;
-    this.destroy();
-  }
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.localClosed) return cb(new Error(`spdy stream ${this.id} is closed`));
-    for (let at = 0; at < chunk.length; at += maxDataChunk) {
-      this.session.sendFrame(encodeData(this.id, 0, chunk.subarray(at, at + maxDataChunk)));
-    }
-    this.session.afterDrain(cb);
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.localClosed) {
-      this.localClosed = true;
-      this.session.sendFrame(encodeData(this.id, flagFin, Buffer.alloc(0)));
-    }
-    this.maybeDone();
-    cb();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (!this.remoteClosed || !this.localClosed) {
-      this.remoteClosed = this.localClosed = true;
-      this.session.sendFrame(encodeRstStream(this.id, RstStatus.Cancel));
-    }
-    this.session.forget(this.id);
-    cb(err);
-  }
-
-  /** @internal */
-  onData(data: Buffer, fin: boolean): void {
-    if (this.remoteClosed) return;
-    if (data.length > 0) {
-      this.push(data);
-      this.unacked += data.length;
-      if (this.unacked >= ackThreshold && !fin) {
-        this.session.sendFrame(encodeWindowUpdate(this.id, this.unacked));
-        this.unacked = 0;
-      }
-    }
-    if (fin) this.onRemoteFin();
-  }
-
-  /** @internal */
-  onRemoteFin(): void {
-    if (this.remoteClosed) return;
-    this.remoteClosed = true;
-    this.push(null);
-    this.maybeDone();
-  }
-
-  /** @internal */
-  onUnidirectional(): void {
-    this.localClosed = true;
-  }
-
-  /** @internal */
-  onReset(): void {
-    this.remoteClosed = this.localClosed = true;
-    this.push(null);
-    this.destroy();
-  }
-
-  /** @internal */
-  onReply(headers: SpdyHeaders): void {
-    this.replyHeaders = headers;
-    this.emit("reply", headers);
-  }
-
-  private maybeDone(): void {
-    if (this.remoteClosed && this.localClosed) this.session.forget(this.id);
-  }
-}
+export { SpdyStream };
 
 export interface SessionOptions {
   /** The server opens even-numbered streams and answers odd PING ids; a client the opposite. */
@@ -145,16 +34,20 @@ export interface SessionOptions {
   idleTimeoutMs?: number;
 }
 
-export class SpdySession extends EventEmitter<{
-  stream: [SpdyStream];
-  goaway: [];
-  close: [];
-}> {
+export class SpdySession
+  extends EventEmitter<{
+    stream: [SpdyStream];
+    goaway: [];
+    close: [];
+  }>
+  implements StreamHost
+{
   private readonly reader = new FrameReader();
   private readonly codec = new HeaderCodec();
   private readonly streams = new Map<number, SpdyStream>();
   private readonly out: (Buffer | Promise<Buffer>)[] = [];
   private pumping = false;
+  private pumpDone: Promise<void> = Promise.resolve();
   private inbound: Promise<void> = Promise.resolve();
   private nextId: number;
   private lastRemoteId = 0;
@@ -289,17 +182,16 @@ export class SpdySession extends EventEmitter<{
     this.emit("close");
   }
 
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.closed || (!this.pumping && this.out.length === 0)) resolve();
-        else setImmediate(check);
-      };
-      check();
-    });
+  private async drained(): Promise<void> {
+    while (this.pumping && !this.closed) await this.pumpDone;
   }
 
-  private async pump(): Promise<void> {
+  private pump(): Promise<void> {
+    this.pumpDone = this.runPump();
+    return this.pumpDone;
+  }
+
+  private async runPump(): Promise<void> {
     this.pumping = true;
     try {
       while (this.out.length > 0 && !this.closed) {
