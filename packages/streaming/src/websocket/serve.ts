@@ -15,10 +15,13 @@ import {
   ResizeDecoder,
   ResizeQueue,
   encodeStatus,
+  portForwardProtocol,
   type CommandProtocol,
 } from "../protocol/remotecommand.js";
 import type { PortForwardRequest, StreamIO } from "../runtime.js";
-import type { ServeOptions } from "../spdy/serve.js";
+import { serveSpdyPortForward, type ServeOptions } from "../spdy/serve.js";
+import { SpdySession } from "../spdy/session.js";
+import { WsByteStream, tunnelPrefix } from "./tunnel.js";
 import { wsPortForward } from "./portforward.js";
 import { ChannelCodec, channelWriter } from "./channels.js";
 
@@ -92,6 +95,17 @@ export function serveWebSocket(
   opts: ServeOptions & { idleTimeoutMs: number },
 ): WsSession | null {
   if (cached.kind === "portforward") {
+    const tunnel = tunnelPrefix + portForwardProtocol;
+    if (headerValues(req, "sec-websocket-protocol").includes(tunnel)) {
+      if (handshake(req, socket, [tunnel]) === null) return null;
+      if (head.length > 0) socket.unshift(head);
+      const ws = new WsConnection(socket, { server: true, idleTimeoutMs: opts.idleTimeoutMs });
+      const session = new SpdySession(new WsByteStream(ws), { server: true });
+      return {
+        destroy: () => session.destroy(),
+        done: serveSpdyPortForward(session, cached.request.podSandboxId, opts),
+      };
+    }
     const ports = new URL(req.url ?? "/", "http://x").searchParams
       .getAll("port")
       .flatMap((p) => p.split(","))

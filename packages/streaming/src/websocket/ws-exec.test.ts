@@ -6,6 +6,8 @@ import { StreamingServer } from "../server.js";
 import { wsConnect } from "../client/ws.js";
 import { ProcessRuntime, waitFor } from "../testing/process-runtime.js";
 import type { WsConnection } from "./conn.js";
+import { WsByteStream } from "./tunnel.js";
+import { SpdySession } from "../spdy/session.js";
 
 interface Received {
   channels: Map<number, Buffer[]>;
@@ -146,6 +148,33 @@ describe("exec and port-forward over WebSocket", () => {
       assert.equal(open.size, 1);
       ws.destroy();
       await waitFor(() => open.size === 0, "the pod-side socket to close");
+      await waitFor(() => server.activeSessions === 0, "the session to be released");
+    } finally {
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
+  });
+
+  test("port-forward: SPDY tunnelled in WebSocket (SPDY/3.1+portforward.k8s.io)", async () => {
+    const target = net.createServer((s) =>
+      s.on("data", (c: Buffer) => s.end(`echo:${c.toString()}`)),
+    );
+    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
+    const port = String((target.address() as AddressInfo).port);
+    try {
+      const { url } = server.getPortForward({ podSandboxId: "p" });
+      const { ws, protocol } = await wsConnect(url, ["SPDY/3.1+portforward.k8s.io"]);
+      assert.equal(protocol, "SPDY/3.1+portforward.k8s.io");
+      const session = new SpdySession(new WsByteStream(ws), { server: false });
+      const error = await session.openStream({ streamtype: "error", port, requestid: "0" });
+      error.end();
+      const data = await session.openStream({ streamtype: "data", port, requestid: "0" });
+      const chunks: Buffer[] = [];
+      data.on("data", (c: Buffer) => chunks.push(c));
+      const ended = new Promise((resolve) => data.once("end", resolve));
+      data.write("tunnel");
+      await ended;
+      assert.equal(Buffer.concat(chunks).toString(), "echo:tunnel");
+      session.destroy();
       await waitFor(() => server.activeSessions === 0, "the session to be released");
     } finally {
       await new Promise<void>((resolve) => target.close(() => resolve()));
