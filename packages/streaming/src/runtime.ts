@@ -38,7 +38,9 @@ export interface Runtime {
   attach(containerId: string, io: StreamIO, signal: AbortSignal): Promise<void>;
   /**
    * Connects `stream` to `port` on the pod's loopback (inside its network namespace); resolves
-   * when either side closed. On `signal`, close the connection to the pod.
+   * when either side closed. The stream ending (client FIN) means "no more to send": half-close
+   * the pod socket; the stream closing (reset, client gone) or `signal` means drop it. Reject
+   * (errdefs) when the port cannot be reached: the client sees the message on its error stream.
    */
   portForward(
     podSandboxId: string,

@@ -183,7 +183,8 @@ export class SpdySession
   }
 
   private async drained(): Promise<void> {
-    while (this.pumping && !this.closed) await this.pumpDone;
+    const gone = new Promise<void>((resolve) => this.once("close", resolve));
+    while (this.pumping && !this.closed) await Promise.race([this.pumpDone, gone]);
   }
 
   private pump(): Promise<void> {
