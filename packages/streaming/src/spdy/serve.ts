@@ -160,8 +160,13 @@ export function serveSpdyPortForward(
     }
     const id =
       stream.headers["requestid"] ?? String(type === StreamType.Data ? stream.id - 2 : stream.id);
-    stream.reply();
     let pair = pairs.get(id);
+    if (pair && (type === StreamType.Data ? pair.data : pair.error)) {
+      opts.logger.warn({ type, requestId: id }, "duplicate port-forward stream refused");
+      stream.reset();
+      return;
+    }
+    stream.reply();
     if (!pair) {
       const timer = setTimeout(() => {
         pairs.delete(id);
