@@ -139,23 +139,20 @@ export function encodePodSandboxConfig(c: PodSandboxConfigInput): Uint8Array {
   return encodeFields(fields);
 }
 
-interface SpecLike {
-  linux?: { namespaces?: { type: string; path?: string }[] };
-}
-
 /**
  * containerd's `customopts.WithPodNamespaces`: net, ipc and uts at
  * `/proc/<sandboxPid>/ns/*`, and pid too unless the container's pid mode is CONTAINER.
  */
-export function withPodNamespaces<T extends SpecLike>(
+export function withPodNamespaces<T extends object>(
   spec: T,
   sandboxPid: number,
   containerPid: CriNamespaceMode,
   targetPid = sandboxPid,
 ): T {
+  const s = spec as { linux?: { namespaces?: { type: string; path?: string }[] } };
   const set = (type: string, path: string): void => {
-    spec.linux ??= {};
-    const list = (spec.linux.namespaces ??= []);
+    s.linux ??= {};
+    const list = (s.linux.namespaces ??= []);
     const existing = list.find((n) => n.type === type);
     if (existing) existing.path = path;
     else list.push({ type, path });
