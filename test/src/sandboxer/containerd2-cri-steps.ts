@@ -68,6 +68,7 @@ export class CriStandIn {
   readonly layers: string[];
   readonly tasks: ReturnType<Fixture["tasks"]>;
   readonly controller: ReturnType<Fixture["controller"]>;
+  readonly pods: Pod[] = [];
 
   constructor(f: Fixture, layers: string[]) {
     this.f = f;
@@ -110,7 +111,7 @@ export class CriStandIn {
       throw err;
     }
     const started = await this.controller.start({ sandboxId: id, sandboxer });
-    return {
+    const pod: Pod = {
       id,
       netnsName,
       netns,
@@ -119,6 +120,16 @@ export class CriStandIn {
       version: started.version,
       config,
     };
+    this.pods.push(pod);
+    return pod;
+  }
+
+  /** After a failed test: every pod removed (its containers with it) and its netns, best effort. */
+  async abandon(): Promise<void> {
+    for (const pod of this.pods) {
+      await this.controller.shutdown({ sandboxId: pod.id, sandboxer }).catch(() => undefined);
+      if (pod.netnsName) await removeNetns(pod.netnsName);
+    }
   }
 
   /**
