@@ -138,6 +138,9 @@ test("containerd 2.x CRI: a pod with two containers, exec, attach, stats, update
     assert.equal(inApp.stdout.split("\n")[0], inSidecar.stdout.trim());
     assert.equal(inApp.stdout.split("\n")[1], "web-0");
     assert.match(inApp.stdout, /read l|sleep 1000/, "the pod's pid namespace is shared");
+    // One /dev/shm per pod, as with a pause container.
+    await cri.execSync(app, ["sh", "-c", "echo shared > /dev/shm/a"], 20_000);
+    assert.equal((await cri.execSync(sidecar, ["cat", "/dev/shm/a"], 20_000)).stdout, "shared\n");
     // ExecSync with a timeout: the exec'd process is killed, not the container.
     const slow = await cri.execSync(app, ["sleep", "60"], 1000);
     assert.equal(slow.timedOut, true);

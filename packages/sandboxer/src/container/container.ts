@@ -135,6 +135,7 @@ export class Container {
       cgroupsPath: containerCgroupsPath(cgroupRel, p.id),
       etc: pod.rec.etc,
       sysctls: pod.rec.sysctls,
+      shm: pod.rec.shm,
     });
     const rec: ContainerRecord = {
       version: recordVersion,

@@ -37,6 +37,8 @@ export interface NamespacePlacement {
   podUts: boolean;
   /** The container is on the pod's network (or the host's, for a host-network pod). */
   podNetwork: boolean;
+  /** The container is in the pod's own IPC namespace (and so shares the pod's /dev/shm). */
+  podIpc: boolean;
 }
 
 const podTypes: readonly string[] = ["network", "ipc", "uts", "pid"];
@@ -56,6 +58,7 @@ export function mapPodNamespaces(
   const out: OciNamespace[] = [];
   let podUts = false;
   let podNetwork = false;
+  let podIpc = false;
   for (const entry of input) {
     const ns = { ...entry };
     if (!podTypes.includes(ns.type)) {
@@ -74,6 +77,7 @@ export function mapPodNamespaces(
       if (pinned !== undefined) ns.path = pinned;
       if (pinned !== undefined && type === "uts") podUts = true;
       if (pinned !== undefined && type === "network") podNetwork = true;
+      if (pinned !== undefined && type === "ipc") podIpc = true;
       out.push(ns);
       continue;
     }
@@ -81,6 +85,7 @@ export function mapPodNamespaces(
       // A path chosen by the client (an implicit pod's netns, a joined container) is respected.
       if (ns.path === pinned && type === "uts") podUts = true;
       if (ns.path === pinned && type === "network") podNetwork = true;
+      if (ns.path === pinned && type === "ipc") podIpc = true;
       out.push(ns);
       continue;
     }
@@ -95,6 +100,7 @@ export function mapPodNamespaces(
     if (type === "network") podNetwork = true;
     if (pinned !== undefined) {
       ns.path = pinned;
+      if (type === "ipc") podIpc = true;
       out.push(ns);
     } else if (view.host?.[type]) {
       // The pod shares the host's namespace: no entry means the host's.
@@ -105,5 +111,5 @@ export function mapPodNamespaces(
       out.push(ns);
     }
   }
-  return { namespaces: out, podUts, podNetwork };
+  return { namespaces: out, podUts, podNetwork, podIpc };
 }

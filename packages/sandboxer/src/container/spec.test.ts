@@ -136,3 +136,33 @@ test("a CRI spec with /proc/0 paths: pod namespaces, pod /etc files, pod sysctls
     "net.ipv4.ip_forward": "1",
   });
 });
+
+test("a container in the pod's IPC namespace gets the pod's /dev/shm instead of its own tmpfs", () => {
+  const input: OciSpec = {
+    process: { args: ["sh"] },
+    mounts: [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["size=65536k"] }],
+    linux: { namespaces: [{ type: "ipc", path: "/proc/0/ns/ipc" }] },
+  };
+  const out = placeInSandbox(input, {
+    namespaces: { ipc: "/p/ipc" },
+    authoritative: true,
+    cgroupsPath: "/x",
+    shm: "/s/pod/shm",
+  });
+  assert.deepEqual(out.mounts, [
+    {
+      destination: "/dev/shm",
+      type: "bind",
+      source: "/s/pod/shm",
+      options: ["rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"],
+    },
+  ]);
+  const hostIpc = placeInSandbox(input, {
+    namespaces: {},
+    host: { ipc: true },
+    authoritative: true,
+    cgroupsPath: "/x",
+    shm: "/s/pod/shm",
+  });
+  assert.equal(hostIpc.mounts?.[0]?.type, "tmpfs");
+});

@@ -30,6 +30,8 @@ export interface OciSpec {
 export interface SandboxView extends PodNamespaceView {
   cgroupsPath: string;
   etc?: EtcFiles | undefined;
+  /** The pod's /dev/shm (a tmpfs), shared by the containers in its IPC namespace. */
+  shm?: string | undefined;
   /** The pod's sysctls (namespaced ones, checked at sandbox create); the container's win. */
   sysctls?: Record<string, string> | undefined;
 }
@@ -58,11 +60,29 @@ export function placeInSandbox(spec: OciSpec, sandbox: SandboxView): OciSpec {
   out.linux.cgroupsPath = sandbox.cgroupsPath;
   if (placed.podNetwork && sandbox.etc)
     out.mounts = [...(out.mounts ?? []), ...etcMounts(sandbox.etc, out.mounts ?? [])];
+  if (placed.podIpc && sandbox.shm) out.mounts = podShm(out.mounts ?? [], sandbox.shm);
   if (sandbox.sysctls && Object.keys(sandbox.sysctls).length > 0) {
     const own = (out.linux.sysctl ?? {}) as Record<string, string>;
     out.linux.sysctl = { ...sandbox.sysctls, ...own };
   }
   return out;
+}
+
+/**
+ * The container's own /dev/shm tmpfs (runc's default mount) replaced by a bind of the pod's,
+ * as CRI's pause world has it; a /dev/shm the client binds itself is kept.
+ */
+function podShm(mounts: OciMount[], shm: string): OciMount[] {
+  const i = mounts.findIndex((m) => m.destination.replace(/\/+$/, "") === "/dev/shm");
+  const bind: OciMount = {
+    destination: "/dev/shm",
+    type: "bind",
+    source: shm,
+    options: ["rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"],
+  };
+  if (i < 0) return [...mounts, bind];
+  if (mounts[i]?.type !== "tmpfs") return mounts;
+  return mounts.map((m, j) => (j === i ? bind : m));
 }
 
 export function sandboxIdFromAnnotations(spec: OciSpec): string | undefined {

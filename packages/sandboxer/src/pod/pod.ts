@@ -5,14 +5,16 @@
  * undoes them in reverse and is safe to repeat. Containers are tracked by the
  * Sandboxer, which stops them before the pod is released.
  */
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Ctx } from "@sandboxd/core";
-import { failedPrecondition } from "@sandboxd/errdefs";
+import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
 import { keyOf } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
+import { run, runChecked } from "../util/exec.js";
 import { withRollback } from "../util/rollback.js";
 import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
@@ -182,6 +184,15 @@ export class Pod {
         await this.save();
       }
 
+      if (!this.rec.implicit && !this.rec.hostIpc) {
+        // One /dev/shm per pod, shared by its containers (what CRI gives a pause pod).
+        const shm = join(this.dir, "shm");
+        this.rec.shm = shm;
+        await this.save();
+        undo.add("unmount /dev/shm", (c) => unmountShm(c, shm));
+        await mountShm(ctx, shm);
+      }
+
       const etcDir = layout.etcDir(namespace, id);
       undo.add("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
       this.rec.etc = await writeEtcFiles(etcDir, {
@@ -217,7 +228,7 @@ export class Pod {
     this.#resolveExited();
   }
 
-  /** CNI DEL, pinned namespaces and the pid holder; each step recorded as undone. */
+  /** CNI DEL, pinned namespaces, the pid holder and /dev/shm; each step recorded as undone. */
   async releaseNetwork(ctx: Ctx): Promise<void> {
     const { config, layout } = this.env;
     if (this.rec.network) {
@@ -232,6 +243,11 @@ export class Pod {
     if (this.rec.pins) {
       await unpinNamespaces(ctx, this.rec.pins.dir);
       this.rec.pins = undefined;
+      await this.save();
+    }
+    if (this.rec.shm) {
+      await unmountShm(ctx, this.rec.shm);
+      this.rec.shm = undefined;
       await this.save();
     }
   }
@@ -273,4 +289,23 @@ async function missingAncestors(cgroups: Cgroups, rel: string): Promise<string[]
     if (!(await cgroups.exists(prefix))) out.push(prefix);
   }
   return out;
+}
+
+async function mountShm(ctx: Ctx, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  await runChecked(ctx, "mount", [
+    "-t",
+    "tmpfs",
+    "-o",
+    "mode=1777,size=65536k,nosuid,nodev,noexec",
+    "shm",
+    dir,
+  ]);
+}
+
+async function unmountShm(ctx: Ctx, dir: string): Promise<void> {
+  const r = await run(ctx, "umount", [dir]);
+  if (r.code !== 0 && !/not mounted|no mount point|not found|No such file/i.test(r.stderr))
+    throw unknownError(`unmount ${dir}: ${r.stderr.trim()}`);
+  await rm(dir, { recursive: true, force: true });
 }

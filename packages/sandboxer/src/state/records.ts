@@ -43,6 +43,8 @@ export interface SandboxRecord {
   cgroupParent?: string | undefined;
   /** Ancestors of the sandbox cgroup this pod created, removed with it when empty. */
   cgroupCreated?: string[] | undefined;
+  /** The pod's /dev/shm tmpfs (pods with their own IPC namespace made through the Sandbox API). */
+  shm?: string | undefined;
   /** CRI metadata (name, uid, namespace, attempt), for Status.info. */
   cri?: { name: string; uid: string; namespace: string; attempt: number } | undefined;
   /** The whole sandbox cgroup is frozen. */
