@@ -117,7 +117,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await chmod(config.taskSocket, 0o600);
     await grpc.listenUnix(config.listen, 0o600);
 
-    const sweep = setInterval(() => void sweepMonitors(sb), config.sweepIntervalMs);
+    const sweep = setInterval(
+      () =>
+        void sweepMonitors(sb)
+          .then(() => tasks.reapForgotten(root))
+          .catch((err: unknown) => log.warn({ error: err }, "sweep")),
+      config.sweepIntervalMs,
+    );
     sweep.unref();
     log.info(
       { listen: config.listen, task_socket: config.taskSocket, state_dir: config.stateDir },

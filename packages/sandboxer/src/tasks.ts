@@ -5,6 +5,7 @@
  * sandbox named after the task (`ctr run` under containerd 1.6), which goes away
  * with the task.
  */
+import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
@@ -132,11 +133,15 @@ export class Tasks {
         }
         if (this.sb.containers.has(namespace, t.id))
           throw alreadyExists(`task ${JSON.stringify(t.id)}`);
+        const memberPids = this.sb
+          .containersOf(target)
+          .map((c) => c.rec.pid)
+          .filter((pid) => pid > 0);
         const c = await Container.create(
           ctx,
           this.sb.env,
           target,
-          { namespace, ...t, spec },
+          { namespace, ...t, spec, memberPids },
           (extra) => this.sb.resizePod(target, extra),
         );
         this.sb.containers.set(namespace, t.id, c);
@@ -176,6 +181,39 @@ export class Tasks {
       }
       return result;
     });
+  }
+
+  /**
+   * Removes the containers whose bundle is gone while they still run in an explicit pod.
+   * Stock containerd 2.0–2.3 drop the task connection when the sandboxer dies: the
+   * in-flight Wait fails, CRI records an exit and deletes the task and its bundle, and
+   * never asks again. Such a container is an orphan (kubelet starts a new one in the
+   * same pod), so it is killed and removed, with its exit and delete events.
+   */
+  async reapForgotten(ctx: Ctx): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const c of [...this.sb.containers.values()]) {
+      if (c.deleted || c.pod.rec.implicit || this.#creating.has(c.namespace, c.id)) continue;
+      if (existsSync(join(c.rec.bundle, "config.json"))) continue;
+      ctx.log.warn(
+        { namespace: c.namespace, id: c.id, bundle: c.rec.bundle },
+        "the task's bundle is gone (its client forgot it): removing the container",
+      );
+      await this.sb.withSandbox(c.namespace, c.pod.rec.id, async () => {
+        if (c.deleted) return;
+        if (c.rec.status === "running") {
+          await c.kill(ctx, 9, true).catch(() => undefined);
+          await Promise.race([c.init.exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+          await c.init.checkMonitor();
+        }
+        const result = await c.delete(ctx);
+        this.sb.containers.delete(c.namespace, c.id);
+        this.recent.add(c.namespace, c.id, result);
+        await this.sb.resizePod(c.pod);
+      });
+      reaped.push(c.id);
+    }
+    return reaped;
   }
 
   async #removeImplicit(ctx: Ctx, pod: Pod): Promise<void> {

@@ -60,3 +60,20 @@ export { pushBlob, pushImage, pushIndex, pushManifest } from "./registry-push.js
 export { startFaultProxy } from "./registry-proxy.js";
 export type { FaultAction, FaultProxy, ProxiedRequest } from "./registry-proxy.js";
 export { harnessCall } from "./registry-http.js";
+export {
+  createNetns,
+  criFifos,
+  criLogger,
+  encodePodSandboxConfig,
+  overlaySnapshot,
+  podSandboxConfigTypeUrl,
+  removeNetns,
+  withPodNamespaces,
+  writeLayerFile,
+} from "./cri-pod.js";
+export type {
+  CriFifos,
+  CriNamespaceMode,
+  PodSandboxConfigInput,
+  SnapshotMount,
+} from "./cri-pod.js";
