@@ -98,7 +98,7 @@ describe("port-forward over SPDY/3.1", () => {
     data.on("data", (c: Buffer) => (got += c.toString()));
     data.write("ping");
     await waitFor(() => got === "echo:ping", "the echo");
-    assert.equal(open.size, 1);
+    await waitFor(() => open.size === 1, "one connection to the pod");
     session.destroy();
     await waitFor(
       () => open.size === 0 && runtime.forwards.size === 0,
@@ -126,5 +126,26 @@ describe("port-forward over SPDY/3.1", () => {
     assert.equal(await out, "echo:ok");
     error.end();
     session.destroy();
+  });
+
+  test("an error stream whose data stream never comes is answered after the creation timeout", async () => {
+    const quick = await StreamingServer.start({ runtime, streamCreationTimeoutMs: 50 });
+    try {
+      const { url } = quick.getPortForward({ podSandboxId: "pod1" });
+      const { session } = await spdyConnect(url, [portForwardProtocol]);
+      const error = await session.openStream({
+        streamtype: "error",
+        port: String(port),
+        requestid: "3",
+      });
+      assert.equal(
+        await collect(error),
+        "timed out waiting for both data and error streams for request 3",
+      );
+      session.destroy();
+      await waitFor(() => quick.activeSessions === 0, "the session to be released");
+    } finally {
+      await quick.close();
+    }
   });
 });

@@ -145,7 +145,7 @@ describe("exec and port-forward over WebSocket", () => {
       assert.equal(r.channels.get(1)![0]!.readUInt16LE(0), port);
       ws.send(Buffer.concat([Buffer.of(0), Buffer.from("ping")]));
       await waitFor(() => text(r, 0).endsWith("echo:ping"), "the echo");
-      assert.equal(open.size, 1);
+      await waitFor(() => open.size === 1, "one connection to the pod");
       ws.destroy();
       await waitFor(() => open.size === 0, "the pod-side socket to close");
       await waitFor(() => server.activeSessions === 0, "the session to be released");
