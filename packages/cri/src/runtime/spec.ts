@@ -188,7 +188,6 @@ export function containerSpec(opts: {
       cwd: config.workingDir || "/",
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: sc?.noNewPrivs ?? false,
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1048576, soft: 1048576 }],
     },
     root: { path: "rootfs", readonly: sc?.readonlyRootfs ?? false },
     mounts,
