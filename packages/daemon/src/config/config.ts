@@ -34,6 +34,8 @@ export interface Config {
   readonly proxyPlugins: Readonly<Record<string, ProxyPlugin>>;
   /** The Sandbox API: the controller used when neither a request nor the record names one. */
   readonly sandbox: { readonly defaultSandboxer: string };
+  /** containerd's `[plugins."NAME"]` tables as written; components (the CRI) read their own. */
+  readonly plugins: Readonly<Record<string, unknown>>;
   /** The file this came from, if any. */
   readonly file?: string | undefined;
 }
@@ -56,6 +58,7 @@ export function defaultConfig(): Config {
     metrics: { address: "" },
     proxyPlugins: {},
     sandbox: { defaultSandboxer: shimSandboxer },
+    plugins: {},
   };
 }
 
@@ -156,6 +159,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
         base.sandbox.defaultSandboxer,
       ),
     },
+    plugins: reader.table(doc, "plugins"),
     file,
   };
   const known = sandboxerNames(config);
@@ -175,6 +179,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
     "metrics",
     "proxy_plugins",
     "sandbox",
+    "plugins",
   ]);
   reader.unknown(grpc, "grpc.", ["address", "uid", "gid"]);
   reader.unknown(ttrpc, "ttrpc.", ["address"]);

@@ -50,6 +50,8 @@ import type { SandboxController } from "../sandbox/controller.js";
 import { SandboxManager } from "../sandbox/manager.js";
 import { ProxyController } from "../sandbox/proxy-controller.js";
 import { ShimController } from "../sandbox/shim-controller.js";
+import type { Cri } from "@sandboxd/cri";
+import { startCri } from "../services/cri.js";
 import { Version, versionService, type VersionInfo } from "../services/version/service.js";
 import { codeNameOf } from "./codes.js";
 import { Metrics } from "./metrics.js";
@@ -78,6 +80,8 @@ export interface DaemonParts {
   readonly sandboxes: SandboxManager;
   readonly grpc: GrpcServer;
   readonly metrics: Metrics;
+  /** The Kubernetes CRI (runtime.v1) served on the same socket. */
+  readonly cri: Cri;
 }
 
 /** The runtime ctr and the Go client use when none is named. */
@@ -241,6 +245,14 @@ export class Daemon {
       config.root,
       pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }),
     );
+    const containersLocal = new ContainersLocal({
+      store: metadata.containers,
+      publisher: exchange,
+      hasTask: (ctx, id) => tasks.has(ctx, id),
+    });
+    const tasksLocal = new TasksLocal(metadata.containers, tasks);
+    const storeLocal = new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes);
+    const controllerLocal = new SandboxControllerLocal(sandboxes);
     grpc
       .register(Version, versionService(options.version))
       .register(Introspection, introspectionService(introspection, ctxOf))
@@ -248,31 +260,24 @@ export class Daemon {
         Namespaces,
         namespacesService(new NamespacesLocal(metadata.namespaces, exchange), ctxOf),
       )
-      .register(
-        Containers,
-        containersService(
-          new ContainersLocal({
-            store: metadata.containers,
-            publisher: exchange,
-            hasTask: (ctx, id) => tasks.has(ctx, id),
-          }),
-          ctxOf,
-        ),
-      )
-      .register(Tasks, tasksService(new TasksLocal(metadata.containers, tasks), ctxOf))
+      .register(Containers, containersService(containersLocal, ctxOf))
+      .register(Tasks, tasksService(tasksLocal, ctxOf))
       .register(Events, eventsService(events, ctxOf))
       .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf))
-      .register(
-        SandboxStoreService,
-        sandboxStoreService(
-          new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes),
-          ctxOf,
-        ),
-      )
-      .register(
-        SandboxControllerService,
-        sandboxControllerService(new SandboxControllerLocal(sandboxes), ctxOf),
-      );
+      .register(SandboxStoreService, sandboxStoreService(storeLocal, ctxOf))
+      .register(SandboxControllerService, sandboxControllerService(controllerLocal, ctxOf));
+    const cri = await startCri({
+      config,
+      root,
+      grpc,
+      ctxOf,
+      exchange,
+      containers: containersLocal,
+      tasks: tasksLocal,
+      sandboxStore: storeLocal,
+      sandboxController: controllerLocal,
+      version: options.version.version,
+    });
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
@@ -296,6 +301,7 @@ export class Daemon {
       sandboxes,
       grpc,
       metrics,
+      cri,
     };
     return new Daemon(parts, config, ttrpc, metricsHttp);
   }
@@ -317,6 +323,7 @@ export class Daemon {
     exchange.close();
     const drained = grpc.shutdown(graceMs);
     await drained;
+    await this.parts.cri.close();
     await sandboxes.close();
     await tasks.close();
     await this.#ttrpc.shutdown({ timeoutMs: 1000 });

@@ -1,0 +1,155 @@
+/**
+ * The CRI as a daemon component (containerd's CRI is a plugin the same
+ * way): built from the daemon's service layer and its `[plugins]` config,
+ * it serves runtime.v1.RuntimeService on the daemon's gRPC server, in
+ * namespace k8s.io, with a streaming server for exec/attach/port-forward.
+ */
+import { spawn } from "node:child_process";
+import type { Duplex } from "node:stream";
+import { RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import type { ContainerEventResponse } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import { withNamespace, type Ctx } from "@sandboxd/core";
+import { failedPrecondition } from "@sandboxd/errdefs";
+import type { GrpcServer, ServerCall } from "@sandboxd/grpc";
+import { StreamingServer, type Runtime } from "@sandboxd/streaming";
+import type { Backend } from "./backend.js";
+import { criNamespace, parseCriConfig, type CriConfig } from "./config.js";
+import { Containers } from "./runtime/containers.js";
+import { Execs } from "./runtime/exec.js";
+import { Pods } from "./runtime/pods.js";
+import { eventOf, runtimeService } from "./service.js";
+
+export interface CriOptions {
+  backend: Backend;
+  /** The daemon's `[plugins]` table. */
+  plugins: Readonly<Record<string, unknown>>;
+  /** Where the CRI keeps FIFOs and container state. */
+  stateDir: string;
+  root: Ctx;
+  version: string;
+}
+
+/** A small fan-out of container events to GetContainerEvents subscribers. */
+class EventFanout {
+  readonly #subs = new Set<(e: ContainerEventResponse) => void>();
+  publish(e: ContainerEventResponse): void {
+    for (const s of this.#subs) s(e);
+  }
+  async *subscribe(signal: AbortSignal): AsyncIterable<ContainerEventResponse> {
+    const queue: ContainerEventResponse[] = [];
+    let wake: (() => void) | undefined;
+    const sub = (e: ContainerEventResponse): void => {
+      queue.push(e);
+      wake?.();
+    };
+    this.#subs.add(sub);
+    const onAbort = (): void => wake?.();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      while (!signal.aborted) {
+        const e = queue.shift();
+        if (e) yield e;
+        else await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      this.#subs.delete(sub);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf">;
+
+export class Cri {
+  readonly config: CriConfig;
+  readonly streaming: StreamingServer;
+  readonly #parts: CriParts;
+
+  private constructor(config: CriConfig, streaming: StreamingServer, parts: CriParts) {
+    this.config = config;
+    this.streaming = streaming;
+    this.#parts = parts;
+  }
+
+  static async start(o: CriOptions): Promise<Cri> {
+    const config = parseCriConfig(o.plugins, {
+      stateDir: o.stateDir,
+      defaultSandboxer: o.backend.defaultSandboxer,
+      sandboxers: o.backend.sandboxers,
+    });
+    const root = withNamespace(o.root, criNamespace);
+    const pods = new Pods(o.backend, config);
+    const containers = new Containers(o.backend, config, root);
+    const execs = new Execs(o.backend, containers);
+    const events = new EventFanout();
+    containers.onEvent = (id, kind) => {
+      void containers.records
+        .get(root, id)
+        .then((c) => events.publish(eventOf(id, c.state.sandboxId, kind)))
+        .catch(() => events.publish(eventOf(id, "", kind)));
+    };
+    const runtime: Runtime = {
+      exec: async (id, cmd, io, signal) =>
+        execs.stream(root, await containers.records.get(root, id), cmd, io, signal),
+      attach: async (id, io, signal) =>
+        execs.attach(await containers.records.get(root, id), io, signal),
+      portForward: async (podId, port, stream, signal) => {
+        const pod = await pods.get(root, podId);
+        const st = await pods.state(root, pod);
+        await forward(st.info.netns ?? "", port, stream, signal);
+      },
+    };
+    const streaming = await StreamingServer.start({
+      runtime,
+      address: `${config.streamAddress}:${config.streamPort}`,
+      logger: o.root.log,
+    });
+    return new Cri(config, streaming, {
+      config,
+      backend: o.backend,
+      pods,
+      containers,
+      execs,
+      streaming,
+      version: o.version,
+      events,
+    });
+  }
+
+  /** Registers runtime.v1.RuntimeService; every call runs in namespace k8s.io. */
+  register(grpc: GrpcServer, ctxOf: (call: ServerCall) => Ctx): void {
+    const inK8s = (call: ServerCall): Ctx => withNamespace(ctxOf(call), criNamespace);
+    grpc.register(RuntimeService, runtimeService({ ...this.#parts, ctxOf: inK8s }));
+  }
+
+  async close(): Promise<void> {
+    await this.streaming.close();
+    for (const l of this.#parts.containers.live.values()) l.output.destroy();
+  }
+}
+
+/** Connects `stream` to 127.0.0.1:`port` inside the network namespace at `netns`. */
+function forward(netns: string, port: number, stream: Duplex, signal: AbortSignal): Promise<void> {
+  if (!netns)
+    return Promise.reject(failedPrecondition("the pod has no network namespace to forward into"));
+  return new Promise((resolve, reject) => {
+    const child = spawn("nsenter", [`--net=${netns}`, "socat", "STDIO", `TCP4:127.0.0.1:${port}`], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    stream.pipe(child.stdin);
+    child.stdout.pipe(stream, { end: false });
+    const stop = (): void => void child.kill("SIGKILL");
+    signal.addEventListener("abort", stop, { once: true });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      signal.removeEventListener("abort", stop);
+      if (code === 0 || signal.aborted) resolve();
+      else
+        reject(
+          failedPrecondition(`port-forward to ${port}: ${err.trim() || `socat exited ${code}`}`),
+        );
+    });
+  });
+}

@@ -1,0 +1,307 @@
+/**
+ * CRI containers over the daemon's Containers and Tasks services: create
+ * writes the container (spec, CRI config and state as extensions, sandbox =
+ * the pod); start makes the task with FIFO stdio read into the CRI log; the
+ * exit is recorded on the container (times, code, reason) and the task is
+ * deleted, so an exited container keeps its status.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import {
+  type ContainerConfig,
+  ContainerState,
+  ContainerStatusSchema,
+  type ContainerStatus,
+} from "@sandboxd/api/cri/runtime/v1/api_pb";
+import {
+  CreateContainerRequestSchema,
+  DeleteContainerRequestSchema,
+} from "@sandboxd/api/services/containers/v1/containers_pb";
+import {
+  CreateTaskRequestSchema,
+  DeleteTaskRequestSchema,
+  KillRequestSchema,
+  StartRequestSchema,
+  WaitRequestSchema,
+  UpdateTaskRequestSchema,
+} from "@sandboxd/api/services/tasks/v1/tasks_pb";
+import { ContainerConfigSchema } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import type { Ctx } from "@sandboxd/core";
+import { alreadyExists, failedPrecondition, invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import type { Backend } from "../backend.js";
+import { handlerOf, type CriConfig } from "../config.js";
+import { ContainerOutput } from "../logs/cri-log.js";
+import { makeFifos } from "./io.js";
+import type { Pod } from "./pods.js";
+import {
+  configExtension,
+  Records,
+  stateAny,
+  stateExtension,
+  stateOf,
+  type CriContainer,
+  type CriState,
+} from "./records.js";
+import { containerSpec } from "./spec.js";
+import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
+
+export const specTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+interface Live {
+  output: ContainerOutput;
+  exited: Promise<void>;
+  oom: boolean;
+}
+
+export class Containers {
+  readonly #b: Backend;
+  readonly #config: CriConfig;
+  readonly records: Records;
+  readonly live = new Map<string, Live>();
+  readonly #reserved = new Set<string>();
+  /** Called after each lifecycle change (GetContainerEvents). */
+  onEvent: (id: string, kind: "created" | "started" | "stopped" | "deleted") => void = () =>
+    undefined;
+
+  readonly #root: Ctx;
+
+  /** `root`: the CRI's long-lived context (namespace k8s.io), for background waits. */
+  constructor(b: Backend, config: CriConfig, root: Ctx) {
+    this.#b = b;
+    this.#config = config;
+    this.#root = root;
+    this.records = new Records(b);
+  }
+
+  dir(id: string): string {
+    return join(this.#config.stateDir, "containers", id);
+  }
+
+  async create(ctx: Ctx, pod: Pod, config: ContainerConfig): Promise<string> {
+    const m = config.metadata;
+    if (!m?.name) throw invalidArgument("ContainerConfig.metadata.name must be set");
+    const image = config.image?.image ?? "";
+    if (!image) throw invalidArgument("ContainerConfig.image.image must be set");
+    const pm = pod.config.metadata;
+    const name = [m.name, pm?.name, pm?.namespace, pm?.uid, m.attempt].join("_");
+    const existing = await this.records.list(ctx);
+    if (this.#reserved.has(name) || existing.some((c) => nameOf(c) === name))
+      throw alreadyExists(
+        `failed to reserve container name ${JSON.stringify(name)}: already reserved`,
+      );
+    this.#reserved.add(name);
+    try {
+      const id = newId();
+      const spec = containerSpec({ id, sandboxId: pod.id, config, pod: pod.config, image });
+      const logDir = pod.config.logDirectory;
+      const logPath = logDir && config.logPath ? join(logDir, config.logPath) : "";
+      if (logPath) await mkdir(join(logPath, ".."), { recursive: true });
+      const handler = handlerOf(this.#config, pod.handler);
+      const state: CriState = { sandboxId: pod.id, logPath, image };
+      await this.#b.containers.create(
+        ctx,
+        create(CreateContainerRequestSchema, {
+          container: {
+            id,
+            image,
+            runtime: { name: handler.runtimeType },
+            spec: jsonAny(specTypeUrl, spec),
+            sandbox: pod.id,
+            labels: { ...config.labels, "io.sandboxd.cri.container": name },
+            extensions: {
+              [configExtension]: anyOf(ContainerConfigSchema, config),
+              [stateExtension]: stateAny(state),
+            },
+          },
+        }),
+      );
+      this.onEvent(id, "created");
+      return id;
+    } finally {
+      this.#reserved.delete(name);
+    }
+  }
+
+  async start(ctx: Ctx, c: CriContainer, podReady: boolean): Promise<void> {
+    if (stateOf(c) !== ContainerState.CONTAINER_CREATED)
+      throw failedPrecondition(`container ${c.id} is not in CREATED state (state ${stateOf(c)})`);
+    if (!podReady) throw failedPrecondition(`sandbox ${c.state.sandboxId} is not ready`);
+    const dir = this.dir(c.id);
+    const names = c.config.tty ? ["stdout"] : ["stdout", "stderr"];
+    const fifos = await makeFifos(join(dir, "io"), c.config.stdin ? [...names, "stdin"] : names);
+    const output = new ContainerOutput(c.state.logPath, {
+      stdout: fifos.stdout,
+      ...(fifos.stderr ? { stderr: fifos.stderr } : {}),
+    });
+    const rootfs = await this.#rootfs(c);
+    try {
+      await this.#b.tasks.create(
+        ctx,
+        create(CreateTaskRequestSchema, {
+          containerId: c.id,
+          rootfs,
+          stdout: fifos.stdout,
+          stderr: fifos.stderr ?? "",
+          stdin: fifos.stdin ?? "",
+          terminal: c.config.tty,
+        }),
+      );
+      const started = await this.#b.tasks.start(
+        ctx,
+        create(StartRequestSchema, { containerId: c.id }),
+      );
+      c.state.startedAt = Date.now();
+      c.state.pid = started.pid ?? 0;
+      await this.records.setState(ctx, c.id, c.state);
+    } catch (err) {
+      output.destroy();
+      await ignoreNotFound(() =>
+        this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
+      );
+      throw err;
+    }
+    this.#watch(c, output);
+    this.onEvent(c.id, "started");
+  }
+
+  /** The rootfs: an overlay over the image directory (stand-in until the image store serves snapshots). */
+  async #rootfs(c: CriContainer) {
+    const dir = this.dir(c.id);
+    await mkdir(join(dir, "upper"), { recursive: true });
+    await mkdir(join(dir, "work"), { recursive: true });
+    return [
+      {
+        type: "overlay",
+        source: "overlay",
+        target: "",
+        options: [
+          `lowerdir=${c.state.image}`,
+          `upperdir=${join(dir, "upper")}`,
+          `workdir=${join(dir, "work")}`,
+        ],
+      },
+    ];
+  }
+
+  /** Waits for the exit in the background, records it, deletes the task. */
+  #watch(c: CriContainer, output: ContainerOutput): void {
+    const ctx = this.#root;
+    const live: Live = { output, oom: false, exited: Promise.resolve() };
+    live.exited = (async () => {
+      let exitCode = 255;
+      let finishedAt = Date.now();
+      try {
+        const w = await this.#b.tasks.wait(ctx, create(WaitRequestSchema, { containerId: c.id }));
+        exitCode = w.exitStatus ?? 255;
+        if (w.exitedAt)
+          finishedAt =
+            Number(w.exitedAt.seconds) * 1000 + Math.floor((w.exitedAt.nanos ?? 0) / 1e6);
+      } catch (err) {
+        ctx.log.warn({ error: err, id: c.id }, "waiting for container exit");
+      }
+      await output.finish();
+      const current = await this.records.get(ctx, c.id).catch(() => undefined);
+      if (current) {
+        current.state.finishedAt = finishedAt || Date.now();
+        current.state.exitCode = exitCode;
+        current.state.reason = live.oom ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error";
+        await this.records.setState(ctx, c.id, current.state).catch(() => undefined);
+      }
+      await ignoreNotFound(() =>
+        this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
+      ).catch((err: unknown) => ctx.log.warn({ error: err, id: c.id }, "deleting exited task"));
+      this.live.delete(c.id);
+      this.onEvent(c.id, "stopped");
+    })();
+    this.live.set(c.id, live);
+  }
+
+  markOom(id: string): void {
+    const l = this.live.get(id);
+    if (l) l.oom = true;
+  }
+
+  async stop(ctx: Ctx, c: CriContainer, timeoutSec: number): Promise<void> {
+    const live = this.live.get(c.id);
+    if (!live) return;
+    await this.#kill(ctx, c.id, 15);
+    const graceful = await Promise.race([
+      live.exited.then(() => true),
+      new Promise<boolean>((r) =>
+        setTimeout(() => r(false), Math.max(0, timeoutSec) * 1000).unref(),
+      ),
+    ]);
+    if (!graceful) {
+      await this.#kill(ctx, c.id, 9);
+      await live.exited;
+    }
+  }
+
+  async #kill(ctx: Ctx, id: string, signal: number): Promise<void> {
+    try {
+      await this.#b.tasks.kill(
+        ctx,
+        create(KillRequestSchema, { containerId: id, signal, all: true }),
+      );
+    } catch (err) {
+      if (!isNotFound(err) && !String((err as Error).message).includes("not running")) throw err;
+    }
+  }
+
+  async remove(ctx: Ctx, c: CriContainer): Promise<void> {
+    const live = this.live.get(c.id);
+    if (live) {
+      await this.#kill(ctx, c.id, 9);
+      await live.exited;
+    }
+    await ignoreNotFound(() =>
+      this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
+    );
+    await ignoreNotFound(() =>
+      this.#b.containers.delete(ctx, create(DeleteContainerRequestSchema, { id: c.id })),
+    );
+    await rm(this.dir(c.id), { recursive: true, force: true });
+    this.onEvent(c.id, "deleted");
+  }
+
+  async update(ctx: Ctx, c: CriContainer, resources: Record<string, unknown>): Promise<void> {
+    if (!this.live.has(c.id)) throw failedPrecondition(`container ${c.id} is not running`);
+    await this.#b.tasks.update(
+      ctx,
+      create(UpdateTaskRequestSchema, {
+        containerId: c.id,
+        resources: jsonAny(
+          "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+          resources,
+        ),
+      }),
+    );
+  }
+
+  status(c: CriContainer): ContainerStatus {
+    const s = c.state;
+    return create(ContainerStatusSchema, {
+      id: c.id,
+      metadata: c.config.metadata,
+      state: stateOf(c),
+      createdAt: nsOf(c.createdAtMs),
+      startedAt: nsOf(s.startedAt),
+      finishedAt: nsOf(s.finishedAt),
+      exitCode: s.exitCode ?? 0,
+      image: c.config.image,
+      imageRef: s.image,
+      imageId: s.image,
+      reason: s.reason ?? "",
+      message: s.message ?? "",
+      labels: c.config.labels,
+      annotations: c.config.annotations,
+      mounts: c.config.mounts,
+      logPath: s.logPath,
+    });
+  }
+}
+
+function nameOf(c: CriContainer): string {
+  return c.record.labels["io.sandboxd.cri.container"] ?? "";
+}
