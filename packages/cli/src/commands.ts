@@ -101,7 +101,7 @@ const sandboxer: FlagSpec = {
   name: "sandboxer",
   type: "value",
   valueName: "NAME",
-  description: "sandbox controller: shim (default) or a proxy sandboxer's name",
+  description: "sandbox controller: shim or a proxy sandboxer's name (default: sandboxd's)",
 };
 const label: FlagSpec = {
   name: "label",

@@ -10,7 +10,7 @@ import type { ExitStatus } from "./convert.js";
 import { toDate } from "./convert.js";
 import type { Container, NewContainerOptions, RuntimeInfo } from "./container.js";
 import { createContainer, containerInfoOf, Container as ContainerClass } from "./container.js";
-import { DEFAULT_SANDBOX_RUNTIME, DEFAULT_SANDBOXER, DefaultsLabel } from "./defaults.js";
+import { DEFAULT_SANDBOX_RUNTIME, DefaultsLabel } from "./defaults.js";
 import type { Metrics } from "./metrics.js";
 import { decodeMetric } from "./metrics.js";
 import type { Spec } from "./oci/types.js";
@@ -25,7 +25,10 @@ export interface SandboxInfo {
   spec: Any | undefined;
   labels: Record<string, string>;
   extensions: Record<string, Any>;
-  /** The controller that owns it (`shim`, or a proxy sandboxer's name). */
+  /**
+   * The controller that owns it (`shim`, or a proxy sandboxer's name); empty
+   * when the creator named none and sandboxd chose its default.
+   */
   sandboxer: string;
   createdAt: Date | undefined;
   updatedAt: Date | undefined;
@@ -83,7 +86,8 @@ export interface NewSandboxOptions {
   extensions?: Record<string, Any> | undefined;
   /**
    * The controller: default the namespace's `containerd.io/defaults/sandboxer`
-   * label, else `shim` (sandboxd runs the runtime's shim binary).
+   * label, else none, and sandboxd uses its `[sandbox] default_sandboxer`
+   * (`shim` unless configured: sandboxd runs the runtime's shim binary).
    */
   sandboxer?: string | undefined;
   /** Controller.Create extras. */
@@ -137,10 +141,9 @@ export async function createSandbox(
   options: NewSandboxOptions,
   call?: CallOptions,
 ): Promise<Sandbox> {
+  // Empty leaves the choice to the daemon (its configured default).
   const sandboxer =
-    options.sandboxer ||
-    (await session.defaultLabels(call))[DefaultsLabel.Sandboxer] ||
-    DEFAULT_SANDBOXER;
+    options.sandboxer || (await session.defaultLabels(call))[DefaultsLabel.Sandboxer] || "";
   const runtime = options.runtime ?? { name: DEFAULT_SANDBOX_RUNTIME };
   if (!runtime.name) throw invalidArgument(`sandbox "${id}": runtime name is required`);
   const message = {

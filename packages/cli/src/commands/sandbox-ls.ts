@@ -38,7 +38,7 @@ export async function run(ctx: Context, { flags, positionals }: Parsed): Promise
         stateWord(statuses[i]),
         r.pid ? String(r.pid) : "-",
         r.runtime,
-        r.sandboxer,
+        r.sandboxer || "-",
         String(r.containers.length),
         ago(r.createdAt),
         labelsCell(r.labels),
