@@ -12,8 +12,9 @@ import type { DescMethod, DescMessage, Message } from "@bufbuild/protobuf";
 import { Code, toStatus, unimplemented, type StatusLike } from "./errors.js";
 import type { AnyService, ServerCall, ServiceImpl } from "./types.js";
 
-/** containerd's limit: 16 MiB each way. */
-export const maxMessageBytes = 16 << 20;
+import { maxMessageBytes } from "./limits.js";
+
+export { maxMessageBytes };
 
 export interface GrpcServerOptions {
   errorToStatus?: (err: unknown) => StatusLike;
