@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 # What the runtime and the tests use for real: runc, conmon, CNI plugins, a
 # static busybox for test root filesystems, containerd 1.6 (ctr and
 # containerd-shim-runc-v2) for the interop tests, iproute2 and iptables for pod
-# networking, socat for sbx-sandboxer's terminals (stdin into conmon's attach socket).
-debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat)
+# networking, socat for sbx-sandboxer's terminals (stdin into conmon's attach socket),
+# catatonit as PID 1 of a pod's shared pid namespace.
+debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat catatonit)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do

@@ -19,7 +19,6 @@ import { isAlive } from "./container/process.js";
 import { Runc } from "./container/runc.js";
 import { TerminalOutput } from "./container/terminal.js";
 import { keyOf } from "./env.js";
-import { sandboxCgroup } from "./pod/cgroups.js";
 import { unpinNamespaces } from "./pod/namespaces.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
@@ -68,8 +67,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     return 0;
   }
   const pod = new Pod(sb.env, rec);
-  const { cgroupParent } = sb.env.config;
-  const cgroup = rec.cgroup ?? sandboxCgroup(cgroupParent, ns, id);
+  const cgroup = rec.cgroup ?? pod.cgroupPath();
   const pinDir = sb.env.layout.pinDir(ns, id);
   // What a start makes may exist before its record says so (killed in between).
   if (
@@ -86,8 +84,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
     await pod.releaseNetwork(ctx);
     await unpinNamespaces(ctx, pinDir);
     // The namespace level above the cgroup goes when this was its last pod.
-    await sb.env.cgroups.remove(cgroup).catch(() => undefined);
-    await sb.env.cgroups.removeIfEmpty(`${cgroupParent}/${ns}`).catch(() => undefined);
+    await pod.removeCgroup(cgroup).catch(() => undefined);
     rec.cgroup = undefined;
     rec.etc = undefined;
     await pod.save();

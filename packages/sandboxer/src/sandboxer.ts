@@ -26,6 +26,8 @@ import { keyOf } from "./env.js";
 import { readMetrics } from "./pod/cgroup-stats.js";
 import { Pod } from "./pod/pod.js";
 import type { LinuxResources } from "./pod/resources.js";
+import type { PodConfig } from "./pod/pod-config.js";
+import { criSettings } from "./pod/pod-cri.js";
 import type { SandboxRecord } from "./state/records.js";
 import { recordVersion } from "./state/records.js";
 import { KeyedMutex } from "./util/mutex.js";
@@ -43,6 +45,8 @@ export interface SandboxCreate {
   hostname?: string | undefined;
   /** Network mode when no netns path is given: a pod network (default) or the host's. */
   hostNetwork?: boolean | undefined;
+  /** CRI's PodSandboxConfig (containerd 2.x passes it as Create's options). */
+  podConfig?: PodConfig | undefined;
 }
 
 export interface SandboxStatus {
@@ -90,8 +94,11 @@ export class Sandboxer {
         throw alreadyExists(`sandbox ${JSON.stringify(p.id)}`);
       const annotations = { ...(p.spec?.annotations ?? {}), ...(p.annotations ?? {}) };
       const specNet = p.spec?.linux?.namespaces?.find((n) => n.type === "network");
+      const cri = p.podConfig ? criSettings(p.podConfig, p.netnsPath) : undefined;
       const hostNetwork =
-        p.hostNetwork ?? (p.spec?.linux?.namespaces !== undefined && specNet === undefined);
+        cri?.hostNetwork ??
+        p.hostNetwork ??
+        (p.spec?.linux?.namespaces !== undefined && specNet === undefined);
       const rec: SandboxRecord = {
         version: recordVersion,
         id: p.id,
@@ -101,13 +108,17 @@ export class Sandboxer {
         createdAt: Date.now(),
         hostname: hostnameOf(
           p.id,
-          p.hostname || p.spec?.hostname || annotations[hostnameAnnotation],
+          p.podConfig?.hostname ||
+            p.hostname ||
+            p.spec?.hostname ||
+            annotations[hostnameAnnotation],
         ),
         labels: p.labels ?? {},
         annotations,
-        netnsPath: p.netnsPath || specNet?.path || undefined,
+        netnsPath: hostNetwork ? undefined : p.netnsPath || specNet?.path || undefined,
         hostNetwork,
-        sharePid: annotations[sharePidAnnotation] === "true",
+        sharePid: cri?.sharePid ?? annotations[sharePidAnnotation] === "true",
+        ...(cri ? { ...cri.rec } : {}),
         spec: p.spec,
       };
       const pod = new Pod(this.env, rec);
@@ -211,10 +222,14 @@ export class Sandboxer {
     if (r.network?.gateway) info.gateway = r.network.gateway;
     if (r.cgroup) info.cgroup = r.cgroup;
     info.containers = String(this.containersOf(pod).length);
+    if (r.hostIpc) info.ipc = "host";
+    if (r.hostPid) info.pid = "host";
+    else if (r.sharePid) info.pid = "pod";
+    if (r.cri) info.pod = `${r.cri.namespace}/${r.cri.name}`;
     if (pod.frozen) info.paused = "true";
     return {
       id,
-      pid: r.pidHolder?.initPid ?? 0,
+      pid: pod.reportedPid,
       state: r.state === "ready" ? "SANDBOX_READY" : "SANDBOX_NOTREADY",
       info,
       createdAt: r.createdAt,

@@ -134,11 +134,15 @@ export class Tasks {
         }
         if (this.sb.containers.has(keyOf(namespace, t.id)))
           throw alreadyExists(`task ${JSON.stringify(t.id)}`);
+        const memberPids = this.sb
+          .containersOf(target)
+          .map((c) => c.rec.pid)
+          .filter((pid) => pid > 0);
         const c = await Container.create(
           ctx,
           this.sb.env,
           target,
-          { namespace, ...t, spec },
+          { namespace, ...t, spec, memberPids },
           (extra) => this.sb.resizePod(target, extra),
         );
         this.sb.containers.set(keyOf(namespace, t.id), c);

@@ -27,3 +27,20 @@ export { assertNoLeaks, diffLeaks, snapshotLeaks } from "./leaks.js";
 export type { LeakScope, LeakSnapshot } from "./leaks.js";
 export { sandboxdBinary, sandboxdPaths, startSandboxd } from "./sandboxd.js";
 export type { Sandboxd, SandboxdOptions } from "./sandboxd.js";
+export {
+  createNetns,
+  criFifos,
+  criLogger,
+  encodePodSandboxConfig,
+  overlaySnapshot,
+  podSandboxConfigTypeUrl,
+  removeNetns,
+  withPodNamespaces,
+  writeLayerFile,
+} from "./cri-pod.js";
+export type {
+  CriFifos,
+  CriNamespaceMode,
+  PodSandboxConfigInput,
+  SnapshotMount,
+} from "./cri-pod.js";

@@ -32,15 +32,9 @@ async function main(): Promise<number> {
     return 0;
   }
   if (flags.info) {
-    const { encode } = await import("../shim/wire.js");
+    const { runcFeatures, runtimeInfo } = await import("../shim/runtime-info.js");
     await readStdin();
-    // containerd.types.RuntimeInfo{name=1, version=2 RuntimeVersion{version=1, revision=2}}
-    await writeOut(
-      encode([
-        [1, "string", runtimeName],
-        [2, "message", [[1, "string", version]]],
-      ]),
-    );
+    await writeOut(runtimeInfo(runtimeName, version, await runcFeatures("/usr/sbin/runc")));
     return 0;
   }
   switch (flags.action) {

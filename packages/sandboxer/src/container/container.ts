@@ -48,6 +48,8 @@ export interface CreateParams {
   rootfs: MountSpec[];
   stdio: Stdio;
   spec: OciSpec;
+  /** Init pids of the pod's other containers (a pid namespace path at one of them is kept). */
+  memberPids?: readonly number[] | undefined;
 }
 
 export interface ExitResult {
@@ -129,9 +131,10 @@ export class Container {
     const cgroupRel = pod.rec.cgroup;
     if (!cgroupRel) throw failedPrecondition(`sandbox ${JSON.stringify(pod.rec.id)} has no cgroup`);
     const placed = placeInSandbox(p.spec, {
-      namespaces: pod.namespacePaths(),
+      ...pod.namespaceView(p.memberPids ?? []),
       cgroupsPath: containerCgroupsPath(cgroupRel, p.id),
       etc: pod.rec.etc,
+      sysctls: pod.rec.sysctls,
     });
     const rec: ContainerRecord = {
       version: recordVersion,

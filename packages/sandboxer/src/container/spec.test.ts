@@ -103,3 +103,36 @@ test("config.json errors name the file; the CRI annotation names the sandbox", (
   );
   assert.equal(sandboxIdFromAnnotations({}), undefined);
 });
+
+test("a CRI spec with /proc/0 paths: pod namespaces, pod /etc files, pod sysctls under the container's", () => {
+  const input: OciSpec = {
+    process: { args: ["sh"] },
+    linux: {
+      namespaces: [
+        { type: "network", path: "/proc/0/ns/net" },
+        { type: "ipc", path: "/proc/0/ns/ipc" },
+        { type: "uts", path: "/proc/0/ns/uts" },
+      ],
+      sysctl: { "kernel.shm_rmid_forced": "0" },
+    },
+  };
+  const out = placeInSandbox(input, {
+    namespaces: { network: "/run/netns/cni-1", ipc: "/p/ipc", uts: "/p/uts" },
+    authoritative: true,
+    cgroupsPath: "/kubepods/pod1/sb/c1",
+    etc,
+    sysctls: { "kernel.shm_rmid_forced": "1", "net.ipv4.ip_forward": "1" },
+  });
+  assert.deepEqual(
+    out.linux?.namespaces?.map((n) => n.path),
+    ["/run/netns/cni-1", "/p/ipc", "/p/uts"],
+  );
+  assert.deepEqual(
+    out.mounts?.map((m) => m.destination),
+    ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"],
+  );
+  assert.deepEqual(out.linux?.sysctl, {
+    "kernel.shm_rmid_forced": "0",
+    "net.ipv4.ip_forward": "1",
+  });
+});

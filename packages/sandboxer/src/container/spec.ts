@@ -1,12 +1,15 @@
 /**
  * Rewrites a container's config.json to live in its sandbox: namespace entries
- * the pod pins get the pinned file's path, the cgroup goes under the sandbox
- * cgroup, and containers on the pod's network get the pod's /etc files. A
- * namespace the spec leaves out (host network, host ipc) stays out.
+ * are mapped onto the pod's (pod-namespaces.ts), the cgroup goes under the
+ * sandbox cgroup, containers on the pod's network get the pod's /etc files and
+ * the pod's sysctls. A namespace the spec leaves out (host network, host ipc)
+ * stays out.
  */
 import { invalidArgument } from "@sandboxd/errdefs";
 import type { EtcFiles, OciMount } from "../pod/etc-files.js";
 import { etcMounts } from "../pod/etc-files.js";
+import type { PodNamespaceView } from "./pod-namespaces.js";
+import { mapPodNamespaces } from "./pod-namespaces.js";
 
 export interface OciSpec {
   ociVersion?: string;
@@ -24,11 +27,11 @@ export interface OciSpec {
   [k: string]: unknown;
 }
 
-export interface SandboxView {
-  /** Pinned namespace files by OCI type (network, ipc, uts, pid). */
-  namespaces: Partial<Record<"network" | "ipc" | "uts" | "pid", string>>;
+export interface SandboxView extends PodNamespaceView {
   cgroupsPath: string;
   etc?: EtcFiles | undefined;
+  /** The pod's sysctls (namespaced ones, checked at sandbox create); the container's win. */
+  sysctls?: Record<string, string> | undefined;
 }
 
 export function parseSpec(bytes: string, where: string): OciSpec {
@@ -48,25 +51,17 @@ export function parseSpec(bytes: string, where: string): OciSpec {
 export function placeInSandbox(spec: OciSpec, sandbox: SandboxView): OciSpec {
   const out = structuredClone(spec);
   out.linux ??= {};
-  const namespaces = out.linux.namespaces ?? [];
-  let joinedUts = false;
-  let joinedNet = false;
-  for (const ns of namespaces) {
-    const type = ns.type as keyof SandboxView["namespaces"];
-    const pinned = sandbox.namespaces[type];
-    if (pinned === undefined) continue;
-    // A path chosen by the client (CRI's netns, a joined container) is respected.
-    if (ns.path) continue;
-    ns.path = pinned;
-    if (type === "uts") joinedUts = true;
-    if (type === "network") joinedNet = true;
-  }
-  out.linux.namespaces = namespaces;
-  // The pod named its UTS namespace; a container joining it must not rename the pod.
-  if (joinedUts) delete out.hostname;
+  const placed = mapPodNamespaces(out.linux.namespaces ?? [], sandbox);
+  out.linux.namespaces = placed.namespaces;
+  // The pod named its UTS namespace (or shares the host's); a container must not rename it.
+  if (placed.podUts) delete out.hostname;
   out.linux.cgroupsPath = sandbox.cgroupsPath;
-  if (joinedNet && sandbox.etc)
+  if (placed.podNetwork && sandbox.etc)
     out.mounts = [...(out.mounts ?? []), ...etcMounts(sandbox.etc, out.mounts ?? [])];
+  if (sandbox.sysctls && Object.keys(sandbox.sysctls).length > 0) {
+    const own = (out.linux.sysctl ?? {}) as Record<string, string>;
+    out.linux.sysctl = { ...sandbox.sysctls, ...own };
+  }
   return out;
 }
 

@@ -43,20 +43,36 @@ export function podResolvConf(hostResolvConf: string): string {
   return text === "" ? "" : `${text}\n`;
 }
 
-export async function writeEtcFiles(
-  dir: string,
-  options: { hostname: string; ip?: string | undefined; resolvConfSource: string },
-): Promise<EtcFiles> {
+export interface EtcOptions {
+  hostname: string;
+  ip?: string | undefined;
+  /** The host's resolv.conf (copied when the pod has no DNS config). */
+  resolvConfSource: string;
+  /** The pod's resolv.conf, from CRI's dns_config. */
+  resolvConf?: string | undefined;
+  /** A host-network pod sees the host's hosts file and resolvers, as with a pause container. */
+  hostNetwork?: boolean | undefined;
+}
+
+export async function writeEtcFiles(dir: string, options: EtcOptions): Promise<EtcFiles> {
   await ensureDir(dir);
   const files: EtcFiles = {
     hosts: join(dir, "hosts"),
     hostname: join(dir, "hostname"),
     resolvConf: join(dir, "resolv.conf"),
   };
-  const resolv = await readFile(options.resolvConfSource, "utf8").catch(() => "");
-  await writeFileAtomic(files.hosts, hostsContent(options.hostname, options.ip), 0o644);
+  const resolv =
+    options.resolvConf ??
+    (await readFile(options.resolvConfSource, "utf8").then(
+      (text) => (options.hostNetwork ? text : podResolvConf(text)),
+      () => "",
+    ));
+  const hosts = options.hostNetwork
+    ? await readFile("/etc/hosts", "utf8").catch(() => hostsContent(options.hostname, undefined))
+    : hostsContent(options.hostname, options.ip);
+  await writeFileAtomic(files.hosts, hosts, 0o644);
   await writeFileAtomic(files.hostname, `${options.hostname}\n`, 0o644);
-  await writeFileAtomic(files.resolvConf, podResolvConf(resolv), 0o644);
+  await writeFileAtomic(files.resolvConf, resolv, 0o644);
   return files;
 }
 

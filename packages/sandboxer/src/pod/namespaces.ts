@@ -5,9 +5,11 @@
  * both exit; the bind mounts keep the namespaces alive. The files live in a
  * directory that is a private bind mount of itself (nsfs bind mounts are refused
  * on shared mounts, as `ip netns` knows). A shared pid namespace cannot be pinned
- * that way (it dies with its init), so it gets one small holder process.
+ * that way (it dies with its init), so it gets one small holder process whose
+ * PID 1 is an init (catatonit) that reaps the pod's orphans.
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
@@ -19,8 +21,9 @@ export type PinnedKind = "net" | "ipc" | "uts";
 export interface PinnedNamespaces {
   dir: string;
   net?: string | undefined;
-  ipc: string;
-  uts: string;
+  /** Absent: the pod shares the host's (host IPC; host network also shares the host's UTS). */
+  ipc?: string | undefined;
+  uts?: string | undefined;
 }
 
 export interface PidHolder {
@@ -55,19 +58,27 @@ export function mountEntry(mountinfo: string, mountPoint: string): { shared: boo
 }
 
 /**
- * Creates and pins new namespaces under `dir` and sets the pod's hostname.
- * `net` false: the pod uses a netns it was given (or the host's).
+ * Creates and pins new namespaces under `dir` and sets the pod's hostname (when
+ * it has a UTS namespace of its own). A kind left out is the host's (or, for
+ * net, a netns the pod was given).
  */
 export async function pinNamespaces(
   ctx: Ctx,
   dir: string,
-  options: { net: boolean; hostname: string },
+  options: { net: boolean; ipc?: boolean; uts?: boolean; hostname: string },
 ): Promise<PinnedNamespaces> {
   await mkdir(dir, { recursive: true, mode: 0o711 });
-  const kinds: PinnedKind[] = options.net ? ["net", "ipc", "uts"] : ["ipc", "uts"];
+  const wanted: Record<PinnedKind, boolean> = {
+    net: options.net,
+    ipc: options.ipc ?? true,
+    uts: options.uts ?? true,
+  };
+  const kinds = (["net", "ipc", "uts"] as const).filter((k) => wanted[k]);
+  if (kinds.length === 0) return { dir };
   for (const kind of kinds) await (await open(join(dir, kind), "a", 0o444)).close();
   const args = kinds.map((kind) => `--${kind}=${join(dir, kind)}`);
-  const result = await run(ctx, "unshare", [...args, "hostname", options.hostname]);
+  const command = wanted.uts ? ["hostname", options.hostname] : ["true"];
+  const result = await run(ctx, "unshare", [...args, ...command]);
   if (result.code !== 0) {
     await unpinNamespaces(ctx, dir);
     throw unknownError(
@@ -76,9 +87,9 @@ export async function pinNamespaces(
   }
   return {
     dir,
-    net: options.net ? join(dir, "net") : undefined,
-    ipc: join(dir, "ipc"),
-    uts: join(dir, "uts"),
+    net: wanted.net ? join(dir, "net") : undefined,
+    ipc: wanted.ipc ? join(dir, "ipc") : undefined,
+    uts: wanted.uts ? join(dir, "uts") : undefined,
   };
 }
 
@@ -105,9 +116,23 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
 }
 
+/**
+ * PID 1 of a shared pid namespace: an init that reaps the orphans of every
+ * container (Debian's catatonit in pause mode), else `sleep` (which does not reap).
+ */
+export const podInitCandidates: readonly (readonly string[])[] = [
+  ["/usr/bin/catatonit", "-P"],
+  ["/usr/libexec/podman/catatonit", "-P"],
+];
+
+export function podInitCommand(): string[] {
+  for (const c of podInitCandidates) if (existsSync(c[0]!)) return [...c];
+  return ["sleep", "infinity"];
+}
+
 /** Starts the holder of a shared pid namespace (detached: it outlives the sandboxer). */
 export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
-  const child = spawn("unshare", ["--pid", "--fork", "--kill-child", "sleep", "infinity"], {
+  const child = spawn("unshare", ["--pid", "--fork", "--kill-child", ...podInitCommand()], {
     detached: true,
     stdio: "ignore",
   });

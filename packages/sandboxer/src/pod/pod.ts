@@ -6,6 +6,7 @@
  * Sandboxer, which stops them before the pod is released.
  */
 import { rm } from "node:fs/promises";
+import { hostname } from "node:os";
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
@@ -13,8 +14,9 @@ import { keyOf } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
 import { withRollback } from "../util/rollback.js";
+import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
-import type { CgroupLimits } from "./cgroups.js";
+import type { CgroupLimits, Cgroups } from "./cgroups.js";
 import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
 import { writeEtcFiles } from "./etc-files.js";
 import {
@@ -69,16 +71,53 @@ export class Pod {
   }
 
   /** The OCI namespace paths containers join. */
-  namespacePaths(): Partial<Record<"network" | "ipc" | "uts" | "pid", string>> {
-    const out: Partial<Record<"network" | "ipc" | "uts" | "pid", string>> = {};
+  namespacePaths(): Partial<Record<PodNsType, string>> {
+    const out: Partial<Record<PodNsType, string>> = {};
     const net = this.rec.netnsPath ?? this.rec.pins?.net;
     if (net) out.network = net;
-    if (this.rec.pins) {
-      out.ipc = this.rec.pins.ipc;
-      out.uts = this.rec.pins.uts;
-    }
+    if (this.rec.pins?.ipc) out.ipc = this.rec.pins.ipc;
+    if (this.rec.pins?.uts) out.uts = this.rec.pins.uts;
     if (this.rec.pidHolder) out.pid = `/proc/${this.rec.pidHolder.initPid}/ns/pid`;
     return out;
+  }
+
+  /** The pid reported to containerd (Start/Status): the shared pid namespace's init, else 0. */
+  get reportedPid(): number {
+    return this.rec.pidHolder?.initPid ?? 0;
+  }
+
+  /** How containers are placed in this pod's namespaces (see container/pod-namespaces.ts). */
+  namespaceView(memberPids: readonly number[]): PodNamespaceView {
+    const r = this.rec;
+    return {
+      namespaces: this.namespacePaths(),
+      host: {
+        network: r.hostNetwork,
+        uts: r.hostNetwork,
+        ipc: r.hostIpc ?? false,
+        pid: r.hostPid ?? false,
+      },
+      authoritative: !r.implicit,
+      memberPids,
+    };
+  }
+
+  /** The sandbox cgroup: below kubelet's pod cgroup if CRI gave one, else below ours. */
+  cgroupPath(): string {
+    const { namespace, id, cgroupParent } = this.rec;
+    return cgroupParent
+      ? `${cgroupParent}/${id}`
+      : sandboxCgroup(this.env.config.cgroupParent, namespace, id);
+  }
+
+  /** Removes the sandbox cgroup and the levels above it that only it needed. */
+  async removeCgroup(cgroup: string): Promise<void> {
+    const { cgroups, config } = this.env;
+    await cgroups.remove(cgroup);
+    if (!this.rec.cgroupParent)
+      await cgroups.removeIfEmpty(`${config.cgroupParent}/${this.rec.namespace}`);
+    for (const dir of [...(this.rec.cgroupCreated ?? [])].reverse())
+      await cgroups.removeIfEmpty(dir);
   }
 
   /** Builds the pod's resources; on failure nothing of them is left. */
@@ -94,6 +133,9 @@ export class Pod {
       undo.add("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
       this.rec.pins = await pinNamespaces(ctx, pinDir, {
         net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
+        ipc: !this.rec.hostIpc,
+        // A host-network pod shares the host's UTS namespace too (as CRI's pause does).
+        uts: !this.rec.hostNetwork,
         hostname: this.rec.hostname,
       });
       await this.save();
@@ -105,11 +147,13 @@ export class Pod {
         await this.save();
       }
 
-      const cgroup = sandboxCgroup(config.cgroupParent, namespace, id);
-      undo.add("remove cgroup", async () => {
-        await cgroups.remove(cgroup);
-        await cgroups.removeIfEmpty(`${config.cgroupParent}/${namespace}`);
-      });
+      const cgroup = this.cgroupPath();
+      if (this.rec.cgroupParent) {
+        // kubelet makes the pod cgroup; whatever of it is missing is ours to remove later.
+        this.rec.cgroupCreated = await missingAncestors(cgroups, this.rec.cgroupParent);
+        await this.save();
+      }
+      undo.add("remove cgroup", () => this.removeCgroup(cgroup));
       await cgroups.create(cgroup);
       this.rec.cgroup = cgroup;
       await this.save();
@@ -141,9 +185,11 @@ export class Pod {
       const etcDir = layout.etcDir(namespace, id);
       undo.add("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
       this.rec.etc = await writeEtcFiles(etcDir, {
-        hostname: this.rec.hostname,
+        hostname: this.rec.hostNetwork ? hostname() : this.rec.hostname,
         ip: this.rec.network?.ip,
         resolvConfSource: config.network.resolvConf,
+        resolvConf: this.rec.resolvConf,
+        hostNetwork: this.rec.hostNetwork,
       });
 
       this.rec.state = "ready";
@@ -193,10 +239,8 @@ export class Pod {
   /** Everything: network, cgroup, files and the state directory. Idempotent. */
   async release(ctx: Ctx): Promise<void> {
     await this.releaseNetwork(ctx);
-    const { cgroups, config } = this.env;
     if (this.rec.cgroup) {
-      await cgroups.remove(this.rec.cgroup);
-      await cgroups.removeIfEmpty(`${config.cgroupParent}/${this.rec.namespace}`);
+      await this.removeCgroup(this.rec.cgroup);
       this.rec.cgroup = undefined;
     }
     await rm(this.dir, { recursive: true, force: true });
@@ -218,4 +262,15 @@ export class Pod {
   async healthy(): Promise<boolean> {
     return this.rec.pidHolder === undefined || (await pidHolderAlive(this.rec.pidHolder));
   }
+}
+
+/** The prefixes of `rel` that do not exist yet, outermost first. */
+async function missingAncestors(cgroups: Cgroups, rel: string): Promise<string[]> {
+  const parts = rel.split("/");
+  const out: string[] = [];
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join("/");
+    if (!(await cgroups.exists(prefix))) out.push(prefix);
+  }
+  return out;
 }

@@ -35,6 +35,7 @@ export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeo
         annotations: { ...req.annotations },
         labels: { ...(req.sandbox?.labels ?? {}) },
         spec: req.sandbox?.spec,
+        options: req.options,
       });
       return { sandboxId: req.sandboxId };
     },

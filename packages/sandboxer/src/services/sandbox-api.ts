@@ -12,6 +12,7 @@ import { JsonTypeUrl, unpackJson } from "../util/any.js";
 import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
 import type { OciSpec } from "../container/spec.js";
+import { decodePodSandboxConfig, isPodSandboxConfig } from "../pod/pod-config.js";
 import type { Sandboxer, SandboxStatus } from "../sandboxer.js";
 
 /** The task API version served on the task socket (v2 is served too). */
@@ -23,6 +24,8 @@ export interface CreateArgs {
   annotations: Record<string, string>;
   labels: Record<string, string>;
   spec?: Any | undefined;
+  /** Create's options: containerd 2.x's CRI sends the PodSandboxConfig here. */
+  options?: Any | undefined;
   /** ttrpc CreateSandbox: the bundle whose config.json is the sandbox spec. */
   bundlePath?: string | undefined;
 }
@@ -50,12 +53,17 @@ export class SandboxApi {
       const text = await readFile(join(a.bundlePath, "config.json"), "utf8").catch(() => undefined);
       if (text !== undefined) spec = JSON.parse(text) as OciSpec;
     }
+    const podConfig =
+      a.options && a.options.value.length > 0 && isPodSandboxConfig(a.options.typeUrl)
+        ? decodePodSandboxConfig(a.options.value)
+        : undefined;
     await this.sb.createSandbox(ctx, ns, {
       id: a.id,
       netnsPath: a.netnsPath || undefined,
       annotations: a.annotations,
       labels: a.labels,
       spec,
+      podConfig,
     });
   }
 
@@ -73,7 +81,7 @@ export class SandboxApi {
     }
     const pod = await this.sb.startSandbox(ctx, ns, id);
     return {
-      pid: pod.rec.pidHolder?.initPid ?? 0,
+      pid: pod.reportedPid,
       createdAt: pod.rec.createdAt,
       labels: pod.rec.labels,
     };

@@ -31,6 +31,7 @@ export function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof S
         annotations: { ...req.annotations },
         labels: {},
         bundlePath: req.bundlePath,
+        options: req.options,
       });
       return {};
     },

@@ -31,6 +31,20 @@ export interface SandboxRecord {
   /** No network namespace of its own: containers share the host's. */
   hostNetwork: boolean;
   sharePid: boolean;
+  /** Shares the host's IPC namespace (CRI ipc NODE). */
+  hostIpc?: boolean | undefined;
+  /** Shares the host's pid namespace (CRI pid NODE). */
+  hostPid?: boolean | undefined;
+  /** Namespaced sysctls of the pod (CRI), applied through each container's spec. */
+  sysctls?: Record<string, string> | undefined;
+  /** The pod's resolv.conf from CRI's dns_config (absent: derived from the host's). */
+  resolvConf?: string | undefined;
+  /** kubelet's pod cgroup (relative cgroupfs path): the sandbox cgroup goes below it. */
+  cgroupParent?: string | undefined;
+  /** Ancestors of the sandbox cgroup this pod created, removed with it when empty. */
+  cgroupCreated?: string[] | undefined;
+  /** CRI metadata (name, uid, namespace, attempt), for Status.info. */
+  cri?: { name: string; uid: string; namespace: string; attempt: number } | undefined;
   /** The whole sandbox cgroup is frozen. */
   frozen?: boolean | undefined;
   /** Steps that were done, so cleanup undoes exactly those. */

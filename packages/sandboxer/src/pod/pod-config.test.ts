@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { isInvalidArgument, isNotImplemented } from "@sandboxd/errdefs";
+import { NamespaceMode, decodePodSandboxConfig, isPodSandboxConfig } from "./pod-config.js";
+import { criSettings } from "./pod-cri.js";
+import { cgroupParentPath, checkPodSysctls, dnsResolvConf } from "./pod-settings.js";
+
+/** A PodSandboxConfig as kubelet/critest send it (field numbers of cri-api v0.32). */
+function config(
+  o: { network?: number; pid?: number; ipc?: number; userns?: boolean; noSysctls?: boolean } = {},
+) {
+  const w = new BinaryWriter();
+  w.tag(1, 2).fork().tag(1, 2).string("web").tag(2, 2).string("uid-1").tag(3, 2).string("team");
+  w.tag(4, 0).uint32(2).join();
+  w.tag(2, 2).string("web-0");
+  w.tag(3, 2).string("/var/log/pods/x");
+  w.tag(4, 2).fork().tag(1, 2).string("10.0.0.10").tag(2, 2).string("svc.local");
+  w.tag(2, 2).string("local").tag(3, 2).string("ndots:5").join();
+  w.tag(5, 2).fork().tag(1, 0).uint32(80).join(); // port mapping: skipped
+  w.tag(6, 2).fork().tag(1, 2).string("app").tag(2, 2).string("web").join();
+  w.tag(8, 2).fork().tag(1, 2).string("/kubepods/pod-uid-1");
+  w.tag(2, 2).fork().tag(1, 2).fork();
+  if (o.network) w.tag(1, 0).uint32(o.network);
+  if (o.pid) w.tag(2, 0).uint32(o.pid);
+  if (o.ipc) w.tag(3, 0).uint32(o.ipc);
+  if (o.userns) w.tag(5, 2).fork().tag(1, 0).uint32(NamespaceMode.POD).join();
+  w.join().tag(6, 0).bool(true).join();
+  if (!o.noSysctls)
+    w.tag(3, 2).fork().tag(1, 2).string("kernel.shm_rmid_forced").tag(2, 2).string("1").join();
+  w.join();
+  return w.finish();
+}
+
+test("decodes what containerd's CRI passes as Create options", () => {
+  assert.ok(isPodSandboxConfig("runtime.v1.PodSandboxConfig"));
+  assert.ok(isPodSandboxConfig("type.googleapis.com/runtime.v1.PodSandboxConfig"));
+  const c = decodePodSandboxConfig(config({ pid: NamespaceMode.CONTAINER }));
+  assert.equal(c.name, "web");
+  assert.equal(c.uid, "uid-1");
+  assert.equal(c.namespace, "team");
+  assert.equal(c.attempt, 2);
+  assert.equal(c.hostname, "web-0");
+  assert.deepEqual(c.dns, {
+    servers: ["10.0.0.10"],
+    searches: ["svc.local", "local"],
+    options: ["ndots:5"],
+  });
+  assert.deepEqual(c.labels, { app: "web" });
+  assert.equal(c.cgroupParent, "/kubepods/pod-uid-1");
+  assert.equal(c.network, NamespaceMode.POD);
+  assert.equal(c.pid, NamespaceMode.CONTAINER);
+  assert.equal(c.privileged, true);
+  assert.deepEqual(c.sysctls, { "kernel.shm_rmid_forced": "1" });
+});
+
+test("namespace modes: host network/IPC/PID, shared pid by default", () => {
+  const host = criSettings(
+    decodePodSandboxConfig(
+      config({
+        network: NamespaceMode.NODE,
+        pid: NamespaceMode.NODE,
+        ipc: NamespaceMode.NODE,
+        noSysctls: true,
+      }),
+    ),
+    undefined,
+  );
+  assert.equal(host.hostNetwork, true);
+  assert.equal(host.sharePid, false);
+  assert.equal(host.rec.hostIpc, true);
+  assert.equal(host.rec.hostPid, true);
+  const pod = criSettings(decodePodSandboxConfig(config()), "/var/run/netns/cni-1");
+  assert.equal(pod.hostNetwork, false);
+  assert.equal(pod.sharePid, true);
+  assert.equal(pod.rec.cgroupParent, "kubepods/pod-uid-1");
+  assert.equal(
+    pod.rec.resolvConf,
+    "search svc.local local\nnameserver 10.0.0.10\noptions ndots:5\n",
+  );
+});
+
+test("refused clearly: a pod user namespace, a netns for a host-network pod, garbage", () => {
+  assert.throws(
+    () => criSettings(decodePodSandboxConfig(config({ userns: true })), undefined),
+    (e: unknown) => isNotImplemented(e) && /user namespace/.test(String(e)),
+  );
+  assert.throws(
+    () => criSettings(decodePodSandboxConfig(config({ network: NamespaceMode.NODE })), "/x"),
+    (e: unknown) => isInvalidArgument(e) && /host network/.test(String(e)),
+  );
+  assert.throws(() => decodePodSandboxConfig(Uint8Array.of(0x0a, 0x05, 0x01)), isInvalidArgument);
+});
+
+test("sysctls: namespaced ones pass, node-wide and host-namespace ones are refused by name", () => {
+  assert.deepEqual(
+    checkPodSysctls(
+      { "kernel.shm_rmid_forced": "1", "fs/mqueue/msg_max": "100", "net.ipv4.ip_forward": "1" },
+      { network: false, ipc: false },
+    ),
+    { "kernel.shm_rmid_forced": "1", "fs.mqueue.msg_max": "100", "net.ipv4.ip_forward": "1" },
+  );
+  assert.throws(
+    () => checkPodSysctls({ "kernel.panic": "1" }, { network: false, ipc: false }),
+    (e: unknown) => isInvalidArgument(e) && /"kernel.panic": not namespaced/.test(String(e)),
+  );
+  assert.throws(
+    () => checkPodSysctls({ "net.core.somaxconn": "1" }, { network: true, ipc: false }),
+    (e: unknown) => isInvalidArgument(e) && /host network/.test(String(e)),
+  );
+  assert.throws(
+    () => checkPodSysctls({ "kernel.sem": "1 2 3 4" }, { network: false, ipc: true }),
+    (e: unknown) => isInvalidArgument(e) && /host IPC/.test(String(e)),
+  );
+});
+
+test("cgroup parents: cgroupfs paths and systemd slices", () => {
+  assert.equal(cgroupParentPath(""), "");
+  assert.equal(cgroupParentPath("/kubepods/burstable/pod1"), "kubepods/burstable/pod1");
+  assert.equal(cgroupParentPath("/test.slice"), "test.slice");
+  assert.equal(
+    cgroupParentPath("kubepods-burstable-pod1.slice"),
+    "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice",
+  );
+  assert.throws(() => cgroupParentPath("/a/../b"), isInvalidArgument);
+});
+
+test("resolv.conf from DNS config", () => {
+  assert.equal(dnsResolvConf({ servers: [], searches: [], options: [] }), "");
+  assert.equal(
+    dnsResolvConf({ servers: ["1.1.1.1", "8.8.8.8"], searches: [], options: [] }),
+    "nameserver 1.1.1.1\nnameserver 8.8.8.8\n",
+  );
+});
