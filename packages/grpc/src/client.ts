@@ -1,9 +1,9 @@
 /**
  * A typed gRPC client for protobuf-es services, speaking gRPC's HTTP/2
  * protocol directly on node:http2 (unary and server-streaming calls over a
- * unix socket: all that containerd's API and sandboxd's use). Loading
- * @grpc/grpc-js cost an `sbx` call about 40 ms of CPU before its first byte;
- * this client loads node:http2 and nothing else. Wire statuses come back as
+ * unix socket: all that containerd's API and sandboxd's use), as the server
+ * in server.ts does. Loading @grpc/grpc-js cost an `sbx` call about 40 ms of
+ * CPU before its first byte; this client loads node:http2 and nothing else. Wire statuses come back as
  * errdefs errors (fromStatus), so `isNotFound(err)` works across the socket;
  * a daemon that is not listening is Unavailable, naming the address.
  *
