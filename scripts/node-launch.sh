@@ -16,3 +16,21 @@ else
   exit 127
 fi
 export SANDBOXD_BIN_DIR="${SANDBOXD_BIN_DIR:-$sbx_root/node_modules/.bin}"
+
+# sbx_pick PKG_DIR NAME: sets sbx_entry to the file Node runs. The bundle
+# (PKG_DIR/dist/NAME.mjs, made by scripts/bundle.mjs after tsc) when it is newer
+# than every package's last tsc build; else the compiled modules, so that a
+# `tsc -b` without bundling never runs stale code. Only test(1): no process.
+sbx_pick() {
+  sbx_entry=$1/dist/$2.mjs
+  if [ -f "$1/dist/$2.bundle.mjs" ]; then
+    for sbx_built in "$sbx_root"/packages/*/dist/.tsbuildinfo; do
+      if [ "$sbx_built" -nt "$1/dist/$2.bundle.mjs" ]; then
+        sbx_entry=$1/dist/bin/$2.js
+        return 0
+      fi
+    done
+  else
+    sbx_entry=$1/dist/bin/$2.js
+  fi
+}

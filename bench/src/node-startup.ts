@@ -1,6 +1,6 @@
 /**
  * What a Node command line pays before its first call, measured apart from
- * the runs: Node's own start-up, and the import of sbx's modules.
+ * the runs: Node's own start-up, and sbx's (`sbx --version`, no RPC).
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -13,42 +13,44 @@ const execFileAsync = promisify(execFile);
 export interface NodeStartup {
   /** `node -e 0`, spawn to exit. */
   bareMs: Summary;
-  /** Importing sbx's modules (its main and @sandboxd/client) with the compile cache on. */
+  /**
+   * `sbx --version` through its launcher, spawn to exit: Node, the launcher and
+   * sbx's start-up (the bundle when it is current), no RPC.
+   */
   importMs: Summary;
-  /** How many modules those imports load. */
+  /** How many modules (files and node: builtins) that run loads. */
   modules: number;
 }
 
 const NODE = process.execPath;
 
-/** `node -e 0`, and the import of the CLI's modules in a fresh process, `rounds` times each. */
+/** `node -e 0`, and `sbx --version` in a fresh process, `rounds` times each. */
 export async function nodeStartup(rounds: number): Promise<NodeStartup> {
-  const cliMain = fileURLToPath(new URL("../../packages/cli/dist/main.js", import.meta.url));
-  const client = fileURLToPath(new URL("../../packages/client/dist/index.js", import.meta.url));
-  // As sbx starts: compile cache first, then its modules.
-  const script = [
+  const sbx = fileURLToPath(new URL("../../packages/cli/bin/sbx", import.meta.url));
+  // Counts what the process loads, through Node's own options (the launcher execs Node).
+  const hook = [
     'import m from "node:module";',
-    "m.enableCompileCache?.();",
     "let n = 0;",
     "m.registerHooks?.({ load(u, c, next) { n++; return next(u, c); } });",
-    "const t = performance.now();",
-    `await import(${JSON.stringify(cliMain)});`,
-    `await import(${JSON.stringify(client)});`,
-    "process.stdout.write(JSON.stringify({ ms: performance.now() - t, n }));",
+    'process.on("exit", () => process.stderr.write(`modules=${n}\\n`));',
   ].join("\n");
+  const counting = {
+    ...process.env,
+    NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(hook)}`,
+  };
   const bare: number[] = [];
-  const imports: number[] = [];
-  let modules = 0;
+  const runs: number[] = [];
   for (let i = 0; i < rounds + 1; i++) {
     const t0 = performance.now();
     await exitOf(NODE, ["-e", "0"]);
     const t1 = performance.now();
-    const { stdout: out } = await execFileAsync(NODE, ["--input-type=module", "-e", script]);
-    const r = JSON.parse(out) as { ms: number; n: number };
+    await exitOf(sbx, ["--version"]);
+    const t2 = performance.now();
     if (i === 0) continue;
     bare.push(t1 - t0);
-    imports.push(r.ms);
-    modules = r.n;
+    runs.push(t2 - t1);
   }
-  return { bareMs: summarize(bare), importMs: summarize(imports), modules };
+  const { stderr } = await execFileAsync(sbx, ["--version"], { env: counting });
+  const modules = Number(/modules=(\d+)/.exec(stderr)?.[1] ?? 0);
+  return { bareMs: summarize(bare), importMs: summarize(runs), modules };
 }

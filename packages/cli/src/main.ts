@@ -173,9 +173,5 @@ function checkArgCount(spec: CommandSpec, count: number): void {
 }
 
 async function cliVersion(): Promise<string> {
-  const { readFile } = await import("node:fs/promises");
-  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  };
-  return pkg.version;
+  return (await import("./package-version.js")).cliVersion();
 }

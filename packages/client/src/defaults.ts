@@ -16,7 +16,12 @@ export const DEFAULT_SANDBOX_RUNTIME = "io.containerd.sbx.v1";
  */
 export const DEFAULT_RUNTIME = "io.containerd.runc.v2";
 
-/** The sandbox controller used when none is given (containerd's `DefaultSandboxer`). */
+/**
+ * sandboxd's own default sandbox controller (containerd's `DefaultSandboxer`),
+ * used when neither the caller, the namespace label nor sandboxd's
+ * `[sandbox] default_sandboxer` names one. The SDK never sends it by itself:
+ * a sandbox naming no controller goes to the daemon's configured default.
+ */
 export const DEFAULT_SANDBOXER = "shim";
 
 /** Namespace labels that change the defaults above, as in containerd. */

@@ -9,7 +9,7 @@ import type { ExitStatus } from "./convert.js";
 import { required, toDate } from "./convert.js";
 import type { Container, NewContainerOptions, RuntimeInfo } from "./container.js";
 import { createContainer, containerInfoOf, Container as ContainerClass } from "./container.js";
-import { DEFAULT_SANDBOX_RUNTIME, DEFAULT_SANDBOXER, DefaultsLabel } from "./defaults.js";
+import { DEFAULT_SANDBOX_RUNTIME, DefaultsLabel } from "./defaults.js";
 import type { Metrics } from "./metrics.js";
 import { decodeMetric } from "./metrics.js";
 import type { Spec } from "./oci/types.js";
@@ -46,7 +46,8 @@ export interface NewSandboxOptions {
   extensions?: Record<string, Any> | undefined;
   /**
    * The controller: default the namespace's `containerd.io/defaults/sandboxer`
-   * label, else `shim` (sandboxd runs the runtime's shim binary).
+   * label, else none, and sandboxd uses its `[sandbox] default_sandboxer`
+   * (`shim` unless configured: sandboxd runs the runtime's shim binary).
    */
   sandboxer?: string | undefined;
   /** Controller.Create extras. */
@@ -83,10 +84,9 @@ export async function createSandbox(
   options: NewSandboxOptions,
   call?: CallOptions,
 ): Promise<Sandbox> {
+  // Empty leaves the choice to the daemon (its configured default).
   const sandboxer =
-    options.sandboxer ||
-    (await session.defaultLabels(call))[DefaultsLabel.Sandboxer] ||
-    DEFAULT_SANDBOXER;
+    options.sandboxer || (await session.defaultLabels(call))[DefaultsLabel.Sandboxer] || "";
   const runtime = options.runtime ?? { name: DEFAULT_SANDBOX_RUNTIME };
   if (!runtime.name) throw invalidArgument(`sandbox "${id}": runtime name is required`);
   const message = {

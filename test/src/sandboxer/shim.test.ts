@@ -59,7 +59,7 @@ async function sandboxerPids(config: SandboxerConfig): Promise<number[]> {
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.includes("sbx-sandboxer.js") && cmdline.includes(config.path))
+    if (/sbx-sandboxer\.m?js/.test(cmdline) && cmdline.includes(config.path))
       pids.push(Number(entry));
   }
   return pids;

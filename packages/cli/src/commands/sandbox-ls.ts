@@ -41,7 +41,7 @@ export async function run(
         stateWord(statuses[i]),
         r.pid ? String(r.pid) : "-",
         r.runtime,
-        r.sandboxer,
+        r.sandboxer || "-",
         String(r.containers.length),
         ago(r.createdAt),
         labelsCell(r.labels),

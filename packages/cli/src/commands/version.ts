@@ -1,12 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { cliVersion } from "../package-version.js";
 import type { Context } from "../context.js";
 
 export async function run(ctx: Context): Promise<number> {
-  const pkg = JSON.parse(
-    await readFile(new URL("../../package.json", import.meta.url), "utf8"),
-  ) as {
-    version: string;
-  };
+  const pkg = { version: await cliVersion() };
   const client = await ctx.client();
   const server = await client.version();
   if (ctx.globals.output === "json") {

@@ -70,7 +70,7 @@ export const sandboxer = {
   name: "sandboxer",
   type: "value",
   valueName: "NAME",
-  description: "sandbox controller: shim (default) or a proxy sandboxer's name",
+  description: "sandbox controller: shim or a proxy sandboxer's name (default: sandboxd's)",
 } as const satisfies FlagSpec;
 export const label = {
   name: "label",

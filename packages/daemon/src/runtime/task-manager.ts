@@ -154,9 +154,9 @@ export class TaskManager {
 
   /**
    * Deletes the task: its shim deletes the init process (and publishes
-   * /tasks/delete), shuts down, and the connection closes. The shim binary's
-   * `delete` and the bundle's removal finish in the background; a new task
-   * with the same id waits for them.
+   * /tasks/delete), shuts down, and the connection closes. The bundle's
+   * removal (and the shim binary's `delete`, when the shim could not delete
+   * the task) finish in the background; a new task with the same id waits for them.
    */
   async delete(ctx: Ctx, id: string): Promise<ExitInfo> {
     const task = this.get(ctx, id);
@@ -169,6 +169,7 @@ export class TaskManager {
     }
     task.deleting = true;
     let exit: ExitInfo;
+    let deletedByShim = true;
     try {
       exit = await task.deleteProcess(ctx, "");
     } catch (err) {
@@ -176,11 +177,15 @@ export class TaskManager {
         task.deleting = false;
         throw err;
       }
+      deletedByShim = false;
       exit = task.exit ?? unknownExit(task.pid);
     }
     this.#remove(task);
     await teardownShim(ctx, shim, false);
-    void this.#background(task.bundle, shim);
+    // As containerd: the shim binary's `delete` (one more process, and runc) only
+    // when the shim could not delete the task itself; a clean Delete left nothing.
+    if (deletedByShim) shim.release();
+    void this.#background(task.bundle, deletedByShim ? undefined : shim);
     return exit;
   }
 

@@ -137,7 +137,7 @@ export function primaryAddress(result: CniResult): { ip?: string; gateway?: stri
   return { ip: entry.address.split("/")[0], ...(entry.gateway ? { gateway: entry.gateway } : {}) };
 }
 
-/** ADD loopback and the bridge network in `netns`; undone (DEL) if the second step fails. */
+/** ADD loopback and the bridge network in `netns` (at once); eth0 is undone (DEL) if either fails. */
 export async function setupPodNetwork(
   ctx: Ctx,
   net: NetworkConfig,
@@ -146,18 +146,21 @@ export async function setupPodNetwork(
   netns: string,
 ): Promise<PodNetwork> {
   const base = { binDir: net.cniBinDir, containerId, netns };
-  await execPlugin(ctx, { ...base, command: "ADD", ifname: "lo", config: loopbackConfig() });
   const config = bridgeConfig(net, ipamDataDir);
-  let result: CniResult;
-  try {
-    result = await execPlugin(ctx, { ...base, command: "ADD", ifname: "eth0", config });
-  } catch (err) {
-    // The bridge plugin may have taken a lease or made a veth before it failed.
+  // Two networks of their own in one netns (lo, eth0): both ADDs run at once.
+  const [lo, eth0] = await Promise.allSettled([
+    execPlugin(ctx, { ...base, command: "ADD", ifname: "lo", config: loopbackConfig() }),
+    execPlugin(ctx, { ...base, command: "ADD", ifname: "eth0", config }),
+  ]);
+  if (lo.status === "rejected" || eth0.status === "rejected") {
+    // The bridge plugin may have taken a lease or made a veth before it (or lo) failed.
     await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config }).catch(
       () => undefined,
     );
-    throw err;
+    // lo's error first, as when lo was ADDed before eth0.
+    throw lo.status === "rejected" ? lo.reason : (eth0 as PromiseRejectedResult).reason;
   }
+  const result = eth0.value;
   return { containerId, netns, result, ...primaryAddress(result) };
 }
 
@@ -173,8 +176,9 @@ export async function teardownPodNetwork(
     ...bridgeConfig(net, ipamDataDir),
     ...(pod.result.ips ? { prevResult: pod.result } : {}),
   };
-  await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config });
-  await execPlugin(ctx, { ...base, command: "DEL", ifname: "lo", config: loopbackConfig() }).catch(
-    () => undefined,
-  );
+  const [eth0] = await Promise.allSettled([
+    execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config }),
+    execPlugin(ctx, { ...base, command: "DEL", ifname: "lo", config: loopbackConfig() }),
+  ]);
+  if (eth0.status === "rejected") throw eth0.reason;
 }

@@ -101,16 +101,30 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
     throw err;
   }
-  const failures: string[] = [];
-  for (const name of entries) {
-    const file = join(dir, name);
-    const r = await run(ctx, "umount", [file], { timeoutMs: helperTimeoutMs });
-    if (r.code !== 0 && !/not mounted|no mount point|not found/i.test(r.stderr)) {
-      failures.push(`umount ${file}: ${r.stderr.trim()}`);
-      continue;
-    }
-    await rm(file, { force: true });
+  const files = entries.map((name) => join(dir, name));
+  if (files.length === 0) {
+    await rmdir(dir).catch(() => undefined);
+    return;
   }
+  // One umount for every pin (one process, not one each); it reports each file
+  // it could not unmount on a line of its own, naming the file.
+  const r = await run(ctx, "umount", files, { timeoutMs: helperTimeoutMs });
+  const failed = new Set<string>();
+  const failures: string[] = [];
+  if (r.code !== 0) {
+    const lines = r.stderr.split("\n").filter((l) => l.trim() !== "");
+    for (const file of files) {
+      const line = lines.find((l) => l.includes(file));
+      if (line === undefined || /not mounted|no mount point|not found/i.test(line)) continue;
+      failed.add(file);
+      failures.push(`umount ${file}: ${line.trim()}`);
+    }
+    if (failures.length === 0 && lines.some((l) => !files.some((f) => l.includes(f)))) {
+      failures.push(`umount: ${r.stderr.trim()}`);
+      for (const file of files) failed.add(file);
+    }
+  }
+  for (const file of files) if (!failed.has(file)) await rm(file, { force: true });
   if (failures.length) throw unknownError(`unpin namespaces: ${failures.join("; ")}`);
   await rmdir(dir).catch(() => undefined);
 }

@@ -1,7 +1,8 @@
 /**
  * One pod sandbox: its record on disk and the host resources behind it. start()
- * builds them in order (pinned namespaces, shared pid holder, cgroup, CNI
- * network, /etc files) and rolls back what it made if a step fails; release()
+ * builds them in order (pinned namespaces, shared pid holder, then the cgroup
+ * and the CNI network at once, /etc files) and rolls back what it made if a
+ * step fails; release()
  * undoes them in reverse and is safe to repeat. Containers are tracked by the
  * Sandboxer, which stops them before the pod is released.
  */
@@ -35,6 +36,8 @@ export class Pod {
   rec: SandboxRecord;
   #exited: Promise<void>;
   #resolveExited!: () => void;
+  #lastSave: Promise<void> | undefined;
+  #queuedSave: Promise<void> | undefined;
 
   constructor(env: Env, rec: SandboxRecord) {
     this.env = env;
@@ -61,9 +64,26 @@ export class Pod {
     return this.#exited;
   }
 
-  async save(): Promise<void> {
-    await ensureDir(this.dir);
-    await writeJsonAtomic(this.env.layout.sandboxFile(this.rec.namespace, this.rec.id), this.rec);
+  /**
+   * Writes the record. Saves run one at a time, each writing the record as it
+   * is when its write begins; a save asked for while another waits shares it
+   * (concurrent steps of start() never write an older record over a newer one).
+   */
+  save(): Promise<void> {
+    if (this.#queuedSave) return this.#queuedSave;
+    const queued = (this.#lastSave ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        this.#queuedSave = undefined;
+        await ensureDir(this.dir);
+        await writeJsonAtomic(
+          this.env.layout.sandboxFile(this.rec.namespace, this.rec.id),
+          this.rec,
+        );
+      });
+    this.#queuedSave = queued;
+    this.#lastSave = queued;
+    return queued;
   }
 
   /** The OCI namespace paths containers join. */
@@ -143,18 +163,23 @@ export class Pod {
         await this.save();
       }
 
+      // The cgroup and the network do not depend on each other: made at once.
       const cgroup = this.cgroupPath();
-      if (this.rec.cgroupParent) {
-        // kubelet makes the pod cgroup; whatever of it is missing is ours to remove later.
-        this.rec.cgroupCreated = await missingAncestors(cgroups, this.rec.cgroupParent);
+      const makeCgroup = async (): Promise<void> => {
+        if (this.rec.cgroupParent) {
+          // kubelet makes the pod cgroup; whatever of it is missing is ours to remove later.
+          this.rec.cgroupCreated = await missingAncestors(cgroups, this.rec.cgroupParent);
+          await this.save();
+        }
+        undo.push("remove cgroup", () => this.removeCgroup(cgroup));
+        await cgroups.create(cgroup);
+        this.rec.cgroup = cgroup;
         await this.save();
-      }
-      undo.push("remove cgroup", () => this.removeCgroup(cgroup));
-      await cgroups.create(cgroup);
-      this.rec.cgroup = cgroup;
-      await this.save();
-
-      if (this.rec.netnsPath === undefined && config.network.enabled && this.rec.pins.net) {
+      };
+      const makeNetwork = async (): Promise<void> => {
+        if (this.rec.netnsPath !== undefined || !config.network.enabled || !this.rec.pins?.net) {
+          return;
+        }
         const containerId = cniContainerId(namespace, id);
         const netns = this.rec.pins.net;
         // Recorded before ADD: an ADD cut short (cancelled, or kill -9) may already hold an
@@ -176,7 +201,10 @@ export class Pod {
           netns,
         );
         await this.save();
-      }
+      };
+      // Both settle before a failure rolls back, so the rollback sees all they made.
+      const made = await Promise.allSettled([makeCgroup(), makeNetwork()]);
+      for (const r of made) if (r.status === "rejected") throw r.reason;
 
       if (!this.rec.implicit && !this.rec.hostIpc) {
         // One /dev/shm per pod, shared by its containers (what CRI gives a pause pod).

@@ -1,0 +1,100 @@
+/**
+ * gRPC's framing over HTTP/2 (the client side): length-prefixed messages, the
+ * grpc-timeout header, and the status in trailers.
+ */
+import type { IncomingHttpHeaders } from "node:http2";
+import { Code } from "./errors.js";
+
+export interface WireStatus {
+  code: number;
+  message: string;
+}
+
+/** A message as gRPC sends it: flag 0 (not compressed), 4-byte big-endian length, bytes. */
+export function frame(body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = 0;
+  out.writeUInt32BE(body.length, 1);
+  out.set(body, 5);
+  return out;
+}
+
+/** Cuts a byte stream into gRPC messages (uncompressed only: the client asks for none). */
+export class MessageReader {
+  readonly #limit: number;
+  #pending: Buffer = Buffer.alloc(0);
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** The messages completed by `chunk`. Throws on a compressed or oversized message. */
+  push(chunk: Buffer): Uint8Array[] {
+    let buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const out: Uint8Array[] = [];
+    while (buf.length >= 5) {
+      if (buf[0] !== 0) throw new Error("compressed message, but the client accepts none");
+      const length = buf.readUInt32BE(1);
+      if (length > this.#limit) {
+        throw new Error(`reply message of ${length} bytes is over the limit of ${this.#limit}`);
+      }
+      if (buf.length < 5 + length) break;
+      out.push(buf.subarray(5, 5 + length));
+      buf = buf.subarray(5 + length);
+    }
+    this.#pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+    return out;
+  }
+}
+
+/** grpc-timeout: at most 8 digits and a unit. */
+export function grpcTimeout(ms: number): string {
+  const m = Math.max(0, Math.ceil(ms));
+  if (m < 1e8) return `${m}m`;
+  const s = Math.ceil(m / 1000);
+  if (s < 1e8) return `${s}S`;
+  return `${Math.min(Math.ceil(s / 3600), 99_999_999)}H`;
+}
+
+/** grpc-status and grpc-message (percent-encoded) from trailers. */
+export function statusOf(headers: IncomingHttpHeaders): WireStatus {
+  const raw = headers["grpc-status"];
+  const code = Number(Array.isArray(raw) ? raw[0] : raw);
+  const message = headers["grpc-message"];
+  const text = Array.isArray(message) ? message.join(",") : (message ?? "");
+  if (!Number.isInteger(code) || raw === undefined) {
+    return { code: Code.Unknown, message: `reply without a valid grpc-status: ${String(raw)}` };
+  }
+  return { code, message: percentDecode(text) };
+}
+
+function percentDecode(text: string): string {
+  if (!text.includes("%")) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** grpc-timeout (digits and a unit: H M S m u n) in ms; undefined when absent or malformed. */
+export function parseTimeout(value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  const m = text === undefined ? null : /^(\d{1,8})([HMSmun])$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as "H"];
+  return n * unitMs;
+}
+
+/** grpc-message: bytes outside printable ASCII, and `%`, percent-encoded (UTF-8). */
+export function percentEncode(text: string): string {
+  let out = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
