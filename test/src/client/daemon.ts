@@ -9,7 +9,7 @@ import {
   cleanupSandboxerInstance,
   requireRoot,
   startSandboxd,
-  waitFor,
+  waitUntil,
   writeSandboxerConfig,
 } from "@sandboxd/testing";
 import { Client } from "@sandboxd/client";
@@ -64,7 +64,7 @@ export async function startDaemon(t: {
         // gone already
       }
     }
-    await waitFor(async () => (await sandboxerPids(config.path)).length === 0, {
+    await waitUntil(async () => (await sandboxerPids(config.path)).length === 0, {
       what: "the sandboxer to exit",
     });
     await cleanupSandboxerInstance(config);

@@ -17,8 +17,8 @@ import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 import { Leases } from "@sandboxd/api/services/leases/v1/leases_pb";
 import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
 import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
-import { startContainerd, type Containerd } from "@sandboxd/testing";
-import { busyboxRootfs, openDaemon, type Sandboxd } from "./harness.js";
+import { busyboxRootfs, startContainerd, type Containerd } from "@sandboxd/testing";
+import { openDaemon, type Sandboxd } from "./harness.js";
 
 interface Target {
   name: string;

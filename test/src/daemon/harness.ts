@@ -50,24 +50,6 @@ export async function openDaemon(
   }
 }
 
-/**
- * A busybox root filesystem in `dir`, built by the SDK's prepareBusyboxRootfs
- * (the one builder in the repository).
- */
-export async function busyboxRootfs(dir: string): Promise<string> {
-  const sdk = (await import("@sandboxd/client")) as Record<string, unknown>;
-  let prepare = sdk.prepareBusyboxRootfs as ((dir: string) => Promise<unknown>) | undefined;
-  if (typeof prepare !== "function") {
-    // TODO: drop once @sandboxd/client exports it.
-    const mod = (await import("../../../packages/client/dist/rootfs/busybox.js")) as {
-      prepareBusyboxRootfs: (dir: string) => Promise<unknown>;
-    };
-    prepare = mod.prepareBusyboxRootfs;
-  }
-  await prepare(dir);
-  return dir;
-}
-
 /** `ctr events` (or another long-running ctr command) in the background; its output so far. */
 export function ctrInBackground(
   t: AfterHook,

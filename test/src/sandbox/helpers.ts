@@ -16,7 +16,7 @@ import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 import { SandboxSchema, type Sandbox } from "@sandboxd/api/types/sandbox_pb";
 import type { Envelope } from "@sandboxd/api/types/event_pb";
 import type { AfterHook, Sandboxd, SandboxdOptions } from "@sandboxd/testing";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { openDaemon, startDaemon } from "../daemon/harness.js";
 
 /** test/bin: the test shim's launcher (runtime io.containerd.sbxtest.v1). */
@@ -214,7 +214,7 @@ export async function processesMentioning(text: string): Promise<string[]> {
 /** Waits until no process mentions `text`; fails listing them. */
 export async function noProcessesMentioning(text: string, timeoutMs = 10_000): Promise<void> {
   try {
-    await waitFor(async () => (await processesMentioning(text)).length === 0, { timeoutMs });
+    await waitUntil(async () => (await processesMentioning(text)).length === 0, { timeoutMs });
   } catch {
     const left = await processesMentioning(text);
     if (left.length > 0) throw new Error(`processes left behind:\n  ${left.join("\n  ")}`);
