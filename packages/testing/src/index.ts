@@ -28,3 +28,5 @@ export type { LeakScope, LeakSnapshot } from "./leaks.js";
 export { sandboxdBinary, sandboxdPaths, startSandboxd } from "./sandboxd.js";
 export type { Sandboxd, SandboxdOptions } from "./sandboxd.js";
 export { busyboxRootfs } from "./rootfs.js";
+export { openStack, startStack } from "./stack.js";
+export type { Stack, StackOptions } from "./stack.js";

@@ -2,18 +2,16 @@
 // containerd-shim-runc-v2. One sandboxd for the file, a namespace per test.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { busyboxRootfs, waitUntil } from "@sandboxd/testing";
-import { ctrInBackground, openDaemon, type Sandboxd } from "../daemon/harness.js";
+import { openStack, waitUntil } from "@sandboxd/testing";
+import { ctrInBackground, type Sandboxd } from "../daemon/harness.js";
 
 let daemon: Sandboxd;
 let rootfs: string;
 let close: (() => Promise<void>) | undefined;
 
 before(async () => {
-  const opened = await openDaemon();
-  ({ daemon, close } = opened);
-  rootfs = await busyboxRootfs(join(opened.dir, "rootfs"));
+  const opened = await openStack({ rootfs: true });
+  ({ sandboxd: daemon, close, rootfs } = opened);
 });
 after(() => close?.());
 

@@ -35,7 +35,7 @@ before(async () => {
   const dir = await mkdtemp(join(tmpdir(), "sbx-peer-"));
   peer = await startProxyPeer(join(dir, "controller.sock"), join(dir, "task.sock"));
   const opened = await openSandboxd({ proxyPlugins: { peer: { address: peer.socket } } });
-  daemon = opened.daemon;
+  daemon = opened.sandboxd;
   close = async () => {
     await opened.close();
     await peer.stop();

@@ -42,7 +42,7 @@ const force = { metadata: { "sandboxd-force": "true" } };
 
 before(async () => {
   const opened = await openSandboxd();
-  daemon = opened.daemon;
+  daemon = opened.sandboxd;
   close = opened.close;
 });
 after(() => close?.());
