@@ -21,7 +21,7 @@ import { TerminalOutput } from "./container/terminal.js";
 import { unpinNamespaces } from "./pod/namespaces.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
-import { readJson } from "./state/atomic.js";
+import { readJson, readRecord } from "./state/atomic.js";
 import type { ContainerRecord, ExecRecord, SandboxRecord } from "./state/records.js";
 import { mapLimit } from "@sandboxd/core";
 
@@ -59,7 +59,7 @@ export async function recover(ctx: Ctx, sb: Sandboxer): Promise<RecoveryReport> 
 
 async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): Promise<number> {
   const dir = sb.env.layout.sandboxDir(ns, id);
-  const rec = await readJson<SandboxRecord>(join(dir, "sandbox.json"));
+  const rec = await readRecord<SandboxRecord>(join(dir, "sandbox.json"));
   if (!rec) {
     // Created no further than its directory: nothing else exists yet.
     await rm(dir, { recursive: true, force: true });
@@ -112,7 +112,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
 
 async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string): Promise<void> {
   const dir = sb.env.layout.containerDir(pod.rec.namespace, pod.rec.id, cid);
-  const rec = await readJson<ContainerRecord>(join(dir, "container.json"));
+  const rec = await readRecord<ContainerRecord>(join(dir, "container.json"));
   if (!rec || rec.status === "creating") {
     await undoCreate(ctx, sb, pod, cid, rec);
     return;
@@ -120,7 +120,7 @@ async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string):
   const c = new Container(sb.env, pod, rec);
   sb.containers.set(rec.namespace, rec.id, c);
   for (const eid of await list(join(dir, "execs"))) {
-    const erec = await readJson<ExecRecord>(join(dir, "execs", eid, "exec.json"));
+    const erec = await readRecord<ExecRecord>(join(dir, "execs", eid, "exec.json"));
     if (!erec) {
       await rm(join(dir, "execs", eid), { recursive: true, force: true });
       continue;

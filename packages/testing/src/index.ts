@@ -2,8 +2,8 @@ export { createCleanup } from "./cleanup.js";
 export type { Cleanup } from "./cleanup.js";
 export { tempDir } from "./temp-dir.js";
 export type { AfterHook } from "./temp-dir.js";
-export { waitFor } from "./wait-for.js";
-export type { WaitForOptions } from "./wait-for.js";
+export { waitUntil } from "./wait-until.js";
+export type { WaitUntilOptions } from "./wait-until.js";
 export { requireBinary, requireRoot } from "./requirements.js";
 export { killAndWait, processAlive, run, waitForExit } from "./processes.js";
 export type { RunOptions, RunResult } from "./processes.js";
@@ -77,3 +77,6 @@ export type {
   PodSandboxConfigInput,
   SnapshotMount,
 } from "./cri-pod.js";
+export { busyboxRootfs } from "./rootfs.js";
+export { openStack, startStack } from "./stack.js";
+export type { Stack, StackOptions } from "./stack.js";

@@ -1,10 +1,12 @@
 /**
- * A minimal runc-style OCI runtime spec for tests (what `runc spec` writes, trimmed): a
- * process in new pid/ipc/uts/mount/network namespaces with the usual mounts, masked paths
- * and capabilities. Enough for runc and containerd's runc shim to run a busybox rootfs.
+ * The OCI runtime spec tests run: the SDK's `defaultSpec` (containerd's
+ * defaults, what users get) with test options: a TERM, a fixed hostname, an
+ * optional cgroups path and annotations. One spec, so tests cannot drift
+ * from what users run.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { defaultSpec, withAnnotations, withCgroupsPath, type SpecOpt } from "@sandboxd/client";
 
 export interface OciSpecOptions {
   /** The command (default `["sh"]`). */
@@ -25,109 +27,23 @@ export interface OciSpecOptions {
 /** The spec as a plain JSON object (the OCI schema, not typed field by field here). */
 export type OciSpec = Record<string, unknown>;
 
-const capabilities = [
-  "CAP_AUDIT_WRITE",
-  "CAP_KILL",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FOWNER",
-  "CAP_FSETID",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETPCAP",
-  "CAP_SYS_CHROOT",
-];
-
 export function ociSpec(options: OciSpecOptions = {}): OciSpec {
-  return {
-    ociVersion: "1.0.2",
-    process: {
-      terminal: options.terminal ?? false,
-      user: { uid: 0, gid: 0 },
-      args: [...(options.args ?? ["sh"])],
-      env: [
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "TERM=xterm",
-        ...(options.env ?? []),
-      ],
+  const extra: SpecOpt[] = [];
+  if (options.cgroupsPath !== undefined) extra.push(withCgroupsPath(options.cgroupsPath));
+  if (options.annotations !== undefined) extra.push(withAnnotations({ ...options.annotations }));
+  const spec = defaultSpec(
+    {
+      args: options.args ?? ["sh"],
+      env: ["TERM=xterm", ...(options.env ?? [])],
       cwd: options.cwd ?? "/",
-      capabilities: {
-        bounding: capabilities,
-        effective: capabilities,
-        permitted: capabilities,
-        ambient: capabilities,
-      },
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
-      noNewPrivileges: true,
+      terminal: options.terminal ?? false,
+      hostname: options.hostname ?? "sbx-test",
+      rootfs: options.rootfs ?? "rootfs",
+      readonlyRootfs: options.readonlyRootfs ?? false,
     },
-    root: { path: options.rootfs ?? "rootfs", readonly: options.readonlyRootfs ?? false },
-    hostname: options.hostname ?? "sbx-test",
-    mounts: [
-      { destination: "/proc", type: "proc", source: "proc" },
-      {
-        destination: "/dev",
-        type: "tmpfs",
-        source: "tmpfs",
-        options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-      },
-      {
-        destination: "/dev/pts",
-        type: "devpts",
-        source: "devpts",
-        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-      },
-      {
-        destination: "/dev/shm",
-        type: "tmpfs",
-        source: "shm",
-        options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-      },
-      {
-        destination: "/dev/mqueue",
-        type: "mqueue",
-        source: "mqueue",
-        options: ["nosuid", "noexec", "nodev"],
-      },
-      {
-        destination: "/sys",
-        type: "sysfs",
-        source: "sysfs",
-        options: ["nosuid", "noexec", "nodev", "ro"],
-      },
-      {
-        destination: "/sys/fs/cgroup",
-        type: "cgroup",
-        source: "cgroup",
-        options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
-      },
-    ],
-    ...(options.annotations === undefined ? {} : { annotations: { ...options.annotations } }),
-    linux: {
-      ...(options.cgroupsPath === undefined ? {} : { cgroupsPath: options.cgroupsPath }),
-      resources: { devices: [{ allow: false, access: "rwm" }] },
-      namespaces: [
-        { type: "pid" },
-        { type: "network" },
-        { type: "ipc" },
-        { type: "uts" },
-        { type: "mount" },
-      ],
-      maskedPaths: [
-        "/proc/acpi",
-        "/proc/asound",
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/latency_stats",
-        "/proc/timer_list",
-        "/proc/timer_stats",
-        "/proc/sched_debug",
-        "/sys/firmware",
-        "/proc/scsi",
-      ],
-      readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-    },
-  };
+    ...extra,
+  );
+  return { ...spec };
 }
 
 /** Writes `<bundle>/config.json` (creating the bundle directory) and returns the bundle path. */

@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { waitFor } from "./wait-for.js";
+import { waitUntil } from "./wait-until.js";
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -78,7 +78,10 @@ export async function processAlive(pid: number): Promise<boolean> {
 
 /** Waits until `pid` is gone. */
 export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<void> {
-  await waitFor(async () => !(await processAlive(pid)), { timeoutMs, what: `pid ${pid} to exit` });
+  await waitUntil(async () => !(await processAlive(pid)), {
+    timeoutMs,
+    what: `pid ${pid} to exit`,
+  });
 }
 
 /**

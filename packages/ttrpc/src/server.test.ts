@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { waitUntil } from "@sandboxd/testing";
 import { test } from "node:test";
 import { connect } from "./client.js";
 import { Code } from "./code.js";
 import { TtrpcError, isClosedError, isTtrpcError } from "./errors.js";
 import { MAX_PAYLOAD_LENGTH } from "./frame.js";
 import type { HandlerContext } from "./services.js";
-import { deferred, startClient, startServer, waitFor } from "./test-helpers.js";
+import { deferred, startClient, startServer } from "./test-helpers.js";
 
 const text = (s: string): Uint8Array => Buffer.from(s);
 const str = (b: Uint8Array): string => Buffer.from(b).toString();
@@ -42,7 +43,7 @@ test("concurrent calls on one connection are matched by stream id, in any order"
   const client = await startClient(t, path);
   const names = Array.from({ length: 20 }, (_, i) => `call-${i}`);
   const calls = names.map((n) => client.call("test.S", "Wait", text(n)).then(str));
-  await waitFor(() => gates.size === names.length);
+  await waitUntil(() => gates.size === names.length);
   for (const n of [...names].reverse()) gates.get(n)!.resolve();
   assert.deepEqual(await Promise.all(calls), names);
 });
@@ -220,7 +221,7 @@ test("server shutdown lets calls in flight finish, then closes", async (t) => {
   );
   await started.promise;
   const shutdown = server.shutdown({ timeoutMs: 10_000 });
-  await waitFor(() => idle.closed, 5000, "the idle connection to close");
+  await waitUntil(() => idle.closed, { what: "the idle connection to close" });
   await assert.rejects(connect(path), rejectsWith(Code.Unavailable));
   await assert.rejects(
     client.call("test.S", "Wait", text("new")),
@@ -230,7 +231,7 @@ test("server shutdown lets calls in flight finish, then closes", async (t) => {
   assert.deepEqual(await Promise.all(calls), ["0", "1", "2", "3", "4"]);
   await shutdown;
   assert.equal(server.connectionCount, 0);
-  await waitFor(() => client.closed, 5000, "the client to see the close");
+  await waitUntil(() => client.closed, { what: "the client to see the close" });
 });
 
 test("shutdown gives up after its timeout and aborts what is left", async (t) => {
@@ -260,7 +261,7 @@ test("when the server goes away, pending and later calls fail with the closed er
   const client = await connect(path, { onClose: (err) => closedWith.resolve(err) });
   t.after(() => client.close());
   const pending = client.call("test.S", "Hang", new Uint8Array(0));
-  await waitFor(() => server.connectionCount === 1);
+  await waitUntil(() => server.connectionCount === 1);
   await server.close();
   await assert.rejects(
     pending,
@@ -280,7 +281,7 @@ test("a closed client connection is released by the server (no leak)", async (t)
   await Promise.all(clients.map((c) => c.call("test.S", "E", text("x"))));
   assert.equal(server.connectionCount, 10);
   await Promise.all(clients.map((c) => c.close()));
-  await waitFor(() => server.connectionCount === 0, 5000, "connections to be released");
+  await waitUntil(() => server.connectionCount === 0, { what: "connections to be released" });
 });
 
 test("a handler's signal aborts when its connection closes", async (t) => {
@@ -295,7 +296,7 @@ test("a handler's signal aborts when its connection closes", async (t) => {
   );
   const client = await connect(path);
   void client.call("test.S", "Hang", new Uint8Array(0)).catch(() => {});
-  await waitFor(() => server.connectionCount === 1);
+  await waitUntil(() => server.connectionCount === 1);
   await client.close();
   assert.ok(isClosedError(await aborted.promise));
 });

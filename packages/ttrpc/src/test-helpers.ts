@@ -1,6 +1,6 @@
 /**
  * Shared by this package's tests (not exported): temp sockets, a server per test, a raw
- * frame-level connection, polling, and a small service descriptor built at runtime.
+ * frame-level connection, and a small service descriptor built at runtime.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
@@ -43,19 +43,6 @@ export async function startClient(t: TestContext, path: string): Promise<Client>
   const client = await connect(path);
   t.after(() => client.close());
   return client;
-}
-
-/** Polls `check` until it returns true, failing after `timeoutMs`. */
-export async function waitFor(
-  check: () => boolean,
-  timeoutMs = 5000,
-  what = "condition",
-): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** A resolvable promise. */

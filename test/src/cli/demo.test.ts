@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { access, readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { cgroupMounts, mountsUnder, requireRoot, tempDir, waitFor } from "@sandboxd/testing";
+import { cgroupMounts, mountsUnder, requireRoot, tempDir, waitUntil } from "@sandboxd/testing";
 
 const demoJs = fileURLToPath(new URL("../../../demo/dist/demo.js", import.meta.url));
 /** The demo's own network bridge and cgroup parent (demo/src/daemons.ts). */
@@ -70,7 +70,7 @@ async function leftovers(tmp: string): Promise<string[]> {
 
 async function assertNothingLeft(tmp: string): Promise<void> {
   let last: string[] = [];
-  await waitFor(async () => (last = await leftovers(tmp)).length === 0, {
+  await waitUntil(async () => (last = await leftovers(tmp)).length === 0, {
     what: "the demo's leftovers to go",
     timeoutMs: 10_000,
   }).catch(() => assert.fail(`the demo left:\n  ${last.join("\n  ")}`));
@@ -117,10 +117,13 @@ test("Ctrl-C in the middle of the demo still removes everything", async (t) => {
   requireRoot();
   const tmp = await tempDir(t, "sbx-demo-it-");
   const demo = startDemo(t, tmp);
-  await waitFor(() => /^web: +pid \d+/m.test(demo.output()) || demo.output().includes("== done"), {
-    what: "the demo to start its web container",
-    timeoutMs: 60_000,
-  });
+  await waitUntil(
+    () => /^web: +pid \d+/m.test(demo.output()) || demo.output().includes("== done"),
+    {
+      what: "the demo to start its web container",
+      timeoutMs: 60_000,
+    },
+  );
   demo.kill("SIGINT");
   const { status, signal } = await demo.done;
   const out = demo.output();

@@ -6,7 +6,8 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@sandboxd/client";
-import { startDaemon, type Daemon } from "../client/daemon.js";
+import { sbxStack } from "../client/daemon.js";
+import { startStack, type Stack } from "@sandboxd/testing";
 
 export const sbxBin = fileURLToPath(new URL("../../../packages/cli/bin/sbx", import.meta.url));
 
@@ -25,7 +26,7 @@ export interface Running {
 }
 
 export interface Sbx {
-  daemon: Daemon;
+  daemon: Stack;
   env: Record<string, string>;
   namespace: string;
   /** A client of the same daemon and namespace. */
@@ -42,7 +43,7 @@ export async function setupSbx(
   t: { after: (fn: () => Promise<void>) => void },
   namespace = "cli-it",
 ): Promise<Sbx> {
-  const daemon = await startDaemon(t);
+  const daemon = await startStack(t, sbxStack);
   const env = {
     ...daemon.env,
     PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",

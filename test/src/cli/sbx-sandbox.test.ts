@@ -3,7 +3,7 @@
 // the JSON fields the CLI README promises.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { assertEmpty, setupSbx } from "./harness.js";
 
 test("sandbox run, ls, inspect, containers joining it, JSON fields, rm -f", async (t) => {
@@ -165,7 +165,7 @@ test("run -d with labels, exec output, ps, info, task metrics, rm of a stopped t
   assert.deepEqual(Object.keys(m).sort(), ["cgroup", "data", "id", "timestamp"]);
 
   assert.equal((await sbx(["task", "kill", "-s", "KILL", "web"])).status, 0);
-  await waitFor(
+  await waitUntil(
     async () => ((await json(["task", "ls"])) as { status: string }[])[0]?.status === "stopped",
     { what: "the task to stop" },
   );

@@ -9,12 +9,13 @@ import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Client, defaultSpec } from "@sandboxd/client";
-import { startDaemon } from "../client/daemon.js";
+import { sbxStack } from "../client/daemon.js";
+import { startStack } from "@sandboxd/testing";
 
 const sbxBin = fileURLToPath(new URL("../../../packages/cli/bin/sbx", import.meta.url));
 
 test("sbx task, container, events, namespace and version commands on sandboxd", async (t) => {
-  const daemon = await startDaemon(t);
+  const daemon = await startStack(t, sbxStack);
   const env = {
     ...daemon.env,
     PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { promisify } from "node:util";
-import { requireBinary, waitFor } from "@sandboxd/testing";
+import { requireBinary, waitUntil } from "@sandboxd/testing";
 import { assertEmpty, sbxBin, setupSbx } from "./harness.js";
 
 const execFileAsync = promisify(execFile);
@@ -26,7 +26,7 @@ async function inTerminal(
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const exited = once(child, "exit");
   if (input) {
-    await waitFor(() => input.ready.test(output) || child.exitCode !== null, {
+    await waitUntil(() => input.ready.test(output) || child.exitCode !== null, {
       what: `the prompt (${input.ready})`,
       timeoutMs: 30_000,
     }).catch((err: unknown) => {

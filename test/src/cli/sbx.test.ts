@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import { assertNoLeaks, snapshotLeaks, waitFor } from "@sandboxd/testing";
+import { assertNoLeaks, snapshotLeaks, waitUntil } from "@sandboxd/testing";
 import { assertEmpty, setupSbx } from "./harness.js";
 
 /** sbx's FIFO sets (the SDK's default directory as root) for container `id`. */
@@ -60,7 +60,7 @@ test("stdin reaches the container; the busybox rootfs is read-only", async (t) =
 
 /** Waits until the namespace's only task runs. */
 async function taskRunning(json: (args: string[]) => Promise<unknown>): Promise<void> {
-  await waitFor(
+  await waitUntil(
     async () => ((await json(["task", "ls"])) as { status: string }[])[0]?.status === "running",
     { what: "the task to run", timeoutMs: 30_000 },
   );
@@ -93,7 +93,7 @@ test("a second SIGTERM kills a container that ignores the first", async (t) => {
   let exited = false;
   void done.then(() => (exited = true));
   // Signals sent back to back may merge into one; send until sbx is gone.
-  await waitFor(
+  await waitUntil(
     () => {
       if (!exited) child.kill("SIGTERM");
       return exited;

@@ -2,9 +2,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepareBusyboxRootfs } from "@sandboxd/client";
 
-export { requireRoot } from "@sandboxd/testing";
+export { busyboxRootfs, requireRoot } from "@sandboxd/testing";
 
 /** A directory removed after the test. */
 export async function tempDir(
@@ -14,9 +13,4 @@ export async function tempDir(
   const dir = await mkdtemp(join(tmpdir(), prefix));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** A busybox root filesystem in `dir` (the SDK's own). */
-export function busyboxRootfs(dir: string): Promise<string> {
-  return prepareBusyboxRootfs(dir);
 }

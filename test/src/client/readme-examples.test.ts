@@ -5,7 +5,8 @@ import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Client } from "@sandboxd/client";
 import { readmeExamples, runExample } from "@sandboxd/client/testing";
-import { startDaemon } from "./daemon.js";
+import { sbxStack } from "./daemon.js";
+import { startStack } from "@sandboxd/testing";
 
 const readme = fileURLToPath(new URL("../../../packages/client/README.md", import.meta.url));
 const packageDir = fileURLToPath(new URL("../../../packages/client/", import.meta.url));
@@ -21,7 +22,7 @@ const expected: Record<string, RegExp> = {
 };
 
 test("the SDK README's examples run against sandboxd", async (t) => {
-  const daemon = await startDaemon(t);
+  const daemon = await startStack(t, sbxStack);
   const env = { ...daemon.env, SANDBOXD_ADDRESS: daemon.address, TMPDIR: daemon.dir };
   const examples = await readmeExamples(readme);
   assert.deepEqual(

@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isFailedPrecondition, isNotFound } from "@sandboxd/errdefs";
 import { Client, capture, defaultSpec, execProcess } from "@sandboxd/client";
-import { startDaemon } from "./daemon.js";
+import { sbxStack } from "./daemon.js";
+import { startStack } from "@sandboxd/testing";
 
 for (const runtime of ["io.containerd.sbx.v1", "io.containerd.runc.v2"]) {
   test(`sandboxd, ${runtime}: output, stdin, exec, terminal, pause, metrics, events`, async (t) => {
-    const daemon = await startDaemon(t);
+    const daemon = await startStack(t, sbxStack);
     const client = await Client.connect({ address: daemon.address, namespace: "sdk-tasks" });
     t.after(() => Promise.resolve(client.close()));
     const { rootfs } = daemon;

@@ -17,8 +17,8 @@ import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 import { Leases } from "@sandboxd/api/services/leases/v1/leases_pb";
 import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
 import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
-import { startContainerd, type Containerd } from "@sandboxd/testing";
-import { busyboxRootfs, openDaemon, type Sandboxd } from "./harness.js";
+import { openStack, startContainerd, type Containerd } from "@sandboxd/testing";
+import type { Sandboxd } from "./harness.js";
 
 interface Target {
   name: string;
@@ -32,10 +32,10 @@ let rootfs: string;
 const closers: (() => Promise<void>)[] = [];
 
 before(async () => {
-  const opened = await openDaemon();
-  sandboxd = opened.daemon;
+  const opened = await openStack({ rootfs: true });
+  sandboxd = opened.sandboxd;
   closers.push(opened.close);
-  rootfs = await busyboxRootfs(join(opened.dir, "rootfs"));
+  rootfs = opened.rootfs;
   const dir = await mkdtemp(join(tmpdir(), "sbxc-"));
   containerd = await startContainerd({ dir });
   closers.push(async () => {

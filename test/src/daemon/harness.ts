@@ -1,72 +1,9 @@
-// Shared by the daemon's integration and interop tests: a sandboxd per file,
-// a busybox rootfs, ctr in the background.
+// Shared by the daemon's integration and interop tests: ctr in the background
+// (the stack itself comes from @sandboxd/testing's openStack/startStack).
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  requireRoot,
-  startSandboxd,
-  type AfterHook,
-  type Sandboxd,
-  type SandboxdOptions,
-} from "@sandboxd/testing";
+import type { AfterHook, Sandboxd } from "@sandboxd/testing";
 
 export type { Sandboxd };
-
-/**
- * Starts sandboxd in a fresh temp dir for one test; after it, sandboxd is
- * stopped (everything removed) and then the dir is removed. (node:test runs
- * `after` hooks in the order they were added, so this is one hook.)
- */
-export async function startDaemon(
-  t: AfterHook,
-  options: Omit<SandboxdOptions, "dir"> = {},
-): Promise<{ daemon: Sandboxd; dir: string }> {
-  const opened = await openDaemon(options);
-  t.after(opened.close);
-  return opened;
-}
-
-/**
- * Starts sandboxd for a whole file (call from `before`, and `close` from a
- * file-level `after`: hooks registered inside `before` run when it ends).
- */
-export async function openDaemon(
-  options: Omit<SandboxdOptions, "dir"> = {},
-): Promise<{ daemon: Sandboxd; dir: string; close: () => Promise<void> }> {
-  requireRoot();
-  const dir = await mkdtemp(join(tmpdir(), "sbxd-"));
-  try {
-    const daemon = await startSandboxd({ ...options, dir: join(dir, "d") });
-    const close = async (): Promise<void> => {
-      await daemon.stop();
-      await rm(dir, { recursive: true, force: true });
-    };
-    return { daemon, dir, close };
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-/**
- * A busybox root filesystem in `dir`, built by the SDK's prepareBusyboxRootfs
- * (the one builder in the repository).
- */
-export async function busyboxRootfs(dir: string): Promise<string> {
-  const sdk = (await import("@sandboxd/client")) as Record<string, unknown>;
-  let prepare = sdk.prepareBusyboxRootfs as ((dir: string) => Promise<unknown>) | undefined;
-  if (typeof prepare !== "function") {
-    // TODO: drop once @sandboxd/client exports it.
-    const mod = (await import("../../../packages/client/dist/rootfs/busybox.js")) as {
-      prepareBusyboxRootfs: (dir: string) => Promise<unknown>;
-    };
-    prepare = mod.prepareBusyboxRootfs;
-  }
-  await prepare(dir);
-  return dir;
-}
 
 /** `ctr events` (or another long-running ctr command) in the background; its output so far. */
 export function ctrInBackground(

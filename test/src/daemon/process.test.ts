@@ -11,8 +11,14 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import { pack } from "@sandboxd/api";
 import { ContainerCreateSchema } from "@sandboxd/api/events/container_pb";
-import { requireRoot, sandboxdBinary, startSandboxd, waitFor } from "@sandboxd/testing";
-import { busyboxRootfs, ctrInBackground } from "./harness.js";
+import {
+  busyboxRootfs,
+  requireRoot,
+  sandboxdBinary,
+  startSandboxd,
+  waitUntil,
+} from "@sandboxd/testing";
+import { ctrInBackground } from "./harness.js";
 
 interface Run {
   code: number | null;
@@ -172,7 +178,7 @@ test("sandboxd publish sends an event from stdin (the -publish-binary contract)"
     AnySchema,
     create(AnySchema, pack(ContainerCreateSchema, { id: "published" })),
   );
-  await waitFor(
+  await waitUntil(
     async () => {
       const r = await sandboxd(
         [

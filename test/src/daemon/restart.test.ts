@@ -11,8 +11,7 @@ import { join } from "node:path";
 import { Channel } from "@sandboxd/grpc";
 import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { requireRoot, startSandboxd, waitFor } from "@sandboxd/testing";
-import { busyboxRootfs } from "./harness.js";
+import { busyboxRootfs, requireRoot, startSandboxd, waitUntil } from "@sandboxd/testing";
 
 const ns = "restart";
 
@@ -78,10 +77,10 @@ test("after kill -9 and restart, tasks are recovered and exits during the outage
   // Crash. While sandboxd is down: "exits" exits 42; the shim of "shimdies" is killed.
   await daemon.kill();
   await writeFile(join(rootfs, "tmp", flag), "");
-  await waitFor(() => !alive(pids.get("exits")!), { what: "container exits to exit" });
+  await waitUntil(() => !alive(pids.get("exits")!), { what: "container exits to exit" });
   const deadShim = await shimPid(daemon.address, "shimdies");
   process.kill(deadShim, "SIGKILL");
-  await waitFor(() => !alive(deadShim), { what: "the shim of shimdies to die" });
+  await waitUntil(() => !alive(deadShim), { what: "the shim of shimdies to die" });
 
   daemon = await startSandboxd({ dir: join(dir, "d") });
   const channel = new Channel(daemon.address, { metadata: { "containerd-namespace": ns } });
@@ -137,7 +136,7 @@ test("after kill -9 and restart, tasks are recovered and exits during the outage
   }
   assert.equal((await tasks.list({})).tasks.length, 0);
   const bundles = join(daemon.state, "io.containerd.runtime.v2.task", ns);
-  await waitFor(async () => (await readdir(bundles)).length === 0, {
+  await waitUntil(async () => (await readdir(bundles)).length === 0, {
     what: "bundles to be removed",
   });
 });

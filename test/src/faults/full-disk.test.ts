@@ -20,7 +20,7 @@ import { test } from "node:test";
 import type { Client } from "@sandboxd/client";
 import { defaultSpec, execProcess } from "@sandboxd/client";
 import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
-import { run, unmountAll, waitFor } from "@sandboxd/testing";
+import { run, unmountAll, waitUntil } from "@sandboxd/testing";
 import { Rng, faultSeed, replay } from "./random.js";
 import { removeAll, sandboxerPods, startStack, type Stack } from "./stack.js";
 
@@ -254,7 +254,7 @@ test(`full disk: a ${SIZE} tmpfs under sandboxd's root and state and the sandbox
   await stack.sandboxer.restart();
   await stack.restartSandboxd();
   client = await stack.client(NS);
-  const after = await waitFor(
+  const after = await waitUntil(
     async () => {
       const now = await inventory(client, stack).catch(() => undefined);
       return now && !now.some((i) => i.includes(" unknown")) ? now : undefined;

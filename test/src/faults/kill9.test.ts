@@ -31,7 +31,7 @@ import type { Client } from "@sandboxd/client";
 import { defaultSpec, execProcess } from "@sandboxd/client";
 import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
-import { processAlive, waitFor } from "@sandboxd/testing";
+import { processAlive, waitUntil } from "@sandboxd/testing";
 import { connect, createClient } from "@sandboxd/ttrpc";
 import { Rng, faultSeed, replay } from "./random.js";
 import { removeAll, sandboxerPods, startStack, type Stack } from "./stack.js";
@@ -124,7 +124,7 @@ async function strike(stack: Stack, victim: Victim, delayMs: number, rng: Rng): 
     case "conmon": {
       // One of the monitors that exist from then on (some of them mid-create; one that
       // exits before the signal lands is passed over).
-      const victimConmon = await waitFor(
+      const victimConmon = await waitUntil(
         async () => {
           const found = await conmonsOf(stack);
           if (found.length === 0) return undefined;
@@ -389,7 +389,7 @@ async function round(
   try {
     // Recovery settles within a bound: the sandboxer's monitor sweep, sandboxd's reconnects.
     let judged = new Map<string, Judged>();
-    await waitFor(
+    await waitUntil(
       async () => {
         judged = await judgeAll(stack, channel, attempts, hit.monitorOf);
         return [...judged.values()].every((j) => j.problems.length === 0);
@@ -447,14 +447,14 @@ async function round(
   } finally {
     await sbx.close();
   }
-  await waitFor(async () => (await cniLeases(stack)).length === 0, {
+  await waitUntil(async () => (await cniLeases(stack)).length === 0, {
     timeoutMs: 10_000,
     what: "CNI leases to be released",
   }).catch(async () =>
     assert.fail(`CNI leases left: ${(await cniLeases(stack)).join(", ")} (${ctx})`),
   );
   const bundles = join(stack.sandboxd.state, "io.containerd.runtime.v2.task", NS);
-  await waitFor(async () => (await readdir(bundles).catch(() => [])).length === 0, {
+  await waitUntil(async () => (await readdir(bundles).catch(() => [])).length === 0, {
     timeoutMs: 10_000,
     what: "task bundles to be removed",
   }).catch(async () =>

@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { Client } from "@sandboxd/client";
 import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
 import {
+  busyboxRootfs,
   assertNoLeaks,
   createCleanup,
   requireBinary,
@@ -26,7 +27,6 @@ import {
   type Sandboxd,
   type SandboxdOptions,
 } from "@sandboxd/testing";
-import { busyboxRootfs } from "../daemon/harness.js";
 
 const execFileAsync = promisify(execFile);
 

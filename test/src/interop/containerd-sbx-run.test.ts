@@ -11,15 +11,16 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Containerd, LeakSnapshot, SandboxerConfig } from "@sandboxd/testing";
 import {
+  busyboxRootfs,
   assertNoLeaks,
   binDir,
   cleanupSandboxerInstance,
   snapshotLeaks,
   startContainerd,
-  waitFor,
+  waitUntil,
   writeSandboxerConfig,
 } from "@sandboxd/testing";
-import { busyboxRootfs, requireRuntime } from "../sandboxer/helpers.js";
+import { requireRuntime } from "../sandboxer/helpers.js";
 
 const runtime = ["--runtime", "io.containerd.sbx.v1"];
 let dir: string;
@@ -59,7 +60,7 @@ after(async () => {
   await containerd?.stop();
   if (config) {
     for (const pid of await sandboxerPids()) process.kill(pid, "SIGKILL");
-    await waitFor(async () => (await sandboxerPids()).length === 0, {
+    await waitUntil(async () => (await sandboxerPids()).length === 0, {
       what: "the sandboxer to exit",
     });
     await cleanupSandboxerInstance(config);
@@ -128,7 +129,7 @@ test("detached task: ls, exec, pause/resume, kill, delete; events reach containe
     assert.match((await containerd.ctr(["tasks", "ls"], ns)).stdout, /^d1\s+\d+\s+PAUSED$/m);
     assert.equal((await containerd.ctr(["tasks", "resume", "d1"], ns)).code, 0);
     assert.equal((await containerd.ctr(["tasks", "kill", "-s", "SIGKILL", "d1"], ns)).code, 0);
-    await waitFor(
+    await waitUntil(
       async () => /^d1\s+\d+\s+STOPPED$/m.test((await containerd.ctr(["tasks", "ls"], ns)).stdout),
       {
         what: "d1 to stop",
@@ -136,7 +137,7 @@ test("detached task: ls, exec, pause/resume, kill, delete; events reach containe
     );
     assert.equal((await containerd.ctr(["tasks", "rm", "d1"], ns)).code, 0);
     assert.equal((await containerd.ctr(["containers", "rm", "d1"], ns)).code, 0);
-    await waitFor(() => /\/tasks\/delete/.test(eventLog) && /\/tasks\/exit/.test(eventLog), {
+    await waitUntil(() => /\/tasks\/delete/.test(eventLog) && /\/tasks\/exit/.test(eventLog), {
       what: "task events in ctr events",
     });
     for (const topic of [
@@ -169,13 +170,16 @@ test("kill -9 of the sandboxer: containerd treats the task as dead and the shim'
   assert.ok(pid > 0);
   for (const p of await sandboxerPids()) process.kill(p, "SIGKILL");
   // containerd sees its connection drop, runs `containerd-shim-sbx-v1 delete`, and forgets the task.
-  await waitFor(async () => !/^k1\s/m.test((await containerd.ctr(["tasks", "ls"], ns)).stdout), {
+  await waitUntil(async () => !/^k1\s/m.test((await containerd.ctr(["tasks", "ls"], ns)).stdout), {
     what: "containerd to drop the task",
     timeoutMs: 30_000,
   });
-  await waitFor(async () => (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) === "", {
-    what: "the container process to be gone",
-  });
+  await waitUntil(
+    async () => (await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) === "",
+    {
+      what: "the container process to be gone",
+    },
+  );
   assert.equal((await containerd.ctr(["containers", "rm", "k1"], ns)).code, 0);
   await assertNoLeaks(before, scope());
   // And the next container runs as usual (the delete or the next start brought the sandboxer back).

@@ -2,18 +2,16 @@
 // containerd-shim-runc-v2. One sandboxd for the file, a namespace per test.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { waitFor } from "@sandboxd/testing";
-import { busyboxRootfs, ctrInBackground, openDaemon, type Sandboxd } from "../daemon/harness.js";
+import { openStack, waitUntil } from "@sandboxd/testing";
+import { ctrInBackground, type Sandboxd } from "../daemon/harness.js";
 
 let daemon: Sandboxd;
 let rootfs: string;
 let close: (() => Promise<void>) | undefined;
 
 before(async () => {
-  const opened = await openDaemon();
-  ({ daemon, close } = opened);
-  rootfs = await busyboxRootfs(join(opened.dir, "rootfs"));
+  const opened = await openStack({ rootfs: true });
+  ({ sandboxd: daemon, close, rootfs } = opened);
 });
 after(() => close?.());
 
@@ -48,7 +46,7 @@ test("ctr namespaces create, ls with labels, rm; rm of a namespace with a contai
   assert.notEqual(rm.code, 0);
   assert.match(rm.stderr, /namespace "ns-busy" must be empty, but it still has containers/);
   await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "busy"], { namespace: ns });
-  await waitFor(
+  await waitUntil(
     async () => (await daemon.ctr(["tasks", "rm", "busy"], { namespace: ns })).code === 0,
     {
       what: "task busy to stop",
@@ -121,7 +119,7 @@ test("ctr run -d, tasks ls RUNNING, containers ls/info, tasks kill, tasks rm, co
     (await daemon.ctr(["tasks", "kill", "-s", "SIGKILL", "web"], { namespace: ns })).code,
     0,
   );
-  await waitFor(
+  await waitUntil(
     async () =>
       /^web\s+\d+\s+STOPPED$/m.test((await daemon.ctr(["tasks", "ls"], { namespace: ns })).stdout),
     { what: "task web to stop" },
@@ -136,7 +134,7 @@ test("ctr events shows /tasks/exit (and the rest of a task's life) across namesp
   const events = ctrInBackground(t, daemon.address, ["events"]);
   // `ctr events` subscribes before printing anything: wait until sandboxd has the subscriber
   // by publishing a marker event until it shows up.
-  await waitFor(
+  await waitUntil(
     async () => {
       await daemon.ctr(["namespaces", "create", `marker-${Date.now()}`]);
       return events.output().includes("/namespaces/create");
@@ -147,7 +145,7 @@ test("ctr events shows /tasks/exit (and the rest of a task's life) across namesp
     namespace: "events",
   });
   assert.equal(r.code, 3, r.stderr);
-  await waitFor(
+  await waitUntil(
     () =>
       /events\s+\/tasks\/exit\s+\{[^\n]*"container_id":"ev"[^\n]*"exit_status":3/.test(
         events.output(),
@@ -166,7 +164,9 @@ test("ctr events shows /tasks/exit (and the rest of a task's life) across namesp
   ];
   const seen = (topic: string): boolean =>
     new RegExp(`events\\s+${topic.replaceAll("/", "\\/")}\\s`).test(events.output());
-  await waitFor(() => topics.every(seen), { what: `${topics.join(", ")} in:\n${events.output()}` });
+  await waitUntil(() => topics.every(seen), {
+    what: `${topics.join(", ")} in:\n${events.output()}`,
+  });
   events.stop();
 });
 
@@ -201,7 +201,9 @@ test("ctr tasks ps, metrics, pause/resume, exec; containers label; leases", asyn
   assert.equal((await ctr("leases", "rm", "mylease")).code, 0);
   assert.doesNotMatch((await ctr("leases", "ls")).stdout, /mylease/);
   await ctr("tasks", "kill", "-s", "SIGKILL", "m");
-  await waitFor(async () => (await ctr("tasks", "rm", "m")).code === 0, { what: "task m to stop" });
+  await waitUntil(async () => (await ctr("tasks", "rm", "m")).code === 0, {
+    what: "task m to stop",
+  });
   assert.equal((await ctr("containers", "rm", "m")).code, 0);
 });
 

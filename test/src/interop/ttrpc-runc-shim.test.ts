@@ -31,7 +31,7 @@ import {
   run,
   tempDir,
   unmountAll,
-  waitFor,
+  waitUntil,
   waitForExit,
   writeBundleSpec,
 } from "@sandboxd/testing";
@@ -162,7 +162,7 @@ test(
     assert.equal(state.status, Status.STOPPED);
     assert.equal(state.exitStatus, 3);
     assert.equal(state.bundle, hello);
-    await waitFor(
+    await waitUntil(
       async () => (await readFile(join(dir, "hello.out"), "utf8").catch(() => "")) === "hi\n",
       {
         what: "the container's stdout in hello.out",
@@ -196,7 +196,7 @@ test(
     await task.shutdown({ id: "hello" }, opts).catch((err: unknown) => {
       if (!isClosedError(err)) throw err;
     });
-    await waitFor(() => conn.closed, { what: "the shim to close the connection" });
+    await waitUntil(() => conn.closed, { what: "the shim to close the connection" });
     await waitForExit(shimPid);
 
     // The events the shim forwarded to our server, per container, in order.
@@ -214,7 +214,7 @@ test(
         })
         .map((e) => e.topic);
     const lifecycle = [Topic.TaskCreate, Topic.TaskStart, Topic.TaskExit, Topic.TaskDelete];
-    await waitFor(() => topics("hello").length >= 4 && topics("sleeper").length >= 4, {
+    await waitUntil(() => topics("hello").length >= 4 && topics("sleeper").length >= 4, {
       what: "the shim's /tasks/* events",
     });
     assert.deepEqual(topics("hello"), lifecycle);

@@ -18,7 +18,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { isFailedPrecondition, isNotFound } from "@sandboxd/errdefs";
 import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { collectEvents, processesMentioning } from "./helpers.js";
 import {
   modes,
@@ -117,7 +117,7 @@ for (const mode of modes) {
     await c.controller.shutdown({ sandboxId: "pod", sandboxer: w.sandboxer });
     await c.store.delete({ sandboxId: "pod" });
     await assert.rejects(c.store.get({ sandboxId: "pod" }), isNotFound);
-    await waitFor(() => events.of("/sandboxes/exit").length > 0, { what: "/sandboxes/exit" });
+    await waitUntil(() => events.of("/sandboxes/exit").length > 0, { what: "/sandboxes/exit" });
     assert.deepEqual(
       events.topics().filter((x) => x.startsWith("/sandboxes/")),
       ["/sandboxes/create", "/sandboxes/start", "/sandboxes/exit"],

@@ -15,9 +15,8 @@ import { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 import { SandboxSchema, type Sandbox } from "@sandboxd/api/types/sandbox_pb";
 import type { Envelope } from "@sandboxd/api/types/event_pb";
-import type { AfterHook, Sandboxd, SandboxdOptions } from "@sandboxd/testing";
-import { waitFor } from "@sandboxd/testing";
-import { openDaemon, startDaemon } from "../daemon/harness.js";
+import type { AfterHook, Sandboxd, SandboxdOptions, Stack } from "@sandboxd/testing";
+import { openStack, waitUntil } from "@sandboxd/testing";
 
 /** test/bin: the test shim's launcher (runtime io.containerd.sbxtest.v1). */
 export const testBin = fileURLToPath(new URL("../../bin", import.meta.url));
@@ -59,14 +58,6 @@ export function clients(address: string, namespace: string): Clients {
     events: channel.client(Events),
     channel,
   };
-}
-
-/** sandboxd with the test shim on PATH, stopped (everything removed) after the test. */
-export async function sandboxd(
-  t: AfterHook,
-  options: Omit<SandboxdOptions, "dir"> = {},
-): Promise<{ daemon: Sandboxd; dir: string }> {
-  return startDaemon(t, { ...options, extraPath: [testBin, ...(options.extraPath ?? [])] });
 }
 
 export interface SandboxFields {
@@ -214,7 +205,7 @@ export async function processesMentioning(text: string): Promise<string[]> {
 /** Waits until no process mentions `text`; fails listing them. */
 export async function noProcessesMentioning(text: string, timeoutMs = 10_000): Promise<void> {
   try {
-    await waitFor(async () => (await processesMentioning(text)).length === 0, { timeoutMs });
+    await waitUntil(async () => (await processesMentioning(text)).length === 0, { timeoutMs });
   } catch {
     const left = await processesMentioning(text);
     if (left.length > 0) throw new Error(`processes left behind:\n  ${left.join("\n  ")}`);
@@ -226,10 +217,8 @@ export async function noProcessesMentioning(text: string, timeoutMs = 10_000): P
  * (every sandbox, task and container removed) and then requires that no
  * process mentioning its directory is left (test shim servers, shims).
  */
-export async function openSandboxd(
-  options: Omit<SandboxdOptions, "dir"> = {},
-): Promise<{ daemon: Sandboxd; dir: string; close: () => Promise<void> }> {
-  const opened = await openDaemon({
+export async function openSandboxd(options: Omit<SandboxdOptions, "dir"> = {}): Promise<Stack> {
+  const opened = await openStack({
     ...options,
     extraPath: [testBin, ...(options.extraPath ?? [])],
   });

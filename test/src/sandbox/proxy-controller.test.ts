@@ -19,7 +19,7 @@ import {
 } from "@sandboxd/errdefs";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import type { Sandboxd } from "../daemon/harness.js";
 import { startProxyPeer, type ProxyPeer } from "./fixtures/proxy-peer.js";
 import { clients, collectEvents, openSandboxd, sandboxRecord, type Clients } from "./helpers.js";
@@ -35,7 +35,7 @@ before(async () => {
   const dir = await mkdtemp(join(tmpdir(), "sbx-peer-"));
   peer = await startProxyPeer(join(dir, "controller.sock"), join(dir, "task.sock"));
   const opened = await openSandboxd({ proxyPlugins: { peer: { address: peer.socket } } });
-  daemon = opened.daemon;
+  daemon = opened.sandboxd;
   close = async () => {
     await opened.close();
     await peer.stop();
@@ -104,7 +104,7 @@ test("every Controller call goes to the peer with sandboxer and namespace; event
     );
   }
   assert.equal(peer.sandboxes.has(`${namespace}/pod`), false);
-  await waitFor(() => events.topics().length >= 3, { what: "sandbox events" });
+  await waitUntil(() => events.topics().length >= 3, { what: "sandbox events" });
   assert.deepEqual(events.topics(), ["/sandboxes/create", "/sandboxes/start", "/sandboxes/exit"]);
 });
 
@@ -173,7 +173,7 @@ test("tasks of a proxy sandbox go to its task API; an exit of the sandbox is pub
   await c.containers.delete({ id: "app" });
 
   peer.exitSandbox(namespace, "pod", 3);
-  await waitFor(() => events.of("/sandboxes/exit").length > 0, { what: "/sandboxes/exit" });
+  await waitUntil(() => events.of("/sandboxes/exit").length > 0, { what: "/sandboxes/exit" });
   assert.equal(events.of("/sandboxes/exit")[0]?.exitStatus, 3);
   assert.equal((await c.controller.wait({ sandboxId: "pod" })).exitStatus, 3);
   assert.equal((await c.controller.status({ sandboxId: "pod" })).state, "SANDBOX_NOTREADY");
@@ -202,7 +202,7 @@ test("the peer goes away: NOTREADY with the reason, nothing dropped, tasks refus
   const taskWait = c.tasks.wait({ containerId: "app" });
 
   await peer.stop();
-  const down = await waitFor(
+  const down = await waitUntil(
     async () => {
       const st = await c.controller.status({ sandboxId: "pod" });
       return st.state === "SANDBOX_NOTREADY" ? st : undefined;
@@ -228,11 +228,11 @@ test("the peer goes away: NOTREADY with the reason, nothing dropped, tasks refus
   assert.deepEqual(events.of("/tasks/exit"), [], "the task is not declared dead");
 
   await peer.start();
-  await waitFor(
+  await waitUntil(
     async () => (await c.controller.status({ sandboxId: "pod" })).state === "SANDBOX_READY",
     { what: "READY once the peer is back", timeoutMs: 30_000 },
   );
-  await waitFor(
+  await waitUntil(
     async () =>
       (await c.tasks.get({ containerId: "app" }).catch(() => undefined))?.process?.status ===
       Status.RUNNING,

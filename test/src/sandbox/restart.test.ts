@@ -17,7 +17,7 @@ import {
   processAlive,
   requireRoot,
   startSandboxd,
-  waitFor,
+  waitUntil,
   type AfterHook,
   type Sandboxd,
   type SandboxdOptions,
@@ -131,7 +131,9 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
     // Exit monitors armed by the restart itself (no client Wait): the exits are published.
     w.peer.exitSandbox(namespace, "viapeer", 5);
     await c.controller.stop({ sandboxId: "viashim" });
-    await waitFor(() => events.of("/sandboxes/exit").length === 2, { what: "two /sandboxes/exit" });
+    await waitUntil(() => events.of("/sandboxes/exit").length === 2, {
+      what: "two /sandboxes/exit",
+    });
     const exits = Object.fromEntries(
       events.of("/sandboxes/exit").map((e) => [e.sandboxId as string, e.exitStatus]),
     );
@@ -146,7 +148,7 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
       await c.controller.shutdown({ sandboxId: id });
       await c.store.delete({ sandboxId: id });
     }
-    await waitFor(async () => !(await processAlive(pid)), { what: "the shim to exit" });
+    await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to exit" });
   });
 }
 
@@ -161,7 +163,7 @@ test("unreachable across a restart: NOTREADY with the reason, never dropped; the
   await w.daemon.kill();
   await w.peer.stop();
   process.kill(pid, "SIGKILL");
-  await waitFor(async () => !(await processAlive(pid)), { what: "the shim to die" });
+  await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to die" });
   await w.restart();
   c = w.clients(t);
 
@@ -188,11 +190,11 @@ test("unreachable across a restart: NOTREADY with the reason, never dropped; the
   );
 
   await w.peer.start();
-  await waitFor(
+  await waitUntil(
     async () => (await c.controller.status({ sandboxId: "viapeer" })).state === "SANDBOX_READY",
     { what: "the peer found again", timeoutMs: 30_000 },
   );
-  await waitFor(
+  await waitUntil(
     async () =>
       (await c.tasks.get({ containerId: "viapeer-app" })).process?.status === Status.RUNNING,
     { what: "the task reconnected", timeoutMs: 30_000 },

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { processAlive, waitFor } from "@sandboxd/testing";
+import { processAlive, waitUntil } from "@sandboxd/testing";
 import { collectEvents } from "./helpers.js";
 import { modes, newContainer, sbxSandbox, sbxWorld, type SbxWorld } from "./sbx.js";
 
@@ -18,7 +18,7 @@ async function killSandboxer(w: SbxWorld): Promise<void> {
   const pids = await w.daemon.sandboxerPids();
   assert.equal(pids.length, 1, `one shim-started sandboxer (${pids.join(", ")})`);
   for (const pid of pids) process.kill(pid, "SIGKILL");
-  await waitFor(async () => (await w.daemon.sandboxerPids()).length === 0, {
+  await waitUntil(async () => (await w.daemon.sandboxerPids()).length === 0, {
     what: "the sandboxer to die",
   });
 }
@@ -38,7 +38,7 @@ for (const mode of modes) {
     const taskExit = w.c.tasks.wait({ containerId: "app" });
 
     await killSandboxer(w);
-    const down = await waitFor(
+    const down = await waitUntil(
       async () => {
         const st = await w.c.controller.status({ sandboxId: "pod" });
         return st.state === "SANDBOX_NOTREADY" ? st : undefined;
@@ -58,11 +58,11 @@ for (const mode of modes) {
     if (w.proxy) await w.proxy.restart();
     await w.c.store.create({ sandbox: sbxSandbox(w, "next", "next") });
     await w.c.controller.start({ sandboxId: "next" });
-    await waitFor(
+    await waitUntil(
       async () => (await w.c.controller.status({ sandboxId: "pod" })).state === "SANDBOX_READY",
       { what: "the pod ready again", timeoutMs: 30_000 },
     );
-    const task = await waitFor(
+    const task = await waitUntil(
       async () => {
         const p = (await w.c.tasks.get({ containerId: "app" })).process;
         return p?.status === Status.RUNNING ? p : undefined;
@@ -87,7 +87,7 @@ for (const mode of modes) {
       "SANDBOX_READY",
       "status after a sandboxd restart",
     );
-    await waitFor(
+    await waitUntil(
       async () =>
         (await w.c.tasks.get({ containerId: "stays" })).process?.status === Status.RUNNING,
       { what: "the task after a sandboxd restart", timeoutMs: 30_000 },
@@ -96,11 +96,11 @@ for (const mode of modes) {
     const staysExit = w.c.tasks.wait({ containerId: "stays" });
     await w.c.tasks.kill({ containerId: "stays", signal: 9 });
     assert.equal((await staysExit).exitStatus, 137);
-    await waitFor(async () => !(await processAlive(stays)), { what: "the container to exit" });
+    await waitUntil(async () => !(await processAlive(stays)), { what: "the container to exit" });
     await w.c.tasks.delete({ containerId: "stays" });
     await w.c.containers.delete({ id: "stays" });
     await w.c.controller.stop({ sandboxId: "pod" });
-    await waitFor(() => events2.of("/sandboxes/exit").some((e) => e.sandboxId === "pod"), {
+    await waitUntil(() => events2.of("/sandboxes/exit").some((e) => e.sandboxId === "pod"), {
       what: "/sandboxes/exit from the re-armed monitor",
     });
     for (const id of ["pod", "next"]) {

@@ -12,6 +12,7 @@ import { JsonTypeUrl, packJson } from "@sandboxd/api";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { defaultSpec } from "@sandboxd/client";
 import {
+  busyboxRootfs,
   binDir,
   run,
   assertNoLeaks,
@@ -26,7 +27,6 @@ import {
   type Sandboxd,
   type SandboxerConfig,
 } from "@sandboxd/testing";
-import { busyboxRootfs } from "../daemon/harness.js";
 import { requireRuntime } from "../sandboxer/helpers.js";
 import { clients, noProcessesMentioning, sandboxRecord, type Clients } from "./helpers.js";
 

@@ -19,7 +19,7 @@ import {
 } from "@sandboxd/errdefs";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { processAlive, waitFor } from "@sandboxd/testing";
+import { processAlive, waitUntil } from "@sandboxd/testing";
 import type { Sandboxd } from "../daemon/harness.js";
 import {
   clients,
@@ -42,7 +42,7 @@ const force = { metadata: { "sandboxd-force": "true" } };
 
 before(async () => {
   const opened = await openSandboxd();
-  daemon = opened.daemon;
+  daemon = opened.sandboxd;
   close = opened.close;
 });
 after(() => close?.());
@@ -151,10 +151,10 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
   const pid = shimPid(bundle);
   await c.controller.shutdown({ sandboxId: "pod" });
   assert.equal(existsSync(bundle), false, "bundle removed");
-  await waitFor(async () => !(await processAlive(pid)), { what: "the shim to exit" });
+  await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to exit" });
   await c.store.delete({ sandboxId: "pod" });
 
-  await waitFor(() => events.topics().length >= 3, { what: "sandbox events" });
+  await waitUntil(() => events.topics().length >= 3, { what: "sandbox events" });
   assert.deepEqual(events.topics(), ["/sandboxes/create", "/sandboxes/start", "/sandboxes/exit"]);
   assert.equal(events.of("/sandboxes/exit")[0]?.exitStatus, 7);
   assert.equal(events.of("/sandboxes/create")[0]?.sandboxId, "pod");
@@ -187,7 +187,7 @@ test("Start of a sandbox never created creates it first; Stop and Shutdown are i
   await c.controller.stop({ sandboxId: "lazy" });
   await c.store.delete({ sandboxId: "lazy" });
   await c.controller.shutdown({ sandboxId: "lazy" }, {});
-  await waitFor(() => events.topics().length >= 2, { what: "sandbox events" });
+  await waitUntil(() => events.topics().length >= 2, { what: "sandbox events" });
   assert.deepEqual(events.topics().slice(0, 2), ["/sandboxes/create", "/sandboxes/start"]);
 });
 
@@ -341,14 +341,16 @@ test("containers in a shim sandbox: tasks routed to its task API; not-ready refu
   await c.controller.shutdown({ sandboxId: "pod" }, force);
   assert.deepEqual((await c.tasks.list({})).tasks, []);
   assert.deepEqual((await c.containers.list({})).containers, []);
-  await waitFor(async () => (await readdir(taskDir)).length === 0, {
+  await waitUntil(async () => (await readdir(taskDir)).length === 0, {
     what: "task bundles removed",
   });
   assert.equal(existsSync(bundle), false);
-  await waitFor(async () => !(await processAlive(pid)), { what: "the shim to exit" });
+  await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to exit" });
   await c.store.delete({ sandboxId: "pod" });
   assert.deepEqual((await c.store.list({})).list, []);
-  await waitFor(() => events.topics().includes("/containers/delete"), { what: "container events" });
+  await waitUntil(() => events.topics().includes("/containers/delete"), {
+    what: "container events",
+  });
   assert.equal(
     events.of("/containers/delete").filter((e) => e.id === "app" || e.id === "late").length,
     2,

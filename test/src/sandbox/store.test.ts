@@ -30,7 +30,7 @@ let n = 0;
 
 before(async () => {
   const opened = await openSandboxd();
-  daemon = opened.daemon;
+  daemon = opened.sandboxd;
   close = opened.close;
 });
 after(() => close?.());

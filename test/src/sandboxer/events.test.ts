@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { JsonTypeUrl, packJson, unpack } from "@sandboxd/api";
 import { Events } from "@sandboxd/api/services/ttrpc/events/v1/events_pb";
 import type { Envelope } from "@sandboxd/api/types/event_pb";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { Server } from "@sandboxd/ttrpc";
 import { bundle, collect, fifos, sandboxerFixture } from "./helpers.js";
 
@@ -111,7 +111,7 @@ test("task events: create, start, exec, pause/resume, OOM, exit, delete, in orde
         const execId = typeof e.event.id === "string" ? e.event.id : "";
         return e.topic + (execId && execId !== id ? `:${execId}` : "");
       });
-  await waitFor(
+  await waitUntil(
     () => topics("main").includes("/tasks/delete") && topics("hog").includes("/tasks/delete"),
     {
       what: "the delete events",

@@ -18,6 +18,7 @@ import type { Client as TtrpcClient, TypedClient } from "@sandboxd/ttrpc";
 import { connect, createClient } from "@sandboxd/ttrpc";
 import type { LeakSnapshot, RunningSandboxer, SandboxerConfigOptions } from "@sandboxd/testing";
 import {
+  busyboxRootfs,
   assertNoLeaks,
   ociSpec,
   requireBinary,
@@ -41,25 +42,6 @@ export async function requireRuntime(): Promise<void> {
   await requireBinary("/usr/bin/conmon", "conmon");
   await requireBinary("/usr/lib/cni/bridge", "containernetworking-plugins");
   await requireBinary("/bin/busybox", "busybox-static");
-}
-
-/** A busybox root filesystem: the SDK's builder when it exports one, else a copy made here. */
-export async function busyboxRootfs(dir: string): Promise<string> {
-  const sdk = (await import("@sandboxd/client")) as Record<string, unknown>;
-  const prepare = sdk.prepareBusyboxRootfs as ((dir: string) => Promise<unknown>) | undefined;
-  if (typeof prepare === "function") {
-    await prepare(dir);
-    return dir;
-  }
-  for (const sub of ["bin", "proc", "sys", "dev", "tmp", "etc", "run"])
-    await mkdir(join(dir, sub), { recursive: true });
-  await execFileAsync("cp", ["/bin/busybox", join(dir, "bin", "busybox")]);
-  const { stdout } = await execFileAsync("/bin/busybox", ["--list"]);
-  const { symlink } = await import("node:fs/promises");
-  for (const applet of stdout.split("\n").filter((a) => a && a !== "busybox")) {
-    await symlink("busybox", join(dir, "bin", applet)).catch(() => undefined);
-  }
-  return dir;
 }
 
 /** Adds the namespace header to every call of a typed ttrpc client. */

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { JsonTypeUrl, packJson, unpack } from "@sandboxd/api";
 import { Events } from "@sandboxd/api/services/ttrpc/events/v1/events_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { processAlive, waitFor } from "@sandboxd/testing";
+import { processAlive, waitUntil } from "@sandboxd/testing";
 import { Server } from "@sandboxd/ttrpc";
 import { bundle, sandboxerFixture } from "./helpers.js";
 
@@ -92,9 +92,9 @@ test("kill -9 with 10 pods running, restart: everything is back, exits while dow
   await writeFile(`/proc/${execPid}/root/shared/go-exec`, "");
   for (let i = 0; i < pods / 2; i++) {
     const pid = pids.get(`pod${i}-waiter`)!;
-    await waitFor(async () => !(await processAlive(pid)), { what: `pod${i}-waiter to exit` });
+    await waitUntil(async () => !(await processAlive(pid)), { what: `pod${i}-waiter to exit` });
   }
-  await waitFor(async () => !(await processAlive(execPid)), { what: "the exec to exit" });
+  await waitUntil(async () => !(await processAlive(execPid)), { what: "the exec to exit" });
 
   await f.sbx.restart();
   await f.reconnect();
@@ -115,7 +115,7 @@ test("kill -9 with 10 pods running, restart: everything is back, exits while dow
     assert.equal((await tasks.state({ id: `pod${i}-sleeper` })).status, Status.RUNNING);
   }
   assert.equal((await tasks.wait({ id: "pod0-sleeper", execId: "x" })).exitStatus, 42);
-  await waitFor(() => exits.length >= pods / 2 + 1, {
+  await waitUntil(() => exits.length >= pods / 2 + 1, {
     what: "exit events of what finished while down",
   });
   for (let i = 0; i < pods / 2; i++) {

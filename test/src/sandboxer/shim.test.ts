@@ -18,16 +18,17 @@ import { Task } from "@sandboxd/api/runtime/task/v3/shim_pb";
 import { RuntimeInfoSchema } from "@sandboxd/api/types/introspection_pb";
 import type { SandboxerConfig } from "@sandboxd/testing";
 import {
+  busyboxRootfs,
   assertNoLeaks,
   cleanupSandboxerInstance,
   processAlive,
   sbxShimBin,
   snapshotLeaks,
-  waitFor,
+  waitUntil,
   writeSandboxerConfig,
 } from "@sandboxd/testing";
 import { connect, createClient } from "@sandboxd/ttrpc";
-import { busyboxRootfs, requireRuntime } from "./helpers.js";
+import { requireRuntime } from "./helpers.js";
 import { ociSpec, writeBundleSpec } from "@sandboxd/testing";
 
 interface ShimResult {
@@ -77,7 +78,7 @@ async function setup(t: { after(fn: () => unknown): void }) {
   delete env.GRPC_ADDRESS;
   t.after(async () => {
     for (const pid of await sandboxerPids(config)) process.kill(pid, "SIGKILL");
-    await waitFor(async () => (await sandboxerPids(config)).length === 0, {
+    await waitUntil(async () => (await sandboxerPids(config)).length === 0, {
       what: "the sandboxer to exit",
     });
     await cleanupSandboxerInstance(config);
@@ -136,7 +137,7 @@ test("start: one sandboxer for concurrent starts, the address in each caller's f
     assert.equal(await readFile(join(bundles[i]!, "address"), "utf8"), address);
   }
   // The losers of the race find the instance lock taken and exit at once.
-  const pids = await waitFor(
+  const pids = await waitUntil(
     async () => {
       const now = await sandboxerPids(config);
       return now.length === 1 ? now : undefined;
@@ -236,7 +237,7 @@ test("delete: through the sandboxer (idempotent), and from the state files when 
   const { pid } = await tasks.start({ id: "c2" }, md);
   await conn.close();
   for (const p of await sandboxerPids(config)) process.kill(p, "SIGKILL");
-  await waitFor(async () => (await sandboxerPids(config)).length === 0, {
+  await waitUntil(async () => (await sandboxerPids(config)).length === 0, {
     what: "the sandboxer to die",
   });
   const broken = join(dir, "broken-bin");

@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
-import { requireBinary, waitFor } from "@sandboxd/testing";
+import { requireBinary, waitUntil } from "@sandboxd/testing";
 import { bundle, collect, feed, fifos, sandboxerFixture } from "./helpers.js";
 
 test("a terminal task and a terminal exec: output, input, resize, exit code", async (t) => {
@@ -76,7 +76,7 @@ test("a terminal survives a sandboxer kill -9: input still flows, output written
   });
   await tasks.start({ id: "tty" });
   // Killed once the client has read "before": what it has seen must not come again.
-  await waitFor(() => out.sofar() === "before\r\n", { what: "the client to read before" });
+  await waitUntil(() => out.sofar() === "before\r\n", { what: "the client to read before" });
   await f.sbx.kill("SIGKILL");
   // The client types while the sandboxer is down; the process answers (into conmon's log).
   await feed(io.stdin, "go\n");
@@ -89,7 +89,7 @@ test("a terminal survives a sandboxer kill -9: input still flows, output written
     "tty",
     "console.log",
   );
-  await waitFor(async () => (await readFile(log, "utf8").catch(() => "")).includes("after:go"), {
+  await waitUntil(async () => (await readFile(log, "utf8").catch(() => "")).includes("after:go"), {
     what: "the answer in conmon's log",
   });
   await f.sbx.restart();

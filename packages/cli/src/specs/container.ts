@@ -3,7 +3,7 @@ import { defineCommand, force, quiet } from "./common.js";
 
 export const containerLsFlags = [quiet] as const;
 
-export const containerLs = defineCommand({
+const containerLs = defineCommand({
   name: "container ls",
   aliases: ["list"],
   summary: "list containers",
@@ -18,7 +18,7 @@ export const containerLs = defineCommand({
 
 export const containerInfoFlags = [] as const;
 
-export const containerInfo = defineCommand({
+const containerInfo = defineCommand({
   name: "container info",
   aliases: ["inspect"],
   summary: "show containers in detail (JSON)",
@@ -32,7 +32,7 @@ export const containerInfo = defineCommand({
 
 export const containerRmFlags = [force("kill and remove the container's task first")] as const;
 
-export const containerRm = defineCommand({
+const containerRm = defineCommand({
   name: "container rm",
   aliases: ["remove", "delete"],
   summary: "remove containers",

@@ -3,7 +3,7 @@ import { defineCommand, quiet } from "./common.js";
 
 export const namespaceCreateFlags = [] as const;
 
-export const namespaceCreate = defineCommand({
+const namespaceCreate = defineCommand({
   name: "namespace create",
   aliases: ["add"],
   summary: "create a namespace",
@@ -16,7 +16,7 @@ export const namespaceCreate = defineCommand({
 
 export const namespaceLsFlags = [quiet] as const;
 
-export const namespaceLs = defineCommand({
+const namespaceLs = defineCommand({
   name: "namespace ls",
   aliases: ["list"],
   summary: "list namespaces",
@@ -29,7 +29,7 @@ export const namespaceLs = defineCommand({
 
 export const namespaceRmFlags = [] as const;
 
-export const namespaceRm = defineCommand({
+const namespaceRm = defineCommand({
   name: "namespace rm",
   aliases: ["remove", "delete"],
   summary: "remove empty namespaces",
@@ -43,7 +43,7 @@ export const namespaceRm = defineCommand({
 
 export const namespaceLabelFlags = [] as const;
 
-export const namespaceLabel = defineCommand({
+const namespaceLabel = defineCommand({
   name: "namespace label",
   summary: "set or remove a namespace's labels (K= removes K)",
   usage: "NAME [K=V...]",

@@ -10,7 +10,7 @@ export const eventsCommandFlags = [
   },
 ] as const;
 
-export const eventsCommand = defineCommand({
+const eventsCommand = defineCommand({
   name: "events",
   summary: "print events as they happen",
   usage: "[flags] [FILTER...]",
@@ -25,9 +25,9 @@ export const eventsCommand = defineCommand({
   load: () => import("../commands/events.js"),
 });
 
-export const versionCommandFlags = [] as const;
+const versionCommandFlags = [] as const;
 
-export const versionCommand = defineCommand({
+const versionCommand = defineCommand({
   name: "version",
   summary: "show sbx's and sandboxd's versions",
   usage: "",
@@ -39,7 +39,7 @@ export const versionCommand = defineCommand({
 
 export const completionCommandFlags = [] as const;
 
-export const completionCommand = defineCommand({
+const completionCommand = defineCommand({
   name: "completion",
   summary: "print a shell completion script",
   usage: "bash|zsh",

@@ -36,7 +36,7 @@ export const runCommandFlags = [
   },
 ] as const;
 
-export const runCommand = defineCommand({
+const runCommand = defineCommand({
   name: "run",
   summary: "run a command in a new container (and its own sandbox)",
   usage: "[flags] ID [CMD [ARG...]]",

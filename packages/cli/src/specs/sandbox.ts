@@ -3,7 +3,7 @@ import { defineCommand, force, quiet, runtime, sandboxer, label } from "./common
 
 export const sandboxRunFlags = [runtime, sandboxer, label] as const;
 
-export const sandboxRun = defineCommand({
+const sandboxRun = defineCommand({
   name: "sandbox run",
   aliases: ["create"],
   summary: "create and start a sandbox",
@@ -16,7 +16,7 @@ export const sandboxRun = defineCommand({
 
 export const sandboxLsFlags = [quiet] as const;
 
-export const sandboxLs = defineCommand({
+const sandboxLs = defineCommand({
   name: "sandbox ls",
   aliases: ["list"],
   summary: "list sandboxes",
@@ -35,7 +35,7 @@ export const sandboxLs = defineCommand({
 
 export const sandboxInspectFlags = [] as const;
 
-export const sandboxInspect = defineCommand({
+const sandboxInspect = defineCommand({
   name: "sandbox inspect",
   aliases: ["info"],
   summary: "show sandboxes in detail (JSON)",
@@ -57,7 +57,7 @@ export const sandboxStopFlags = [
   },
 ] as const;
 
-export const sandboxStop = defineCommand({
+const sandboxStop = defineCommand({
   name: "sandbox stop",
   summary: "stop sandboxes (their containers get SIGTERM, then SIGKILL)",
   usage: "[flags] ID...",
@@ -70,7 +70,7 @@ export const sandboxStop = defineCommand({
 
 export const sandboxPauseFlags = [] as const;
 
-export const sandboxPause = defineCommand({
+const sandboxPause = defineCommand({
   name: "sandbox pause",
   summary: "pause every container of sandboxes",
   usage: "ID...",
@@ -83,7 +83,7 @@ export const sandboxPause = defineCommand({
 
 export const sandboxResumeFlags = [] as const;
 
-export const sandboxResume = defineCommand({
+const sandboxResume = defineCommand({
   name: "sandbox resume",
   summary: "resume every container of sandboxes",
   usage: "ID...",
@@ -96,7 +96,7 @@ export const sandboxResume = defineCommand({
 
 export const sandboxRmFlags = [force("also remove its containers, killing what runs")] as const;
 
-export const sandboxRm = defineCommand({
+const sandboxRm = defineCommand({
   name: "sandbox rm",
   aliases: ["remove", "delete"],
   summary: "remove sandboxes",
@@ -111,7 +111,7 @@ export const sandboxRm = defineCommand({
 
 export const sandboxMetricsFlags = [] as const;
 
-export const sandboxMetrics = defineCommand({
+const sandboxMetrics = defineCommand({
   name: "sandbox metrics",
   aliases: ["stats"],
   summary: "show a sandbox's resource usage",

@@ -3,7 +3,7 @@ import { defineCommand, quiet, env, cwd, tty, interactive } from "./common.js";
 
 export const taskLsFlags = [quiet] as const;
 
-export const taskLs = defineCommand({
+const taskLs = defineCommand({
   name: "task ls",
   aliases: ["list"],
   summary: "list tasks",
@@ -16,7 +16,7 @@ export const taskLs = defineCommand({
 
 export const taskPsFlags = [] as const;
 
-export const taskPs = defineCommand({
+const taskPs = defineCommand({
   name: "task ps",
   summary: "list a task's processes",
   usage: "ID",
@@ -41,7 +41,7 @@ export const taskExecFlags = [
   { name: "detach", short: "d", type: "switch", description: "start it and return" },
 ] as const;
 
-export const taskExec = defineCommand({
+const taskExec = defineCommand({
   name: "task exec",
   summary: "run a command in a running task",
   usage: "[flags] ID CMD [ARG...]",
@@ -76,7 +76,7 @@ export const taskKillFlags = [
   },
 ] as const;
 
-export const taskKill = defineCommand({
+const taskKill = defineCommand({
   name: "task kill",
   summary: "signal tasks",
   usage: "[flags] ID...",
@@ -89,7 +89,7 @@ export const taskKill = defineCommand({
 
 export const taskAttachFlags = [] as const;
 
-export const taskAttach = defineCommand({
+const taskAttach = defineCommand({
   name: "task attach",
   summary: "connect to a running task's stdio",
   usage: "ID",
@@ -105,7 +105,7 @@ export const taskAttach = defineCommand({
 
 export const taskMetricsFlags = [] as const;
 
-export const taskMetrics = defineCommand({
+const taskMetrics = defineCommand({
   name: "task metrics",
   aliases: ["stats"],
   summary: "show a task's resource usage",

@@ -2,7 +2,7 @@
  * Column encodings shared by the stores: labels as JSON, an Any as its binary
  * protobuf encoding, a map<string, Any> as JSON of base64 binary Anys.
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 
 export function labelsToText(labels: Readonly<Record<string, string>>): string {
@@ -39,9 +39,4 @@ export function anyMapFromText(text: unknown): Record<string, Any> {
     out[key] = fromBinary(AnySchema, Buffer.from(b64, "base64"));
   }
   return out;
-}
-
-/** A copy of an Any (stores hand out their own objects). */
-export function cloneAny(any: Any): Any {
-  return create(AnySchema, { typeUrl: any.typeUrl, value: any.value.slice() });
 }

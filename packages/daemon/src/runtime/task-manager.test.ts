@@ -2,6 +2,7 @@
 // shim manager → a fake task API over real ttrpc), without root: containers
 // with a sandbox are routed to the sandbox's task endpoint (version 3, no
 // shim binary), which is also how the Sandbox API will plug in.
+import { waitUntil } from "@sandboxd/testing";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -285,10 +286,10 @@ test("after a restart tasks reconnect; a sandbox task API that goes away is wait
   s.events.length = 0;
   const waiting = tasks.wait(ctx, { containerId: "app", execId: "" } as never);
   await s.fake.server.close();
-  assert.ok(
-    await waitUntil(async () => (await get("app")).process?.status === Status.UNKNOWN),
-    "reported UNKNOWN while unreachable",
-  );
+  await waitUntil(async () => (await get("app")).process?.status === Status.UNKNOWN, {
+    timeoutMs: 15_000,
+    what: "reported UNKNOWN while unreachable",
+  });
   assert.deepEqual(
     s.events.map((e) => e.topic),
     [],
@@ -303,10 +304,10 @@ test("after a restart tasks reconnect; a sandbox task API that goes away is wait
   await back.server.listen(s.socket);
   t.after(() => back.server.close());
   assert.equal((await waiting).exitStatus, 3, "the Wait in flight was re-armed");
-  assert.ok(
-    await waitUntil(() => s.events.filter((e) => e.topic === "/tasks/delete").length > 0),
-    "the task the sandboxer lost is buried",
-  );
+  await waitUntil(() => s.events.filter((e) => e.topic === "/tasks/delete").length > 0, {
+    timeoutMs: 15_000,
+    what: "the task the sandboxer lost is buried",
+  });
   assert.deepEqual(s.events.map((e) => e.topic).sort(), [
     "/tasks/delete",
     "/tasks/exit",
@@ -336,15 +337,3 @@ test("after a restart tasks reconnect; a sandbox task API that goes away is wait
   await again.settle();
   assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), []);
 });
-
-async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 15_000,
-): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return true;
-}

@@ -198,7 +198,7 @@ export function unknownExit(pid: number): ExitInfo {
 }
 
 /** A task whose shim is gone: only its exit is left, for Wait and Delete. */
-export function tombstone(bundle: Bundle, exit: ExitInfo): Task {
+function tombstone(bundle: Bundle, exit: ExitInfo): Task {
   return new Task({
     namespace: bundle.namespace,
     id: bundle.id,

@@ -325,7 +325,7 @@ export class Container {
     }
     if (this.rec.status === "created") {
       await this.runc.delete(ctx, this.id, true);
-      await waitFor(this.init.exited, 5000);
+      await waitUntil(this.init.exited, 5000);
       // The exit handler may have run meanwhile (TypeScript cannot see that).
       if ((this.rec.status as string) !== "stopped") await this.init.checkMonitor();
     }
@@ -383,7 +383,7 @@ export function resourcesOf(spec: OciSpec): LinuxResources | undefined {
   };
 }
 
-async function waitFor(p: Promise<unknown>, ms: number): Promise<void> {
+async function waitUntil(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);

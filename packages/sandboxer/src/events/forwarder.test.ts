@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { waitUntil } from "@sandboxd/testing";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,10 +25,7 @@ async function eventsServer(path: string): Promise<{ got: Envelope[]; server: Se
   return { got, server };
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(check(), "condition not reached in 5 s");
-}
+const until = (check: () => boolean) => waitUntil(check, { timeoutMs: 5000 });
 
 test("events are forwarded in order as containerd envelopes", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sbx-fwd-"));

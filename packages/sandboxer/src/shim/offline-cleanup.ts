@@ -16,7 +16,7 @@ import { Runc } from "../container/runc.js";
 import type { Env } from "../env.js";
 import { Cgroups, detectLayout } from "../pod/cgroups.js";
 import { Pod } from "../pod/pod.js";
-import { readJson } from "../state/atomic.js";
+import { readRecord } from "../state/atomic.js";
 import { Layout } from "../state/layout.js";
 import type { ContainerRecord, SandboxRecord } from "../state/records.js";
 
@@ -63,7 +63,7 @@ export async function offlineCleanup(
   if (rec.cgroupsPath) await env.cgroups.remove(rec.cgroupsPath).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 
-  const pod = await readJson<SandboxRecord>(layout.sandboxFile(namespace, rec.sandboxId));
+  const pod = await readRecord<SandboxRecord>(layout.sandboxFile(namespace, rec.sandboxId));
   if (
     pod?.implicit &&
     (await listDirs(join(layout.sandboxDir(namespace, rec.sandboxId), "containers"))).length === 0
@@ -82,7 +82,9 @@ async function findContainer(
 ): Promise<{ rec: ContainerRecord; dir: string } | undefined> {
   for (const sandboxId of await listDirs(join(layout.sandboxesDir, namespace))) {
     const dir = layout.containerDir(namespace, sandboxId, id);
-    const rec = await readJson<ContainerRecord>(join(dir, "container.json")).catch(() => undefined);
+    const rec = await readRecord<ContainerRecord>(join(dir, "container.json")).catch(
+      () => undefined,
+    );
     if (rec) return { rec, dir };
   }
   return undefined;

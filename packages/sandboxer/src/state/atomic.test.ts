@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ensureDir, readJson, readText, writeFileAtomic, writeJsonAtomic } from "./atomic.js";
+import { isFailedPrecondition } from "@sandboxd/errdefs";
+import {
+  ensureDir,
+  readJson,
+  readRecord,
+  readText,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic.js";
+import { recordVersion } from "./records.js";
 import { Layout } from "./layout.js";
 
 test("atomic writes replace the file whole and leave no temp files", async () => {
@@ -54,4 +64,20 @@ test("the layout puts each thing in its documented place", () => {
   assert.equal(l.pinDir("k8s.io", "p1"), "/run/sbx/ns/k8s.io/p1");
   assert.equal(l.runcRoot("default"), "/run/sbx/runc/default");
   assert.equal(l.eventsFile("default"), "/run/sbx/events/default.json");
+});
+
+test("readRecord checks the record's version", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "sbx-record-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, "sandbox.json");
+  assert.equal(await readRecord(file), undefined);
+  await writeFile(file, JSON.stringify({ version: recordVersion, id: "a" }));
+  assert.deepEqual(await readRecord(file), { version: recordVersion, id: "a" });
+  await writeFile(file, JSON.stringify({ version: recordVersion + 1, id: "a" }));
+  await assert.rejects(
+    readRecord(file),
+    (e) => isFailedPrecondition(e) && /version 2/.test(String(e)),
+  );
+  await writeFile(file, "[]");
+  await assert.rejects(readRecord(file), /not a JSON object/);
 });

@@ -3,6 +3,7 @@
  * write. Write to a temp file in the same directory, fsync it, rename it over
  * the target, then fsync the directory so the rename itself is durable.
  */
+import { checkRecord } from "./records.js";
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -45,6 +46,14 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
+}
+
+/** A versioned state record (checkRecord), or undefined when the file does not exist. */
+export async function readRecord<T extends { version: number }>(
+  path: string,
+): Promise<T | undefined> {
+  const value = await readJson<unknown>(path);
+  return value === undefined ? undefined : checkRecord<T>(value, path);
 }
 
 /** The file's text, or undefined when it does not exist. */

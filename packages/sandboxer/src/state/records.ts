@@ -3,12 +3,32 @@
  * Status/State/Wait and to clean up after a crash is on disk; exit codes come
  * from the files conmon writes, never only from memory.
  */
+import { failedPrecondition } from "@sandboxd/errdefs";
 import type { CniResult } from "../pod/cni.js";
 import type { EtcFiles } from "../pod/etc-files.js";
 import type { PidHolder, PinnedNamespaces } from "../pod/namespaces.js";
 import type { LinuxResources } from "../pod/resources.js";
 
 export const recordVersion = 1;
+
+/**
+ * A record read back from disk, checked before use: a JSON object of this
+ * sbx-sandboxer's `recordVersion`. A record of another version (written by a
+ * newer sandboxer) or not an object is refused with FailedPrecondition naming
+ * the file, instead of being misread.
+ */
+export function checkRecord<T extends { version: number }>(value: unknown, path: string): T {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw failedPrecondition(`state record ${path}: not a JSON object`);
+  }
+  const version = (value as { version?: unknown }).version;
+  if (version !== recordVersion) {
+    throw failedPrecondition(
+      `state record ${path}: version ${JSON.stringify(version)}, this sbx-sandboxer reads version ${recordVersion}`,
+    );
+  }
+  return value as T;
+}
 
 export type SandboxState = "created" | "ready" | "stopped";
 

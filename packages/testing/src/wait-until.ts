@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
-export interface WaitForOptions {
+export interface WaitUntilOptions {
   /** Give up after this long (default 10 s). */
   readonly timeoutMs?: number;
   /** Time between checks (default 10 ms). */
@@ -18,9 +18,9 @@ export interface WaitForOptions {
  * returns that. Errors thrown by `check` propagate. Fails with a message naming `what`
  * (and the last value seen) once the deadline passes.
  */
-export async function waitFor<T>(
+export async function waitUntil<T>(
   check: () => T | Promise<T>,
-  options: WaitForOptions = {},
+  options: WaitUntilOptions = {},
 ): Promise<Exclude<T, undefined | null | false>> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const until = Date.now() + timeoutMs;
