@@ -183,9 +183,8 @@ export class Daemon {
     shims.setSandboxEndpoints(sandboxes);
 
     try {
-      const sandboxesLoaded = await sandboxes.load(root);
-      if (sandboxesLoaded.sandboxes + sandboxesLoaded.undone > 0)
-        log.info(sandboxesLoaded, "sandboxes loaded");
+      const { sandboxes: kept, undone } = await sandboxes.load(root);
+      if (kept + undone > 0) log.info({ sandboxes: kept, undone }, "sandboxes loaded");
       const loaded = await tasks.load(root);
       if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
     } catch (err) {
