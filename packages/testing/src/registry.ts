@@ -16,7 +16,7 @@ import { harnessCall } from "./registry-http.js";
 import { requireBinary } from "./requirements.js";
 import { run } from "./processes.js";
 import type { AfterHook } from "./temp-dir.js";
-import { waitFor } from "./wait-for.js";
+import { waitUntil } from "./wait-until.js";
 
 export const registryBinary = "/usr/bin/docker-registry";
 
@@ -251,7 +251,7 @@ export async function startRegistry(
     closeSync(fd);
     child = proc;
     const url = `${scheme}://127.0.0.1:${port}`;
-    const up = await waitFor(
+    const up = await waitUntil(
       async () => {
         if (proc.exitCode !== null) return "exited";
         const res = await harnessCall(`${url}/v2/`, tls ? { ca: tls.pem } : {}).catch(

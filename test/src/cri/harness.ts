@@ -23,7 +23,8 @@ import {
   type RunningSandboxer,
   type Sandboxd,
 } from "@sandboxd/testing";
-import { busyboxRootfs, requireRuntime } from "../sandboxer/helpers.js";
+import { busyboxRootfs } from "@sandboxd/testing";
+import { requireRuntime } from "../sandboxer/helpers.js";
 import { noProcessesMentioning } from "../sandbox/helpers.js";
 
 export interface CriWorld {

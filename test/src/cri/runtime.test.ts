@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { CgroupDriver, ContainerState, PodSandboxState } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { isAlreadyExists, isNotFound } from "@sandboxd/errdefs";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from "./harness.js";
 
 const rfc3339Nano = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
@@ -159,7 +159,7 @@ describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", () => {
         pod,
         containerConfig(w, "exit", ["sh", "-c", "exit 3"]),
       );
-      const st = await waitFor(
+      const st = await waitUntil(
         async () => {
           const s = await w.rt.containerStatus({ containerId: id });
           return s.status?.state === ContainerState.CONTAINER_EXITED && s.status;
@@ -232,7 +232,7 @@ describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", () => {
       const st = await w.rt.containerStatus({ containerId: id });
       const path = st.status?.logPath ?? "";
       assert.equal(path, `${pod.logDirectory}/log.log`);
-      const lines = await waitFor(
+      const lines = await waitUntil(
         async () => {
           const text = await readFile(path, "utf8").catch(() => "");
           const l = text.split("\n").filter(Boolean);

@@ -5,6 +5,10 @@
 // only with NotFound; no id is listed twice; for every id the acknowledged
 // creates minus the acknowledged deletes is 0 or 1 and matches whether it
 // exists at the end (no lost object, no duplicate); the daemon keeps serving.
+// Then Controller calls (Start, Stop, Shutdown, Status) at once on a few
+// sandboxes of the real sbx-sandboxer: each call returns within the deadline
+// with an answer its contract allows, and at the end sandboxd's Status and
+// the sandboxer's pods agree (a pod exactly when Status is not NotFound).
 //
 // Seeded: FAULT_SEED=<n> replays the ids and order of the calls.
 import assert from "node:assert/strict";
@@ -13,12 +17,12 @@ import { packJson, JsonTypeUrl } from "@sandboxd/api";
 import { Containers } from "@sandboxd/api/services/containers/v1/containers_pb";
 import { Leases } from "@sandboxd/api/services/leases/v1/leases_pb";
 import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
-import { Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
+import { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
 import { ociSpec } from "@sandboxd/testing";
 import { Rng, faultSeed, replay } from "./random.js";
-import { removeAll, startStack } from "./stack.js";
+import { removeAll, sandboxerPods, startStack } from "./stack.js";
 
 const CALLS = 200;
 const HOT_IDS = 4;
@@ -153,5 +157,73 @@ test(`concurrency: ${CALLS} parallel create/delete of the same and different ids
   t.diagnostic(`seed ${faultSeed}: ${summary.join("; ")}`);
 
   await removeAll(stack.sandboxd.address);
+  await stack.checkLeaks();
+});
+
+const CONTROLLER_CALLS = 80;
+const PODS = 3;
+
+test(`concurrency: ${CONTROLLER_CALLS} parallel Controller calls on ${PODS} sandboxes agree with the sandboxer`, async (t) => {
+  const stack = await startStack(t, { network: false });
+  const rng = Rng.for("concurrency-controller");
+  const channel = new Channel(stack.sandboxd.address, { metadata: { "containerd-namespace": NS } });
+  t.after(() => channel.close());
+  await channel.client(Namespaces).create({ namespace: { name: NS, labels: {} } });
+  assert.ok(await stack.sandboxApi(), "sandboxd must serve the Sandbox API");
+  const ids = Array.from({ length: PODS }, (_, i) => `ctl-${i}`);
+  for (const id of ids) {
+    await channel
+      .client(Store)
+      .create(
+        { sandbox: { sandboxId: id, runtime: { name: "io.containerd.sbx.v1" }, sandboxer: "sbx" } },
+        DEADLINE,
+      );
+  }
+  const controller = channel.client(Controller);
+  type Op = "start" | "stop" | "shutdown" | "status";
+  // What each call may answer besides success: Start of a stopped pod is
+  // FailedPrecondition; Status of a sandbox no controller holds is NotFound.
+  const allowed: Record<Op, Code[]> = {
+    start: [Code.FailedPrecondition],
+    stop: [],
+    shutdown: [],
+    status: [Code.NotFound],
+  };
+  const unexpected: string[] = [];
+  const counts: Record<string, number> = {};
+  await Promise.all(
+    Array.from({ length: CONTROLLER_CALLS }, async () => {
+      const id = rng.pick(ids);
+      const op = rng.pick(["start", "start", "stop", "shutdown", "status"] as const);
+      try {
+        if (op === "start") await controller.start({ sandboxId: id }, DEADLINE);
+        else if (op === "stop") await controller.stop({ sandboxId: id, timeoutSecs: 1 }, DEADLINE);
+        else if (op === "shutdown") await controller.shutdown({ sandboxId: id }, DEADLINE);
+        else await controller.status({ sandboxId: id }, DEADLINE);
+        counts[op] = (counts[op] ?? 0) + 1;
+      } catch (err) {
+        if (!allowed[op].includes(codeOf(kindOf(err))))
+          unexpected.push(`${op} ${id}: ${(err as Error).message}`);
+      }
+    }),
+  );
+  assert.deepEqual(unexpected, [], `unexpected answers (${replay()})`);
+  const pods = await sandboxerPods(stack.sandboxer);
+  for (const id of ids) {
+    let state = "notfound";
+    try {
+      state = (await controller.status({ sandboxId: id }, DEADLINE)).state;
+    } catch (err) {
+      if (codeOf(kindOf(err)) !== Code.NotFound) throw err;
+    }
+    assert.equal(
+      pods.includes(`${NS}/${id}`),
+      state !== "notfound",
+      `${id}: Status ${state}, sandboxer pods ${JSON.stringify(pods)} (${replay()})`,
+    );
+  }
+  t.diagnostic(`seed ${faultSeed}: ${JSON.stringify(counts)} acknowledged`);
+  await removeAll(stack.sandboxd.address);
+  assert.deepEqual(await sandboxerPods(stack.sandboxer), [], "sandboxer pods left");
   await stack.checkLeaks();
 });

@@ -15,7 +15,7 @@ import { unpackAs } from "@sandboxd/api";
 import { MetricsSchema } from "@sandboxd/api/cgroups/cgroup1/stats/metrics_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
 import { isInvalidArgument, isNotFound } from "@sandboxd/errdefs";
-import { mountsUnder, processAlive, waitFor } from "@sandboxd/testing";
+import { mountsUnder, processAlive, waitUntil } from "@sandboxd/testing";
 import type { Ctr } from "./containerd2-cri-steps.js";
 import { CriStandIn, imageLayers, sandboxer } from "./containerd2-cri-steps.js";
 import { feed, sandboxerFixture } from "./helpers.js";
@@ -107,7 +107,7 @@ test("containerd 2.x CRI: a pod with two containers, exec, attach, stats, update
       args: ["sh", "-c", "read l; echo got:$l; exec sleep 1000"],
     });
     await cri.startContainer(sidecar);
-    await waitFor(async () => (await logOf(app)).includes("ready"), { timeoutMs: 20_000 });
+    await waitUntil(async () => (await logOf(app)).includes("ready"), { timeoutMs: 20_000 });
     const netInode = (await stat(pod.netns)).ino;
     assert.deepEqual(logText(await logOf(app)), [
       "hostname=web-0",
@@ -123,7 +123,7 @@ test("containerd 2.x CRI: a pod with two containers, exec, attach, stats, update
     ]);
     // Attach: what is written to the container's stdin FIFO reaches it.
     await feed(sidecar.fifos.stdin!, "attached\n");
-    await waitFor(async () => (await logOf(sidecar)).includes("got:attached"), {
+    await waitUntil(async () => (await logOf(sidecar)).includes("got:attached"), {
       timeoutMs: 20_000,
     });
 
@@ -195,11 +195,11 @@ test("containerd 2.x CRI: a pod with two containers, exec, attach, stats, update
     );
     // The container containerd forgot is an orphan (kubelet would start a new one): the
     // sandboxer sees its bundle gone and removes it.
-    await waitFor(async () => !(await processAlive(victim.pid)), {
+    await waitUntil(async () => !(await processAlive(victim.pid)), {
       timeoutMs: 20_000,
       what: "the orphan to go",
     });
-    await waitFor(
+    await waitUntil(
       () =>
         cri.tasks.state({ id: victim.id }).then(
           () => false,

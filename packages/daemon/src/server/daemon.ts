@@ -1,18 +1,22 @@
 /**
  * The daemon: opens the metadata, rebuilds the task list from the bundles
  * (reconnecting to live shims, cleaning up after dead ones), then serves
- * containerd's gRPC API on the socket, the ttrpc events service for shims,
- * and metrics. `stop` stops accepting, lets calls in flight finish, closes
- * the database, and leaves every container running.
+ * containerd's gRPC API on the socket (the services are the table in
+ * `services.ts`), the ttrpc events service for shims, and metrics.
+ *
+ * Start-up is reversible: each part registers its closer as soon as it has
+ * started. A failed start, and `stop`, run the closers newest first, every
+ * one even when another fails, so the database is always closed and the
+ * sockets removed. Containers keep running.
  */
 import { chmod, chown, mkdir, unlink } from "node:fs/promises";
 import type http from "node:http";
 import { join } from "node:path";
-import { background, type Ctx, type Logger } from "@sandboxd/core";
+import { background, Rollback, type Ctx, type Logger } from "@sandboxd/core";
 import { GrpcServer } from "@sandboxd/grpc";
 import { Server as TtrpcServer } from "@sandboxd/ttrpc";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { toStatus, Code, messageOf } from "@sandboxd/errdefs";
+import { toStatus, messageOf } from "@sandboxd/errdefs";
 import { sandboxProxyTypes, type Config } from "../config/config.js";
 import { Exchange } from "../events/exchange.js";
 import { metadataPath, openMetadata, type Metadata } from "../metadata/metadata.js";
@@ -21,42 +25,25 @@ import { bundleDirs } from "../runtime/bundle.js";
 import { FifoPool } from "../runtime/shim-log.js";
 import { ShimManager } from "../runtime/shim-manager.js";
 import { TaskManager } from "../runtime/task-manager.js";
-import { ContainersLocal } from "../services/containers/local.js";
-import { Containers, containersService } from "../services/containers/service.js";
 import { EventsLocal } from "../services/events/local.js";
-import {
-  Events,
-  TtrpcEvents,
-  eventsService,
-  ttrpcEventsService,
-} from "../services/events/service.js";
+import { TtrpcEvents, ttrpcEventsService } from "../services/events/service.js";
 import { IntrospectionLocal } from "../services/introspection/local.js";
-import { Introspection, introspectionService } from "../services/introspection/service.js";
-import { LeasesLocal } from "../services/leases/local.js";
-import { Leases, leasesService } from "../services/leases/service.js";
-import { NamespacesLocal } from "../services/namespaces/local.js";
-import { Namespaces, namespacesService } from "../services/namespaces/service.js";
-import { TasksLocal } from "../services/tasks/local.js";
-import { Tasks, tasksService } from "../services/tasks/service.js";
-import { SandboxControllerLocal } from "../services/sandbox/controller-local.js";
-import {
-  Controller as SandboxControllerService,
-  Store as SandboxStoreService,
-  sandboxControllerService,
-  sandboxStoreService,
-} from "../services/sandbox/service.js";
-import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import type { VersionInfo } from "../services/version/service.js";
 import type { SandboxController } from "../sandbox/controller.js";
 import { SandboxManager } from "../sandbox/manager.js";
 import { ProxyController } from "../sandbox/proxy-controller.js";
 import { ShimController } from "../sandbox/shim-controller.js";
 import type { Cri } from "@sandboxd/cri";
 import { startCri } from "../services/cri.js";
-import { Version, versionService, type VersionInfo } from "../services/version/service.js";
-import { codeNameOf } from "./codes.js";
+import { callLog } from "./call-log.js";
+import { ContainersLocal } from "../services/containers/local.js";
+import { SandboxControllerLocal } from "../services/sandbox/controller-local.js";
+import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import { TasksLocal } from "../services/tasks/local.js";
 import { Metrics } from "./metrics.js";
 import { pluginList } from "./plugins.js";
 import { requestContexts } from "./rpc.js";
+import { services } from "./services.js";
 import { prepareSocket } from "./socket.js";
 import { ttrpcContexts } from "./ttrpc.js";
 
@@ -98,42 +85,50 @@ const statusNames: Record<number, string> = {
 
 export class Daemon {
   readonly parts: DaemonParts;
-  readonly #config: Config;
-  readonly #ttrpc: TtrpcServer;
+  readonly #closers: Rollback;
   readonly #http: http.Server | undefined;
+  #stopping: Promise<void> | undefined;
 
-  private constructor(
-    parts: DaemonParts,
-    config: Config,
-    ttrpc: TtrpcServer,
-    metricsHttp: http.Server | undefined,
-  ) {
+  private constructor(parts: DaemonParts, closers: Rollback, metricsHttp: http.Server | undefined) {
     this.parts = parts;
-    this.#config = config;
-    this.#ttrpc = ttrpc;
+    this.#closers = closers;
     this.#http = metricsHttp;
   }
 
+  /**
+   * Starts every part in order, registering its closer as it goes; when a
+   * step fails, what had started is closed (newest first) and the error thrown.
+   */
   static async start(options: DaemonOptions): Promise<Daemon> {
-    const { config, log } = options;
-    const root = background(log);
-    await mkdir(config.root, { recursive: true, mode: 0o711 });
-    await mkdir(config.state, { recursive: true, mode: 0o711 });
-    await prepareSocket(config.grpc.address);
-    await prepareSocket(config.ttrpc.address);
-
-    const metadata = openMetadata(metadataPath(config.root));
+    const root = background(options.log);
+    const closers = new Rollback();
+    const grace = { ms: 3000 };
     try {
-      return await Daemon.#assemble(options, root, metadata);
+      return await Daemon.#assemble(options, root, closers, grace);
     } catch (err) {
-      metadata.db.close();
+      await closers.run(root);
       throw err;
     }
   }
 
-  static async #assemble(options: DaemonOptions, root: Ctx, metadata: Metadata): Promise<Daemon> {
+  static async #assemble(
+    options: DaemonOptions,
+    root: Ctx,
+    closers: Rollback,
+    grace: { ms: number },
+  ): Promise<Daemon> {
     const { config, log } = options;
+    await mkdir(config.root, { recursive: true, mode: 0o711 });
+    await mkdir(config.state, { recursive: true, mode: 0o711 });
+    for (const socket of [config.grpc.address, config.ttrpc.address]) {
+      await prepareSocket(socket);
+      closers.push(`remove ${socket}`, () => unlink(socket).catch(() => undefined));
+    }
+
+    const metadata = openMetadata(metadataPath(config.root));
+    closers.push("close the metadata database", () => metadata.db.close());
     const exchange = new Exchange();
+    closers.push("end event subscriptions", () => exchange.close());
     const dirs = bundleDirs(config.root, config.state);
     const fifoPool = new FifoPool(join(dirs.state, ".fifos"));
     await fifoPool.init();
@@ -167,6 +162,7 @@ export class Daemon {
       containerExists: (ctx, id) => metadata.containers.has(ctx, id),
       root,
     });
+    closers.push("close shim connections", () => tasks.close());
     exchange.listen((envelope) => tasks.observe(envelope));
 
     const controllers: SandboxController[] = [
@@ -184,104 +180,52 @@ export class Daemon {
       defaultSandboxer: config.sandbox.defaultSandboxer,
       root,
     });
+    closers.push("close sandbox controllers", () => sandboxes.close());
     shims.setSandboxEndpoints(sandboxes);
 
-    try {
-      const sandboxesLoaded = await sandboxes.load(root);
-      if (sandboxesLoaded.sandboxes + sandboxesLoaded.undone > 0)
-        log.info(sandboxesLoaded, "sandboxes loaded");
-      const loaded = await tasks.load(root);
-      if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
-    } catch (err) {
-      await sandboxes.close();
-      throw err;
-    }
+    const { sandboxes: kept, undone } = await sandboxes.load(root);
+    if (kept + undone > 0) log.info({ sandboxes: kept, undone }, "sandboxes loaded");
+    const loaded = await tasks.load(root);
+    if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
 
-    const metrics = new Metrics();
-    metrics.gauge(
-      "sandboxd_tasks",
-      "Tasks known to the daemon by the status of their init process.",
-      () => {
-        const counts: Record<string, number> = {
-          created: 0,
-          running: 0,
-          stopped: 0,
-          paused: 0,
-          unknown: 0,
-        };
-        for (const t of tasks.all()) {
-          const name = statusNames[t.status] ?? "unknown";
-          counts[name] = (counts[name] ?? 0) + 1;
-        }
-        return counts;
-      },
-      "state",
-    );
-
-    const grpc = new GrpcServer({
-      errorToStatus: toStatus,
-      onCallDone: ({ path, code, durationMs, error }) => {
-        metrics.rpc(path, code, durationMs);
-        if (error === undefined) {
-          if (log.isLevelEnabled("debug"))
-            log.debug({ method: path, duration_ms: durationMs }, "rpc");
-        } else if (code === Code.Unknown || code === Code.Internal) {
-          log.error({ method: path, code: codeNameOf(code), error }, "rpc failed");
-        } else if (log.isLevelEnabled("debug")) {
-          log.debug(
-            {
-              method: path,
-              code: codeNameOf(code),
-              error: messageOf(error),
-            },
-            "rpc failed",
-          );
-        }
-      },
+    const metrics = taskMetrics(tasks);
+    const grpc = new GrpcServer({ errorToStatus: toStatus, onCallDone: callLog(log, metrics) });
+    // Stop accepting, end subscriptions (or they hold the drain), give calls in flight the grace.
+    closers.push("drain gRPC calls", async () => {
+      exchange.close();
+      await grpc.shutdown(grace.ms);
     });
-    const ctxOf = requestContexts(root);
     const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
     const introspection = await IntrospectionLocal.open(
       config.root,
-      pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }),
+      pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }, services),
     );
-    const containersLocal = new ContainersLocal({
-      store: metadata.containers,
-      publisher: exchange,
-      hasTask: (ctx, id) => tasks.has(ctx, id),
-    });
-    const tasksLocal = new TasksLocal(metadata.containers, tasks);
-    const storeLocal = new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes);
-    const controllerLocal = new SandboxControllerLocal(sandboxes);
-    grpc
-      .register(Version, versionService(options.version))
-      .register(Introspection, introspectionService(introspection, ctxOf))
-      .register(
-        Namespaces,
-        namespacesService(new NamespacesLocal(metadata.namespaces, exchange), ctxOf),
-      )
-      .register(Containers, containersService(containersLocal, ctxOf))
-      .register(Tasks, tasksService(tasksLocal, ctxOf))
-      .register(Events, eventsService(events, ctxOf))
-      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf))
-      .register(SandboxStoreService, sandboxStoreService(storeLocal, ctxOf))
-      .register(SandboxControllerService, sandboxControllerService(controllerLocal, ctxOf));
+    const ctxOf = requestContexts(root);
+    const deps = { metadata, exchange, tasks, sandboxes, events, introspection, ctxOf };
+    for (const row of services) row.register(grpc, { ...deps, version: options.version });
+    // The CRI reaches sandboxes, containers and tasks through the service layer.
     const cri = await startCri({
       config,
       root,
       grpc,
       ctxOf,
       exchange,
-      containers: containersLocal,
-      tasks: tasksLocal,
-      sandboxStore: storeLocal,
-      sandboxController: controllerLocal,
+      containers: new ContainersLocal({
+        store: metadata.containers,
+        publisher: exchange,
+        hasTask: (ctx, id) => tasks.has(ctx, id),
+      }),
+      tasks: new TasksLocal(metadata.containers, tasks),
+      sandboxStore: new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes),
+      sandboxController: new SandboxControllerLocal(sandboxes),
       version: options.version.version,
     });
+    closers.push("stop the CRI", () => cri.close());
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
     await ttrpc.listen(config.ttrpc.address);
+    closers.push("stop the ttrpc server", () => ttrpc.shutdown({ timeoutMs: 1000 }));
     await chmod(config.ttrpc.address, 0o660);
     await grpc.listenUnix(config.grpc.address, 0o660);
     if (config.grpc.uid !== 0 || config.grpc.gid !== 0) {
@@ -292,6 +236,12 @@ export class Daemon {
     const metricsHttp = config.metrics.address
       ? await metrics.serve(config.metrics.address)
       : undefined;
+    if (metricsHttp) {
+      closers.push(
+        "close the metrics listener",
+        () => new Promise<void>((resolve) => metricsHttp.close(() => resolve())),
+      );
+    }
     const parts: DaemonParts = {
       root,
       metadata,
@@ -303,8 +253,12 @@ export class Daemon {
       metrics,
       cri,
     };
-    return new Daemon(parts, config, ttrpc, metricsHttp);
+    const daemon = new Daemon(parts, closers, metricsHttp);
+    daemon.#grace = grace;
+    return daemon;
   }
+
+  #grace: { ms: number } = { ms: 3000 };
 
   /** The metrics listener's `host:port` (with the real port when configured as 0). */
   get metricsAddress(): string | undefined {
@@ -314,27 +268,50 @@ export class Daemon {
   }
 
   /**
+   * Registers a closer for a part added after start-up; it runs before the
+   * parts it may use (closers run newest first).
+   */
+  onStop(what: string, close: () => unknown): void {
+    this.#closers.push(what, close);
+  }
+
+  /**
    * Stops accepting calls, ends event subscriptions, gives calls in flight
    * `graceMs` to finish, then closes shim connections (shims keep running),
-   * the servers and the database.
+   * the servers and the database, and removes the sockets: every closer,
+   * newest first, even when one fails (the failures are logged and thrown
+   * together at the end).
    */
-  async stop(graceMs = 3000): Promise<void> {
-    const { grpc, exchange, tasks, sandboxes, metadata } = this.parts;
-    exchange.close();
-    const drained = grpc.shutdown(graceMs);
-    await drained;
-    await this.parts.cri.close();
-    await sandboxes.close();
-    await tasks.close();
-    await this.#ttrpc.shutdown({ timeoutMs: 1000 });
-    await new Promise<void>((resolve) =>
-      this.#http ? this.#http.close(() => resolve()) : resolve(),
-    );
-    metadata.db.close();
-    await Promise.all(
-      [this.#config.grpc.address, this.#config.ttrpc.address].map((p) =>
-        unlink(p).catch(() => undefined),
-      ),
-    );
+  stop(graceMs = 3000): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#grace.ms = graceMs;
+      const failed = await this.#closers.run(this.parts.root);
+      if (failed) throw failed;
+    })();
+    return this.#stopping;
   }
+}
+
+function taskMetrics(tasks: TaskManager): Metrics {
+  const metrics = new Metrics();
+  metrics.gauge(
+    "sandboxd_tasks",
+    "Tasks known to the daemon by the status of their init process.",
+    () => {
+      const counts: Record<string, number> = {
+        created: 0,
+        running: 0,
+        stopped: 0,
+        paused: 0,
+        unknown: 0,
+      };
+      for (const t of tasks.all()) {
+        const name = statusNames[t.status] ?? "unknown";
+        counts[name] = (counts[name] ?? 0) + 1;
+      }
+      return counts;
+    },
+    "state",
+  );
+  return metrics;
 }

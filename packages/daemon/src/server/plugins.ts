@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/config.js";
 import type { PluginInfo } from "../services/introspection/local.js";
+import type { ServiceRow } from "./services.js";
 
 const proxyTypes: Record<string, string> = {
   sandbox: "io.containerd.sandbox.controller.v1",
@@ -16,18 +17,8 @@ const proxyTypes: Record<string, string> = {
 export function pluginList(
   config: Config,
   roots: { runtimeRoot: string; runtimeState: string },
+  services: readonly ServiceRow[],
 ): PluginInfo[] {
-  const grpc = [
-    "containers",
-    "events",
-    "introspection",
-    "leases",
-    "namespaces",
-    "sandbox-controllers",
-    "sandboxes",
-    "tasks",
-    "version",
-  ];
   return [
     { type: "io.containerd.event.v1", id: "exchange" },
     { type: "io.containerd.metadata.v1", id: "sqlite", requires: [] },
@@ -49,16 +40,20 @@ export function pluginList(
       requires: ["io.containerd.runtime.v2", "io.containerd.event.v1"],
       platforms: true,
     },
-    ...["containers-service", "leases-service", "namespaces-service", "tasks-service"].map(
-      (id) => ({
-        type: "io.containerd.service.v1",
-        id,
-        requires: ["io.containerd.metadata.v1"],
-      }),
+    ...services.flatMap((s) =>
+      s.service
+        ? [
+            {
+              type: "io.containerd.service.v1",
+              id: s.service,
+              requires: ["io.containerd.metadata.v1"],
+            },
+          ]
+        : [],
     ),
-    ...grpc.map((id) => ({
+    ...services.map((s) => ({
       type: "io.containerd.grpc.v1",
-      id,
+      id: s.id,
       requires: ["io.containerd.service.v1"],
     })),
     { type: "io.containerd.ttrpc.v1", id: "events", requires: ["io.containerd.event.v1"] },

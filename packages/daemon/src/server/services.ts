@@ -1,0 +1,119 @@
+/**
+ * The daemon's gRPC services in one table: start-up registers each row,
+ * Introspection's plugin list names each row (its grpc plugin and the
+ * service plugin behind it), and a new service is one row here. Rows are in
+ * containerd's plugin id order.
+ */
+import type { GrpcServer } from "@sandboxd/grpc";
+import type { Exchange } from "../events/exchange.js";
+import type { Metadata } from "../metadata/metadata.js";
+import type { TaskManager } from "../runtime/task-manager.js";
+import type { SandboxManager } from "../sandbox/manager.js";
+import { ContainersLocal } from "../services/containers/local.js";
+import { Containers, containersService } from "../services/containers/service.js";
+import type { EventsLocal } from "../services/events/local.js";
+import { Events, eventsService } from "../services/events/service.js";
+import type { IntrospectionLocal } from "../services/introspection/local.js";
+import { Introspection, introspectionService } from "../services/introspection/service.js";
+import { LeasesLocal } from "../services/leases/local.js";
+import { Leases, leasesService } from "../services/leases/service.js";
+import { NamespacesLocal } from "../services/namespaces/local.js";
+import { Namespaces, namespacesService } from "../services/namespaces/service.js";
+import { SandboxControllerLocal } from "../services/sandbox/controller-local.js";
+import {
+  Controller as SandboxControllerService,
+  Store as SandboxStoreService,
+  sandboxControllerService,
+  sandboxStoreService,
+} from "../services/sandbox/service.js";
+import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import { TasksLocal } from "../services/tasks/local.js";
+import { Tasks, tasksService } from "../services/tasks/service.js";
+import { Version, versionService, type VersionInfo } from "../services/version/service.js";
+import type { requestContexts } from "./rpc.js";
+
+/** What the services are made of (the daemon's parts, built before them). */
+export interface ServiceDeps {
+  metadata: Metadata;
+  exchange: Exchange;
+  tasks: TaskManager;
+  sandboxes: SandboxManager;
+  events: EventsLocal;
+  introspection: IntrospectionLocal;
+  version: VersionInfo;
+  ctxOf: ReturnType<typeof requestContexts>;
+}
+
+export interface ServiceRow {
+  /** containerd's plugin id of type `io.containerd.grpc.v1`. */
+  id: string;
+  /** The `io.containerd.service.v1` plugin containerd has behind it (listed too). */
+  service?: string;
+  register(grpc: GrpcServer, d: ServiceDeps): void;
+}
+
+export const services: readonly ServiceRow[] = [
+  {
+    id: "containers",
+    service: "containers-service",
+    register: (grpc, d) =>
+      grpc.register(
+        Containers,
+        containersService(
+          new ContainersLocal({
+            store: d.metadata.containers,
+            publisher: d.exchange,
+            hasTask: (ctx, id) => d.tasks.has(ctx, id),
+          }),
+          d.ctxOf,
+        ),
+      ),
+  },
+  { id: "events", register: (grpc, d) => grpc.register(Events, eventsService(d.events, d.ctxOf)) },
+  {
+    id: "introspection",
+    register: (grpc, d) =>
+      grpc.register(Introspection, introspectionService(d.introspection, d.ctxOf)),
+  },
+  {
+    id: "leases",
+    service: "leases-service",
+    register: (grpc, d) =>
+      grpc.register(Leases, leasesService(new LeasesLocal(d.metadata.leases), d.ctxOf)),
+  },
+  {
+    id: "namespaces",
+    service: "namespaces-service",
+    register: (grpc, d) =>
+      grpc.register(
+        Namespaces,
+        namespacesService(new NamespacesLocal(d.metadata.namespaces, d.exchange), d.ctxOf),
+      ),
+  },
+  {
+    id: "sandbox-controllers",
+    register: (grpc, d) =>
+      grpc.register(
+        SandboxControllerService,
+        sandboxControllerService(new SandboxControllerLocal(d.sandboxes), d.ctxOf),
+      ),
+  },
+  {
+    id: "sandboxes",
+    register: (grpc, d) =>
+      grpc.register(
+        SandboxStoreService,
+        sandboxStoreService(
+          new SandboxStoreLocal(d.metadata.sandboxes, d.metadata.containers, d.sandboxes),
+          d.ctxOf,
+        ),
+      ),
+  },
+  {
+    id: "tasks",
+    service: "tasks-service",
+    register: (grpc, d) =>
+      grpc.register(Tasks, tasksService(new TasksLocal(d.metadata.containers, d.tasks), d.ctxOf)),
+  },
+  { id: "version", register: (grpc, d) => grpc.register(Version, versionService(d.version)) },
+];
