@@ -11,7 +11,7 @@ import { chmod } from "node:fs/promises";
 import * as http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, DescMessage, Message } from "@bufbuild/protobuf";
-import { internal, resourceExhausted } from "@sandboxd/errdefs";
+import { internal, messageOf, resourceExhausted } from "@sandboxd/errdefs";
 import { Code, toStatus, unimplemented, type StatusLike } from "./errors.js";
 import { maxMessageBytes } from "./limits.js";
 import { MessageReader, frame, parseTimeout, percentEncode } from "./wire.js";
@@ -119,6 +119,10 @@ export class GrpcServer {
       return;
     }
     const { method, handler } = route;
+    if (method.methodKind === "bidi_streaming") {
+      this.#duplex(call, method, handler).then(() => done(call.code), fail);
+      return;
+    }
     call.request().then(
       (bytes) => {
         if (call.ended) return;
@@ -152,6 +156,25 @@ export class GrpcServer {
   ): Promise<void> {
     const items = handler(request, call.serverCall) as AsyncIterable<unknown>;
     for await (const item of items) {
+      if (call.serverCall.signal.aborted) break;
+      await call.send(toBinary(method.output, toMessage(method.output, item)));
+    }
+    call.finish({ code: Code.OK, message: "" });
+  }
+
+  /** A bidi-streaming call (content.v1 Write): requests read as the handler asks for them. */
+  async #duplex(call: Call, method: DescMethod, handler: AnyHandler): Promise<void> {
+    async function* requests(): AsyncGenerator<Message> {
+      for await (const bytes of call.requests()) {
+        try {
+          yield fromBinary(method.input, bytes);
+        } catch (err) {
+          throw internal(`cannot decode the request: ${messageOf(err)}`);
+        }
+      }
+    }
+    const items = handler(requests() as unknown as Message, call.serverCall);
+    for await (const item of items as AsyncIterable<unknown>) {
       if (call.serverCall.signal.aborted) break;
       await call.send(toBinary(method.output, toMessage(method.output, item)));
     }
@@ -217,6 +240,20 @@ class Call {
         else reject(internal("the request has no message"));
       });
     });
+  }
+
+  /** Every message of the request stream, until the client half-closes it. */
+  async *requests(): AsyncGenerator<Uint8Array> {
+    const reader = new MessageReader(maxMessageBytes);
+    for await (const chunk of this.#stream as AsyncIterable<Buffer>) {
+      let messages: Uint8Array[];
+      try {
+        messages = reader.push(chunk);
+      } catch (err) {
+        throw internal(`cannot parse the request: ${messageOf(err)}`);
+      }
+      yield* messages;
+    }
   }
 
   /** Reads and drops the request (a call answered before reading it). */

@@ -29,6 +29,7 @@ import { EventsLocal } from "../services/events/local.js";
 import { TtrpcEvents, ttrpcEventsService } from "../services/events/service.js";
 import { IntrospectionLocal } from "../services/introspection/local.js";
 import type { VersionInfo } from "../services/version/service.js";
+import { openImageStack } from "../services/images/stack.js";
 import type { SandboxController } from "../sandbox/controller.js";
 import { SandboxManager } from "../sandbox/manager.js";
 import { ProxyController } from "../sandbox/proxy-controller.js";
@@ -195,13 +196,14 @@ export class Daemon {
       exchange.close();
       await grpc.shutdown(grace.ms);
     });
+    const images = await openImageStack(config.root, metadata);
     const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
     const introspection = await IntrospectionLocal.open(
       config.root,
       pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }, services),
     );
     const ctxOf = requestContexts(root);
-    const deps = { metadata, exchange, tasks, sandboxes, events, introspection, ctxOf };
+    const deps = { metadata, exchange, tasks, sandboxes, events, introspection, images, ctxOf };
     for (const row of services) row.register(grpc, { ...deps, version: options.version });
     // The CRI reaches sandboxes, containers and tasks through the service layer.
     const cri = await startCri({
@@ -221,6 +223,7 @@ export class Daemon {
       version: options.version.version,
     });
     closers.push("stop the CRI", () => cri.close());
+
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));

@@ -7,6 +7,9 @@
 import { callContext, namespaceHeader, type Ctx } from "@sandboxd/core";
 import type { ServerCall } from "@sandboxd/grpc";
 
+/** The header that names the lease a call works under (content and snapshot writes). */
+export const leaseHeader = "containerd-lease";
+
 /** Builds a call's Ctx; one per daemon, derived from its root context. */
 export type CtxOf = (call: ServerCall) => Ctx;
 

@@ -11,6 +11,13 @@ import type { TaskManager } from "../runtime/task-manager.js";
 import type { SandboxManager } from "../sandbox/manager.js";
 import { ContainersLocal } from "../services/containers/local.js";
 import { Containers, containersService } from "../services/containers/service.js";
+import { ContentLocal } from "../services/content/local.js";
+import { Content, contentService } from "../services/content/service.js";
+import { DiffLocal } from "../services/diff/local.js";
+import { Diff, diffService } from "../services/diff/service.js";
+import { ImagesLocal } from "../services/images/local.js";
+import { Images, imagesService } from "../services/images/service.js";
+import { collectLater, type ImageStack } from "../services/images/stack.js";
 import type { EventsLocal } from "../services/events/local.js";
 import { Events, eventsService } from "../services/events/service.js";
 import type { IntrospectionLocal } from "../services/introspection/local.js";
@@ -27,6 +34,8 @@ import {
   sandboxStoreService,
 } from "../services/sandbox/service.js";
 import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import { SnapshotsLocal } from "../services/snapshots/local.js";
+import { Snapshots, snapshotsService } from "../services/snapshots/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { Tasks, tasksService } from "../services/tasks/service.js";
 import { Version, versionService, type VersionInfo } from "../services/version/service.js";
@@ -40,6 +49,8 @@ export interface ServiceDeps {
   sandboxes: SandboxManager;
   events: EventsLocal;
   introspection: IntrospectionLocal;
+  /** Content, images, snapshotters and their garbage collector. */
+  images: ImageStack;
   version: VersionInfo;
   ctxOf: ReturnType<typeof requestContexts>;
 }
@@ -69,7 +80,33 @@ export const services: readonly ServiceRow[] = [
         ),
       ),
   },
+  {
+    id: "content",
+    service: "content-service",
+    register: (grpc, d) =>
+      grpc.register(
+        Content,
+        contentService(
+          new ContentLocal(d.images.content, d.images.addToLease, collectLater(d.images)),
+          d.ctxOf,
+        ),
+      ),
+  },
+  {
+    id: "diff",
+    service: "diff-service",
+    register: (grpc, d) => grpc.register(Diff, diffService(new DiffLocal(d.images.content), d.ctxOf)),
+  },
   { id: "events", register: (grpc, d) => grpc.register(Events, eventsService(d.events, d.ctxOf)) },
+  {
+    id: "images",
+    service: "images-service",
+    register: (grpc, d) =>
+      grpc.register(
+        Images,
+        imagesService(new ImagesLocal(d.images.images, (ctx) => d.images.gc.collect(ctx)), d.ctxOf),
+      ),
+  },
   {
     id: "introspection",
     register: (grpc, d) =>
@@ -79,7 +116,7 @@ export const services: readonly ServiceRow[] = [
     id: "leases",
     service: "leases-service",
     register: (grpc, d) =>
-      grpc.register(Leases, leasesService(new LeasesLocal(d.metadata.leases), d.ctxOf)),
+      grpc.register(Leases, leasesService(new LeasesLocal(d.metadata.leases, (ctx) => d.images.gc.collect(ctx)), d.ctxOf)),
   },
   {
     id: "namespaces",
@@ -105,6 +142,18 @@ export const services: readonly ServiceRow[] = [
         SandboxStoreService,
         sandboxStoreService(
           new SandboxStoreLocal(d.metadata.sandboxes, d.metadata.containers, d.sandboxes),
+          d.ctxOf,
+        ),
+      ),
+  },
+  {
+    id: "snapshots",
+    service: "snapshots-service",
+    register: (grpc, d) =>
+      grpc.register(
+        Snapshots,
+        snapshotsService(
+          new SnapshotsLocal(d.images.snapshotters, d.images.addToLease, collectLater(d.images)),
           d.ctxOf,
         ),
       ),
