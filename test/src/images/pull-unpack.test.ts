@@ -122,21 +122,21 @@ for (const kind of [
     const image = buildImage(hostileSpec(kind, watched));
     const name = await pushImage(reg, `hostile/${kind}`, "latest", image);
     const s = await stack(t);
-    let error: unknown;
+    let error: Error | undefined;
     try {
       await s.service.pull(ctx, name);
     } catch (err) {
-      error = err;
+      error = err as Error;
     }
     if (kind === "hardlink-escape")
       assert.equal((await stat(secret)).nlink, 1, "no hardlink to the outside file");
     assert.deepEqual(
       await readdir(watched),
       before,
-      `nothing written outside (pull ${error ? `failed: ${String(error)}` : "succeeded"})`,
+      `nothing written outside (pull ${error ? `failed: ${error.message}` : "succeeded"})`,
     );
     if (error) {
-      assert.doesNotMatch(String(error), /Internal|unknown/i);
+      assert.doesNotMatch(error.message, /Internal|unknown/i);
       // A refused layer leaves no committed snapshot behind.
       assert.equal(
         s.snapshotter.walk(ctx).filter((i) => i.kind === 3).length,
