@@ -26,3 +26,13 @@ export { applyLayer, applyLayerFile, applyTarget, chainIds } from "./unpack/unpa
 export { detectCompression, type Compression, type LayerResult } from "./unpack/layer.js";
 export { tarArchive, tarEnd, tarEntry, type TarEntry } from "./archive/tarwriter.js";
 export { TarParser, type TarHeader, type TarSink } from "./unpack/tar.js";
+export { ImageStore, type Descriptor, type ImageRecord } from "./content/imagestore.js";
+export {
+  GarbageCollector,
+  gcExpire,
+  gcRefContent,
+  gcRefSnapshot,
+  gcRoot,
+  type GcResult,
+  type GcRoots,
+} from "./gc/gc.js";

@@ -10,27 +10,16 @@ import { Client, type PullProgress } from "@sandboxd/client";
 import { Pull, pullService } from "@sandboxd/daemon";
 import { isNotFound, isUnauthenticated } from "@sandboxd/errdefs";
 import {
+  ImageStore,
   LocalContentStore,
   PullService,
+  storeRecords,
   openImagesDb,
   openSnapshotter,
   overlaySupported,
   unpackImage,
-  type ImageRecord,
-  type ImageRecords,
 } from "@sandboxd/images";
 import { buildImage, multiLayerSpec, pushImage, startRegistry, tempDir } from "@sandboxd/testing";
-
-class Records implements ImageRecords {
-  readonly byName = new Map<string, ImageRecord>();
-  create(_ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    this.byName.set(image.name, image);
-    return Promise.resolve(image);
-  }
-  update(ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    return this.create(ctx, image);
-  }
-}
 
 test("client.pull streams per-layer progress, ends with the image, maps errors to errdefs", async (t) => {
   const reg = await startRegistry(t, { auth: "basic" });
@@ -42,7 +31,8 @@ test("client.pull streams per-layer progress, ends with the image, maps errors t
   const content = new LocalContentStore(join(dir, "content"), db);
   await content.init();
   const snapshotter = await openSnapshotter(dir, overlaySupported() ? "overlayfs" : "native", db);
-  const records = new Records();
+  const imageStore = new ImageStore(db);
+  const records = storeRecords(imageStore);
   const pulls = new PullService({
     content,
     images: records,
@@ -85,7 +75,10 @@ test("client.pull streams per-layer progress, ends with the image, maps errors t
     );
     assert.equal(done?.total, layer.size);
   }
-  assert.equal(records.byName.get(pulled.name)?.target.digest, image.manifest.digest);
+  assert.equal(
+    imageStore.get({ ...root, namespace: "default" }, pulled.name).target.digest,
+    image.manifest.digest,
+  );
   assert.equal(snapshotter.walk({ ...root, namespace: "default" }).length, 2);
   await assert.rejects(
     client.pull(`${reg.host}/library/busybox:missing`, {

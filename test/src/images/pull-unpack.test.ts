@@ -8,15 +8,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { background, type Ctx } from "@sandboxd/core";
 import {
+  ImageStore,
   LocalContentStore,
   PullService,
+  storeRecords,
   chainIds,
   openImagesDb,
   openSnapshotter,
   overlaySupported,
   unpackImage,
-  type ImageRecord,
-  type ImageRecords,
 } from "@sandboxd/images";
 import {
   buildImage,
@@ -33,17 +33,6 @@ import {
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
-class Records implements ImageRecords {
-  readonly byName = new Map<string, ImageRecord>();
-  create(_ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    this.byName.set(image.name, image);
-    return Promise.resolve(image);
-  }
-  update(ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    return this.create(ctx, image);
-  }
-}
-
 async function stack(t: AfterHook) {
   const dir = await tempDir(t, "sbx-unpack-");
   const db = openImagesDb(join(dir, "meta.db"));
@@ -51,7 +40,7 @@ async function stack(t: AfterHook) {
   const content = new LocalContentStore(join(dir, "content"), db);
   await content.init();
   const snapshotter = await openSnapshotter(dir, overlaySupported() ? "overlayfs" : "native", db);
-  const images = new Records();
+  const images = storeRecords(new ImageStore(db));
   const service = new PullService({
     content,
     images,

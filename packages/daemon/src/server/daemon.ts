@@ -34,6 +34,7 @@ import { IntrospectionLocal } from "../services/introspection/local.js";
 import { Introspection, introspectionService } from "../services/introspection/service.js";
 import { LeasesLocal } from "../services/leases/local.js";
 import { Leases, leasesService } from "../services/leases/service.js";
+import { openImageStack, registerImageServices } from "../services/images/stack.js";
 import { NamespacesLocal } from "../services/namespaces/local.js";
 import { Namespaces, namespacesService } from "../services/namespaces/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
@@ -232,6 +233,7 @@ export class Daemon {
       },
     });
     const ctxOf = requestContexts(root);
+    const imageStack = await openImageStack(config.root, metadata);
     const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
     const introspection = await IntrospectionLocal.open(
       config.root,
@@ -257,7 +259,10 @@ export class Daemon {
       )
       .register(Tasks, tasksService(new TasksLocal(metadata.containers, tasks), ctxOf))
       .register(Events, eventsService(events, ctxOf))
-      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf))
+      .register(
+        Leases,
+        leasesService(new LeasesLocal(metadata.leases, (ctx) => imageStack.gc.collect(ctx)), ctxOf),
+      )
       .register(
         SandboxStoreService,
         sandboxStoreService(
@@ -269,6 +274,8 @@ export class Daemon {
         SandboxControllerService,
         sandboxControllerService(new SandboxControllerLocal(sandboxes), ctxOf),
       );
+
+    registerImageServices(grpc, imageStack, ctxOf);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
