@@ -35,6 +35,7 @@ import { Introspection, introspectionService } from "../services/introspection/s
 import { LeasesLocal } from "../services/leases/local.js";
 import { Leases, leasesService } from "../services/leases/service.js";
 import { openImageStack, registerImageServices } from "../services/images/stack.js";
+import { registerPullService } from "../services/pull/register.js";
 import { NamespacesLocal } from "../services/namespaces/local.js";
 import { Namespaces, namespacesService } from "../services/namespaces/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
@@ -276,6 +277,7 @@ export class Daemon {
       );
 
     registerImageServices(grpc, imageStack, ctxOf);
+    registerPullService(grpc, imageStack, ctxOf);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
