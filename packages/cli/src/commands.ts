@@ -4,6 +4,7 @@
 import type { FlagSpec } from "@sandboxd/core/args";
 import type { CommandSpec, GroupSpec } from "./specs/common.js";
 import { containerCommands } from "./specs/container.js";
+import { imageCommands } from "./specs/image.js";
 import { namespaceCommands } from "./specs/namespace.js";
 import { otherCommands } from "./specs/other.js";
 import { runCommands } from "./specs/run.js";
@@ -61,6 +62,7 @@ export const commands: readonly CommandSpec[] = [
   ...taskCommands,
   ...otherCommands.filter((c) => c.name === "events"),
   ...namespaceCommands,
+  ...imageCommands,
   ...otherCommands.filter((c) => c.name !== "events"),
 ];
 

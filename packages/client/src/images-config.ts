@@ -3,6 +3,7 @@
 // replaces both), Env merged by key, WorkingDir, and User resolved against the image's
 // /etc/passwd and /etc/group.
 import { invalidArgument, notFound } from "@sandboxd/errdefs";
+import { mergeEnv } from "./oci/spec.js";
 
 /** The runtime part of an OCI image config (`config.config`). */
 export interface ImageProcessConfig {
@@ -30,15 +31,6 @@ export interface ImageProcess {
   readonly env: string[];
   readonly cwd: string;
   readonly user: string;
-}
-
-export function mergeEnv(base: readonly string[], over: readonly string[]): string[] {
-  const out = new Map<string, string>();
-  for (const kv of [...base, ...over]) {
-    const eq = kv.indexOf("=");
-    out.set(eq < 0 ? kv : kv.slice(0, eq), kv);
-  }
-  return [...out.values()];
 }
 
 export function imageProcess(config: ImageProcessConfig, o: ProcessOverrides = {}): ImageProcess {

@@ -18,7 +18,6 @@ import {
   parseReference,
   selectManifest,
   type BlobProgress,
-  type Descriptor,
   type Index,
 } from "@sandboxd/images";
 import {
@@ -36,7 +35,9 @@ import { openStore } from "./pull-store.js";
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
-function desc(b: { mediaType: string; digest: string; size: number }): Descriptor {
+type Descriptor = { mediaType: string; digest: string; size: number };
+
+function desc(b: Descriptor): Descriptor {
   return { mediaType: b.mediaType, digest: b.digest, size: b.size };
 }
 

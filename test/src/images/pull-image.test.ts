@@ -5,14 +5,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { background, type Ctx } from "@sandboxd/core";
-import { alreadyExists, isInvalidArgument, isNotFound, isUnauthenticated } from "@sandboxd/errdefs";
+import { isInvalidArgument, isNotFound, isUnauthenticated } from "@sandboxd/errdefs";
 import {
   BlobFetcher,
   PullService,
+  storeRecords,
   Puller,
   RegistryClient,
-  type ImageRecord,
-  type ImageRecords,
   type PullEvent,
 } from "@sandboxd/images";
 import {
@@ -35,26 +34,12 @@ import { openStore } from "./pull-store.js";
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
-class Records implements ImageRecords {
-  readonly byName = new Map<string, ImageRecord>();
-  create(_ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    if (this.byName.has(image.name)) return Promise.reject(alreadyExists(`image "${image.name}"`));
-    this.byName.set(image.name, image);
-    return Promise.resolve(image);
-  }
-  update(_ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    this.byName.set(image.name, image);
-    return Promise.resolve(image);
-  }
-}
-
 async function puller(t: AfterHook) {
   const ts = await openStore(t, ctx);
-  const images = new Records();
+  const images = storeRecords(ts.imageStore);
   const client = new RegistryClient({ backoffMs: 10 });
   return {
     ts,
-    images,
     puller: new Puller({ client, fetcher: new BlobFetcher(), store: ts.store, images }),
   };
 }
@@ -68,7 +53,7 @@ test("pulls a multi-platform index: host manifest, config, layers, labels and th
   });
   const index = buildIndex([arm, host]);
   const name = await pushIndex(reg, "library/busybox", "latest", index);
-  const { ts, images, puller: p } = await puller(t);
+  const { ts, puller: p } = await puller(t);
   const events: PullEvent[] = [];
   const pulled = await p.pull(ctx, name, { onProgress: (e) => events.push(e) });
   assert.equal(pulled.name, `${reg.host}/library/busybox:latest`);
@@ -93,10 +78,11 @@ test("pulls a multi-platform index: host manifest, config, layers, labels and th
     "other platforms are not fetched",
   );
   assert.equal(await ts.count(), 5);
-  assert.deepEqual(images.byName.get(pulled.name)?.target, {
+  assert.deepEqual(ts.imageStore.get(ctx, pulled.name).target, {
     mediaType: index.index.mediaType,
     digest: index.index.digest,
     size: index.index.size,
+    annotations: {},
   });
   assert.deepEqual(events[0], { kind: "resolving", name: pulled.name });
   assert.equal(events.at(-1)?.kind, "done");
@@ -148,13 +134,13 @@ test("a config whose diff_ids disagree with the layers commits no manifest and n
   for (const l of good.layers) await pushBlob(reg, "library/liar", l);
   await pushBlob(reg, "library/liar", badConfig);
   await pushManifest(reg, "library/liar", "v1", badManifest);
-  const { ts, images, puller: p } = await puller(t);
+  const { ts, puller: p } = await puller(t);
   await assert.rejects(
     p.pull(ctx, `${reg.host}/library/liar:v1`),
     (e) => isInvalidArgument(e) && /1 diff_ids for 2 layers/.test(String(e)),
   );
   assert.equal((await ts.data(badManifest.digest)) !== undefined, false);
-  assert.equal(images.byName.size, 0);
+  assert.equal(ts.imageStore.list(ctx).length, 0);
 });
 
 test("PullService: per-call credentials through a mirror; concurrent pulls share a base layer's download", async (t) => {
@@ -172,7 +158,7 @@ test("PullService: per-call credentials through a mirror; concurrent pulls share
     `server = "https://registry.k8s.io"\n[host."http://${proxy.host}"]\n  capabilities = ["pull", "resolve"]\n`,
   );
   const ts = await openStore(t, ctx);
-  const images = new Records();
+  const images = storeRecords(ts.imageStore);
   const unpacked: string[] = [];
   const service = new PullService({
     content: ts.store,
@@ -191,10 +177,10 @@ test("PullService: per-call credentials through a mirror; concurrent pulls share
   ]);
   assert.equal(pa.manifest.digest, a.manifest.digest);
   assert.equal(pb.manifest.digest, b.manifest.digest);
-  assert.deepEqual([...images.byName.keys()].sort(), [
-    "registry.k8s.io/e2e/a:1",
-    "registry.k8s.io/e2e/b:1",
-  ]);
+  assert.deepEqual(
+    ts.imageStore.list(ctx).map((i) => i.name),
+    ["registry.k8s.io/e2e/a:1", "registry.k8s.io/e2e/b:1"],
+  );
   assert.deepEqual(unpacked.sort(), ["registry.k8s.io/e2e/a:1", "registry.k8s.io/e2e/b:1"]);
   const shared = a.layers[0]?.digest ?? "";
   const gets = proxy.requests.filter(

@@ -3,11 +3,12 @@
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import { isNotFound } from "@sandboxd/errdefs";
-import { LocalContentStore, openImagesDb } from "@sandboxd/images";
+import { ImageStore, LocalContentStore, openImagesDb } from "@sandboxd/images";
 import { tempDir, type AfterHook } from "@sandboxd/testing";
 
 export interface TestStore {
   readonly store: LocalContentStore;
+  readonly imageStore: ImageStore;
   data(digest: string): Promise<Buffer | undefined>;
   labels(digest: string): Promise<Record<string, string> | undefined>;
   count(): Promise<number>;
@@ -26,6 +27,7 @@ export async function openStore(t: AfterHook, ctx: Ctx): Promise<TestStore> {
   };
   return {
     store,
+    imageStore: new ImageStore(db),
     async data(digest) {
       const chunks: Buffer[] = [];
       try {

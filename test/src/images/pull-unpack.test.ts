@@ -8,15 +8,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { background, type Ctx } from "@sandboxd/core";
 import {
+  ImageStore,
   LocalContentStore,
   PullService,
+  storeRecords,
   chainIds,
   openImagesDb,
   openSnapshotter,
   overlaySupported,
   unpackImage,
-  type ImageRecord,
-  type ImageRecords,
 } from "@sandboxd/images";
 import {
   buildImage,
@@ -33,17 +33,6 @@ import {
 
 const ctx: Ctx = { ...background(), namespace: "default" };
 
-class Records implements ImageRecords {
-  readonly byName = new Map<string, ImageRecord>();
-  create(_ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    this.byName.set(image.name, image);
-    return Promise.resolve(image);
-  }
-  update(ctx: Ctx, image: ImageRecord): Promise<ImageRecord> {
-    return this.create(ctx, image);
-  }
-}
-
 async function stack(t: AfterHook) {
   const dir = await tempDir(t, "sbx-unpack-");
   const db = openImagesDb(join(dir, "meta.db"));
@@ -51,7 +40,7 @@ async function stack(t: AfterHook) {
   const content = new LocalContentStore(join(dir, "content"), db);
   await content.init();
   const snapshotter = await openSnapshotter(dir, overlaySupported() ? "overlayfs" : "native", db);
-  const images = new Records();
+  const images = storeRecords(new ImageStore(db));
   const service = new PullService({
     content,
     images,
@@ -122,21 +111,21 @@ for (const kind of [
     const image = buildImage(hostileSpec(kind, watched));
     const name = await pushImage(reg, `hostile/${kind}`, "latest", image);
     const s = await stack(t);
-    let error: unknown;
+    let error: Error | undefined;
     try {
       await s.service.pull(ctx, name);
     } catch (err) {
-      error = err;
+      error = err as Error;
     }
     if (kind === "hardlink-escape")
       assert.equal((await stat(secret)).nlink, 1, "no hardlink to the outside file");
     assert.deepEqual(
       await readdir(watched),
       before,
-      `nothing written outside (pull ${error ? `failed: ${String(error)}` : "succeeded"})`,
+      `nothing written outside (pull ${error ? `failed: ${error.message}` : "succeeded"})`,
     );
     if (error) {
-      assert.doesNotMatch(String(error), /Internal|unknown/i);
+      assert.doesNotMatch(error.message, /Internal|unknown/i);
       // A refused layer leaves no committed snapshot behind.
       assert.equal(
         s.snapshotter.walk(ctx).filter((i) => i.kind === 3).length,

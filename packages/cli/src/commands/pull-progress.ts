@@ -3,23 +3,20 @@
 // with -o json one JSON object per event.
 import type { Writable } from "node:stream";
 
-/** The part of the SDK's pull events the display uses. */
-export type ProgressEvent =
-  | { kind: "resolving"; name: string }
-  | { kind: "resolved"; name: string; digest: string; mediaType: string }
-  | { kind: "manifest"; digest: string }
-  | {
-      kind: "blob";
-      digest: string;
-      mediaType: string;
-      state: string;
-      offset: number;
-      total: number;
-      attempt?: number;
-      error?: string;
-    }
-  | { kind: "unpacking"; name: string }
-  | { kind: "done"; name: string; digest: string; elapsedMs: number };
+/** The part of the SDK's pull events (PullProgress) the display uses. */
+export interface ProgressEvent {
+  /** resolving, resolved, manifest, blob, unpacking, done. */
+  kind: string;
+  name?: string;
+  digest?: string;
+  mediaType?: string;
+  state?: string;
+  offset?: number;
+  total?: number;
+  attempt?: number;
+  error?: string;
+  elapsedMs?: number;
+}
 
 export type ProgressMode = "tty" | "plain" | "json";
 
@@ -70,37 +67,40 @@ export class PullProgress {
       this.#out.write(`${JSON.stringify(e)}\n`);
       return;
     }
+    const name = e.name ?? "";
+    const digest = e.digest ?? "";
+    const offset = e.offset ?? 0;
+    const total = e.total ?? 0;
+    const state = e.state ?? "";
     switch (e.kind) {
       case "resolving":
-        this.#header = `${e.name}: resolving`;
+        this.#header = `${name}: resolving`;
         if (this.#mode === "plain") this.#line(this.#header);
         break;
       case "resolved":
-        this.#header = `${e.name}: resolved ${e.digest}`;
+        this.#header = `${name}: resolved ${digest}`;
         if (this.#mode === "plain") this.#line(this.#header);
         break;
       case "blob": {
-        const label = `${kindOf(e.mediaType)}-${e.digest.slice(0, 19)}`;
-        this.#rows.set(e.digest, { label, state: e.state, offset: e.offset, total: e.total });
-        if (this.#mode === "plain" && this.#lastState.get(e.digest) !== e.state) {
-          this.#lastState.set(e.digest, e.state);
+        const label = `${kindOf(e.mediaType ?? "")}-${digest.slice(0, 19)}`;
+        this.#rows.set(digest, { label, state, offset, total });
+        if (this.#mode === "plain" && this.#lastState.get(digest) !== state) {
+          this.#lastState.set(digest, state);
           const retry =
-            e.state === "retrying" && e.error
-              ? ` (attempt ${(e.attempt ?? 0) + 1}: ${e.error})`
-              : "";
-          this.#line(`${label}: ${e.state} ${humanBytes(e.offset)}/${humanBytes(e.total)}${retry}`);
+            state === "retrying" && e.error ? ` (attempt ${(e.attempt ?? 0) + 1}: ${e.error})` : "";
+          this.#line(`${label}: ${state} ${humanBytes(offset)}/${humanBytes(total)}${retry}`);
         }
         break;
       }
       case "unpacking":
-        this.#header = `${e.name}: unpacking`;
+        this.#header = `${name}: unpacking`;
         if (this.#mode === "plain") this.#line(this.#header);
         break;
       case "done":
-        this.#header = `${e.name}: done in ${(e.elapsedMs / 1000).toFixed(1)} s (${e.digest})`;
+        this.#header = `${name}: done in ${((e.elapsedMs ?? 0) / 1000).toFixed(1)} s (${digest})`;
         if (this.#mode === "plain") this.#line(this.#header);
         break;
-      case "manifest":
+      default:
         break;
     }
     if (this.#mode === "tty") this.#redraw();

@@ -224,7 +224,6 @@ export class Daemon {
     });
     closers.push("stop the CRI", () => cri.close());
 
-
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));
     await ttrpc.listen(config.ttrpc.address);

@@ -34,6 +34,7 @@ import {
   sandboxStoreService,
 } from "../services/sandbox/service.js";
 import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import { registerPullService } from "../services/pull/register.js";
 import { SnapshotsLocal } from "../services/snapshots/local.js";
 import { Snapshots, snapshotsService } from "../services/snapshots/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
@@ -95,7 +96,8 @@ export const services: readonly ServiceRow[] = [
   {
     id: "diff",
     service: "diff-service",
-    register: (grpc, d) => grpc.register(Diff, diffService(new DiffLocal(d.images.content), d.ctxOf)),
+    register: (grpc, d) =>
+      grpc.register(Diff, diffService(new DiffLocal(d.images.content), d.ctxOf)),
   },
   { id: "events", register: (grpc, d) => grpc.register(Events, eventsService(d.events, d.ctxOf)) },
   {
@@ -116,7 +118,13 @@ export const services: readonly ServiceRow[] = [
     id: "leases",
     service: "leases-service",
     register: (grpc, d) =>
-      grpc.register(Leases, leasesService(new LeasesLocal(d.metadata.leases, (ctx) => d.images.gc.collect(ctx)), d.ctxOf)),
+      grpc.register(
+        Leases,
+        leasesService(
+          new LeasesLocal(d.metadata.leases, (ctx) => d.images.gc.collect(ctx)),
+          d.ctxOf,
+        ),
+      ),
   },
   {
     id: "namespaces",
@@ -126,6 +134,11 @@ export const services: readonly ServiceRow[] = [
         Namespaces,
         namespacesService(new NamespacesLocal(d.metadata.namespaces, d.exchange), d.ctxOf),
       ),
+  },
+  {
+    // sandboxd's own (sandboxd.images.v1.Pull): the daemon resolves, fetches and unpacks.
+    id: "pull",
+    register: (grpc, d) => void registerPullService(grpc, d.images, d.ctxOf),
   },
   {
     id: "sandbox-controllers",

@@ -80,6 +80,9 @@ function once(
 /** Body stream with an idle deadline between bytes. */
 function guard(res: IncomingMessage, url: URL, idleMs: number, signal: AbortSignal): Readable {
   const out = new PassThrough();
+  // A body nobody reads any more (a caller that gave up) must not turn a late abort into
+  // an uncaught error; readers still get errors through their own listeners.
+  out.on("error", () => undefined);
   let timer: NodeJS.Timeout | undefined;
   const fail = (err: Error): void => {
     clearTimeout(timer);

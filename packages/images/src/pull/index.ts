@@ -2,7 +2,7 @@ export { Puller, labels as pullLabels, writeBlob } from "./pull.js";
 export type { PullerDeps } from "./pull.js";
 export type {
   ImageConfig,
-  ImageRecord,
+  PullRecord,
   ImageRecords,
   PullEvent,
   PullOptions,
@@ -12,3 +12,4 @@ export { PullService } from "./service.js";
 export type { PullRequest, PullServiceOptions } from "./service.js";
 export { unpackImage, uncompressedLabel } from "./unpack-image.js";
 export type { UnpackDeps } from "./unpack-image.js";
+export { storeRecords } from "./records.js";

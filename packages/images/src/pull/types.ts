@@ -4,8 +4,8 @@ import type { BlobProgress } from "../distribution/fetcher.js";
 import type { Descriptor } from "../distribution/media-types.js";
 import type { Platform } from "../distribution/platforms.js";
 
-/** containerd's images.Image. */
-export interface ImageRecord {
+/** What a pull records: containerd's images.Image without timestamps. */
+export interface PullRecord {
   readonly name: string;
   readonly target: Descriptor;
   readonly labels: Readonly<Record<string, string>>;
@@ -15,9 +15,9 @@ export interface ImageRecord {
 
 /** Where image records live (the daemon's images store, or images.v1 from a client). */
 export interface ImageRecords {
-  create(ctx: Ctx, image: ImageRecord): Promise<ImageRecord>;
+  create(ctx: Ctx, image: PullRecord): Promise<unknown>;
   /** Replaces target and labels of an existing record. */
-  update(ctx: Ctx, image: ImageRecord): Promise<ImageRecord>;
+  update(ctx: Ctx, image: PullRecord): Promise<unknown>;
 }
 
 /** The image config fields a runtime uses (OCI image-spec config.config). */
