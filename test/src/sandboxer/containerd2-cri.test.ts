@@ -336,6 +336,11 @@ test("containerd 2.x CRI with the task keeper: a kill -9 of the sandboxer drops 
     assert.equal((await cri.tasks.state({ id: c.id })).status, Status.RUNNING);
     const after = await cri.execSync(c, ["echo", "still here"], 20_000);
     assert.deepEqual([after.exitCode, after.stdout], [0, "still here\n"]);
+    // Replacing the binary: a clean stop, then a start; the connection still holds.
+    await f.sbx.kill("SIGTERM");
+    await f.sbx.restart();
+    assert.equal((await cri.tasks.state({ id: c.id })).status, Status.RUNNING);
+    assert.equal((await cri.execSync(c, ["echo", "again"], 20_000)).stdout, "again\n");
     // CRI's Wait, issued before the kill, answers with the real exit once the container stops.
     assert.equal(await cri.stopContainer(c, 10_000), 7);
     assert.equal((await c.exited)?.exitStatus, 7);
