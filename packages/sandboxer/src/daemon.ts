@@ -27,6 +27,7 @@ import { ensurePinRoot } from "./pod/namespaces.js";
 import type { RecoveryReport } from "./recovery.js";
 import { recover } from "./recovery.js";
 import { Sandboxer } from "./sandboxer.js";
+import { ensureKeeper, keeperBackendSocket } from "./task-keeper.js";
 import { registerController } from "./services/controller-grpc.js";
 import { SandboxApi } from "./services/sandbox-api.js";
 import { registerSandboxService } from "./services/sandbox-ttrpc.js";
@@ -108,13 +109,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     registerAdminService(ttrpc, { root, tasks, events: registry });
     const grpc = new GrpcServer();
     registerController(grpc, root, api);
-    for (const socket of [config.taskSocket, config.listen]) {
+    // With a keeper, containerd's connections go to it and it relays to a backend socket.
+    const taskListen = config.binaries.taskKeeper ? keeperBackendSocket(config) : config.taskSocket;
+    for (const socket of [taskListen, config.listen]) {
       await mkdir(dirname(socket), { recursive: true, mode: 0o711 });
       await rm(socket, { force: true });
     }
-    await ttrpc.listen(config.taskSocket);
+    await ttrpc.listen(taskListen);
     // Only the node's containerd (root) talks to it, like a shim's socket.
-    await chmod(config.taskSocket, 0o600);
+    await chmod(taskListen, 0o600);
+    if (config.binaries.taskKeeper) await ensureKeeper(config);
     await grpc.listenUnix(config.listen, 0o600);
 
     const sweep = setInterval(

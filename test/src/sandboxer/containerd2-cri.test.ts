@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readlink, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readlink, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -15,7 +16,14 @@ import { unpackAs } from "@sandboxd/api";
 import { MetricsSchema } from "@sandboxd/api/cgroups/cgroup1/stats/metrics_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
 import { isInvalidArgument, isNotFound } from "@sandboxd/errdefs";
-import { mountsUnder, processAlive, waitUntil } from "@sandboxd/testing";
+import {
+  killAndWait,
+  mountsUnder,
+  processAlive,
+  repoRoot,
+  requireBinary,
+  waitUntil,
+} from "@sandboxd/testing";
 import type { Ctr } from "./containerd2-cri-steps.js";
 import { CriStandIn, imageLayers, sandboxer } from "./containerd2-cri-steps.js";
 import { feed, sandboxerFixture } from "./helpers.js";
@@ -281,6 +289,64 @@ test("containerd 2.x CRI: a host-network, host-IPC, host-PID pod shares the host
       }),
       (e: Error) => isInvalidArgument(e) && /kernel\.panic/.test(e.message),
     );
+  } catch (err) {
+    await cri.abandon();
+    throw err;
+  }
+  await f.checkLeaks();
+});
+
+test("containerd 2.x CRI with the task keeper: a kill -9 of the sandboxer drops no connection, the in-flight Wait answers later", async (t) => {
+  await requireBinary("/usr/bin/gcc", "gcc");
+  // Built from source for the test, as scripts/setup.sh builds it for the node.
+  const build = await mkdtemp(join(tmpdir(), "sbx-keeper-"));
+  t.after(() => rm(build, { recursive: true, force: true }));
+  const keeper = join(build, "sbx-task-keeper");
+  await execFileAsync("gcc", [
+    "-O2",
+    "-o",
+    keeper,
+    join(repoRoot, "packages", "sandboxer", "native", "task-keeper.c"),
+  ]);
+  const f = await sandboxerFixture(t, {
+    extra: `[binaries]\ntask_keeper = ${JSON.stringify(keeper)}`,
+  });
+  const keeperPid = Number(
+    (await readFile(join(f.sbx.stateDir, "task-keeper.pid"), "utf8")).trim(),
+  );
+  t.after(() => killAndWait(keeperPid).catch(() => undefined));
+  const cri = new CriStandIn(f, await imageLayers(f));
+  try {
+    const pod = await cri.runPodSandbox({
+      name: "kept",
+      uid: `uid${Date.now()}`,
+      namespace: "default",
+      pid: "CONTAINER",
+    });
+    const c = await cri.createContainer(pod, {
+      name: "kept",
+      args: ["sh", "-c", "trap 'exit 7' TERM; echo up; while :; do sleep 1; done"],
+    });
+    await cri.startContainer(c);
+    await waitUntil(async () => (await logOf(c)).includes("up"), { timeoutMs: 20_000 });
+
+    await f.sbx.kill("SIGKILL");
+    await f.sbx.restart();
+    // The same connection, never reopened: the keeper replayed nothing but unanswered requests.
+    assert.equal((await cri.tasks.state({ id: c.id })).status, Status.RUNNING);
+    const after = await cri.execSync(c, ["echo", "still here"], 20_000);
+    assert.deepEqual([after.exitCode, after.stdout], [0, "still here\n"]);
+    // Replacing the binary: a clean stop, then a start; the connection still holds.
+    await f.sbx.kill("SIGTERM");
+    await f.sbx.restart();
+    assert.equal((await cri.tasks.state({ id: c.id })).status, Status.RUNNING);
+    assert.equal((await cri.execSync(c, ["echo", "again"], 20_000)).stdout, "again\n");
+    // CRI's Wait, issued before the kill, answers with the real exit once the container stops.
+    assert.equal(await cri.stopContainer(c, 10_000), 7);
+    assert.equal((await c.exited)?.exitStatus, 7);
+    await cri.removeContainer(c);
+    await cri.stopPodSandbox(pod);
+    await cri.removePodSandbox(pod);
   } catch (err) {
     await cri.abandon();
     throw err;

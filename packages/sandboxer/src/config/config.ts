@@ -47,8 +47,11 @@ export interface Config {
   recoveryConcurrency: number;
   /** How often (ms) running containers whose monitor may have died are checked. */
   sweepIntervalMs: number;
-  /** runc and conmon are required; socat only for terminals. */
-  binaries: { runc: string; conmon: string; socat: string };
+  /**
+   * runc and conmon are required; socat only for terminals; task_keeper (optional) holds
+   * the task socket's connections while the sandboxer restarts (native/task-keeper.c).
+   */
+  binaries: { runc: string; conmon: string; socat: string; taskKeeper: string };
   network: NetworkConfig;
   /** The file the config was read from, if any. */
   source?: string | undefined;
@@ -66,7 +69,12 @@ export function defaultConfig(stateDir = defaultStateDir): Config {
     cgroupParent: "sbx-sandboxer",
     recoveryConcurrency: 32,
     sweepIntervalMs: 5000,
-    binaries: { runc: "/usr/sbin/runc", conmon: "/usr/bin/conmon", socat: "/usr/bin/socat" },
+    binaries: {
+      runc: "/usr/sbin/runc",
+      conmon: "/usr/bin/conmon",
+      socat: "/usr/bin/socat",
+      taskKeeper: "",
+    },
     network: {
       enabled: true,
       name: "sbx",
@@ -150,6 +158,7 @@ export function resolveConfig(
   config.binaries.runc = bin.string("runc") ?? config.binaries.runc;
   config.binaries.conmon = bin.string("conmon") ?? config.binaries.conmon;
   config.binaries.socat = bin.string("socat") ?? config.binaries.socat;
+  config.binaries.taskKeeper = bin.string("task_keeper") ?? config.binaries.taskKeeper;
   const net = t.table("network");
   const n = config.network;
   n.enabled = overrides.network ?? net.boolean("enabled") ?? n.enabled;

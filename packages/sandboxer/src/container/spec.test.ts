@@ -166,3 +166,18 @@ test("a container in the pod's IPC namespace gets the pod's /dev/shm instead of 
   });
   assert.equal(hostIpc.mounts?.[0]?.type, "tmpfs");
 });
+
+test("a read-only root filesystem gets the pod's /etc files read-only", () => {
+  const out = placeInSandbox(
+    {
+      process: { args: ["sh"] },
+      root: { path: "rootfs", readonly: true },
+      linux: { namespaces: [{ type: "network", path: "/proc/0/ns/net" }] },
+    },
+    { namespaces: { network: "/run/netns/x" }, authoritative: true, cgroupsPath: "/x", etc },
+  );
+  assert.deepEqual(
+    out.mounts?.map((m) => m.options?.at(-1)),
+    ["ro", "ro", "ro"],
+  );
+});

@@ -59,7 +59,10 @@ export function placeInSandbox(spec: OciSpec, sandbox: SandboxView): OciSpec {
   if (placed.podUts) delete out.hostname;
   out.linux.cgroupsPath = sandbox.cgroupsPath;
   if (placed.podNetwork && sandbox.etc)
-    out.mounts = [...(out.mounts ?? []), ...etcMounts(sandbox.etc, out.mounts ?? [])];
+    out.mounts = [
+      ...(out.mounts ?? []),
+      ...etcMounts(sandbox.etc, out.mounts ?? [], out.root?.readonly ?? false),
+    ];
   if (placed.podIpc && sandbox.shm) out.mounts = podShm(out.mounts ?? [], sandbox.shm);
   if (sandbox.sysctls && Object.keys(sandbox.sysctls).length > 0) {
     const own = (out.linux.sysctl ?? {}) as Record<string, string>;

@@ -76,8 +76,15 @@ export async function writeEtcFiles(dir: string, options: EtcOptions): Promise<E
   return files;
 }
 
-/** Bind mounts of the pod's files, skipping destinations the spec already mounts. */
-export function etcMounts(files: EtcFiles, existing: readonly OciMount[]): OciMount[] {
+/**
+ * Bind mounts of the pod's files, skipping destinations the spec already mounts; read-only
+ * for a container with a read-only root filesystem (as CRI mounts them).
+ */
+export function etcMounts(
+  files: EtcFiles,
+  existing: readonly OciMount[],
+  readonly = false,
+): OciMount[] {
   const taken = new Set(existing.map((m) => m.destination.replace(/\/+$/, "")));
   const wanted: [string, string][] = [
     ["/etc/hosts", files.hosts],
@@ -90,6 +97,6 @@ export function etcMounts(files: EtcFiles, existing: readonly OciMount[]): OciMo
       destination,
       type: "bind",
       source,
-      options: ["rbind", "rprivate", "rw"],
+      options: ["rbind", "rprivate", readonly ? "ro" : "rw"],
     }));
 }

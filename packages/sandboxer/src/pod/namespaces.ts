@@ -28,7 +28,7 @@ export interface PinnedNamespaces {
 }
 
 export interface PidHolder {
-  /** The unshare process (our handle; killing it kills the namespace). */
+  /** The unshare process that made the namespace (gone once the init runs). */
   pid: number;
   /** The namespace's init, whose /proc/PID/ns/pid containers join. */
   initPid: number;
@@ -145,7 +145,9 @@ export function podInitCommand(): string[] {
 
 /** Starts the holder of a shared pid namespace (detached: it outlives the sandboxer). */
 export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
-  const child = spawn("unshare", ["--pid", "--fork", "--kill-child", ...podInitCommand()], {
+  // No --kill-child: once the namespace's init runs, unshare (which only waits for it) is
+  // killed, so the pod costs one process, the init, reparented to the node's init.
+  const child = spawn("unshare", ["--pid", "--fork", ...podInitCommand()], {
     detached: true,
     stdio: "ignore",
   });
@@ -158,8 +160,12 @@ export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
     const initPid = await childOf(pid);
     if (initPid !== undefined) {
       const nsInode = await nsInodeOf(initPid, "pid");
-      if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid")))
+      if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid"))) {
+        const gone = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await gone;
         return { pid, initPid, nsInode };
+      }
     }
     if (child.exitCode !== null) break;
     ctx.signal.throwIfAborted();
@@ -178,14 +184,13 @@ export async function pidHolderAlive(holder: PidHolder): Promise<boolean> {
   return (await nsInodeOf(holder.initPid, "pid")) === holder.nsInode;
 }
 
+/** Kills the namespace's init (checked by its namespace inode: a pid is never reused blindly). */
 export async function stopPidHolder(holder: PidHolder): Promise<void> {
   if (!(await pidHolderAlive(holder))) return;
-  for (const pid of [holder.pid, holder.initPid]) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
+  try {
+    process.kill(holder.initPid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
 

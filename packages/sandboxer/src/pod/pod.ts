@@ -234,6 +234,8 @@ export class Pod {
       this.rec.cgroup = undefined;
       this.rec.network = undefined;
       this.rec.etc = undefined;
+      this.rec.shm = undefined;
+      this.rec.cgroupCreated = undefined;
       await this.save().catch(() => undefined);
       throw err;
     });
