@@ -143,8 +143,8 @@ export class SpdySession
   }
 
   /**
-   * Ends every stream from this side (FIN after its queued data), says GOAWAY, and closes the
-   * socket once the peer is done or `graceMs` passed.
+   * Ends every stream from this side (FIN after its queued data), says GOAWAY, ends the socket
+   * and resolves once the peer closed it too, or `graceMs` passed.
    */
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
@@ -162,11 +162,14 @@ export class SpdySession
     if (this.closed) return;
     this.sendFrame(encodeGoAway(this.lastRemoteId, GoAwayStatus.Ok));
     await this.drained();
+    if (this.closed) return;
+    // Resolve only once the peer hung up (or the grace ran out): destroying the socket earlier
+    // would drop output still queued in it.
+    const gone = new Promise<void>((resolve) => this.once("close", resolve));
     this.socket.end();
-    if (!this.closed) {
-      this.closeTimer = setTimeout(() => this.destroy(), graceMs);
-      this.closeTimer.unref();
-    }
+    this.closeTimer = setTimeout(() => this.destroy(), graceMs);
+    this.closeTimer.unref();
+    await gone;
   }
 
   /** Tears everything down at once: streams, the socket, the zlib streams. */
@@ -175,7 +178,7 @@ export class SpdySession
     this.closed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.out.length = 0;
-    for (const s of [...this.streams.values()]) s.onReset();
+    for (const s of [...this.streams.values()]) s.onSessionGone();
     this.streams.clear();
     this.codec.close();
     this.socket.destroy();
