@@ -27,6 +27,9 @@ import { SpdyStream, ackThreshold, type StreamHost } from "./stream.js";
 
 export { SpdyStream };
 
+/** Open streams a peer may hold in one session; more are refused (RST_STREAM REFUSED_STREAM). */
+export const maxStreams = 1000;
+
 export interface SessionOptions {
   /** The server opens even-numbered streams and answers odd PING ids; a client the opposite. */
   server: boolean;
@@ -260,7 +263,7 @@ export class SpdySession
           this.sendFrame(encodeRstStream(frame.streamId, RstStatus.StreamInUse));
           return;
         }
-        if (this.goingAway) {
+        if (this.goingAway || this.streams.size >= maxStreams) {
           this.sendFrame(encodeRstStream(frame.streamId, RstStatus.RefusedStream));
           return;
         }
