@@ -80,6 +80,9 @@ test("a configured address is honoured and a bad one is InvalidArgument", async 
   } finally {
     await server.close();
   }
+  const v6 = await StreamingServer.start({ runtime: new ProcessRuntime(), address: "::1:0" });
+  assert.match(v6.url, /^http:\/\/\[::1\]:\d+$/);
+  await v6.close();
   await assert.rejects(
     StreamingServer.start({ runtime: new ProcessRuntime(), address: "localhost" }),
     /is not host:port/,

@@ -48,13 +48,16 @@ export interface StreamingServerOptions {
 
 type Cached = CommandTarget | { kind: "portforward"; request: PortForwardRequest };
 
+/** "host:port", "[v6]:port" or "v6:port" (the port after the last colon). */
 function splitAddress(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
-  if (!m)
+  const at = address.lastIndexOf(":");
+  const portText = address.slice(at + 1);
+  if (at < 0 || !/^\d+$/.test(portText)) {
     throw invalidArgument(`streaming server address ${JSON.stringify(address)} is not host:port`);
-  const port = Number(m[3]);
+  }
+  const port = Number(portText);
   if (port > 65535) throw invalidArgument(`streaming server port ${port} is out of range`);
-  return { host: m[1] ?? m[2] ?? "", port };
+  return { host: address.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
 function validateStdio(r: {
@@ -162,9 +165,14 @@ export class StreamingServer {
     await closed;
   }
 
-  private track(session: { destroy(): void }, done: Promise<void>): void {
+  private track(session: { destroy(): void }, done: Promise<void>, fields: object): void {
+    const started = Date.now();
     this.sessions.add(session);
-    void done.finally(() => this.sessions.delete(session));
+    this.serve.logger.debug(fields, "streaming session started");
+    void done.finally(() => {
+      this.sessions.delete(session);
+      this.serve.logger.debug({ ...fields, ms: Date.now() - started }, "streaming session ended");
+    });
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -174,12 +182,17 @@ export class StreamingServer {
       rawResponse(socket, 404, "404 page not found");
       return;
     }
+    const fields = {
+      kind: cached.kind,
+      id: cached.kind === "portforward" ? cached.request.podSandboxId : cached.request.containerId,
+    };
     if (isUpgrade(req, "websocket")) {
       const session = serveWebSocket(req, socket, head, cached, {
         ...this.serve,
         idleTimeoutMs: this.idleTimeoutMs,
       });
-      if (session) this.track(session, session.done);
+      if (session)
+        this.track(session, this.logged(session.done), { ...fields, transport: "websocket" });
       return;
     }
     if (!isUpgrade(req, "SPDY/3.1")) {
@@ -212,11 +225,12 @@ export class StreamingServer {
             cached,
             this.serve,
           );
-    this.track(
-      session,
-      done.catch((err: unknown) =>
-        this.serve.logger.error({ error: err }, "streaming session failed"),
-      ),
-    );
+    this.track(session, this.logged(done), { ...fields, transport: "spdy", protocol });
+  }
+
+  private logged(done: Promise<void>): Promise<void> {
+    return done.catch((err: unknown) => {
+      this.serve.logger.error({ error: err }, "streaming session failed");
+    });
   }
 }

@@ -27,6 +27,9 @@ import { SpdyStream, ackThreshold, type StreamHost } from "./stream.js";
 
 export { SpdyStream };
 
+/** Open streams a peer may hold in one session; more are refused (RST_STREAM REFUSED_STREAM). */
+export const maxStreams = 1000;
+
 export interface SessionOptions {
   /** The server opens even-numbered streams and answers odd PING ids; a client the opposite. */
   server: boolean;
@@ -143,8 +146,8 @@ export class SpdySession
   }
 
   /**
-   * Ends every stream from this side (FIN after its queued data), says GOAWAY, and closes the
-   * socket once the peer is done or `graceMs` passed.
+   * Ends every stream from this side (FIN after its queued data), says GOAWAY, ends the socket
+   * and resolves once the peer closed it too, or `graceMs` passed.
    */
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
@@ -162,11 +165,14 @@ export class SpdySession
     if (this.closed) return;
     this.sendFrame(encodeGoAway(this.lastRemoteId, GoAwayStatus.Ok));
     await this.drained();
+    if (this.closed) return;
+    // Resolve only once the peer hung up (or the grace ran out): destroying the socket earlier
+    // would drop output still queued in it.
+    const gone = new Promise<void>((resolve) => this.once("close", resolve));
     this.socket.end();
-    if (!this.closed) {
-      this.closeTimer = setTimeout(() => this.destroy(), graceMs);
-      this.closeTimer.unref();
-    }
+    this.closeTimer = setTimeout(() => this.destroy(), graceMs);
+    this.closeTimer.unref();
+    await gone;
   }
 
   /** Tears everything down at once: streams, the socket, the zlib streams. */
@@ -175,7 +181,7 @@ export class SpdySession
     this.closed = true;
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.out.length = 0;
-    for (const s of [...this.streams.values()]) s.onReset();
+    for (const s of [...this.streams.values()]) s.onSessionGone();
     this.streams.clear();
     this.codec.close();
     this.socket.destroy();
@@ -257,7 +263,7 @@ export class SpdySession
           this.sendFrame(encodeRstStream(frame.streamId, RstStatus.StreamInUse));
           return;
         }
-        if (this.goingAway) {
+        if (this.goingAway || this.streams.size >= maxStreams) {
           this.sendFrame(encodeRstStream(frame.streamId, RstStatus.RefusedStream));
           return;
         }

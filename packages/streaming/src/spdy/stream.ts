@@ -30,6 +30,8 @@ export class SpdyStream extends Duplex {
   private localClosed = false;
   private replied: boolean;
   private unacked = 0;
+  /** The session ended: writes are dropped, what was received can still be read. */
+  private gone = false;
   private readonly session: StreamHost;
   readonly id: number;
   readonly headers: SpdyHeaders;
@@ -60,6 +62,7 @@ export class SpdyStream extends Duplex {
   override _read(): void {}
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.gone) return cb();
     if (this.localClosed) return cb(new Error(`spdy stream ${this.id} is closed`));
     for (let at = 0; at < chunk.length; at += maxDataChunk) {
       this.session.sendFrame(encodeData(this.id, 0, chunk.subarray(at, at + maxDataChunk)));
@@ -110,6 +113,22 @@ export class SpdyStream extends Duplex {
   /** @internal */
   onUnidirectional(): void {
     this.localClosed = true;
+  }
+
+  /**
+   * @internal The session ended under the stream. A stream someone reads (flowing, or holding
+   * unread data such as a status) ends after its data; the rest are destroyed at once.
+   */
+  onSessionGone(): void {
+    if (this.destroyed) return;
+    this.gone = true;
+    if (this.readableFlowing !== true && this.readableLength === 0) return this.onReset();
+    if (!this.remoteClosed) {
+      this.remoteClosed = true;
+      this.push(null);
+    }
+    this.localClosed = true;
+    if (!this.writableEnded) this.end();
   }
 
   /** @internal */
