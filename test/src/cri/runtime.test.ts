@@ -11,7 +11,7 @@ import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from
 
 const rfc3339Nano = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
-describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", () => {
+describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", { timeout: 180_000 }, () => {
   let w: CriWorld;
   before(async () => {
     w = await openCri();

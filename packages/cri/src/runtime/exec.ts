@@ -90,7 +90,8 @@ export class Execs {
         const sock = stdinSock;
         io.stdin.on("data", (d: Buffer) => sock.write(d));
         io.stdin.on("end", () => {
-          sock.end();
+          // end() alone leaves a pipe's descriptor open: the reader would never see EOF.
+          sock.end(() => sock.destroy());
           void ignoreNotFound(() =>
             this.#b.tasks.closeIO(
               ctx,
