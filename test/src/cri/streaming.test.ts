@@ -112,6 +112,9 @@ describe("CRI streaming (SPDY) and networking", { timeout: 120_000 }, () => {
     const stdin = await session.openStream({ streamtype: "stdin" });
     const stdout = await session.openStream({ streamtype: "stdout" });
     stdout.end();
+    // Every stream the request named must be opened before the server starts.
+    const stderr = await session.openStream({ streamtype: "stderr" });
+    stderr.end();
     let out = "";
     stdout.on("data", (c: Buffer) => (out += c.toString()));
     stdin.write("ping\n");

@@ -5,7 +5,9 @@
  * exit is recorded on the container (times, code, reason) and the task is
  * deleted, so an exited container keeps its status.
  */
+import { constants, openSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -48,8 +50,10 @@ import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
 
 export const specTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
-interface Live {
+export interface Live {
   output: ContainerOutput;
+  /** The container's stdin (config.stdin): held open here, as containerd's CRI does; attach writes to it. */
+  stdin: net.Socket | undefined;
   exited: Promise<void>;
   oom: boolean;
 }
@@ -135,6 +139,16 @@ export class Containers {
       ...(fifos.stderr ? { stderr: fifos.stderr } : {}),
     });
     const rootfs = await this.#rootfs(c);
+    let stdin: net.Socket | undefined;
+    if (fifos.stdin) {
+      // Opened before the task so its stdin never sees EOF while nobody is attached.
+      stdin = new net.Socket({
+        fd: openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK),
+        readable: false,
+        writable: true,
+      });
+      stdin.on("error", () => undefined);
+    }
     try {
       await this.#b.tasks.create(
         ctx,
@@ -156,12 +170,13 @@ export class Containers {
       await this.records.setState(ctx, c.id, c.state);
     } catch (err) {
       output.destroy();
+      stdin?.destroy();
       await ignoreNotFound(() =>
         this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
       );
       throw err;
     }
-    this.#watch(c, output);
+    this.#watch(c, output, stdin);
     this.onEvent(c.id, "started");
   }
 
@@ -185,9 +200,9 @@ export class Containers {
   }
 
   /** Waits for the exit in the background, records it, deletes the task. */
-  #watch(c: CriContainer, output: ContainerOutput): void {
+  #watch(c: CriContainer, output: ContainerOutput, stdin: net.Socket | undefined): void {
     const ctx = this.#root;
-    const live: Live = { output, oom: false, exited: Promise.resolve() };
+    const live: Live = { output, stdin, oom: false, exited: Promise.resolve() };
     live.exited = (async () => {
       let exitCode = 255;
       let finishedAt = Date.now();
@@ -200,6 +215,7 @@ export class Containers {
       } catch (err) {
         ctx.log.warn({ error: err, id: c.id }, "waiting for container exit");
       }
+      stdin?.destroy();
       await output.finish();
       const current = await this.records.get(ctx, c.id).catch(() => undefined);
       if (current) {

@@ -194,16 +194,11 @@ export class Execs {
       else io.stderr?.write(data);
     };
     live.output.listeners.add(listener);
-    let sock: net.Socket | undefined;
-    if (io.stdin && c.config.stdin) {
-      const fd = openSync(
-        join(this.#containers.dir(c.id), "io", "stdin"),
-        constants.O_RDWR | constants.O_NONBLOCK,
-      );
-      sock = new net.Socket({ fd, readable: false, writable: true });
-      sock.on("error", () => undefined);
-      const s = sock;
-      io.stdin.on("data", (d: Buffer) => s.write(d));
+    const input = io.stdin && live.stdin ? io.stdin : undefined;
+    const toContainer = (d: Buffer): void => void live.stdin?.write(d);
+    input?.on("data", toContainer);
+    if (input && c.config.stdinOnce) {
+      input.on("end", () => live.stdin?.end(() => live.stdin?.destroy()));
     }
     try {
       await Promise.race([
@@ -212,7 +207,7 @@ export class Execs {
       ]);
     } finally {
       live.output.listeners.delete(listener);
-      sock?.destroy();
+      input?.off("data", toContainer);
     }
   }
 }
