@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { portForwardProtocol, Protocol, spdyConnect, type SpdyStream } from "@sandboxd/streaming";
-import { waitFor } from "@sandboxd/testing";
+import { run, waitFor } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from "./harness.js";
 
 function collect(stream: SpdyStream | null): Promise<string> {
@@ -183,6 +183,10 @@ describe("CRI streaming (SPDY) and networking", { timeout: 120_000 }, () => {
     const st = await w.rt.podSandboxStatus({ podSandboxId: podId });
     const ip = st.status?.network?.ip ?? "";
     assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    // The test sandboxer runs with is_gateway = false (host sysctls untouched); give the host
+    // the bridge's gateway address, as is_gateway would, so it routes to the pod subnet.
+    const gateway = w.sandboxer.subnet.replace(/\.0\/24$/, ".1/24");
+    await run("ip", ["addr", "add", gateway, "dev", w.sandboxer.bridge]).catch(() => undefined);
     const body = await waitFor(
       async () => {
         const r = await fetch(`http://${ip}:8000/`).catch(() => undefined);
