@@ -233,9 +233,18 @@ export class Containers {
     this.live.set(c.id, live);
   }
 
-  markOom(id: string): void {
+  /** A /tasks/oom event: the reason becomes OOMKilled, also when the exit was recorded first. */
+  async markOom(ctx: Ctx, id: string): Promise<void> {
     const l = this.live.get(id);
-    if (l) l.oom = true;
+    if (l) {
+      l.oom = true;
+      return;
+    }
+    const c = await this.records.get(ctx, id).catch(() => undefined);
+    if (c?.state.finishedAt && c.state.reason !== "OOMKilled") {
+      c.state.reason = "OOMKilled";
+      await this.records.setState(ctx, id, c.state);
+    }
   }
 
   async stop(ctx: Ctx, c: CriContainer, timeoutSec: number): Promise<void> {
