@@ -119,6 +119,8 @@ export class Cri {
         await forward(st.info.netns ?? "", port, stream, signal);
       },
     };
+    const recovered = await containers.recover(root);
+    if (recovered > 0) root.log.info({ containers: recovered }, "CRI containers re-attached");
     const stop = new AbortController();
     void watchOoms(o.backend, root, containers, stop.signal);
     const streaming = await StreamingServer.start({

@@ -6,7 +6,7 @@
  * deleted, so an exited container keeps its status.
  */
 import { constants, openSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -180,6 +180,41 @@ export class Containers {
     this.onEvent(c.id, "started");
   }
 
+  /**
+   * After a daemon restart: containers that were running get their output
+   * readers (the FIFOs outlived the daemon; the container wrote into the pipe
+   * meanwhile) and their exit watch back; an exit that happened meanwhile is
+   * recorded by that watch at once.
+   */
+  async recover(ctx: Ctx): Promise<number> {
+    let n = 0;
+    for (const c of await this.records.list(ctx)) {
+      if (!c.state.startedAt || c.state.finishedAt || this.live.has(c.id)) continue;
+      const io = join(this.dir(c.id), "io");
+      const has = async (name: string): Promise<string | undefined> =>
+        (await stat(join(io, name)).catch(() => undefined)) ? join(io, name) : undefined;
+      const stdout = await has("stdout");
+      const stderr = await has("stderr");
+      const stdinPath = await has("stdin");
+      const output = new ContainerOutput(c.state.logPath, {
+        ...(stdout ? { stdout } : {}),
+        ...(stderr ? { stderr } : {}),
+      });
+      let stdin: net.Socket | undefined;
+      if (stdinPath) {
+        stdin = new net.Socket({
+          fd: openSync(stdinPath, constants.O_RDWR | constants.O_NONBLOCK),
+          readable: false,
+          writable: true,
+        });
+        stdin.on("error", () => undefined);
+      }
+      this.#watch(c, output, stdin);
+      n++;
+    }
+    return n;
+  }
+
   /** The rootfs: an overlay over the image directory (stand-in until the image store serves snapshots). */
   async #rootfs(c: CriContainer) {
     const dir = this.dir(c.id);
@@ -250,13 +285,16 @@ export class Containers {
   async stop(ctx: Ctx, c: CriContainer, timeoutSec: number): Promise<void> {
     const live = this.live.get(c.id);
     if (!live) return;
-    await this.#kill(ctx, c.id, 15);
-    const graceful = await Promise.race([
-      live.exited.then(() => true),
-      new Promise<boolean>((r) =>
-        setTimeout(() => r(false), Math.max(0, timeoutSec) * 1000).unref(),
-      ),
-    ]);
+    // As containerd: the stop signal only with a grace period, SIGKILL straight away without.
+    if (timeoutSec > 0) await this.#kill(ctx, c.id, 15);
+    const graceful =
+      timeoutSec > 0 &&
+      (await Promise.race([
+        live.exited.then(() => true),
+        new Promise<boolean>((r) =>
+          setTimeout(() => r(false), Math.max(0, timeoutSec) * 1000).unref(),
+        ),
+      ]));
     if (!graceful) {
       await this.#kill(ctx, c.id, 9);
       await live.exited;
