@@ -17,6 +17,8 @@ import { criNamespace, parseCriConfig, type CriConfig } from "./config.js";
 import { Containers } from "./runtime/containers.js";
 import { Execs } from "./runtime/exec.js";
 import { Pods } from "./runtime/pods.js";
+import { fromAny } from "./runtime/util.js";
+import { TaskOOMSchema } from "@sandboxd/api/events/task_pb";
 import { eventOf, runtimeService } from "./service.js";
 
 export interface CriOptions {
@@ -58,7 +60,25 @@ class EventFanout {
   }
 }
 
-type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf">;
+type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf"> & { stop: AbortController };
+
+/** Marks containers whose task had an OOM kill (`/tasks/oom` in k8s.io). */
+async function watchOoms(
+  backend: Backend,
+  root: Ctx,
+  containers: Containers,
+  signal: AbortSignal,
+): Promise<void> {
+  const filter = `topic=="/tasks/oom",namespace=="${criNamespace}"`;
+  try {
+    for await (const env of backend.events.subscribe(signal, [filter])) {
+      const oom = fromAny(TaskOOMSchema, env.event);
+      if (oom) await containers.markOom(root, oom.containerId).catch(() => undefined);
+    }
+  } catch (err) {
+    if (!signal.aborted) root.log.warn({ error: err }, "watching OOM events");
+  }
+}
 
 export class Cri {
   readonly config: CriConfig;
@@ -99,6 +119,10 @@ export class Cri {
         await forward(st.info.netns ?? "", port, stream, signal);
       },
     };
+    const recovered = await containers.recover(root);
+    if (recovered > 0) root.log.info({ containers: recovered }, "CRI containers re-attached");
+    const stop = new AbortController();
+    void watchOoms(o.backend, root, containers, stop.signal);
     const streaming = await StreamingServer.start({
       runtime,
       address: `${config.streamAddress}:${config.streamPort}`,
@@ -113,6 +137,7 @@ export class Cri {
       streaming,
       version: o.version,
       events,
+      stop,
     });
   }
 
@@ -123,6 +148,7 @@ export class Cri {
   }
 
   async close(): Promise<void> {
+    this.#parts.stop.abort();
     await this.streaming.close();
     for (const l of this.#parts.containers.live.values()) l.output.destroy();
   }

@@ -35,6 +35,8 @@ export interface CriWorld {
   /** The stand-in image: a busybox root filesystem (a local directory). */
   image: string;
   logDir: string;
+  /** kill -9 sandboxd and start it again on the same root and state (`daemon` and `rt` follow). */
+  restartDaemon(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,21 +72,37 @@ export async function openCri(): Promise<CriWorld> {
       eventsAddress: sandboxdPaths(join(dir, "d")).ttrpcAddress,
     });
     cleanups.push(() => sandboxer.stop());
-    const daemon = await startSandboxd({
+    const options = {
       dir: join(dir, "d"),
       proxyPlugins: { sbx: { address: sandboxer.listen } },
       extraConfig: criConfig,
-    });
-    cleanups.push(() => daemon.stop());
-    const channel = new Channel(daemon.address);
-    const rt = channel.client(RuntimeService);
+    };
+    const daemon = await startSandboxd(options);
+    let channel = new Channel(daemon.address);
+    const w: CriWorld = {
+      dir,
+      daemon,
+      sandboxer,
+      rt: channel.client(RuntimeService),
+      image,
+      logDir,
+      close,
+      async restartDaemon() {
+        channel.close();
+        await w.daemon.kill();
+        w.daemon = await startSandboxd(options);
+        channel = new Channel(w.daemon.address);
+        w.rt = channel.client(RuntimeService);
+      },
+    };
+    cleanups.push(() => w.daemon.stop());
     cleanups.push(async () => {
       // Remove every pod the tests left (RemovePodSandbox removes their containers).
-      const pods = await rt.listPodSandbox({});
-      for (const p of pods.items) await rt.removePodSandbox({ podSandboxId: p.id });
+      const pods = await w.rt.listPodSandbox({});
+      for (const p of pods.items) await w.rt.removePodSandbox({ podSandboxId: p.id });
       channel.close();
     });
-    return { dir, daemon, sandboxer, rt, image, logDir, close };
+    return w;
   } catch (err) {
     await close();
     throw err;

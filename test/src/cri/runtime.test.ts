@@ -4,14 +4,19 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
-import { CgroupDriver, ContainerState, PodSandboxState } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import {
+  CgroupDriver,
+  ContainerEventType,
+  ContainerState,
+  PodSandboxState,
+} from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { isAlreadyExists, isNotFound } from "@sandboxd/errdefs";
 import { waitUntil } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from "./harness.js";
 
 const rfc3339Nano = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
-describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", () => {
+describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", { timeout: 180_000 }, () => {
   let w: CriWorld;
   before(async () => {
     w = await openCri();
@@ -216,6 +221,84 @@ describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", () => {
       );
       assert.ok(list.stats[0]?.cpu?.timestamp);
       await w.rt.removePodSandbox({ podSandboxId: podId });
+    });
+
+    test("container OOM: exit 137 and reason OOMKilled (15 MiB limit, dd of 20 MiB)", async () => {
+      const pod = podConfig(w, "oom");
+      const limit = 15n * 1024n * 1024n;
+      const { podId, id } = await runContainer(
+        w,
+        pod,
+        containerConfig(w, "oom", ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=20M"], {
+          linux: { resources: { memoryLimitInBytes: limit, memorySwapLimitInBytes: limit } },
+        }),
+      );
+      const st = await waitFor(
+        async () => {
+          const s = (await w.rt.containerStatus({ containerId: id })).status;
+          return s?.state === ContainerState.CONTAINER_EXITED && s.reason === "OOMKilled" && s;
+        },
+        { timeoutMs: 30_000, what: "the container to be OOM killed" },
+      );
+      assert.equal(st.exitCode, 137);
+      await w.rt.removePodSandbox({ podSandboxId: podId });
+    });
+
+    test("runtime should support UpdateContainerResources (memory limit reaches the cgroup)", async () => {
+      const pod = podConfig(w, "update");
+      const { podId, id } = await runContainer(w, pod, containerConfig(w, "u", ["sleep", "3600"]));
+      const limit = 64n * 1024n * 1024n;
+      await w.rt.updateContainerResources({
+        containerId: id,
+        linux: { memoryLimitInBytes: limit },
+      });
+      const r = await w.rt.execSync({
+        containerId: id,
+        cmd: [
+          "sh",
+          "-c",
+          "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+        ],
+        timeout: 0n,
+      });
+      assert.equal(Buffer.from(r.stdout).toString().trim(), String(limit));
+      await w.rt.removePodSandbox({ podSandboxId: podId });
+    });
+
+    test("GetContainerEvents streams created, started, stopped and deleted", async () => {
+      const abort = new AbortController();
+      const seen: { id: string; type: number }[] = [];
+      const stream = w.rt.getContainerEvents({}, { signal: abort.signal });
+      const reading = (async () => {
+        try {
+          for await (const e of stream)
+            seen.push({ id: e.containerId, type: e.containerEventType });
+        } catch {
+          // cancelled
+        }
+      })();
+      const pod = podConfig(w, "events");
+      const { podId, id } = await runContainer(
+        w,
+        pod,
+        containerConfig(w, "e", ["sh", "-c", "exit 0"]),
+      );
+      await w.rt.removePodSandbox({ podSandboxId: podId });
+      await waitFor(() => seen.filter((e) => e.id === id).length >= 4, {
+        timeoutMs: 20_000,
+        what: "four events for the container",
+      });
+      assert.deepEqual(
+        seen.filter((e) => e.id === id).map((e) => e.type),
+        [
+          ContainerEventType.CONTAINER_CREATED_EVENT,
+          ContainerEventType.CONTAINER_STARTED_EVENT,
+          ContainerEventType.CONTAINER_STOPPED_EVENT,
+          ContainerEventType.CONTAINER_DELETED_EVENT,
+        ],
+      );
+      abort.abort();
+      await reading;
     });
 
     test("runtime should support log: CRI format, and ReopenContainerLog", async () => {

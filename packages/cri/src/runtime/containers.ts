@@ -5,7 +5,9 @@
  * exit is recorded on the container (times, code, reason) and the task is
  * deleted, so an exited container keeps its status.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { constants, openSync } from "node:fs";
+import { mkdir, rm, stat } from "node:fs/promises";
+import net from "node:net";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -48,8 +50,10 @@ import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
 
 export const specTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
-interface Live {
+export interface Live {
   output: ContainerOutput;
+  /** The container's stdin (config.stdin): held open here, as containerd's CRI does; attach writes to it. */
+  stdin: net.Socket | undefined;
   exited: Promise<void>;
   oom: boolean;
 }
@@ -135,6 +139,16 @@ export class Containers {
       ...(fifos.stderr ? { stderr: fifos.stderr } : {}),
     });
     const rootfs = await this.#rootfs(c);
+    let stdin: net.Socket | undefined;
+    if (fifos.stdin) {
+      // Opened before the task so its stdin never sees EOF while nobody is attached.
+      stdin = new net.Socket({
+        fd: openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK),
+        readable: false,
+        writable: true,
+      });
+      stdin.on("error", () => undefined);
+    }
     try {
       await this.#b.tasks.create(
         ctx,
@@ -156,13 +170,49 @@ export class Containers {
       await this.records.setState(ctx, c.id, c.state);
     } catch (err) {
       output.destroy();
+      stdin?.destroy();
       await ignoreNotFound(() =>
         this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
       );
       throw err;
     }
-    this.#watch(c, output);
+    this.#watch(c, output, stdin);
     this.onEvent(c.id, "started");
+  }
+
+  /**
+   * After a daemon restart: containers that were running get their output
+   * readers (the FIFOs outlived the daemon; the container wrote into the pipe
+   * meanwhile) and their exit watch back; an exit that happened meanwhile is
+   * recorded by that watch at once.
+   */
+  async recover(ctx: Ctx): Promise<number> {
+    let n = 0;
+    for (const c of await this.records.list(ctx)) {
+      if (!c.state.startedAt || c.state.finishedAt || this.live.has(c.id)) continue;
+      const io = join(this.dir(c.id), "io");
+      const has = async (name: string): Promise<string | undefined> =>
+        (await stat(join(io, name)).catch(() => undefined)) ? join(io, name) : undefined;
+      const stdout = await has("stdout");
+      const stderr = await has("stderr");
+      const stdinPath = await has("stdin");
+      const output = new ContainerOutput(c.state.logPath, {
+        ...(stdout ? { stdout } : {}),
+        ...(stderr ? { stderr } : {}),
+      });
+      let stdin: net.Socket | undefined;
+      if (stdinPath) {
+        stdin = new net.Socket({
+          fd: openSync(stdinPath, constants.O_RDWR | constants.O_NONBLOCK),
+          readable: false,
+          writable: true,
+        });
+        stdin.on("error", () => undefined);
+      }
+      this.#watch(c, output, stdin);
+      n++;
+    }
+    return n;
   }
 
   /** The rootfs: an overlay over the image directory (stand-in until the image store serves snapshots). */
@@ -185,9 +235,9 @@ export class Containers {
   }
 
   /** Waits for the exit in the background, records it, deletes the task. */
-  #watch(c: CriContainer, output: ContainerOutput): void {
+  #watch(c: CriContainer, output: ContainerOutput, stdin: net.Socket | undefined): void {
     const ctx = this.#root;
-    const live: Live = { output, oom: false, exited: Promise.resolve() };
+    const live: Live = { output, stdin, oom: false, exited: Promise.resolve() };
     live.exited = (async () => {
       let exitCode = 255;
       let finishedAt = Date.now();
@@ -200,6 +250,7 @@ export class Containers {
       } catch (err) {
         ctx.log.warn({ error: err, id: c.id }, "waiting for container exit");
       }
+      stdin?.destroy();
       await output.finish();
       const current = await this.records.get(ctx, c.id).catch(() => undefined);
       if (current) {
@@ -217,21 +268,33 @@ export class Containers {
     this.live.set(c.id, live);
   }
 
-  markOom(id: string): void {
+  /** A /tasks/oom event: the reason becomes OOMKilled, also when the exit was recorded first. */
+  async markOom(ctx: Ctx, id: string): Promise<void> {
     const l = this.live.get(id);
-    if (l) l.oom = true;
+    if (l) {
+      l.oom = true;
+      return;
+    }
+    const c = await this.records.get(ctx, id).catch(() => undefined);
+    if (c?.state.finishedAt && c.state.reason !== "OOMKilled") {
+      c.state.reason = "OOMKilled";
+      await this.records.setState(ctx, id, c.state);
+    }
   }
 
   async stop(ctx: Ctx, c: CriContainer, timeoutSec: number): Promise<void> {
     const live = this.live.get(c.id);
     if (!live) return;
-    await this.#kill(ctx, c.id, 15);
-    const graceful = await Promise.race([
-      live.exited.then(() => true),
-      new Promise<boolean>((r) =>
-        setTimeout(() => r(false), Math.max(0, timeoutSec) * 1000).unref(),
-      ),
-    ]);
+    // As containerd: the stop signal only with a grace period, SIGKILL straight away without.
+    if (timeoutSec > 0) await this.#kill(ctx, c.id, 15);
+    const graceful =
+      timeoutSec > 0 &&
+      (await Promise.race([
+        live.exited.then(() => true),
+        new Promise<boolean>((r) =>
+          setTimeout(() => r(false), Math.max(0, timeoutSec) * 1000).unref(),
+        ),
+      ]));
     if (!graceful) {
       await this.#kill(ctx, c.id, 9);
       await live.exited;

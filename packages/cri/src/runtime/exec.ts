@@ -90,7 +90,8 @@ export class Execs {
         const sock = stdinSock;
         io.stdin.on("data", (d: Buffer) => sock.write(d));
         io.stdin.on("end", () => {
-          sock.end();
+          // end() alone leaves a pipe's descriptor open: the reader would never see EOF.
+          sock.end(() => sock.destroy());
           void ignoreNotFound(() =>
             this.#b.tasks.closeIO(
               ctx,
@@ -193,16 +194,11 @@ export class Execs {
       else io.stderr?.write(data);
     };
     live.output.listeners.add(listener);
-    let sock: net.Socket | undefined;
-    if (io.stdin && c.config.stdin) {
-      const fd = openSync(
-        join(this.#containers.dir(c.id), "io", "stdin"),
-        constants.O_RDWR | constants.O_NONBLOCK,
-      );
-      sock = new net.Socket({ fd, readable: false, writable: true });
-      sock.on("error", () => undefined);
-      const s = sock;
-      io.stdin.on("data", (d: Buffer) => s.write(d));
+    const input = io.stdin && live.stdin ? io.stdin : undefined;
+    const toContainer = (d: Buffer): void => void live.stdin?.write(d);
+    input?.on("data", toContainer);
+    if (input && c.config.stdinOnce) {
+      input.on("end", () => live.stdin?.end(() => live.stdin?.destroy()));
     }
     try {
       await Promise.race([
@@ -211,7 +207,7 @@ export class Execs {
       ]);
     } finally {
       live.output.listeners.delete(listener);
-      sock?.destroy();
+      input?.off("data", toContainer);
     }
   }
 }

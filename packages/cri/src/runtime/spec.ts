@@ -7,6 +7,7 @@
 import type { ContainerConfig, PodSandboxConfig } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { MountPropagation, NamespaceMode } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { invalidArgument } from "@sandboxd/errdefs";
+import { readFileSync } from "node:fs";
 
 /** containerd's default capability set (oci.defaultUnixCaps). */
 export const defaultCaps = [
@@ -69,6 +70,8 @@ export function containerSpec(opts: {
   else caps = [...new Set([...caps, ...add])];
   if (drop.includes("CAP_ALL")) caps = add.filter((c) => c !== "CAP_ALL");
   else caps = caps.filter((c) => !drop.includes(c));
+  const known = allCaps();
+  caps = caps.filter((c) => known.includes(c));
   const env = [defaultPath, ...config.envs.map((e) => `${e.key}=${e.value}`)];
   if (pod.hostname && !env.some((e) => e.startsWith("HOSTNAME=")))
     env.push(`HOSTNAME=${pod.hostname}`);
@@ -221,45 +224,62 @@ const defaultMasked = [
 ];
 const defaultReadonly = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
+/** Capability names by bit number (linux/capability.h). */
+const capNames = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
+].map((c) => `CAP_${c}`);
+
+let hostCaps: string[] | undefined;
+
+/**
+ * Every capability the host's bounding set has (containerd's cap.Current):
+ * asking runc for one the host lacks (here CAP_SYS_RESOURCE) fails the start.
+ */
 function allCaps(): string[] {
-  return [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-  ].map((c) => `CAP_${c}`);
+  if (!hostCaps) {
+    const line = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    const bits = BigInt(`0x${line?.[1] ?? "0"}`);
+    hostCaps = capNames.filter((_, i) => (bits >> BigInt(i)) & 1n);
+  }
+  return [...hostCaps];
 }
