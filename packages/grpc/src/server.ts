@@ -210,7 +210,7 @@ class Call {
         try {
           message = reader.push(chunk)[0];
         } catch (err) {
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
         if (message) resolve(message);
       });
