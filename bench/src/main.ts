@@ -332,6 +332,9 @@ async function publish(record: RunRecord, out: string): Promise<void> {
     ["## Notes on this run", "", ...notes.map((n) => `- ${n}`), ""].join("\n"),
     `Whole run: ${record.wholeRunS} s. Raw samples: \`bench/results/bench.json\` (of the full run).`,
     "",
+    "Start-up, pod and daemon-path measurements made by hand between full runs (issue 13): " +
+      "[benchmarks-startup.md](benchmarks-startup.md).",
+    "",
   ].join("\n");
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, `${report}\n${extra}`);

@@ -16,7 +16,7 @@ import * as http2 from "node:http2";
 import { connect as netConnect } from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
-import { Code, fromStatus, unavailable } from "./errors.js";
+import { Code, fromStatus, toStatus, unavailable } from "./errors.js";
 import { maxMessageBytes } from "./limits.js";
 import { MessageReader, frame, grpcTimeout, statusOf, type WireStatus } from "./wire.js";
 import type { AnyService, CallOptions, Client } from "./types.js";
@@ -200,7 +200,7 @@ class Call {
       try {
         for (const m of this.#reader.push(chunk)) this.#queue.push(m);
       } catch (err) {
-        this.end({ code: Code.ResourceExhausted, message: (err as Error).message });
+        this.end(toStatus(err));
       }
       this.#wake?.();
     });

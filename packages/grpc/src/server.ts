@@ -11,7 +11,7 @@ import { chmod } from "node:fs/promises";
 import * as http2 from "node:http2";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, DescMessage, Message } from "@bufbuild/protobuf";
-import { internal, messageOf, resourceExhausted } from "@sandboxd/errdefs";
+import { internal, messageOf } from "@sandboxd/errdefs";
 import { Code, toStatus, unimplemented, type StatusLike } from "./errors.js";
 import { maxMessageBytes } from "./limits.js";
 import { MessageReader, frame, parseTimeout, percentEncode } from "./wire.js";
@@ -130,7 +130,7 @@ export class GrpcServer {
         try {
           request = fromBinary(method.input, bytes);
         } catch (err) {
-          fail(internal(`cannot decode the request: ${(err as Error).message}`));
+          fail(internal(`cannot parse (deserialize) the request: ${(err as Error).message}`));
           return;
         }
         if (method.methodKind === "server_streaming") {
@@ -229,15 +229,17 @@ class Call {
       const reader = new MessageReader(maxMessageBytes);
       let message: Uint8Array | undefined;
       this.#stream.on("data", (chunk: Buffer) => {
+        if (message) return; // a unary or server-streaming call reads one message
         try {
-          message ??= reader.push(chunk)[0];
+          message = reader.push(chunk)[0];
         } catch (err) {
-          reject(resourceExhausted((err as Error).message));
+          reject(err instanceof Error ? err : new Error(String(err)));
         }
+        if (message) resolve(message);
       });
       this.#stream.on("end", () => {
-        if (message) resolve(message);
-        else reject(internal("the request has no message"));
+        // As grpc-go and grpc-js: a request that does not parse is INTERNAL.
+        reject(internal("cannot parse the request: no complete message in the request body"));
       });
     });
   }

@@ -3,6 +3,7 @@
  * grpc-timeout header, and the status in trailers.
  */
 import type { IncomingHttpHeaders } from "node:http2";
+import { internal, resourceExhausted } from "@sandboxd/errdefs";
 import { Code } from "./errors.js";
 
 export interface WireStatus {
@@ -19,10 +20,18 @@ export function frame(body: Uint8Array): Buffer {
   return out;
 }
 
-/** Cuts a byte stream into gRPC messages (uncompressed only: the client asks for none). */
+/**
+ * Cuts a byte stream into gRPC messages (uncompressed only: neither side asks
+ * for compression). A compressed message is INTERNAL, one over the limit
+ * RESOURCE_EXHAUSTED, as in grpc-go.
+ */
 export class MessageReader {
   readonly #limit: number;
-  #pending: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet cut into messages (kept as chunks: no copy per chunk). */
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** The length of the message being read, once its 5-byte prefix is in. */
+  #need: number | undefined;
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -30,19 +39,50 @@ export class MessageReader {
 
   /** The messages completed by `chunk`. Throws on a compressed or oversized message. */
   push(chunk: Buffer): Uint8Array[] {
-    let buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
     const out: Uint8Array[] = [];
-    while (buf.length >= 5) {
-      if (buf[0] !== 0) throw new Error("compressed message, but the client accepts none");
-      const length = buf.readUInt32BE(1);
-      if (length > this.#limit) {
-        throw new Error(`reply message of ${length} bytes is over the limit of ${this.#limit}`);
+    for (;;) {
+      if (this.#need === undefined) {
+        if (this.#buffered < 5) break;
+        const prefix = this.#take(5);
+        if (prefix[0] !== 0) {
+          throw internal("compressed flag set without a grpc-encoding: cannot decompress");
+        }
+        const length = prefix.readUInt32BE(1);
+        if (length > this.#limit) {
+          throw resourceExhausted(`message of ${length} bytes is over the limit of ${this.#limit}`);
+        }
+        this.#need = length;
       }
-      if (buf.length < 5 + length) break;
-      out.push(buf.subarray(5, 5 + length));
-      buf = buf.subarray(5 + length);
+      if (this.#buffered < this.#need) break;
+      out.push(this.#take(this.#need));
+      this.#need = undefined;
     }
-    this.#pending = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+    return out;
+  }
+
+  /** The first `n` buffered bytes (one copy, only when they span chunks). */
+  #take(n: number): Buffer {
+    const first = this.#chunks[0];
+    let out: Buffer;
+    if (first !== undefined && first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.#chunks[0]!;
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) this.#chunks.shift();
+        else this.#chunks[0] = c.subarray(k);
+      }
+    }
+    this.#buffered -= n;
     return out;
   }
 }

@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MountPropagation } from "@sandboxd/api/cri/runtime/v1/api_pb";
-import { run, waitFor } from "@sandboxd/testing";
+import { run, waitUntil } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, type CriWorld } from "./harness.js";
 
 describe("CRI pods with several containers, mount propagation", { timeout: 180_000 }, () => {
@@ -39,7 +39,7 @@ describe("CRI pods with several containers, mount propagation", { timeout: 180_0
       ids.push(containerId);
     }
     const [web, client] = ids as [string, string];
-    const body = await waitFor(
+    const body = await waitUntil(
       async () => {
         const r = await w.rt.execSync({
           containerId: client,
@@ -56,7 +56,7 @@ describe("CRI pods with several containers, mount propagation", { timeout: 180_0
       [client, "client-up"],
     ] as const) {
       const path = (await w.rt.containerStatus({ containerId: id })).status?.logPath ?? "";
-      const log = await waitFor(
+      const log = await waitUntil(
         async () => {
           const t = await readFile(path, "utf8").catch(() => "");
           return t.includes(text) && t;

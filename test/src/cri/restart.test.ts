@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import { ContainerState, PodSandboxState } from "@sandboxd/api/cri/runtime/v1/api_pb";
-import { waitFor } from "@sandboxd/testing";
+import { waitUntil } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from "./harness.js";
 
 const lines = async (path: string): Promise<string[]> =>
@@ -39,7 +39,7 @@ describe("CRI across a kill -9 of sandboxd", { timeout: 180_000 }, () => {
     });
     await w.rt.startContainer({ containerId: shortId });
     const logPath = (await w.rt.containerStatus({ containerId: id })).status?.logPath ?? "";
-    await waitFor(async () => (await lines(logPath)).length >= 3, {
+    await waitUntil(async () => (await lines(logPath)).length >= 3, {
       what: "ticks before the kill",
     });
 
@@ -50,7 +50,7 @@ describe("CRI across a kill -9 of sandboxd", { timeout: 180_000 }, () => {
     const st = await w.rt.containerStatus({ containerId: id });
     assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
     const before = (await lines(logPath)).length;
-    await waitFor(async () => (await lines(logPath)).length >= before + 5, {
+    await waitUntil(async () => (await lines(logPath)).length >= before + 5, {
       timeoutMs: 20_000,
       what: "the log to keep growing after the restart",
     });
@@ -84,7 +84,7 @@ describe("CRI across a kill -9 of sandboxd", { timeout: 180_000 }, () => {
     const { run } = await import("@sandboxd/testing");
     const stateRoot = `${w.sandboxer.stateDir}/runc/k8s.io`;
     await run("runc", ["--root", stateRoot, "exec", id, "touch", "/tmp/go"]);
-    await waitFor(
+    await waitUntil(
       async () => {
         const out = await run("runc", ["--root", stateRoot, "state", id]).catch(() => undefined);
         return !out || /"status": "stopped"/.test(out.stdout.toString());
@@ -92,7 +92,7 @@ describe("CRI across a kill -9 of sandboxd", { timeout: 180_000 }, () => {
       { timeoutMs: 20_000, what: "the container to exit while sandboxd is down" },
     );
     await w.restartDaemon();
-    const st = await waitFor(
+    const st = await waitUntil(
       async () => {
         const s = (await w.rt.containerStatus({ containerId: id })).status;
         return s?.state === ContainerState.CONTAINER_EXITED && s;

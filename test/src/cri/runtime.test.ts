@@ -233,7 +233,7 @@ describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", { timeout: 180_000 }, (
           linux: { resources: { memoryLimitInBytes: limit, memorySwapLimitInBytes: limit } },
         }),
       );
-      const st = await waitFor(
+      const st = await waitUntil(
         async () => {
           const s = (await w.rt.containerStatus({ containerId: id })).status;
           return s?.state === ContainerState.CONTAINER_EXITED && s.reason === "OOMKilled" && s;
@@ -284,7 +284,7 @@ describe("CRI runtime.v1 over sandboxd + sbx-sandboxer", { timeout: 180_000 }, (
         containerConfig(w, "e", ["sh", "-c", "exit 0"]),
       );
       await w.rt.removePodSandbox({ podSandboxId: podId });
-      await waitFor(() => seen.filter((e) => e.id === id).length >= 4, {
+      await waitUntil(() => seen.filter((e) => e.id === id).length >= 4, {
         timeoutMs: 20_000,
         what: "four events for the container",
       });

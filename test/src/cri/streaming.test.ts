@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { portForwardProtocol, Protocol, spdyConnect, type SpdyStream } from "@sandboxd/streaming";
-import { run, waitFor } from "@sandboxd/testing";
+import { run, waitUntil } from "@sandboxd/testing";
 import { containerConfig, openCri, podConfig, runContainer, type CriWorld } from "./harness.js";
 
 function collect(stream: SpdyStream | null): Promise<string> {
@@ -118,7 +118,7 @@ describe("CRI streaming (SPDY) and networking", { timeout: 120_000 }, () => {
     let out = "";
     stdout.on("data", (c: Buffer) => (out += c.toString()));
     stdin.write("ping\n");
-    await waitFor(() => out.includes("got:ping"), {
+    await waitUntil(() => out.includes("got:ping"), {
       timeoutMs: 20_000,
       what: "the attached output",
     });
@@ -129,7 +129,7 @@ describe("CRI streaming (SPDY) and networking", { timeout: 120_000 }, () => {
   test("runtime should support port-forward (portforward.k8s.io over SPDY)", async () => {
     const pod = podConfig(w, "pf");
     const { podId, id } = await runContainer(w, pod, containerConfig(w, "web", webCommand));
-    await waitFor(
+    await waitUntil(
       async () => {
         const r = await w.rt.execSync({
           containerId: id,
@@ -187,7 +187,7 @@ describe("CRI streaming (SPDY) and networking", { timeout: 120_000 }, () => {
     // the bridge's gateway address, as is_gateway would, so it routes to the pod subnet.
     const gateway = w.sandboxer.subnet.replace(/\.0\/24$/, ".1/24");
     await run("ip", ["addr", "add", gateway, "dev", w.sandboxer.bridge]).catch(() => undefined);
-    const body = await waitFor(
+    const body = await waitUntil(
       async () => {
         const r = await fetch(`http://${ip}:8000/`).catch(() => undefined);
         return r?.status === 200 && (await r.text());
