@@ -50,7 +50,7 @@ disabled_plugins = ["x"]
   });
   assert.deepEqual(warnings, [
     'config /etc/sandboxd/config.toml: ignoring unknown key "disabled_plugins"',
-    'config /etc/sandboxd/config.toml: ignoring unknown key "plugins"',
+    'config /etc/sandboxd/config.toml: ignoring unknown key "plugins.io.containerd.grpc.v1.cri"',
   ]);
 });
 

@@ -186,6 +186,11 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   reader.unknown(debug, "debug.", ["level"]);
   reader.unknown(metrics, "metrics.", ["address"]);
   reader.unknown(sandbox, "sandbox.", ["default_sandboxer"]);
+  // The plugin tables sandboxd reads (containerd 2.x's CRI keys); a 1.x `io.containerd.grpc.v1.cri` is not.
+  reader.unknown(config.plugins as Record<string, unknown>, "plugins.", [
+    "io.containerd.cri.v1.runtime",
+    "io.containerd.cri.v1.images",
+  ]);
   return { config, warnings: reader.warnings };
 }
 
