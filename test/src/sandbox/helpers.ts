@@ -2,6 +2,7 @@
 // typed gRPC clients bound to a namespace, event collection, the test shim's
 // call log, and sandbox records.
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,6 +82,22 @@ export function sandboxRecord(id: string, extra: SandboxFields = {}): Sandbox {
 }
 
 /** The bundle of a sandbox run by the shim controller. */
+/** Clients of `address` in `namespace`, closed after the test. */
+export function freshNamespace(
+  t: AfterHook,
+  address: string,
+  namespace: string,
+): { c: Clients; namespace: string } {
+  const c = clients(address, namespace);
+  t.after(() => c.channel.close());
+  return { c, namespace };
+}
+
+/** The pid of the test shim serving the sandbox bundle `bundle`. */
+export function testShimPid(bundle: string): number {
+  return Number(readFileSync(join(bundle, "sbxtest.pid"), "utf8"));
+}
+
 export function sandboxBundle(daemon: Sandboxd, namespace: string, id: string): string {
   return join(daemon.state, shimPluginDir, namespace, id);
 }

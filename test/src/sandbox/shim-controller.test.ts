@@ -7,7 +7,7 @@
 // shutdown refused with containers unless forced, and forced leaves nothing.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
@@ -19,11 +19,11 @@ import {
 } from "@sandboxd/errdefs";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
 import { Status } from "@sandboxd/api/types/task/task_pb";
-import { processAlive, waitUntil } from "@sandboxd/testing";
+import { processAlive, waitUntil, type AfterHook } from "@sandboxd/testing";
 import type { Sandboxd } from "../daemon/harness.js";
 import {
-  clients,
   collectEvents,
+  freshNamespace,
   sandboxBundle,
   readBootstrap,
   sandboxRecord,
@@ -32,6 +32,7 @@ import {
   testShimFile,
   testRuntime,
   testShimOptions,
+  testShimPid,
   type Clients,
 } from "./helpers.js";
 
@@ -47,16 +48,8 @@ before(async () => {
 });
 after(() => close?.());
 
-function ns(t: { after: (fn: () => unknown) => void }): { c: Clients; namespace: string } {
-  const namespace = `shim-${++n}`;
-  const c = clients(daemon.address, namespace);
-  t.after(() => c.channel.close());
-  return { c, namespace };
-}
-
-function shimPid(bundle: string): number {
-  return Number(readFileSync(join(bundle, "sbxtest.pid"), "utf8"));
-}
+const ns = (t: AfterHook): { c: Clients; namespace: string } =>
+  freshNamespace(t, daemon.address, `shim-${++n}`);
 
 const spec = packJson(JsonTypeUrl.Spec, { ociVersion: "1.1.0", hostname: "pod" });
 const containerSpec = packJson(JsonTypeUrl.Spec, { ociVersion: "1.1.0", process: { args: ["x"] } });
@@ -123,7 +116,7 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
   assert.equal(s.sandboxId, "pod");
   assert.match(s.address, /^ttrpc\+unix:\/\/\/.+\.sock$/);
   assert.equal(s.version, 3);
-  assert.equal(s.pid, shimPid(bundle));
+  assert.equal(s.pid, testShimPid(bundle));
   assert.ok(s.createdAt && timestampMs(s.createdAt) > 0);
 
   const st = await c.controller.status({ sandboxId: "pod", verbose: true });
@@ -148,7 +141,7 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
   const log = await shimLog(daemon, namespace, "pod");
   assert.deepEqual(log.find((e) => e.call === "StopSandbox")?.timeoutSecs, 3);
 
-  const pid = shimPid(bundle);
+  const pid = testShimPid(bundle);
   await c.controller.shutdown({ sandboxId: "pod" });
   assert.equal(existsSync(bundle), false, "bundle removed");
   await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to exit" });
@@ -337,7 +330,7 @@ test("containers in a shim sandbox: tasks routed to its task API; not-ready refu
       isFailedPrecondition(e) && /sandbox "pod" is not ready: SANDBOX_NOTREADY/.test(e.message),
   );
 
-  const pid = shimPid(bundle);
+  const pid = testShimPid(bundle);
   await c.controller.shutdown({ sandboxId: "pod" }, force);
   assert.deepEqual((await c.tasks.list({})).tasks, []);
   assert.deepEqual((await c.containers.list({})).containers, []);

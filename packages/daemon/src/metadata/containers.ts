@@ -5,7 +5,6 @@
  */
 import { Kind, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
-  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -26,6 +25,7 @@ import {
   labelsToText,
 } from "./encoding.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { applyMapPath } from "./update.js";
 import type { Container } from "./types.js";
 
 const columns =
@@ -142,18 +142,8 @@ export class ContainerStore {
         extensions: { ...current.extensions },
       };
       for (const path of parsed) {
-        if (path.kind === "key") {
-          if (path.field === "labels") applyMapKey(next.labels, container.labels, path.key);
-          else applyMapKey(next.extensions, container.extensions, path.key);
-          continue;
-        }
+        if (applyMapPath(next, container, path)) continue;
         switch (path.field) {
-          case "labels":
-            next.labels = { ...container.labels };
-            break;
-          case "extensions":
-            next.extensions = { ...container.extensions };
-            break;
           case "spec":
             next.spec = container.spec;
             break;

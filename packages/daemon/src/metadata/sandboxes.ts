@@ -13,7 +13,6 @@
  */
 import { Kind, failedPrecondition, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
-  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -35,6 +34,7 @@ import {
   labelsToText,
 } from "./encoding.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { applyMapPath } from "./update.js";
 import type { InstanceState, Sandbox, SandboxInstance } from "./types.js";
 
 const columns =
@@ -150,18 +150,8 @@ export class SandboxStore {
         extensions: { ...current.extensions },
       };
       for (const path of parsed) {
-        if (path.kind === "key") {
-          if (path.field === "labels") applyMapKey(next.labels, sandbox.labels, path.key);
-          else applyMapKey(next.extensions, sandbox.extensions, path.key);
-          continue;
-        }
+        if (applyMapPath(next, sandbox, path)) continue;
         switch (path.field) {
-          case "labels":
-            next.labels = { ...sandbox.labels };
-            break;
-          case "extensions":
-            next.extensions = { ...sandbox.extensions };
-            break;
           case "spec":
             next.spec = sandbox.spec;
             break;
