@@ -32,11 +32,11 @@ test("a stop with a pod running keeps pin mount, bridge and cgroup; a clean stop
   const before = await left(f);
   assert.ok(
     before.some((x) => x.startsWith("mount")),
-    `pin mount while running: ${before}`,
+    `pin mount while running: ${before.join(", ")}`,
   );
   assert.ok(
     before.some((x) => x.startsWith("bridge")),
-    `bridge while running: ${before}`,
+    `bridge while running: ${before.join(", ")}`,
   );
 
   await f.sbx.kill("SIGTERM");
