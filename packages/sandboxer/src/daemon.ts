@@ -33,6 +33,7 @@ import { SandboxApi } from "./services/sandbox-api.js";
 import { registerSandboxService } from "./services/sandbox-ttrpc.js";
 import { registerAdminService } from "./services/shim-admin.js";
 import { registerTaskService } from "./services/task-ttrpc.js";
+import { cleanStop } from "./clean-stop.js";
 import { Layout } from "./state/layout.js";
 import { Tasks } from "./tasks.js";
 
@@ -140,6 +141,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         clearInterval(sweep);
         await Promise.all([ttrpc.close(), grpc.shutdown(1000)]);
         await forwarder.close();
+        await cleanStop(root, env, sb.pods.size).catch((err: unknown) => {
+          log.warn({ error: err }, "clean stop");
+        });
         lock.close();
       },
     };

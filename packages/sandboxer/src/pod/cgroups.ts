@@ -119,8 +119,22 @@ export class Cgroups {
     return h ? join(h.mount, clean) : undefined;
   }
 
-  /** Creates `rel` (and missing ancestors) everywhere, ready for child cgroups. */
+  /**
+   * Creates `rel` (and missing ancestors) everywhere, ready for child cgroups.
+   * A shared ancestor (the namespace level) removed meanwhile by another
+   * sandbox's removeIfEmpty makes a step fail with ENOENT: made again.
+   */
   async create(rel: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#create(rel);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async #create(rel: string): Promise<void> {
     const parts = rel.replace(/^\/+/, "").split("/");
     if (this.layout.version === 2) {
       const root = this.layout.root;
