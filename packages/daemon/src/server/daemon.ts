@@ -34,7 +34,11 @@ import { IntrospectionLocal } from "../services/introspection/local.js";
 import { Introspection, introspectionService } from "../services/introspection/service.js";
 import { LeasesLocal } from "../services/leases/local.js";
 import { Leases, leasesService } from "../services/leases/service.js";
-import { openImageStack, registerImageServices } from "../services/images/stack.js";
+import {
+  openImageStack,
+  registerImageServices,
+  startImageHousekeeping,
+} from "../services/images/stack.js";
 import { NamespacesLocal } from "../services/namespaces/local.js";
 import { Namespaces, namespacesService } from "../services/namespaces/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
@@ -276,6 +280,7 @@ export class Daemon {
       );
 
     registerImageServices(grpc, imageStack, ctxOf);
+    startImageHousekeeping(root, imageStack);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));

@@ -70,6 +70,20 @@ export async function openImageStack(root: string, metadata: Metadata): Promise<
   };
 }
 
+/**
+ * Start-up housekeeping, in the background (containerd's GC startup delay):
+ * directories left by a crash mid-prepare/remove go, then one collection.
+ */
+export function startImageHousekeeping(ctx: Ctx, stack: ImageStack): void {
+  const run = async (): Promise<void> => {
+    for (const s of stack.snapshotters.values()) await s.cleanup(ctx);
+    await stack.gc.collect(ctx);
+  };
+  setTimeout(() => {
+    run().catch((err: unknown) => ctx.log.warn({ error: String(err) }, "image housekeeping"));
+  }, 100).unref();
+}
+
 export function registerImageServices(grpc: GrpcServer, stack: ImageStack, ctxOf: CtxOf): void {
   const collectLater = (ctx: Ctx): void => {
     stack.gc.collect(ctx).catch((err: unknown) => ctx.log.warn({ error: String(err) }, "gc"));
