@@ -33,3 +33,10 @@ export {
   type GcResult,
   type GcRoots,
 } from "./gc/gc.js";
+export {
+  commitTreeLayer,
+  diffSource,
+  layerMediaTypes,
+  treeLayer,
+  type CommittedLayer,
+} from "./archive/diff.js";

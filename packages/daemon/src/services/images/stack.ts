@@ -104,7 +104,7 @@ export function registerImageServices(grpc: GrpcServer, stack: ImageStack, ctxOf
         ctxOf,
       ),
     )
-    .register(Diff, diffService(new DiffLocal(stack.content), ctxOf));
+    .register(Diff, diffService(new DiffLocal(stack.content, stack.addToLease), ctxOf));
 }
 
 /** Live leases' resources and containers' snapshots, from the daemon's tables. */
