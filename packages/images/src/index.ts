@@ -40,3 +40,4 @@ export {
   treeLayer,
   type CommittedLayer,
 } from "./archive/diff.js";
+export { unpackImage, type UnpackResult } from "./unpack/image.js";
