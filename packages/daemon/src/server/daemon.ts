@@ -279,7 +279,7 @@ export class Daemon {
         sandboxControllerService(new SandboxControllerLocal(sandboxes), ctxOf),
       );
 
-    registerImageServices(grpc, imageStack, ctxOf);
+    registerImageServices(grpc, imageStack, ctxOf, exchange);
     startImageHousekeeping(root, imageStack);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });

@@ -20,6 +20,7 @@ import {
   type DirSnapshotter,
   type GcRoots,
 } from "@sandboxd/images";
+import type { Publisher } from "../../events/exchange.js";
 import type { Metadata } from "../../metadata/metadata.js";
 import { labelsFromText } from "../../metadata/encoding.js";
 import type { CtxOf } from "../../server/rpc.js";
@@ -84,7 +85,12 @@ export function startImageHousekeeping(ctx: Ctx, stack: ImageStack): void {
   }, 100).unref();
 }
 
-export function registerImageServices(grpc: GrpcServer, stack: ImageStack, ctxOf: CtxOf): void {
+export function registerImageServices(
+  grpc: GrpcServer,
+  stack: ImageStack,
+  ctxOf: CtxOf,
+  publisher?: Publisher,
+): void {
   const collectLater = (ctx: Ctx): void => {
     stack.gc.collect(ctx).catch((err: unknown) => ctx.log.warn({ error: String(err) }, "gc"));
   };
@@ -95,7 +101,10 @@ export function registerImageServices(grpc: GrpcServer, stack: ImageStack, ctxOf
     )
     .register(
       Images,
-      imagesService(new ImagesLocal(stack.images, (ctx) => stack.gc.collect(ctx)), ctxOf),
+      imagesService(
+        new ImagesLocal(stack.images, (ctx) => stack.gc.collect(ctx), publisher),
+        ctxOf,
+      ),
     )
     .register(
       Snapshots,
