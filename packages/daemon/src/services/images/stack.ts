@@ -125,7 +125,14 @@ function gcRoots(metadata: Metadata): GcRoots {
       const live = new Set<string>();
       for (const l of db.stmt("SELECT namespace, id, labels FROM leases").all()) {
         const expire = labelsFromText(l.labels)[gcExpire];
-        if (expire && Date.parse(expire) < now) continue;
+        if (expire && Date.parse(expire) < now) {
+          // containerd's GC removes expired leases (their resources go with them).
+          db.stmt("DELETE FROM leases WHERE namespace = ? AND id = ?").run(
+            String(l.namespace),
+            String(l.id),
+          );
+          continue;
+        }
         live.add(`${String(l.namespace)}\0${String(l.id)}`);
       }
       return db
