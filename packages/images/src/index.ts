@@ -36,3 +36,11 @@ export {
   type GcResult,
   type GcRoots,
 } from "./gc/gc.js";
+export {
+  commitTreeLayer,
+  diffSource,
+  layerMediaTypes,
+  treeLayer,
+  type CommittedLayer,
+} from "./archive/diff.js";
+export { unpackImage, type UnpackResult } from "./unpack/image.js";

@@ -6,7 +6,8 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { openStack, type Sandboxd } from "@sandboxd/testing";
+import { openStack, waitUntil, type Sandboxd } from "@sandboxd/testing";
+import { ctrInBackground } from "../daemon/harness.js";
 import { writeDockerArchive, writeOciArchive } from "./ctr-archive.js";
 
 let daemon: Sandboxd;
@@ -37,8 +38,9 @@ async function snapshotKeys(namespace: string): Promise<string[]> {
     .sort();
 }
 
-test("ctr images import (OCI archive), ls, run IMAGE, rm: GC leaves nothing", async () => {
+test("ctr images import (OCI archive), ls, run IMAGE, rm: GC leaves nothing", async (t) => {
   const ns = "oci";
+  const events = ctrInBackground(t, daemon.address, ["events"]);
   const name = "docker.io/library/bbtest:latest";
   const archive = join(dir, "oci.tar");
   const built = await writeOciArchive(archive, name);
@@ -78,6 +80,8 @@ test("ctr images import (OCI archive), ls, run IMAGE, rm: GC leaves nothing", as
   assert.equal(rm.code, 0, rm.stderr);
   assert.deepEqual(await contentDigests(ns), []);
   assert.deepEqual(await snapshotKeys(ns), []);
+  await waitUntil(() => /\/images\/delete/.test(events.output()), { what: "/images/delete event" });
+  assert.match(events.output(), /\/images\/create/);
   const blobs = await readdir(
     join(daemon.root, "io.containerd.content.v1.content", "blobs", "sha256"),
   );

@@ -187,7 +187,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   reader.unknown(metrics, "metrics.", ["address"]);
   reader.unknown(sandbox, "sandbox.", ["default_sandboxer"]);
   // The plugin tables sandboxd reads (containerd 2.x's CRI keys); a 1.x `io.containerd.grpc.v1.cri` is not.
-  reader.unknown(config.plugins as Record<string, unknown>, "plugins.", [
+  reader.unknown(config.plugins, "plugins.", [
     "io.containerd.cri.v1.runtime",
     "io.containerd.cri.v1.images",
   ]);

@@ -29,7 +29,7 @@ import { EventsLocal } from "../services/events/local.js";
 import { TtrpcEvents, ttrpcEventsService } from "../services/events/service.js";
 import { IntrospectionLocal } from "../services/introspection/local.js";
 import type { VersionInfo } from "../services/version/service.js";
-import { openImageStack } from "../services/images/stack.js";
+import { openImageStack, startImageHousekeeping } from "../services/images/stack.js";
 import type { SandboxController } from "../sandbox/controller.js";
 import { SandboxManager } from "../sandbox/manager.js";
 import { ProxyController } from "../sandbox/proxy-controller.js";
@@ -223,6 +223,7 @@ export class Daemon {
       version: options.version.version,
     });
     closers.push("stop the CRI", () => cri.close());
+    startImageHousekeeping(root, images);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));

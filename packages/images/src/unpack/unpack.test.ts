@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync, zstdCompressSync } from "node:zlib";
 import { background } from "@sandboxd/core";
-import { isInvalidArgument } from "@sandboxd/errdefs";
+import { isInvalidArgument, isResourceExhausted } from "@sandboxd/errdefs";
 import { tarArchive, type TarEntry } from "../archive/tarwriter.js";
 import { overlaySupported } from "../snapshots/open.js";
 import { lgetxattr } from "./syscalls.js";
@@ -294,5 +294,27 @@ test("apply runs off the event loop", async () => {
       `event loop turned ${ticks - ticksAtStart} times during apply`,
     );
     assert.equal((await readdir(join(root, "d7"))).length, 100);
+  });
+});
+
+test("a full disk during apply is ResourceExhausted", async (t) => {
+  await withDir(async (dir) => {
+    const root = join(dir, "small");
+    await mkdir(root);
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", root]);
+    } catch {
+      t.skip("cannot mount tmpfs (needs root)");
+      return;
+    }
+    try {
+      const big = Buffer.alloc(2 << 20, 7);
+      await assert.rejects(
+        apply(dir, "big", gzipSync(tarArchive([{ name: "big", data: big }])), root),
+        (e) => isResourceExhausted(e) && /no space left on device/.test(String(e)),
+      );
+    } finally {
+      execFileSync("umount", [root]);
+    }
   });
 });

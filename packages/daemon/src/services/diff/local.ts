@@ -3,11 +3,14 @@
  * store and applies it onto the mounts in a worker thread, answering the
  * uncompressed descriptor (media type ...layer.v1.tar, digest = diffID), as
  * containerd does; the client checks the diffID against the image config.
- * Diff (mounts → new layer) is not implemented yet.
+ * Diff makes a layer from an overlay snapshot's upperdir (the right mount)
+ * over its lower layers (the left mounts), gzip by default, and commits it to
+ * the content store labelled with its diffID.
  */
 import type { Ctx } from "@sandboxd/core";
-import { invalidArgument, notImplemented } from "@sandboxd/errdefs";
-import { applyLayer, type LocalContentStore } from "@sandboxd/images";
+import { invalidArgument } from "@sandboxd/errdefs";
+import { applyLayer, commitTreeLayer, diffSource, type LocalContentStore } from "@sandboxd/images";
+import type { LeaseAdder } from "../content/local.js";
 import type {
   ApplyRequest,
   ApplyResponseSchema,
@@ -20,9 +23,11 @@ export const layerTarMediaType = "application/vnd.oci.image.layer.v1.tar";
 
 export class DiffLocal {
   readonly #content: LocalContentStore;
+  readonly #addToLease: LeaseAdder;
 
-  constructor(content: LocalContentStore) {
+  constructor(content: LocalContentStore, addToLease: LeaseAdder) {
     this.#content = content;
+    this.#addToLease = addToLease;
   }
 
   async apply(ctx: Ctx, req: ApplyRequest): Promise<Reply<typeof ApplyResponseSchema>> {
@@ -43,7 +48,20 @@ export class DiffLocal {
     };
   }
 
-  diff(_ctx: Ctx, _req: DiffRequest): Reply<typeof DiffResponseSchema> {
-    throw notImplemented("diff: creating layers from mounts is not implemented");
+  async diff(
+    ctx: Ctx,
+    lease: string | undefined,
+    req: DiffRequest,
+  ): Promise<Reply<typeof DiffResponseSchema>> {
+    const root = diffSource(req.left, req.right);
+    const layer = await commitTreeLayer(ctx, this.#content, root, {
+      mediaType: req.mediaType,
+      ref: req.ref,
+      labels: req.labels,
+    });
+    this.#addToLease(ctx, lease, "content", layer.digest);
+    return {
+      diff: { mediaType: layer.mediaType, digest: layer.digest, size: BigInt(layer.size) },
+    };
   }
 }

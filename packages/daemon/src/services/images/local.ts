@@ -20,15 +20,24 @@ import type {
   UpdateImageRequest,
   UpdateImageResponseSchema,
 } from "@sandboxd/api/services/images/v1/images_pb";
+import { Topic } from "@sandboxd/api";
+import {
+  ImageCreateSchema,
+  ImageDeleteSchema,
+  ImageUpdateSchema,
+} from "@sandboxd/api/events/image_pb";
+import { publishEvent, type Publisher } from "../../events/exchange.js";
 import { empty, type Empty, type Reply } from "../reply.js";
 
 export class ImagesLocal {
   readonly #store: ImageStore;
   readonly #collect: (ctx: Ctx) => Promise<unknown>;
+  readonly #publisher: Publisher | undefined;
 
-  constructor(store: ImageStore, collect: (ctx: Ctx) => Promise<unknown>) {
+  constructor(store: ImageStore, collect: (ctx: Ctx) => Promise<unknown>, publisher?: Publisher) {
     this.#store = store;
     this.#collect = collect;
+    this.#publisher = publisher;
   }
 
   get(ctx: Ctx, req: GetImageRequest): Reply<typeof GetImageResponseSchema> {
@@ -40,16 +49,33 @@ export class ImagesLocal {
   }
 
   create(ctx: Ctx, req: CreateImageRequest): Reply<typeof CreateImageResponseSchema> {
-    return { image: toProto(this.#store.create(ctx, fromProto(req.image))) };
+    const image = this.#store.create(ctx, fromProto(req.image));
+    if (this.#publisher) {
+      publishEvent(this.#publisher, ctx, Topic.ImageCreate, ImageCreateSchema, {
+        name: image.name,
+        labels: image.labels,
+      });
+    }
+    return { image: toProto(image) };
   }
 
   update(ctx: Ctx, req: UpdateImageRequest): Reply<typeof UpdateImageResponseSchema> {
     const image = fromProto(req.image);
-    return { image: toProto(this.#store.update(ctx, image, req.updateMask?.paths ?? [])) };
+    const updated = this.#store.update(ctx, image, req.updateMask?.paths ?? []);
+    if (this.#publisher) {
+      publishEvent(this.#publisher, ctx, Topic.ImageUpdate, ImageUpdateSchema, {
+        name: updated.name,
+        labels: updated.labels,
+      });
+    }
+    return { image: toProto(updated) };
   }
 
   async delete(ctx: Ctx, req: DeleteImageRequest): Promise<Empty> {
     this.#store.delete(ctx, req.name, req.target?.digest);
+    if (this.#publisher) {
+      publishEvent(this.#publisher, ctx, Topic.ImageDelete, ImageDeleteSchema, { name: req.name });
+    }
     const gc = this.#collect(ctx);
     if (req.sync) await gc;
     else gc.catch((err: unknown) => ctx.log.warn({ error: String(err) }, "gc after image delete"));

@@ -68,6 +68,20 @@ export function collectLater(stack: ImageStack): (ctx: Ctx) => void {
   };
 }
 
+/**
+ * Start-up housekeeping, in the background (containerd's GC startup delay):
+ * directories left by a crash mid-prepare/remove go, then one collection.
+ */
+export function startImageHousekeeping(ctx: Ctx, stack: ImageStack): void {
+  const run = async (): Promise<void> => {
+    for (const s of stack.snapshotters.values()) await s.cleanup(ctx);
+    await stack.gc.collect(ctx);
+  };
+  setTimeout(() => {
+    run().catch((err: unknown) => ctx.log.warn({ error: String(err) }, "image housekeeping"));
+  }, 100).unref();
+}
+
 /** Live leases' resources and containers' snapshots, from the daemon's tables. */
 function gcRoots(metadata: Metadata): GcRoots {
   const db = metadata.db;
@@ -77,7 +91,14 @@ function gcRoots(metadata: Metadata): GcRoots {
       const live = new Set<string>();
       for (const l of db.stmt("SELECT namespace, id, labels FROM leases").all()) {
         const expire = labelsFromText(l.labels)[gcExpire];
-        if (expire && Date.parse(expire) < now) continue;
+        if (expire && Date.parse(expire) < now) {
+          // containerd's GC removes expired leases (their resources go with them).
+          db.stmt("DELETE FROM leases WHERE namespace = ? AND id = ?").run(
+            String(l.namespace),
+            String(l.id),
+          );
+          continue;
+        }
         live.add(`${String(l.namespace)}\0${String(l.id)}`);
       }
       return db
