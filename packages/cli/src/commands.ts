@@ -77,6 +77,7 @@ export const groups: readonly GroupSpec[] = [
   { name: "container", aliases: ["containers", "c"], summary: "manage containers" },
   { name: "task", aliases: ["tasks", "t"], summary: "manage running containers' processes" },
   { name: "namespace", aliases: ["namespaces", "ns"], summary: "manage namespaces" },
+  { name: "image", aliases: ["images", "i"], summary: "manage images" },
 ];
 
 const force = (what: string): FlagSpec => ({
@@ -488,6 +489,53 @@ export const commands: readonly CommandSpec[] = [
       "sbx -o json pull registry.k8s.io/pause:3.10",
     ],
     load: () => import("./commands/image-pull.js"),
+  },
+  {
+    name: "image ls",
+    aliases: ["list"],
+    summary: "list images",
+    usage: "[flags]",
+    flags: [
+      quiet,
+      {
+        name: "filter",
+        type: "value",
+        multiple: true,
+        valueName: "FILTER",
+        description: "containerd filter, e.g. name~=busybox",
+      },
+    ],
+    args: { min: 0, max: 0, names: "" },
+    examples: ["sbx image ls", "sbx -o json image ls"],
+    load: () => import("./commands/image-ls.js"),
+  },
+  {
+    name: "image inspect",
+    summary: "show image records as JSON",
+    usage: "IMAGE...",
+    flags: [],
+    args: { min: 1, names: "IMAGE..." },
+    examples: ["sbx image inspect busybox"],
+    load: () => import("./commands/image-inspect.js"),
+  },
+  {
+    name: "image rm",
+    aliases: ["remove", "delete"],
+    summary: "remove image names (and, unless --async, collect what nothing references)",
+    usage: "[flags] IMAGE...",
+    flags: [{ name: "async", type: "switch", description: "return before garbage collection" }],
+    args: { min: 1, names: "IMAGE..." },
+    examples: ["sbx image rm 127.0.0.1:5000/library/busybox:latest"],
+    load: () => import("./commands/image-rm.js"),
+  },
+  {
+    name: "image tag",
+    summary: "give an image another name",
+    usage: "SOURCE TARGET",
+    flags: [],
+    args: { min: 2, max: 2, names: "SOURCE TARGET" },
+    examples: ["sbx image tag 127.0.0.1:5000/library/busybox:latest busybox:mine"],
+    load: () => import("./commands/image-tag.js"),
   },
   {
     name: "namespace ls",

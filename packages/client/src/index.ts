@@ -121,3 +121,4 @@ export type {
   ProcessOverrides,
   ResolvedUser,
 } from "./images-config.js";
+export type { ImageInfo } from "./images-records.js";

@@ -9,6 +9,7 @@ import type { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbo
 import type { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import type { Version } from "@sandboxd/api/services/version/v1/version_pb";
 import type { Pull } from "@sandboxd/api/sandboxd/images/v1/pull_pb";
+import type { Images } from "@sandboxd/api/services/images/v1/images_pb";
 import { isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
@@ -59,6 +60,7 @@ export class Services {
   readonly version: Client<typeof Version>;
   readonly introspection: Client<typeof Introspection>;
   readonly pull: Client<typeof Pull>;
+  readonly images: Client<typeof Images>;
 
   constructor(channel: Channel) {
     this.channel = channel;
@@ -96,6 +98,10 @@ export class Services {
       channel,
       async () => (await import("@sandboxd/api/sandboxd/images/v1/pull_pb")).Pull,
       ["pull"],
+    );
+    this.images = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/images/v1/images_pb")).Images,
     );
   }
 }
