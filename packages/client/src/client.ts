@@ -9,6 +9,7 @@ import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "./defaults.js";
 import type { Envelope } from "./events.js";
 import { decodeEnvelope } from "./events.js";
 import { pullImage, type PullOptions, type PulledImage } from "./images.js";
+import { prepareImageRootfs, removeSnapshot, type ImageRootfs } from "./images-rootfs.js";
 import { deleteImage, getImage, listImages, tagImage, type ImageInfo } from "./images-records.js";
 import { NamespaceService } from "./namespaces.js";
 import type { ProcessState } from "./process.js";
@@ -168,6 +169,16 @@ export class Client {
   /** Gives an image a second name. */
   tagImage(source: string, target: string, call?: CallOptions): Promise<ImageInfo> {
     return tagImage(this.#session, source, target, call);
+  }
+
+  /** Prepares snapshot `key` on an image's layers: its mounts (a task's rootfs) and process config. */
+  prepareImageRootfs(image: string, key: string, call?: CallOptions): Promise<ImageRootfs> {
+    return prepareImageRootfs(this.#session, image, key, call);
+  }
+
+  /** Removes a snapshot (a container's rootfs made by prepareImageRootfs). */
+  removeSnapshot(snapshotter: string, key: string, call?: CallOptions): Promise<void> {
+    return removeSnapshot(this.#session, snapshotter, key, call);
   }
 
   // ---- containers and tasks ----

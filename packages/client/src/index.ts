@@ -122,3 +122,4 @@ export type {
   ResolvedUser,
 } from "./images-config.js";
 export type { ImageInfo } from "./images-records.js";
+export type { ImageRootfs } from "./images-rootfs.js";

@@ -10,6 +10,8 @@ import type { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import type { Version } from "@sandboxd/api/services/version/v1/version_pb";
 import type { Pull } from "@sandboxd/api/sandboxd/images/v1/pull_pb";
 import type { Images } from "@sandboxd/api/services/images/v1/images_pb";
+import type { Content } from "@sandboxd/api/services/content/v1/content_pb";
+import type { Snapshots } from "@sandboxd/api/services/snapshots/v1/snapshots_pb";
 import { isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
@@ -61,6 +63,8 @@ export class Services {
   readonly introspection: Client<typeof Introspection>;
   readonly pull: Client<typeof Pull>;
   readonly images: Client<typeof Images>;
+  readonly content: Client<typeof Content>;
+  readonly snapshots: Client<typeof Snapshots>;
 
   constructor(channel: Channel) {
     this.channel = channel;
@@ -102,6 +106,16 @@ export class Services {
     this.images = lazyClient(
       channel,
       async () => (await import("@sandboxd/api/services/images/v1/images_pb")).Images,
+    );
+    this.content = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/content/v1/content_pb")).Content,
+      ["read", "list"],
+    );
+    this.snapshots = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/snapshots/v1/snapshots_pb")).Snapshots,
+      ["list"],
     );
   }
 }
