@@ -52,6 +52,7 @@ export const groups: readonly GroupSpec[] = [
   { name: "container", aliases: ["containers", "c"], summary: "manage containers" },
   { name: "task", aliases: ["tasks", "t"], summary: "manage running containers' processes" },
   { name: "namespace", aliases: ["namespaces", "ns"], summary: "manage namespaces" },
+  { name: "image", aliases: ["images", "i"], summary: "manage images" },
 ];
 
 /** Every command, in help order. */

@@ -10,6 +10,8 @@ import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "./defaults.js";
 import type { Envelope } from "./events.js";
 import { decodeEnvelope } from "./events.js";
 import { pullImage, type PullOptions, type PulledImage } from "./images.js";
+import { prepareImageRootfs, removeSnapshot, type ImageRootfs } from "./images-rootfs.js";
+import { deleteImage, getImage, listImages, tagImage, type ImageInfo } from "./images-records.js";
 import { NamespaceService } from "./namespaces.js";
 import type { ProcessState } from "./process.js";
 import { processStateOf } from "./process.js";
@@ -150,6 +152,36 @@ export class Client {
   /** Pulls an image into the daemon (resolve, fetch, record, unpack), reporting progress. */
   pull(reference: string, options?: PullOptions): Promise<PulledImage> {
     return pullImage(this.#session, reference, options);
+  }
+
+  /** An image record by its full name (`docker.io/library/busybox:latest`). */
+  getImage(name: string, call?: CallOptions): Promise<ImageInfo> {
+    return getImage(this.#session, name, call);
+  }
+
+  /** Image records of the namespace, optionally filtered (`name~=busybox`). */
+  listImages(filters?: readonly string[], call?: CallOptions): Promise<ImageInfo[]> {
+    return listImages(this.#session, filters, call);
+  }
+
+  /** Removes an image name (`sync`: collect unreferenced content and snapshots first). */
+  deleteImage(name: string, options?: { sync?: boolean }, call?: CallOptions): Promise<void> {
+    return deleteImage(this.#session, name, options, call);
+  }
+
+  /** Gives an image a second name. */
+  tagImage(source: string, target: string, call?: CallOptions): Promise<ImageInfo> {
+    return tagImage(this.#session, source, target, call);
+  }
+
+  /** Prepares snapshot `key` on an image's layers: its mounts (a task's rootfs) and process config. */
+  prepareImageRootfs(image: string, key: string, call?: CallOptions): Promise<ImageRootfs> {
+    return prepareImageRootfs(this.#session, image, key, call);
+  }
+
+  /** Removes a snapshot (a container's rootfs made by prepareImageRootfs). */
+  removeSnapshot(snapshotter: string, key: string, call?: CallOptions): Promise<void> {
+    return removeSnapshot(this.#session, snapshotter, key, call);
   }
 
   // ---- containers and tasks ----

@@ -121,3 +121,5 @@ export type {
   ProcessOverrides,
   ResolvedUser,
 } from "./images-config.js";
+export type { ImageInfo } from "./images-records.js";
+export type { ImageRootfs } from "./images-rootfs.js";

@@ -9,6 +9,9 @@ import type { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbo
 import type { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import type { Version } from "@sandboxd/api/services/version/v1/version_pb";
 import type { Pull } from "@sandboxd/api/sandboxd/images/v1/pull_pb";
+import type { Images } from "@sandboxd/api/services/images/v1/images_pb";
+import type { Content } from "@sandboxd/api/services/content/v1/content_pb";
+import type { Snapshots } from "@sandboxd/api/services/snapshots/v1/snapshots_pb";
 import { isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
@@ -59,6 +62,9 @@ export class Services {
   readonly version: Client<typeof Version>;
   readonly introspection: Client<typeof Introspection>;
   readonly pull: Client<typeof Pull>;
+  readonly images: Client<typeof Images>;
+  readonly content: Client<typeof Content>;
+  readonly snapshots: Client<typeof Snapshots>;
 
   constructor(channel: Channel) {
     this.channel = channel;
@@ -96,6 +102,20 @@ export class Services {
       channel,
       async () => (await import("@sandboxd/api/sandboxd/images/v1/pull_pb")).Pull,
       ["pull"],
+    );
+    this.images = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/images/v1/images_pb")).Images,
+    );
+    this.content = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/content/v1/content_pb")).Content,
+      ["read", "list"],
+    );
+    this.snapshots = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/services/snapshots/v1/snapshots_pb")).Snapshots,
+      ["list"],
     );
   }
 }

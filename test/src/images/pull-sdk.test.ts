@@ -37,7 +37,7 @@ test("client.pull streams per-layer progress, ends with the image, maps errors t
     content,
     images: records,
     unpack: async (c, img) => {
-      await unpackImage(c, { snapshotter, content }, img);
+      await unpackImage(c, content, snapshotter, img.manifest.digest);
     },
   });
   const root: Ctx = background();

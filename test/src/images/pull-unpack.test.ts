@@ -46,7 +46,7 @@ async function stack(t: AfterHook) {
     images,
     backoffMs: 10,
     unpack: async (c, image) => {
-      await unpackImage(c, { snapshotter, content }, image);
+      await unpackImage(c, content, snapshotter, image.manifest.digest);
     },
   });
   return { dir, content, snapshotter, images, service };

@@ -1,5 +1,5 @@
 // The specs of `sbx pull` and `sbx image ...`: names, flags, help and examples (the code is in ../commands/).
-import { defineCommand } from "./common.js";
+import { defineCommand, quiet } from "./common.js";
 
 export const pullFlags = [
   {
@@ -34,4 +34,65 @@ const pull = defineCommand({
   load: () => import("../commands/image-pull.js"),
 });
 
-export const imageCommands = [pull];
+export const imageLsFlags = [
+  quiet,
+  {
+    name: "filter",
+    type: "value",
+    multiple: true,
+    valueName: "FILTER",
+    description: "containerd filter, e.g. name~=busybox",
+  },
+] as const;
+
+const imageLs = defineCommand({
+  name: "image ls",
+  aliases: ["list"],
+  summary: "list images",
+  usage: "[flags]",
+  flags: imageLsFlags,
+  args: { min: 0, max: 0, names: "" },
+  examples: ["sbx image ls", "sbx -o json image ls"],
+  load: () => import("../commands/image-ls.js"),
+});
+
+export const imageInspectFlags = [] as const;
+
+const imageInspect = defineCommand({
+  name: "image inspect",
+  summary: "show image records as JSON",
+  usage: "IMAGE...",
+  flags: imageInspectFlags,
+  args: { min: 1, names: "IMAGE..." },
+  examples: ["sbx image inspect busybox"],
+  load: () => import("../commands/image-inspect.js"),
+});
+
+export const imageRmFlags = [
+  { name: "async", type: "switch", description: "return before garbage collection" },
+] as const;
+
+const imageRm = defineCommand({
+  name: "image rm",
+  aliases: ["remove", "delete"],
+  summary: "remove image names (and, unless --async, collect what nothing references)",
+  usage: "[flags] IMAGE...",
+  flags: imageRmFlags,
+  args: { min: 1, names: "IMAGE..." },
+  examples: ["sbx image rm 127.0.0.1:5000/library/busybox:latest"],
+  load: () => import("../commands/image-rm.js"),
+});
+
+export const imageTagFlags = [] as const;
+
+const imageTag = defineCommand({
+  name: "image tag",
+  summary: "give an image another name",
+  usage: "SOURCE TARGET",
+  flags: imageTagFlags,
+  args: { min: 2, max: 2, names: "SOURCE TARGET" },
+  examples: ["sbx image tag 127.0.0.1:5000/library/busybox:latest busybox:mine"],
+  load: () => import("../commands/image-tag.js"),
+});
+
+export const imageCommands = [pull, imageLs, imageInspect, imageRm, imageTag];

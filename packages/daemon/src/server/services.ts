@@ -97,7 +97,10 @@ export const services: readonly ServiceRow[] = [
     id: "diff",
     service: "diff-service",
     register: (grpc, d) =>
-      grpc.register(Diff, diffService(new DiffLocal(d.images.content, d.images.addToLease), d.ctxOf)),
+      grpc.register(
+        Diff,
+        diffService(new DiffLocal(d.images.content, d.images.addToLease), d.ctxOf),
+      ),
   },
   { id: "events", register: (grpc, d) => grpc.register(Events, eventsService(d.events, d.ctxOf)) },
   {
@@ -106,7 +109,10 @@ export const services: readonly ServiceRow[] = [
     register: (grpc, d) =>
       grpc.register(
         Images,
-        imagesService(new ImagesLocal(d.images.images, (ctx) => d.images.gc.collect(ctx), d.exchange), d.ctxOf),
+        imagesService(
+          new ImagesLocal(d.images.images, (ctx) => d.images.gc.collect(ctx), d.exchange),
+          d.ctxOf,
+        ),
       ),
   },
   {

@@ -10,6 +10,4 @@ export type {
 } from "./types.js";
 export { PullService } from "./service.js";
 export type { PullRequest, PullServiceOptions } from "./service.js";
-export { unpackImage, uncompressedLabel } from "./unpack-image.js";
-export type { UnpackDeps } from "./unpack-image.js";
 export { storeRecords } from "./records.js";

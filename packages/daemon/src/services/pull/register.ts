@@ -25,7 +25,7 @@ export function registerPullService(
     ...(snapshotter
       ? {
           unpack: async (ctx, image) => {
-            await unpackImage(ctx, { snapshotter, content: stack.content }, image);
+            await unpackImage(ctx, stack.content, snapshotter, image.manifest.digest);
           },
         }
       : {}),
