@@ -88,11 +88,19 @@ export class Daemon {
   readonly parts: DaemonParts;
   readonly #closers: Rollback;
   readonly #http: http.Server | undefined;
+  /** The drain's grace, read by its closer; set by stop(). */
+  readonly #grace: { ms: number };
   #stopping: Promise<void> | undefined;
 
-  private constructor(parts: DaemonParts, closers: Rollback, metricsHttp: http.Server | undefined) {
+  private constructor(
+    parts: DaemonParts,
+    closers: Rollback,
+    grace: { ms: number },
+    metricsHttp: http.Server | undefined,
+  ) {
     this.parts = parts;
     this.#closers = closers;
+    this.#grace = grace;
     this.#http = metricsHttp;
   }
 
@@ -256,12 +264,8 @@ export class Daemon {
       metrics,
       cri,
     };
-    const daemon = new Daemon(parts, closers, metricsHttp);
-    daemon.#grace = grace;
-    return daemon;
+    return new Daemon(parts, closers, grace, metricsHttp);
   }
-
-  #grace: { ms: number } = { ms: 3000 };
 
   /** The metrics listener's `host:port` (with the real port when configured as 0). */
   get metricsAddress(): string | undefined {
