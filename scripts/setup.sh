@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # containerd-shim-runc-v2) for the interop tests, iproute2 and iptables for pod
 # networking, socat for sbx-sandboxer's terminals (stdin into conmon's attach socket),
 # catatonit as PID 1 of a pod's shared pid namespace.
-debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat catatonit)
+debian_packages=(runc conmon containerd containernetworking-plugins busybox-static iproute2 iptables util-linux procps kmod socat catatonit docker-registry apache2-utils)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do

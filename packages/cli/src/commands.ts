@@ -461,6 +461,35 @@ export const commands: readonly CommandSpec[] = [
     load: () => import("./commands/namespace-create.js"),
   },
   {
+    name: "pull",
+    summary: "pull an image into sandboxd (resolve, fetch, unpack) with per-layer progress",
+    usage: "[flags] IMAGE",
+    description:
+      "The daemon pulls: registry hosts and mirrors come from its hosts.toml config_path\n(/etc/sandboxd/certs.d). Plain lines when stdout is not a terminal, JSON lines with -o json.",
+    flags: [
+      {
+        name: "platform",
+        type: "value",
+        valueName: "OS/ARCH[/VARIANT]",
+        description: "platform to pull (default: the daemon's)",
+      },
+      {
+        name: "user",
+        short: "u",
+        type: "value",
+        valueName: "USER[:PASSWORD]",
+        env: "SBX_REGISTRY_USER",
+        description: "registry credentials (password also from $SBX_REGISTRY_PASSWORD)",
+      },
+    ],
+    args: { min: 1, max: 1, names: "IMAGE" },
+    examples: [
+      "sbx pull 127.0.0.1:5000/library/busybox:latest",
+      "sbx -o json pull registry.k8s.io/pause:3.10",
+    ],
+    load: () => import("./commands/image-pull.js"),
+  },
+  {
     name: "namespace ls",
     aliases: ["list"],
     summary: "list namespaces",

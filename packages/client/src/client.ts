@@ -8,6 +8,7 @@ import { Container as ContainerClass, containerInfoOf, createContainer } from ".
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "./defaults.js";
 import type { Envelope } from "./events.js";
 import { decodeEnvelope } from "./events.js";
+import { pullImage, type PullOptions, type PulledImage } from "./images.js";
 import { NamespaceService } from "./namespaces.js";
 import type { ProcessState } from "./process.js";
 import { processStateOf } from "./process.js";
@@ -139,6 +140,13 @@ export class Client {
       this.#session.call(call),
     );
     return r.list.map((s) => new Sandbox(this.#session, sandboxInfoOf(s)));
+  }
+
+  // ---- images ----
+
+  /** Pulls an image into the daemon (resolve, fetch, record, unpack), reporting progress. */
+  pull(reference: string, options?: PullOptions): Promise<PulledImage> {
+    return pullImage(this.#session, reference, options);
   }
 
   // ---- containers and tasks ----

@@ -112,3 +112,12 @@ export type {
   Spec,
   User,
 } from "./oci/types.js";
+
+export type { PullOptions, PullProgress, PulledImage, RegistryCredentials } from "./images.js";
+export { imageProcess, resolveUser } from "./images-config.js";
+export type {
+  ImageProcess,
+  ImageProcessConfig,
+  ProcessOverrides,
+  ResolvedUser,
+} from "./images-config.js";

@@ -8,6 +8,7 @@ import type { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_
 import type { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Tasks } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import type { Version } from "@sandboxd/api/services/version/v1/version_pb";
+import type { Pull } from "@sandboxd/api/sandboxd/images/v1/pull_pb";
 import { isNotFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
@@ -57,6 +58,7 @@ export class Services {
   readonly events: Client<typeof Events>;
   readonly version: Client<typeof Version>;
   readonly introspection: Client<typeof Introspection>;
+  readonly pull: Client<typeof Pull>;
 
   constructor(channel: Channel) {
     this.channel = channel;
@@ -89,6 +91,11 @@ export class Services {
       channel,
       async () =>
         (await import("@sandboxd/api/services/introspection/v1/introspection_pb")).Introspection,
+    );
+    this.pull = lazyClient(
+      channel,
+      async () => (await import("@sandboxd/api/sandboxd/images/v1/pull_pb")).Pull,
+      ["pull"],
     );
   }
 }

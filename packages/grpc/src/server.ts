@@ -47,7 +47,9 @@ export class GrpcServer {
       handlers[method.localName] =
         method.methodKind === "server_streaming"
           ? this.#serverStreaming(method, handler)
-          : this.#unary(method, handler);
+          : method.methodKind === "bidi_streaming"
+            ? this.#bidiStreaming(method, handler)
+            : this.#unary(method, handler);
     }
     this.#server.addService(definition, handlers);
     return this;
@@ -131,6 +133,51 @@ export class GrpcServer {
       }
       const pump = async (): Promise<void> => {
         const stream = handler(call.request, serverCall) as AsyncIterable<unknown>;
+        for await (const item of stream) {
+          if (serverCall.signal.aborted) break;
+          if (!call.write(toMessage(method.output, item))) {
+            await new Promise((resolve) => call.once("drain", resolve));
+          }
+        }
+      };
+      pump().then(
+        () => {
+          end();
+          if (!call.cancelled) call.end();
+          this.#done(serverCall.path, call.cancelled ? Code.Canceled : Code.OK, started);
+        },
+        (err: unknown) => fail(err),
+      );
+    };
+  }
+
+  /** Bidi: the handler reads the requests as an async iterable and yields responses. */
+  #bidiStreaming(
+    method: DescMethod,
+    handler: AnyHandler | undefined,
+  ): grpc.handleBidiStreamingCall<Message, Message> {
+    return (call) => {
+      const started = performance.now();
+      // A duplex call has the writable call's surface (cancelled, deadline, metadata).
+      const { serverCall, end } = serverCallOf(
+        call as unknown as grpc.ServerWritableStream<Message, Message>,
+      );
+      const fail = (err: unknown): void => {
+        end();
+        const status = this.#errorToStatus(err);
+        call.emit("error", { code: status.code, details: status.message });
+        this.#done(serverCall.path, status.code, started, err);
+      };
+      if (!handler) {
+        fail(unimplemented(`method ${method.name} not implemented`));
+        return;
+      }
+      const pump = async (): Promise<void> => {
+        const requests = call as unknown as AsyncIterable<Message>;
+        const stream = handler(
+          requests as unknown as Message,
+          serverCall,
+        ) as AsyncIterable<unknown>;
         for await (const item of stream) {
           if (serverCall.signal.aborted) break;
           if (!call.write(toMessage(method.output, item))) {

@@ -67,7 +67,16 @@ type ServerMethod<M> = M extends {
         output: infer O extends DescMessage;
       }
     ? (request: MessageShape<I>, call: ServerCall) => AsyncIterable<MessageInitShape<O>>
-    : never;
+    : M extends {
+          methodKind: "bidi_streaming";
+          input: infer I extends DescMessage;
+          output: infer O extends DescMessage;
+        }
+      ? (
+          requests: AsyncIterable<MessageShape<I>>,
+          call: ServerCall,
+        ) => AsyncIterable<MessageInitShape<O>>
+      : never;
 
 /** A typed implementation of a service. Methods left out answer UNIMPLEMENTED. */
 export type ServiceImpl<S extends AnyService> = {

@@ -27,6 +27,39 @@ export { assertNoLeaks, diffLeaks, snapshotLeaks } from "./leaks.js";
 export type { LeakScope, LeakSnapshot } from "./leaks.js";
 export { sandboxdBinary, sandboxdPaths, startSandboxd } from "./sandboxd.js";
 export type { Sandboxd, SandboxdOptions } from "./sandboxd.js";
+export { registryBinary, startRegistry } from "./registry.js";
+export type { Registry, RegistryAuth, RegistryOptions } from "./registry.js";
+export { tar } from "./registry-tar.js";
+export type { TarEntry, TarEntryType } from "./registry-tar.js";
+export {
+  blob,
+  buildImage,
+  buildIndex,
+  buildLayer,
+  busyboxEntries,
+  hostPlatform,
+  hostileSpec,
+  mediaTypes,
+  multiLayerSpec,
+  sha256,
+} from "./registry-images.js";
+export type {
+  Blob,
+  BuiltImage,
+  BuiltIndex,
+  Compression,
+  HostileKind,
+  ImageConfigSpec,
+  ImageFormat,
+  ImageSpec,
+  Layer,
+  LayerSpec,
+  Platform,
+} from "./registry-images.js";
+export { pushBlob, pushImage, pushIndex, pushManifest } from "./registry-push.js";
+export { startFaultProxy } from "./registry-proxy.js";
+export type { FaultAction, FaultProxy, ProxiedRequest } from "./registry-proxy.js";
+export { harnessCall } from "./registry-http.js";
 export {
   createNetns,
   criFifos,

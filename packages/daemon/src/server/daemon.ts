@@ -34,6 +34,8 @@ import { IntrospectionLocal } from "../services/introspection/local.js";
 import { Introspection, introspectionService } from "../services/introspection/service.js";
 import { LeasesLocal } from "../services/leases/local.js";
 import { Leases, leasesService } from "../services/leases/service.js";
+import { openImageStack, registerImageServices } from "../services/images/stack.js";
+import { registerPullService } from "../services/pull/register.js";
 import { NamespacesLocal } from "../services/namespaces/local.js";
 import { Namespaces, namespacesService } from "../services/namespaces/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
@@ -236,6 +238,7 @@ export class Daemon {
       },
     });
     const ctxOf = requestContexts(root);
+    const imageStack = await openImageStack(config.root, metadata);
     const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
     const introspection = await IntrospectionLocal.open(
       config.root,
@@ -259,7 +262,10 @@ export class Daemon {
       .register(Containers, containersService(containersLocal, ctxOf))
       .register(Tasks, tasksService(tasksLocal, ctxOf))
       .register(Events, eventsService(events, ctxOf))
-      .register(Leases, leasesService(new LeasesLocal(metadata.leases), ctxOf))
+      .register(
+        Leases,
+        leasesService(new LeasesLocal(metadata.leases, (ctx) => imageStack.gc.collect(ctx)), ctxOf),
+      )
       .register(SandboxStoreService, sandboxStoreService(storeLocal, ctxOf))
       .register(SandboxControllerService, sandboxControllerService(controllerLocal, ctxOf));
     const cri = await startCri({
@@ -274,6 +280,9 @@ export class Daemon {
       sandboxController: controllerLocal,
       version: options.version.version,
     });
+
+    registerImageServices(grpc, imageStack, ctxOf);
+    registerPullService(grpc, imageStack, ctxOf);
 
     const ttrpc = new TtrpcServer({ errorToStatus: toStatus });
     ttrpc.register(TtrpcEvents, ttrpcEventsService(events, ttrpcContexts(root)));

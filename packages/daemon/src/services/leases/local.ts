@@ -1,8 +1,8 @@
 /**
  * Leases policy (containerd services/leases/local.go): an empty id gets a
- * generated one. sandboxd has no content or snapshot store, so leases hold
- * nothing back from garbage collection; `sync` on Delete has nothing to wait
- * for. Resources are recorded and listed.
+ * generated one. A lease's resources (content, ingests, snapshots) are
+ * garbage-collection roots while it lives; Delete runs a collection, awaited
+ * with `sync`.
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Ctx } from "@sandboxd/core";
@@ -23,17 +23,23 @@ import { empty, type Empty, type Reply } from "../reply.js";
 
 export class LeasesLocal {
   readonly #store: LeaseStore;
+  readonly #collect: ((ctx: Ctx) => Promise<unknown>) | undefined;
 
-  constructor(store: LeaseStore) {
+  /** `collect` runs garbage collection after a delete (awaited when the request asks `sync`). */
+  constructor(store: LeaseStore, collect?: (ctx: Ctx) => Promise<unknown>) {
     this.#store = store;
+    this.#collect = collect;
   }
 
   create(ctx: Ctx, req: CreateRequest): Reply<typeof CreateResponseSchema> {
     return { lease: toProto(this.#store.create(ctx, req.id, req.labels)) };
   }
 
-  delete(ctx: Ctx, req: DeleteRequest): Empty {
+  async delete(ctx: Ctx, req: DeleteRequest): Promise<Empty> {
     this.#store.delete(ctx, req.id);
+    const gc = this.#collect?.(ctx);
+    if (req.sync) await gc;
+    else gc?.catch((err: unknown) => ctx.log.warn({ error: String(err) }, "gc after lease delete"));
     return empty;
   }
 

@@ -1,0 +1,35 @@
+/**
+ * Puts sandboxd.images.v1.Pull on the daemon's gRPC server over the image stack: content
+ * store, image records, the default snapshotter (unpack), registry hosts from a hosts.toml
+ * `config_path` (default /etc/sandboxd/certs.d, or $SANDBOXD_REGISTRY_CONFIG_PATH).
+ */
+import type { GrpcServer } from "@sandboxd/grpc";
+import { PullService, storeRecords, unpackImage } from "@sandboxd/images";
+import type { CtxOf } from "../../server/rpc.js";
+import type { ImageStack } from "../images/stack.js";
+import { Pull, pullService } from "./service.js";
+
+export const defaultRegistryConfigPath = "/etc/sandboxd/certs.d";
+
+export function registerPullService(
+  grpc: GrpcServer,
+  stack: ImageStack,
+  ctxOf: CtxOf,
+  hostsConfigPath = process.env.SANDBOXD_REGISTRY_CONFIG_PATH ?? defaultRegistryConfigPath,
+): PullService {
+  const snapshotter = stack.snapshotters.get(stack.defaultSnapshotter);
+  const pulls = new PullService({
+    content: stack.content,
+    images: storeRecords(stack.images),
+    hostsConfigPath,
+    ...(snapshotter
+      ? {
+          unpack: async (ctx, image) => {
+            await unpackImage(ctx, { snapshotter, content: stack.content }, image);
+          },
+        }
+      : {}),
+  });
+  grpc.register(Pull, pullService(pulls, ctxOf));
+  return pulls;
+}

@@ -1,0 +1,1 @@
+export { configureHosts, hostDir, hostDirectory, parseHostsToml } from "./hosts.js";
