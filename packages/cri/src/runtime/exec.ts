@@ -70,6 +70,13 @@ export class Execs {
     ) as { process: Record<string, unknown> };
     const process = { ...spec.process, args: [...cmd], terminal: io.tty };
     try {
+      if (fifos.stdin) {
+        // Held before the exec exists, so its stdin sees no EOF until the client's stdin ends.
+        stdinFd = openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK);
+        stdinSock = new net.Socket({ fd: stdinFd, readable: false, writable: true });
+        stdinFd = undefined;
+        stdinSock.on("error", () => undefined);
+      }
       await this.#b.tasks.exec(
         ctx,
         create(ExecProcessRequestSchema, {
@@ -82,16 +89,13 @@ export class Execs {
           spec: jsonAny("types.containerd.io/opencontainers/runtime-spec/1/Process", process),
         }),
       );
-      if (fifos.stdin && io.stdin) {
-        stdinFd = openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK);
-        stdinSock = new net.Socket({ fd: stdinFd, readable: false, writable: true });
-        stdinFd = undefined;
-        stdinSock.on("error", () => undefined);
+      if (stdinSock && io.stdin) {
         const sock = stdinSock;
         io.stdin.on("data", (d: Buffer) => sock.write(d));
         io.stdin.on("end", () => {
           // end() alone leaves a pipe's descriptor open: the reader would never see EOF.
           sock.end(() => sock.destroy());
+          sock.once("error", () => sock.destroy());
           void ignoreNotFound(() =>
             this.#b.tasks.closeIO(
               ctx,
