@@ -73,7 +73,12 @@ async function watchOoms(
   try {
     for await (const env of backend.events.subscribe(signal, [filter])) {
       const oom = fromAny(TaskOOMSchema, env.event);
-      if (oom) await containers.markOom(root, oom.containerId).catch(() => undefined);
+      if (oom)
+        await containers
+          .markOom(root, oom.containerId)
+          .catch((err: unknown) =>
+            root.log.warn({ error: err, id: oom.containerId }, "recording an OOM kill"),
+          );
     }
   } catch (err) {
     if (!signal.aborted) root.log.warn({ error: err }, "watching OOM events");

@@ -26,6 +26,7 @@ import {
   KillRequestSchema,
   StartRequestSchema,
   WaitRequestSchema,
+  MetricsRequestSchema,
   UpdateTaskRequestSchema,
 } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import { ContainerConfigSchema } from "@sandboxd/api/cri/runtime/v1/api_pb";
@@ -35,6 +36,8 @@ import type { Backend } from "../backend.js";
 import { handlerOf, type CriConfig } from "../config.js";
 import { ContainerOutput } from "../logs/cri-log.js";
 import { makeFifos } from "./io.js";
+import { usageOf } from "./stats.js";
+import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Pod } from "./pods.js";
 import {
   configExtension,
@@ -251,6 +254,8 @@ export class Containers {
         ctx.log.warn({ error: err, id: c.id }, "waiting for container exit");
       }
       stdin?.destroy();
+      // 137 may be an OOM kill whose event has not arrived: ask the cgroup before the task goes.
+      if (exitCode === 137 && !live.oom) live.oom = await this.#oomKilled(ctx, c.id);
       await output.finish();
       const current = await this.records.get(ctx, c.id).catch(() => undefined);
       if (current) {
@@ -258,6 +263,11 @@ export class Containers {
         current.state.exitCode = exitCode;
         current.state.reason = live.oom ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error";
         await this.records.setState(ctx, c.id, current.state).catch(() => undefined);
+        // An OOM event that arrived while the exit was being written.
+        if (live.oom && current.state.reason !== "OOMKilled") {
+          current.state.reason = "OOMKilled";
+          await this.records.setState(ctx, c.id, current.state).catch(() => undefined);
+        }
       }
       await ignoreNotFound(() =>
         this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
@@ -268,13 +278,23 @@ export class Containers {
     this.live.set(c.id, live);
   }
 
+  async #oomKilled(ctx: Ctx, id: string): Promise<boolean> {
+    try {
+      const r = await this.#b.tasks.metrics(
+        ctx,
+        create(MetricsRequestSchema, { filters: [`id==${id}`] }),
+      );
+      const data = r.metrics?.[0]?.data as Any | undefined;
+      return (usageOf(data)?.oomKills ?? 0n) > 0n;
+    } catch {
+      return false;
+    }
+  }
+
   /** A /tasks/oom event: the reason becomes OOMKilled, also when the exit was recorded first. */
   async markOom(ctx: Ctx, id: string): Promise<void> {
     const l = this.live.get(id);
-    if (l) {
-      l.oom = true;
-      return;
-    }
+    if (l) l.oom = true;
     const c = await this.records.get(ctx, id).catch(() => undefined);
     if (c?.state.finishedAt && c.state.reason !== "OOMKilled") {
       c.state.reason = "OOMKilled";

@@ -70,6 +70,13 @@ export class Execs {
     ) as { process: Record<string, unknown> };
     const process = { ...spec.process, args: [...cmd], terminal: io.tty };
     try {
+      if (fifos.stdin) {
+        // Held before the exec exists, so its stdin sees no EOF until the client's stdin ends.
+        stdinFd = openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK);
+        stdinSock = new net.Socket({ fd: stdinFd, readable: false, writable: true });
+        stdinFd = undefined;
+        stdinSock.on("error", () => undefined);
+      }
       await this.#b.tasks.exec(
         ctx,
         create(ExecProcessRequestSchema, {
@@ -82,28 +89,42 @@ export class Execs {
           spec: jsonAny("types.containerd.io/opencontainers/runtime-spec/1/Process", process),
         }),
       );
-      if (fifos.stdin && io.stdin) {
-        stdinFd = openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK);
-        stdinSock = new net.Socket({ fd: stdinFd, readable: false, writable: true });
-        stdinFd = undefined;
-        stdinSock.on("error", () => undefined);
+      let markStarted: () => void = () => undefined;
+      const started = new Promise<void>((r) => (markStarted = r));
+      if (stdinSock && io.stdin) {
         const sock = stdinSock;
         io.stdin.on("data", (d: Buffer) => sock.write(d));
-        io.stdin.on("end", () => {
-          // end() alone leaves a pipe's descriptor open: the reader would never see EOF.
-          sock.end(() => sock.destroy());
-          void ignoreNotFound(() =>
-            this.#b.tasks.closeIO(
-              ctx,
-              create(CloseIORequestSchema, { containerId: c.id, execId, stdin: true }),
-            ),
-          ).catch(() => undefined);
-        });
+        let ended = false;
+        const endInput = (): void => {
+          if (ended) return;
+          ended = true;
+          // A FIFO cannot be half-closed: closing our descriptor, once what was written left
+          // the socket, is the EOF (end() alone may leave it open).
+          // Not before the exec started: a FIFO both of whose ends are closed drops what it holds.
+          void started.then(() => {
+            if (sock.writableLength === 0) sock.destroy();
+            else sock.once("drain", () => sock.destroy());
+          });
+          // CloseIO only once the exec started (before, the sandboxer has no stdin to close).
+          void started
+            .then(() =>
+              ignoreNotFound(() =>
+                this.#b.tasks.closeIO(
+                  ctx,
+                  create(CloseIORequestSchema, { containerId: c.id, execId, stdin: true }),
+                ),
+              ),
+            )
+            .catch(() => undefined);
+        };
+        io.stdin.once("end", endInput);
+        io.stdin.once("close", endInput);
       }
       const exited = Promise.resolve(
         this.#b.tasks.wait(ctx, create(WaitRequestSchema, { containerId: c.id, execId })),
       );
       await this.#b.tasks.start(ctx, create(StartRequestSchema, { containerId: c.id, execId }));
+      markStarted();
       if (resize) {
         void (async () => {
           for await (const s of resize) {

@@ -6,6 +6,8 @@ import { ContainerStatsSchema, type ContainerStats } from "@sandboxd/api/cri/run
 import type { Any } from "@bufbuild/protobuf/wkt";
 
 export interface Usage {
+  /** OOM kills in the cgroup (v1 memory.oom_control oom_kill, v2 memory.events oom_kill). */
+  oomKills: bigint;
   cpuNs: bigint;
   memoryBytes: bigint;
   workingSetBytes: bigint;
@@ -18,6 +20,7 @@ export function usageOf(data: Any | undefined): Usage | undefined {
     const usage = m.memory?.usage?.usage ?? 0n;
     const inactive = m.memory?.totalInactiveFile ?? 0n;
     return {
+      oomKills: m.memoryOomControl?.oomKill ?? 0n,
       cpuNs: m.cpu?.usage?.total ?? 0n,
       memoryBytes: usage,
       workingSetBytes: usage > inactive ? usage - inactive : 0n,
@@ -28,6 +31,7 @@ export function usageOf(data: Any | undefined): Usage | undefined {
     const usage = m.memory?.usage ?? 0n;
     const inactive = m.memory?.inactiveFile ?? 0n;
     return {
+      oomKills: m.memoryEvents?.oomKill ?? 0n,
       cpuNs: (m.cpu?.usageUsec ?? 0n) * 1000n,
       memoryBytes: usage,
       workingSetBytes: usage > inactive ? usage - inactive : 0n,
