@@ -53,6 +53,9 @@ await Promise.all(
       format: "esm",
       target: "node22",
       banner: { js: banner },
+      // Loaded from node_modules at run time, not bundled: @sandboxd/images starts its unpack
+      // worker from a file next to its own module, and koffi loads a native addon.
+      external: ["@sandboxd/images", "koffi"],
       logLevel: "warning",
       legalComments: "none",
     });

@@ -9,7 +9,14 @@
  */
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { AnySchema, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isNotFound, messageOf, unknown, wrap } from "@sandboxd/errdefs";
+import {
+  invalidArgument,
+  isInvalidArgument,
+  isNotFound,
+  messageOf,
+  unknown,
+  wrap,
+} from "@sandboxd/errdefs";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { deleteArgs, resolveShimBinary, shimBinaryName, startArgs } from "@sandboxd/shim";
 import { DeleteResponseSchema } from "@sandboxd/api/runtime/task/v2/shim_pb";
@@ -65,9 +72,11 @@ export class BinaryShims {
     try {
       path = resolveShimBinary(runtime, { extraDirs: this.#config.extraDirs });
     } catch (err) {
-      // containerd says it as a plain error, so the code is UNKNOWN.
+      // A name that cannot name a shim is the caller's mistake; a well-formed name whose
+      // binary is missing containerd says as a plain error, so the code is UNKNOWN.
       const why = unresolvedRuntime(runtime, err);
-      throw unknown(`failed to start shim: failed to resolve runtime path: ${why}`, { cause: err });
+      const make = isInvalidArgument(err) ? invalidArgument : unknown;
+      throw make(`failed to start shim: failed to resolve runtime path: ${why}`, { cause: err });
     }
     if (!runtime.startsWith("/")) this.#resolved.set(runtime, path);
     return path;
