@@ -11,12 +11,15 @@ import { Pull, pullService } from "./service.js";
 
 export const defaultRegistryConfigPath = "/etc/sandboxd/certs.d";
 
-export function registerPullService(
-  grpc: GrpcServer,
+const shared = new WeakMap<ImageStack, PullService>();
+
+/** The daemon's one PullService over `stack` (the gRPC service and the CRI share its fetcher). */
+export function pullServiceOf(
   stack: ImageStack,
-  ctxOf: CtxOf,
   hostsConfigPath = process.env.SANDBOXD_REGISTRY_CONFIG_PATH ?? defaultRegistryConfigPath,
 ): PullService {
+  const known = shared.get(stack);
+  if (known) return known;
   const snapshotter = stack.snapshotters.get(stack.defaultSnapshotter);
   const pulls = new PullService({
     content: stack.content,
@@ -30,6 +33,17 @@ export function registerPullService(
         }
       : {}),
   });
+  shared.set(stack, pulls);
+  return pulls;
+}
+
+export function registerPullService(
+  grpc: GrpcServer,
+  stack: ImageStack,
+  ctxOf: CtxOf,
+  hostsConfigPath?: string,
+): PullService {
+  const pulls = pullServiceOf(stack, hostsConfigPath);
   grpc.register(Pull, pullService(pulls, ctxOf));
   return pulls;
 }
