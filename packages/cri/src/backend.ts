@@ -169,6 +169,8 @@ export interface ImagesPort {
   readonly snapshotter: string;
   /** Prepares the active snapshot `key` on `parent` (a chain ID); its mounts. */
   prepare(ctx: Ctx, key: string, parent: string): Promise<Mount[]>;
+  /** The mounts of the snapshot `key`. */
+  mounts(ctx: Ctx, key: string): Promise<Mount[]>;
   /** Removes the snapshot `key` (missing ignored). */
   removeSnapshot(ctx: Ctx, key: string): Promise<void>;
 }

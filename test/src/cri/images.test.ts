@@ -4,6 +4,8 @@
 // remove, uid/username) plus AuthConfig, ImageFsInfo, and a container whose
 // rootfs is the pulled image's snapshot.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ContainerState, ImageService } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { Channel } from "@sandboxd/grpc";
@@ -11,11 +13,12 @@ import {
   buildImage,
   busyboxEntries,
   multiLayerSpec,
+  waitUntil,
   pushImage,
   requireRoot,
   startRegistry,
 } from "@sandboxd/testing";
-import { openCri } from "./harness.js";
+import { containerConfig, openCri, podConfig } from "./harness.js";
 
 test(
   "CRI ImageService: pull with AuthConfig, status, list, remove, fs info",
@@ -95,6 +98,74 @@ test(
     const ctr = await w.daemon.ctr(["images", "ls", "-q"], { namespace: "k8s.io" });
     assert.deepEqual(ctr.stdout.trim().split("\n").sort(), [name, nobodyName, second].sort());
 
+    // A container of a pulled image: rootfs = a snapshot on the image's top chain ID (both
+    // layers, whiteouts applied), entrypoint + args, the image's env under the config's, its workdir.
+    const runner = buildImage({
+      ...multiLayerSpec("oci"),
+      config: {
+        Entrypoint: ["/bin/sh", "-c"],
+        Cmd: ["echo from cmd"],
+        Env: ["PATH=/bin", "GREETING=hello", "WHO=image"],
+        WorkingDir: "/srv",
+      },
+    });
+    const runnerName = await pushImage(reg, "library/runner", "1", runner);
+    await im.pullImage({ image: { image: runnerName }, auth });
+    const pod = podConfig(w, "img");
+    const { podSandboxId } = await w.rt.runPodSandbox({ config: pod });
+    const script =
+      'echo "$GREETING $WHO from $(pwd)"; ls /dir; test -e /etc/hello || echo whiteout';
+    const cfg = containerConfig(w, "runner", [], {
+      image: { image: runnerName },
+      args: [script],
+      envs: [{ key: "WHO", value: "cri" }],
+    });
+    const { containerId } = await w.rt.createContainer({
+      podSandboxId,
+      config: cfg,
+      sandboxConfig: pod,
+    });
+    await w.rt.startContainer({ containerId });
+    await waitUntil(
+      async () =>
+        (await w.rt.containerStatus({ containerId })).status?.state ===
+        ContainerState.CONTAINER_EXITED,
+      { timeoutMs: 60_000, what: "the container exits" },
+    );
+    const st = (await w.rt.containerStatus({ containerId })).status;
+    assert.equal(st?.exitCode, 0);
+    assert.equal(st?.imageRef, runner.config.digest);
+    const log = await readFile(join(pod.logDirectory, "runner.log"), "utf8");
+    const lines = log
+      .trimEnd()
+      .split("\n")
+      .map((l) => l.split(" ").slice(3).join(" "));
+    assert.deepEqual(lines, ["hello cri from /srv", "c", "whiteout"], log);
+    // The default command is the image's entrypoint + cmd.
+    const dflt = containerConfig(w, "dflt", [], { image: { image: runner.config.digest } });
+    const d = await w.rt.createContainer({ podSandboxId, config: dflt, sandboxConfig: pod });
+    await w.rt.startContainer({ containerId: d.containerId });
+    await waitUntil(
+      async () =>
+        (await w.rt.containerStatus({ containerId: d.containerId })).status?.state ===
+        ContainerState.CONTAINER_EXITED,
+      { timeoutMs: 60_000, what: "the default-command container exits" },
+    );
+    assert.match(
+      await readFile(join(pod.logDirectory, "dflt.log"), "utf8"),
+      / stdout F from cmd\n$/,
+    );
+    await assert.rejects(
+      w.rt.createContainer({
+        podSandboxId,
+        config: containerConfig(w, "missing", ["true"], { image: { image: "nope:1" } }),
+        sandboxConfig: pod,
+      }),
+      /not found/,
+    );
+    await w.rt.removePodSandbox({ podSandboxId });
+    await im.removeImage({ image: { image: runnerName } });
+
     // RemoveImage removes every tag of the image; again is fine.
     await im.removeImage({ image: { image: name } });
     assert.equal((await im.imageStatus({ image: { image: name } })).image, undefined);
@@ -105,6 +176,5 @@ test(
       (await im.listImages({})).images.map((i) => i.id),
       [nobody.config.digest],
     );
-    void ContainerState;
   },
 );

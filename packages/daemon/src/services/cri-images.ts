@@ -140,6 +140,10 @@ export function criImages(
         options: [...m.options],
       }));
     },
+    async mounts(ctx, key) {
+      if (!snapshotter) throw failedPrecondition("no snapshotter");
+      return snapshotter.mounts(ctx, key).map((m) => ({ ...m, options: [...m.options] }));
+    },
     async removeSnapshot(ctx, key) {
       if (!snapshotter) return;
       try {
