@@ -140,9 +140,11 @@ export function criImages(
         options: [...m.options],
       }));
     },
-    async mounts(ctx, key) {
-      if (!snapshotter) throw failedPrecondition("no snapshotter");
-      return snapshotter.mounts(ctx, key).map((m) => ({ ...m, options: [...m.options] }));
+    mounts(ctx, key) {
+      if (!snapshotter) return Promise.reject(failedPrecondition("no snapshotter"));
+      return Promise.resolve(
+        snapshotter.mounts(ctx, key).map((m) => ({ ...m, options: [...m.options] })),
+      );
     },
     async removeSnapshot(ctx, key) {
       if (!snapshotter) return;
