@@ -155,6 +155,25 @@ test(
       await readFile(join(pod.logDirectory, "dflt.log"), "utf8"),
       / stdout F from cmd\n$/,
     );
+    // A numeric USER of the image is the process's uid:gid when the config names no user.
+    const numeric = buildImage({
+      layers: [{ entries: busyboxEntries() }],
+      config: { User: "1234:5" },
+    });
+    const numericName = await pushImage(reg, "library/numeric", "1", numeric);
+    await im.pullImage({ image: { image: numericName }, auth });
+    const ids = containerConfig(w, "ids", ["sh", "-c", "echo $(id -u):$(id -g)"], {
+      image: { image: numericName },
+    });
+    const u = await w.rt.createContainer({ podSandboxId, config: ids, sandboxConfig: pod });
+    await w.rt.startContainer({ containerId: u.containerId });
+    await waitUntil(
+      async () =>
+        (await w.rt.containerStatus({ containerId: u.containerId })).status?.state ===
+        ContainerState.CONTAINER_EXITED,
+      { timeoutMs: 60_000, what: "the USER container exits" },
+    );
+    assert.match(await readFile(join(pod.logDirectory, "ids.log"), "utf8"), / stdout F 1234:5\n$/);
     await assert.rejects(
       w.rt.createContainer({
         podSandboxId,
@@ -165,6 +184,7 @@ test(
     );
     await w.rt.removePodSandbox({ podSandboxId });
     await im.removeImage({ image: { image: runnerName } });
+    await im.removeImage({ image: { image: numericName } });
 
     // RemoveImage removes every tag of the image; again is fine.
     await im.removeImage({ image: { image: name } });

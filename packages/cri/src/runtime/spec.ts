@@ -95,6 +95,12 @@ export function containerSpec(opts: {
     env.push(`HOSTNAME=${pod.hostname}`);
   const user: Record<string, unknown> = { uid: 0, gid: 0 };
   if (sc?.runAsUser) user.uid = Number(sc.runAsUser.value);
+  else if (!sc?.runAsUsername && ic?.User) {
+    // The image's USER when the config names none (numeric `uid[:gid]`; names need the rootfs).
+    const [u, g] = ic.User.split(":");
+    if (u && /^\d+$/.test(u)) user.uid = Number(u);
+    if (g && /^\d+$/.test(g) && !sc?.runAsGroup) user.gid = Number(g);
+  }
   if (sc?.runAsGroup) {
     if (!sc.runAsUser && !sc.runAsUsername)
       throw invalidArgument("run_as_group is set but run_as_user and run_as_username are not");

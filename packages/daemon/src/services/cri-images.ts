@@ -100,7 +100,7 @@ export function criImages(
     snapshotter: stack.defaultSnapshotter,
     normalize: (ref) => formatReference(parseReference(ref)),
     async pull(ctx, ref, auth) {
-      const image = await stack.gc.hold(() => pulls.pull(ctx, ref, auth ? { auth } : {}));
+      const image = await pulls.pull(ctx, ref, auth ? { auth } : {});
       return image.name;
     },
     async list(ctx) {

@@ -4,7 +4,7 @@
  * `config_path` (default /etc/sandboxd/certs.d, or $SANDBOXD_REGISTRY_CONFIG_PATH).
  */
 import type { GrpcServer } from "@sandboxd/grpc";
-import { PullService, storeRecords, unpackImage } from "@sandboxd/images";
+import { PullService, storeRecords, unpackImage, type PullServiceOptions } from "@sandboxd/images";
 import type { CtxOf } from "../../server/rpc.js";
 import type { ImageStack } from "../images/stack.js";
 import { Pull, pullService } from "./service.js";
@@ -12,6 +12,20 @@ import { Pull, pullService } from "./service.js";
 export const defaultRegistryConfigPath = "/etc/sandboxd/certs.d";
 
 const shared = new WeakMap<ImageStack, PullService>();
+
+/** Pulls with no garbage collection overlapping them (their content has no image record yet). */
+class HeldPullService extends PullService {
+  readonly #gc: ImageStack["gc"];
+
+  constructor(options: PullServiceOptions, gc: ImageStack["gc"]) {
+    super(options);
+    this.#gc = gc;
+  }
+
+  override pull(...args: Parameters<PullService["pull"]>): ReturnType<PullService["pull"]> {
+    return this.#gc.hold(() => super.pull(...args));
+  }
+}
 
 /** The daemon's one PullService over `stack` (the gRPC service and the CRI share its fetcher). */
 export function pullServiceOf(
@@ -21,18 +35,21 @@ export function pullServiceOf(
   const known = shared.get(stack);
   if (known) return known;
   const snapshotter = stack.snapshotters.get(stack.defaultSnapshotter);
-  const pulls = new PullService({
-    content: stack.content,
-    images: storeRecords(stack.images),
-    hostsConfigPath,
-    ...(snapshotter
-      ? {
-          unpack: async (ctx, image) => {
-            await unpackImage(ctx, stack.content, snapshotter, image.manifest.digest);
-          },
-        }
-      : {}),
-  });
+  const pulls = new HeldPullService(
+    {
+      content: stack.content,
+      images: storeRecords(stack.images),
+      hostsConfigPath,
+      ...(snapshotter
+        ? {
+            unpack: async (ctx, image) => {
+              await unpackImage(ctx, stack.content, snapshotter, image.manifest.digest);
+            },
+          }
+        : {}),
+    },
+    stack.gc,
+  );
   shared.set(stack, pulls);
   return pulls;
 }
