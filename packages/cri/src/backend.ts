@@ -110,7 +110,67 @@ export interface Backend {
   sandboxStore: SandboxStorePort;
   sandboxController: SandboxControllerPort;
   events: EventsPort;
+  images: ImagesPort;
   /** The sandbox controllers the daemon knows ("shim", proxy plugin names). */
   sandboxers: readonly string[];
   defaultSandboxer: string;
+}
+
+/** A registry credential for one pull (CRI's AuthConfig, decoded). */
+export interface PullAuth {
+  username?: string;
+  password?: string;
+  identityToken?: string;
+  registryToken?: string;
+}
+
+/** An image record resolved to the host platform's manifest and config. */
+export interface ImageEntry {
+  /** The record's name (`docker.io/library/busybox:latest`, `…@sha256:…`). */
+  name: string;
+  /** The record's target digest (index or manifest): the repo digest. */
+  digest: string;
+  /** The config digest: the CRI image id. */
+  configDigest: string;
+  /** Bytes of the image's content (target, manifest, config, layers). */
+  size: number;
+  /** The OCI image config's `config` (User, Env, Entrypoint, Cmd, WorkingDir...). */
+  config: {
+    User?: string;
+    Env?: readonly string[];
+    Entrypoint?: readonly string[] | null;
+    Cmd?: readonly string[] | null;
+    WorkingDir?: string;
+  };
+  /** The chain ID of the top layer (the committed snapshot a container prepares on). */
+  chainId: string;
+  labels: Readonly<Record<string, string>>;
+}
+
+export interface Mount {
+  type: string;
+  source: string;
+  target?: string;
+  options: string[];
+}
+
+/** The daemon's image services as the CRI needs them (PullService, images, snapshotter). */
+export interface ImagesPort {
+  /** A reference in its normalized form (`busybox` → `docker.io/library/busybox:latest`); InvalidArgument if it is not one. */
+  normalize(ref: string): string;
+  /** Pulls and unpacks into the snapshotter; the record's name. */
+  pull(ctx: Ctx, ref: string, auth?: PullAuth): Promise<string>;
+  list(ctx: Ctx): Promise<ImageEntry[]>;
+  /** Deletes records by name (missing ones ignored), then collects garbage. */
+  remove(ctx: Ctx, names: readonly string[]): Promise<void>;
+  /** The snapshotter's directory and its usage. */
+  fsInfo(ctx: Ctx): Promise<{ mountpoint: string; usedBytes: number; inodesUsed: number }>;
+  /** The snapshotter containers' rootfs snapshots live in. */
+  readonly snapshotter: string;
+  /** Prepares the active snapshot `key` on `parent` (a chain ID); its mounts. */
+  prepare(ctx: Ctx, key: string, parent: string): Promise<Mount[]>;
+  /** The mounts of the snapshot `key`. */
+  mounts(ctx: Ctx, key: string): Promise<Mount[]>;
+  /** Removes the snapshot `key` (missing ignored). */
+  removeSnapshot(ctx: Ctx, key: string): Promise<void>;
 }

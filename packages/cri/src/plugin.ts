@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import type { Duplex } from "node:stream";
-import { RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import { ImageService, RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { ContainerEventResponse } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { withNamespace, type Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
@@ -20,6 +20,7 @@ import { Pods } from "./runtime/pods.js";
 import { fromAny } from "./runtime/util.js";
 import { TaskOOMSchema } from "@sandboxd/api/events/task_pb";
 import { eventOf, runtimeService } from "./service.js";
+import { Images, imageService } from "./images.js";
 
 export interface CriOptions {
   backend: Backend;
@@ -60,7 +61,9 @@ class EventFanout {
   }
 }
 
-type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf"> & { stop: AbortController };
+type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf"> & {
+  stop: AbortController;
+};
 
 /** Marks containers whose task had an OOM kill (`/tasks/oom` in k8s.io). */
 async function watchOoms(
@@ -106,6 +109,7 @@ export class Cri {
     const pods = new Pods(o.backend, config);
     const containers = new Containers(o.backend, config, root);
     const execs = new Execs(o.backend, containers);
+    const images = new Images(o.backend.images);
     const events = new EventFanout();
     containers.onEvent = (id, kind) => {
       void containers.records
@@ -142,6 +146,7 @@ export class Cri {
       streaming,
       version: o.version,
       events,
+      images,
       stop,
     });
   }
@@ -150,6 +155,7 @@ export class Cri {
   register(grpc: GrpcServer, ctxOf: (call: ServerCall) => Ctx): void {
     const inK8s = (call: ServerCall): Ctx => withNamespace(ctxOf(call), criNamespace);
     grpc.register(RuntimeService, runtimeService({ ...this.#parts, ctxOf: inK8s }));
+    grpc.register(ImageService, imageService(this.#parts.images, inK8s));
   }
 
   async close(): Promise<void> {

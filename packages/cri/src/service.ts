@@ -23,6 +23,7 @@ import type { Backend } from "./backend.js";
 import type { CriConfig } from "./config.js";
 import type { Containers } from "./runtime/containers.js";
 import type { Execs } from "./runtime/exec.js";
+import type { Images } from "./images.js";
 import type { Pods } from "./runtime/pods.js";
 import { stateOf, type CriContainer } from "./runtime/records.js";
 import { containerStats, usageOf } from "./runtime/stats.js";
@@ -37,6 +38,7 @@ export interface RuntimeParts {
   pods: Pods;
   containers: Containers;
   execs: Execs;
+  images: Images;
   streaming: StreamingServer;
   version: string;
   ctxOf: (call: ServerCall) => Ctx;

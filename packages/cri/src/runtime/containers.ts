@@ -8,7 +8,7 @@
 import { constants, openSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
 import net from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   type ContainerConfig,
@@ -31,10 +31,17 @@ import {
 } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import { ContainerConfigSchema } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { Ctx } from "@sandboxd/core";
-import { alreadyExists, failedPrecondition, invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import {
+  alreadyExists,
+  failedPrecondition,
+  invalidArgument,
+  isNotFound,
+  notFound,
+} from "@sandboxd/errdefs";
 import type { Backend } from "../backend.js";
 import { handlerOf, type CriConfig } from "../config.js";
 import { ContainerOutput } from "../logs/cri-log.js";
+import { Images } from "../images.js";
 import { makeFifos } from "./io.js";
 import { usageOf } from "./stats.js";
 import type { Any } from "@bufbuild/protobuf/wkt";
@@ -72,6 +79,7 @@ export class Containers {
     undefined;
 
   readonly #root: Ctx;
+  readonly #images: Images;
 
   /** `root`: the CRI's long-lived context (namespace k8s.io), for background waits. */
   constructor(b: Backend, config: CriConfig, root: Ctx) {
@@ -79,6 +87,7 @@ export class Containers {
     this.#config = config;
     this.#root = root;
     this.records = new Records(b);
+    this.#images = new Images(b.images);
   }
 
   dir(id: string): string {
@@ -97,21 +106,40 @@ export class Containers {
       throw alreadyExists(
         `failed to reserve container name ${JSON.stringify(name)}: already reserved`,
       );
+    // A pulled image (by name or id), or, as a stand-in, a local directory.
+    const entry = isAbsolute(image) ? undefined : (await this.#images.find(ctx, image))[0];
+    if (!entry && !isAbsolute(image)) throw notFound(`image "${image}" not found`);
     this.#reserved.add(name);
+    let prepared = "";
     try {
       const id = newId();
-      const spec = containerSpec({ id, sandboxId: pod.id, config, pod: pod.config, image });
+      const spec = containerSpec({
+        id,
+        sandboxId: pod.id,
+        config,
+        pod: pod.config,
+        image,
+        imageConfig: entry?.config,
+      });
       const logDir = pod.config.logDirectory;
       const logPath = logDir && config.logPath ? join(logDir, config.logPath) : "";
       if (logPath) await mkdir(join(logPath, ".."), { recursive: true });
       const handler = handlerOf(this.#config, pod.handler);
-      const state: CriState = { sandboxId: pod.id, logPath, image };
+      const state: CriState = entry
+        ? { sandboxId: pod.id, logPath, image: entry.configDigest, snapshot: true }
+        : { sandboxId: pod.id, logPath, image };
+      if (entry) {
+        // containerd's CRI: the rootfs is an active snapshot on the image's top chain ID.
+        await this.#b.images.prepare(ctx, id, entry.chainId);
+        prepared = id;
+      }
       await this.#b.containers.create(
         ctx,
         create(CreateContainerRequestSchema, {
           container: {
             id,
-            image,
+            image: entry?.name ?? image,
+            ...(entry ? { snapshotter: this.#b.images.snapshotter, snapshotKey: id } : {}),
             runtime: { name: handler.runtimeType },
             spec: jsonAny(specTypeUrl, spec),
             sandbox: pod.id,
@@ -124,8 +152,13 @@ export class Containers {
         }),
       );
       this.onEvent(id, "created");
+      prepared = "";
       return id;
     } finally {
+      if (prepared)
+        await this.#b.images
+          .removeSnapshot(ctx, prepared)
+          .catch((err: unknown) => ctx.log.warn({ error: err, id: prepared }, "removing a rootfs"));
       this.#reserved.delete(name);
     }
   }
@@ -220,6 +253,7 @@ export class Containers {
 
   /** The rootfs: an overlay over the image directory (stand-in until the image store serves snapshots). */
   async #rootfs(c: CriContainer) {
+    if (c.state.snapshot) return this.#b.images.mounts(this.#root, c.id);
     const dir = this.dir(c.id);
     await mkdir(join(dir, "upper"), { recursive: true });
     await mkdir(join(dir, "work"), { recursive: true });
@@ -344,6 +378,7 @@ export class Containers {
     await ignoreNotFound(() =>
       this.#b.containers.delete(ctx, create(DeleteContainerRequestSchema, { id: c.id })),
     );
+    if (c.state.snapshot) await this.#b.images.removeSnapshot(ctx, c.id);
     await rm(this.dir(c.id), { recursive: true, force: true });
     this.onEvent(c.id, "deleted");
   }

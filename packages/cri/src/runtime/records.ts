@@ -29,7 +29,10 @@ const stateTypeUrl = "io.sandboxd.cri.ContainerState";
 export interface CriState {
   sandboxId: string;
   logPath: string;
+  /** The image id (config digest), or the local directory standing in for an image. */
   image: string;
+  /** The rootfs is the snapshot keyed by the container id (a pulled image). */
+  snapshot?: boolean;
   startedAt?: number;
   finishedAt?: number;
   exitCode?: number;

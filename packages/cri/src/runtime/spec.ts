@@ -4,6 +4,7 @@
  * read-only), namespaces (joined from the pod by the sandboxer: entries
  * without a path get the pod's pinned file), resources, annotations.
  */
+import type { ImageEntry } from "../backend.js";
 import type { ContainerConfig, PodSandboxConfig } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { MountPropagation, NamespaceMode } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { invalidArgument } from "@sandboxd/errdefs";
@@ -43,6 +44,13 @@ export type OciSpec = Record<string, unknown> & {
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/** `base` with `over`'s variables replacing those of the same name (image env, then the config's). */
+function mergeEnv(base: string[], over: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...over]) out.set(e.split("=")[0] ?? e, e);
+  return [...out.values()];
+}
+
 function capName(c: string): string {
   const up = c.toUpperCase();
   return up.startsWith("CAP_") ? up : `CAP_${up}`;
@@ -54,9 +62,16 @@ export function containerSpec(opts: {
   config: ContainerConfig;
   pod: PodSandboxConfig;
   image: string;
+  /** The pulled image's config (absent for a local-directory image). */
+  imageConfig?: ImageEntry["config"] | undefined;
 }): OciSpec {
   const { config, pod } = opts;
-  const args = [...config.command, ...config.args];
+  const ic = opts.imageConfig;
+  // containerd's CRI: command replaces the entrypoint; args alone replace cmd.
+  const args =
+    config.command.length > 0
+      ? [...config.command, ...config.args]
+      : [...(ic?.Entrypoint ?? []), ...(config.args.length > 0 ? config.args : (ic?.Cmd ?? []))];
   if (args.length === 0)
     throw invalidArgument(
       `container ${config.metadata?.name ?? ""}: no command (command and args are empty)`,
@@ -72,11 +87,20 @@ export function containerSpec(opts: {
   else caps = caps.filter((c) => !drop.includes(c));
   const known = allCaps();
   caps = caps.filter((c) => known.includes(c));
-  const env = [defaultPath, ...config.envs.map((e) => `${e.key}=${e.value}`)];
+  const env = mergeEnv(
+    ic?.Env?.length ? [...ic.Env] : [defaultPath],
+    config.envs.map((e) => `${e.key}=${e.value}`),
+  );
   if (pod.hostname && !env.some((e) => e.startsWith("HOSTNAME=")))
     env.push(`HOSTNAME=${pod.hostname}`);
   const user: Record<string, unknown> = { uid: 0, gid: 0 };
   if (sc?.runAsUser) user.uid = Number(sc.runAsUser.value);
+  else if (!sc?.runAsUsername && ic?.User) {
+    // The image's USER when the config names none (numeric `uid[:gid]`; names need the rootfs).
+    const [u, g] = ic.User.split(":");
+    if (u && /^\d+$/.test(u)) user.uid = Number(u);
+    if (g && /^\d+$/.test(g) && !sc?.runAsGroup) user.gid = Number(g);
+  }
   if (sc?.runAsGroup) {
     if (!sc.runAsUser && !sc.runAsUsername)
       throw invalidArgument("run_as_group is set but run_as_user and run_as_username are not");
@@ -188,7 +212,7 @@ export function containerSpec(opts: {
       user,
       args,
       env,
-      cwd: config.workingDir || "/",
+      cwd: config.workingDir || ic?.WorkingDir || "/",
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: sc?.noNewPrivs ?? false,
     },

@@ -228,6 +228,7 @@ export class Daemon {
       tasks: new TasksLocal(metadata.containers, tasks),
       sandboxStore: new SandboxStoreLocal(metadata.sandboxes, metadata.containers, sandboxes),
       sandboxController: new SandboxControllerLocal(sandboxes),
+      images,
       version: options.version.version,
     });
     closers.push("stop the CRI", () => cri.close());

@@ -11,6 +11,9 @@ import { sandboxerNames, type Config } from "../config/config.js";
 import type { Exchange } from "../events/exchange.js";
 import type { CtxOf } from "../server/rpc.js";
 import type { ContainersLocal } from "./containers/local.js";
+import { criImages } from "./cri-images.js";
+import type { ImageStack } from "./images/stack.js";
+import { pullServiceOf } from "./pull/register.js";
 import type { SandboxControllerLocal } from "./sandbox/controller-local.js";
 import type { SandboxStoreLocal } from "./sandbox/store-local.js";
 import type { TasksLocal } from "./tasks/local.js";
@@ -25,6 +28,7 @@ export interface CriDeps {
   tasks: TasksLocal;
   sandboxStore: SandboxStoreLocal;
   sandboxController: SandboxControllerLocal;
+  images: ImageStack;
   version: string;
 }
 
@@ -34,6 +38,7 @@ export async function startCri(d: CriDeps): Promise<Cri> {
     tasks: d.tasks,
     sandboxStore: d.sandboxStore,
     sandboxController: d.sandboxController,
+    images: criImages(d.images, pullServiceOf(d.images), d.config.root, d.exchange),
     events: { subscribe: (signal, filters) => d.exchange.subscribe(signal, filters) },
     sandboxers: sandboxerNames(d.config),
     defaultSandboxer: d.config.sandbox.defaultSandboxer,

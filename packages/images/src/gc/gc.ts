@@ -52,6 +52,10 @@ export class GarbageCollector {
   readonly #snapshotters: Map<string, DirSnapshotter>;
   readonly #roots: GcRoots;
   #chain: Promise<unknown> = Promise.resolve();
+  #running = false;
+  #holds = 0;
+  #idle: Promise<void> = Promise.resolve();
+  #release: (() => void) | undefined;
 
   constructor(options: {
     db: ImagesDb;
@@ -69,9 +73,33 @@ export class GarbageCollector {
 
   /** Runs a collection after any in progress (collections never overlap). */
   collect(ctx: Ctx): Promise<GcResult> {
-    const run = this.#chain.catch(() => undefined).then(() => this.#run(ctx));
+    const run = this.#chain
+      .catch(() => undefined)
+      .then(async () => {
+        while (this.#holds > 0) await this.#idle;
+        this.#running = true;
+        try {
+          return await this.#run(ctx);
+        } finally {
+          this.#running = false;
+        }
+      });
     this.#chain = run;
     return run;
+  }
+
+  /**
+   * Runs `fn` (a pull: content and snapshots not yet referenced by an image
+   * record) with no collection overlapping it, as containerd's pull lease does.
+   */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#running) await this.#chain.catch(() => undefined);
+    if (this.#holds++ === 0) this.#idle = new Promise((r) => (this.#release = r));
+    try {
+      return await fn();
+    } finally {
+      if (--this.#holds === 0) this.#release?.();
+    }
   }
 
   async #run(ctx: Ctx): Promise<GcResult> {
