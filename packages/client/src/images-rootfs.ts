@@ -48,6 +48,7 @@ export async function prepareImageRootfs(
   imageName: string,
   key: string,
   call?: CallOptions,
+  labels: Record<string, string> = {},
 ): Promise<ImageRootfs> {
   const r = await session.services.images.get({ name: imageName }, session.call(call));
   const target = r.image?.target;
@@ -68,10 +69,10 @@ export async function prepareImageRootfs(
     manifest.config.digest,
     call,
   );
-  const labels = await session.defaultLabels(call);
-  const snapshotter = labels["containerd.io/defaults/snapshotter"] ?? "overlayfs";
+  const defaults = await session.defaultLabels(call);
+  const snapshotter = defaults["containerd.io/defaults/snapshotter"] || "overlayfs";
   const prepared = await session.services.snapshots.prepare(
-    { snapshotter, key, parent: chainId(config.rootfs?.diff_ids ?? []) },
+    { snapshotter, key, parent: chainId(config.rootfs?.diff_ids ?? []), labels },
     session.call(call),
   );
   return { snapshotter, key, mounts: prepared.mounts, config: config.config ?? {} };

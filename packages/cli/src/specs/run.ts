@@ -23,8 +23,21 @@ export const runCommandFlags = [
   },
   runtime,
   sandboxer,
+  {
+    name: "image",
+    type: "value",
+    valueName: "REF",
+    description: "run this image (pulled when missing), with its config as defaults",
+  },
   { name: "rootfs", type: "value", valueName: "DIR", description: "root filesystem directory" },
-  { name: "read-only", type: "switch", description: "mount --rootfs read-only" },
+  { name: "read-only", type: "switch", description: "mount the root filesystem read-only" },
+  {
+    name: "user",
+    short: "u",
+    type: "value",
+    valueName: "UID[:GID]",
+    description: "run as this user (default: the image's, else root)",
+  },
   env,
   cwd,
   label,
@@ -42,7 +55,11 @@ const runCommand = defineCommand({
   usage: "[flags] ID [CMD [ARG...]]",
   description:
     "Creates a container ID running CMD (default: sh) and waits for it; sbx exits with the\n" +
-    "container's exit status. Without --sandbox, a sandbox with the same ID is made for it\n" +
+    "container's exit status. With --image REF, the root filesystem is a snapshot of the\n" +
+    "image (pulled first when the daemon does not have it) and the image config gives the\n" +
+    "defaults: CMD replaces its Cmd (after its Entrypoint), --env adds to its Env, --cwd\n" +
+    "and --user replace its WorkingDir and User; --rm removes the snapshot too.\n" +
+    "Without --sandbox, a sandbox with the same ID is made for it\n" +
     "(and removed with --rm); with --sandbox, the container joins that sandbox.\n" +
     "Without --rootfs, a busybox root filesystem is prepared on first use (under\n" +
     "/var/lib/sandboxd/rootfs/busybox, or $SANDBOXD_ROOTFS_CACHE) and mounted read-only.\n" +
@@ -58,6 +75,7 @@ const runCommand = defineCommand({
     "sbx run -d web httpd -f -p 8080",
     "sbx run --rm --sandbox web sidecar wget -qO- localhost:8080",
     "sbx run --rm --rootfs /srv/rootfs --env A=1 job /bin/job --once",
+    "sbx run --rm --image docker.io/library/alpine:3.20 hello echo hello",
   ],
   load: () => import("../commands/run.js"),
 });
