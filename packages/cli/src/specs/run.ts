@@ -57,12 +57,13 @@ const runCommand = defineCommand({
     "Creates a container ID running CMD (default: sh) and waits for it; sbx exits with the\n" +
     "container's exit status. With --image REF, the root filesystem is a snapshot of the\n" +
     "image (pulled first when the daemon does not have it) and the image config gives the\n" +
-    "defaults: CMD replaces its Cmd (after its Entrypoint), --env adds to its Env, --cwd\n" +
-    "and --user replace its WorkingDir and User; --rm removes the snapshot too.\n" +
-    "Without --sandbox, a sandbox with the same ID is made for it\n" +
-    "(and removed with --rm); with --sandbox, the container joins that sandbox.\n" +
-    "Without --rootfs, a busybox root filesystem is prepared on first use (under\n" +
-    "/var/lib/sandboxd/rootfs/busybox, or $SANDBOXD_ROOTFS_CACHE) and mounted read-only.\n" +
+    "defaults: CMD replaces its Cmd (after its Entrypoint); environment, working directory\n" +
+    "and user flags add to its Env or replace its WorkingDir and User (a numeric uid[:gid]).\n" +
+    "Removing the container (--rm) removes its snapshot too. Without --sandbox, a sandbox\n" +
+    "with the same ID is made for it (and removed with --rm); with --sandbox, the container\n" +
+    "joins that sandbox. Without --image or --rootfs, a busybox root filesystem is\n" +
+    "prepared on first use (under /var/lib/sandboxd/rootfs/busybox, or\n" +
+    "$SANDBOXD_ROOTFS_CACHE) and mounted read-only.\n" +
     "Ctrl-C and SIGTERM are passed on to the container; a second one sends SIGKILL\n" +
     "(its PID 1 gets only the signals it handles: sleep there ignores SIGTERM).",
   flags: runCommandFlags,
