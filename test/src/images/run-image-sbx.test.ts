@@ -31,6 +31,10 @@ test("sbx run --image: pulls when missing, image config, exit status, --rm clean
   assert.equal(second.stdout, "hi there\n");
   assert.equal(second.stderr, "", "an image the daemon has is not pulled again");
 
+  const entry = await sbx(["run", "--rm", "--image", name, "--entrypoint", "echo", "r6", "a", "b"]);
+  assert.equal(entry.status, 0, entry.stderr);
+  assert.equal(entry.stdout, "a b\n", "--entrypoint replaces Entrypoint and Cmd");
+
   const kept = await sbx([
     "run",
     "-u",

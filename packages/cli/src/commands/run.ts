@@ -80,6 +80,7 @@ export async function run(
         image,
         process: {
           args: command,
+          ...(flags.entrypoint === undefined ? {} : { entrypoint: [flags.entrypoint] }),
           env: flags.env,
           cwd: flags.cwd,
           user: flags.user,
@@ -93,7 +94,12 @@ export async function run(
       const spec = sdk.defaultSpec({
         id,
         namespace: client.namespace,
-        args: command.length ? command : ["sh"],
+        args:
+          flags.entrypoint !== undefined
+            ? [flags.entrypoint, ...command]
+            : command.length
+              ? command
+              : ["sh"],
         env: flags.env,
         cwd: flags.cwd ?? "/",
         terminal: tty,

@@ -29,6 +29,12 @@ export const runCommandFlags = [
     valueName: "REF",
     description: "run this image (pulled when missing), with its config as defaults",
   },
+  {
+    name: "entrypoint",
+    type: "value",
+    valueName: "PATH",
+    description: "replace the image's Entrypoint (and drop its Cmd); CMD becomes its arguments",
+  },
   { name: "rootfs", type: "value", valueName: "DIR", description: "root filesystem directory" },
   { name: "read-only", type: "switch", description: "mount the root filesystem read-only" },
   {
