@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capture } from "@sandboxd/client";
-import { isInvalidArgument } from "@sandboxd/errdefs";
+import { isAlreadyExists, isInvalidArgument } from "@sandboxd/errdefs";
 import { buildImage, pushImage, startRegistry } from "@sandboxd/testing";
 import { connect } from "../client/daemon.js";
 import { configuredImageSpec, within } from "./run-image.js";
@@ -26,6 +26,15 @@ test("newContainer(id, {image}): snapshot rootfs, image config, GC-safe, removed
   assert.equal(c1.info.image, name);
   assert.equal(c1.info.snapshotter, "overlayfs");
   assert.equal(c1.info.snapshotKey, "c1");
+  const info = await daemon.sandboxd.ctr(["-n", client.namespace, "snapshots", "info", "c1"]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.doesNotMatch(
+    info.stdout,
+    /gc\.root/,
+    "the container record holds it, not a gc.root label",
+  );
+  await assert.rejects(sandbox.newContainer("c1", { image: name }), isAlreadyExists);
+  assert.match(await snapshots(), /\bc1\b/, "a refused duplicate leaves the first one's snapshot");
   const spec = await c1.spec();
   assert.deepEqual(spec.process?.user, { uid: 1000, gid: 1000 });
   assert.equal(spec.process?.cwd, "/srv");
