@@ -1,13 +1,14 @@
 // A container made from an image (containerd's WithNewSnapshot + WithImageConfig): a
 // snapshot prepared on the image's top chain ID under the container id, and, without a
 // spec of the caller's, a process spec from the image config.
-import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import { isNotFound } from "@sandboxd/errdefs";
 import type { Mount } from "@sandboxd/api/types/mount_pb";
 import type { CallOptions } from "./call-options.js";
 import { imageProcess, resolveUser, type ProcessOverrides } from "./images-config.js";
 import { prepareImageRootfs, removeSnapshot } from "./images-rootfs.js";
 import { defaultSpec } from "./oci/spec.js";
-import type { Spec } from "./oci/types.js";
+import type { Spec, User } from "./oci/types.js";
+import { imageUserFiles, type LayerDesc } from "./images-passwd.js";
 import type { Session } from "./session.js";
 
 /** `newContainer`'s `process` option: the image config's overrides and spec options. */
@@ -32,15 +33,23 @@ export interface ImageSnapshot {
   remove(): Promise<void>;
 }
 
-/** `uid[:gid]`; names need the image's /etc/passwd, which the client cannot read. */
-function numericUser(user: string): { uid: number; gid: number } {
-  if (user !== "" && !/^\d+(:\d+)?$/.test(user)) {
-    throw invalidArgument(
-      `user "${user}": only a numeric uid[:gid] can be used with an image's snapshot`,
-    );
+/**
+ * `uid[:gid]`, `name[:group]`: resolved against the image's /etc/passwd and /etc/group
+ * (read from its layers) unless both are numbers.
+ */
+async function imageUser(
+  session: Session,
+  user: string,
+  layers: readonly LayerDesc[],
+  call?: CallOptions,
+): Promise<User> {
+  if (user === "" || /^\d+:\d+$/.test(user)) {
+    const { uid, gid } = resolveUser(user);
+    return { uid, gid };
   }
-  const { uid, gid } = resolveUser(user);
-  return { uid, gid };
+  const { passwd, group } = await imageUserFiles(session, layers, call);
+  const { uid, gid, additionalGids } = resolveUser(user, passwd, group);
+  return additionalGids.length ? { uid, gid, additionalGids } : { uid, gid };
 }
 
 export async function prepareImageSnapshot(
@@ -71,7 +80,7 @@ export async function prepareImageSnapshot(
         readonlyRootfs: process.readonlyRootfs ?? false,
       });
       if (spec.process) {
-        spec.process.user = numericUser(p.user);
+        spec.process.user = await imageUser(session, p.user, prepared.layers, call);
         if (process.consoleSize) spec.process.consoleSize = process.consoleSize;
       }
     }

@@ -61,9 +61,12 @@ test("sbx run --image: pulls when missing, image config, exit status, --rm clean
   const both = await sbx(["run", "--rm", "--image", name, "--rootfs", "/", "r4"]);
   assert.notEqual(both.status, 0);
   assert.match(both.stderr, /--image and --rootfs cannot be used together/);
-  const badUser = await sbx(["run", "--rm", "--image", name, "-u", "nobody", "r5"]);
+  const named = await sbx(["run", "--rm", "--image", name, "-u", "nobody", "r5", "id", "-u"]);
+  assert.equal(named.status, 0, named.stderr);
+  assert.equal(named.stdout, "65534\n", "a user name from the image's /etc/passwd");
+  const badUser = await sbx(["run", "--rm", "--image", name, "-u", "ghost", "r7"]);
   assert.notEqual(badUser.status, 0);
-  assert.match(badUser.stderr, /numeric uid\[:gid\]/);
+  assert.match(badUser.stderr, /no user "ghost"/);
   assert.deepEqual(await client.containers(), []);
   assert.deepEqual(await client.sandboxes(), []);
   assert.equal((await snapshots()).match(/\br[0-9]\b/), null, "no container snapshot left");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capture } from "@sandboxd/client";
-import { isAlreadyExists, isInvalidArgument } from "@sandboxd/errdefs";
+import { isAlreadyExists, isNotFound } from "@sandboxd/errdefs";
 import { buildImage, pushImage, startRegistry } from "@sandboxd/testing";
 import { connect } from "../client/daemon.js";
 import { configuredImageSpec, within } from "./run-image.js";
@@ -48,11 +48,15 @@ test("newContainer(id, {image}): snapshot rootfs, image config, GC-safe, removed
       cwd: "/",
     },
   });
+  // A user name is looked up in the image's /etc/passwd (read from its layers).
+  const named = await sandbox.newContainer("c3", { image: name, process: { user: "nobody" } });
+  assert.deepEqual((await named.spec()).process?.user, { uid: 65534, gid: 65534 });
+  await named.delete();
   await assert.rejects(
-    sandbox.newContainer("c3", { image: name, process: { user: "nobody" } }),
-    isInvalidArgument,
+    sandbox.newContainer("c4", { image: name, process: { user: "ghost" } }),
+    (err) => isNotFound(err) && /no user "ghost"/.test((err as Error).message),
   );
-  assert.doesNotMatch(await snapshots(), /\bc3\b/, "a refused container leaves no snapshot");
+  assert.doesNotMatch(await snapshots(), /\bc[34]\b/, "removed, or never left behind");
 
   // GC after removing the image: the containers' snapshots (and their parents) stay.
   await client.deleteImage(name, { sync: true });

@@ -1,5 +1,5 @@
 // `sbx run --image REF`: the image's full name, pulled first (progress on stderr) when the
-// daemon does not have it; and --user as a numeric uid[:gid].
+// daemon does not have it; and --user as a numeric uid[:gid] (for a rootfs directory).
 import type { Client } from "@sandboxd/client";
 import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
 import type { Context } from "../context.js";
@@ -24,6 +24,10 @@ export async function imageForRun(
 /** `uid[:gid]` of --user (names need an image's /etc/passwd). */
 export function numericUser(user: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(user);
-  if (!m) throw invalidArgument(`run: --user "${user}" must be a numeric uid[:gid]`);
+  if (!m) {
+    throw invalidArgument(
+      `run: --user "${user}" must be a numeric uid[:gid] without --image (names need an image's /etc/passwd)`,
+    );
+  }
   return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
 }

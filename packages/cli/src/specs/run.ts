@@ -41,7 +41,7 @@ export const runCommandFlags = [
     name: "user",
     short: "u",
     type: "value",
-    valueName: "UID[:GID]",
+    valueName: "USER[:GROUP]",
     description: "run as this user (default: the image's, else root)",
   },
   env,
@@ -64,7 +64,8 @@ const runCommand = defineCommand({
     "container's exit status. With --image REF, the root filesystem is a snapshot of the\n" +
     "image (pulled first when the daemon does not have it) and the image config gives the\n" +
     "defaults: CMD replaces its Cmd (after its Entrypoint); environment, working directory\n" +
-    "and user flags add to its Env or replace its WorkingDir and User (a numeric uid[:gid]).\n" +
+    "and user flags add to its Env or replace its WorkingDir and User (names from its\n" +
+    "/etc/passwd and /etc/group; numeric uid[:gid] only without an image).\n" +
     "Removing the container (--rm) removes its snapshot too. Without --sandbox, a sandbox\n" +
     "with the same ID is made for it (and removed with --rm); with --sandbox, the container\n" +
     "joins that sandbox. Without --image or --rootfs, a busybox root filesystem is\n" +
