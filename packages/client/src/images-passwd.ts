@@ -14,7 +14,7 @@ export interface LayerDesc {
 
 const wanted = new Set(["etc/passwd", "etc/group"]);
 
-interface LayerFiles {
+export interface LayerFiles {
   files: Map<string, string>;
   whiteouts: Set<string>;
   /** `etc/` replaced (opaque, or whited out as a whole). */
@@ -33,8 +33,8 @@ function sizeOf(h: Buffer): number {
   return parseInt(field(h, 124, 12).trim() || "0", 8);
 }
 
-/** A streaming tar scanner that keeps regular files named in `wanted`. */
-class TarScan {
+/** A streaming tar scanner that keeps regular files named in `wanted`. @internal */
+export class TarScan {
   readonly out: LayerFiles = { files: new Map(), whiteouts: new Set(), resetEtc: false };
   #buf: Buffer = Buffer.alloc(0);
   #skip = 0;
@@ -124,9 +124,15 @@ export async function imageUserFiles(
   layers: readonly LayerDesc[],
   call?: CallOptions,
 ): Promise<{ passwd?: string; group?: string }> {
+  const scanned: LayerFiles[] = [];
+  for (const layer of layers) scanned.push(await scanLayer(session, layer, call));
+  return mergeLayers(scanned);
+}
+
+/** The files of layers applied lowest first. @internal */
+export function mergeLayers(layers: readonly LayerFiles[]): { passwd?: string; group?: string } {
   const files = new Map<string, string>();
-  for (const layer of layers) {
-    const out = await scanLayer(session, layer, call);
+  for (const out of layers) {
     if (out.resetEtc) files.clear();
     for (const w of out.whiteouts) files.delete(w);
     for (const [name, text] of out.files) files.set(name, text);
