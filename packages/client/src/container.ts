@@ -15,6 +15,12 @@ import { packSpec, unpackSpec } from "./oci/spec.js";
 import type { Session } from "./session.js";
 import { stdinCloser } from "./process.js";
 import { Task } from "./task.js";
+import {
+  prepareImageSnapshot,
+  removeContainerSnapshot,
+  snapshotMounts,
+  type ImageProcessOptions,
+} from "./container-image.js";
 
 /** A runtime and its options (containerd's `RuntimeInfo`). */
 export interface RuntimeInfo {
@@ -43,8 +49,11 @@ export interface ContainerInfo {
 
 /** Options of `client.newContainer` and `sandbox.newContainer`. */
 export interface NewContainerOptions {
-  /** The OCI spec (an object from `defaultSpec()`, or an Any already packed). */
-  spec: Spec | Any;
+  /**
+   * The OCI spec (an object from `defaultSpec()`, or an Any already packed). Optional
+   * with `image`: then made from the image config and `process`.
+   */
+  spec?: Spec | Any | undefined;
   /**
    * The runtime. Default: the sandbox's runtime for a container in a sandbox,
    * else the namespace's `containerd.io/defaults/runtime` label, else
@@ -55,8 +64,16 @@ export interface NewContainerOptions {
   /** The sandbox to run in (its tasks are served by the sandbox's runtime). */
   sandbox?: string | undefined;
   extensions?: Record<string, Any> | undefined;
-  /** The image the container was made from (informational with a plain rootfs). */
+  /**
+   * The image the container is made from (a name the daemon has: `client.pull` it first).
+   * A snapshot of it is prepared as the root filesystem (key: the container id) unless
+   * `snapshot` is false; without a `spec`, the process comes from the image config.
+   */
   image?: string | undefined;
+  /** Prepare a snapshot of `image` (default: true when `spec` is omitted). */
+  snapshot?: boolean | undefined;
+  /** With an image and no spec: a command, entrypoint, env, cwd or uid[:gid] of one's own. */
+  process?: ImageProcessOptions | undefined;
 }
 
 /** Fields of {@link Container.update}; only the ones given are changed. */
@@ -71,7 +88,10 @@ export interface ContainerUpdate {
 export interface NewTaskOptions {
   /** The task's IO (default: none, i.e. /dev/null): `stdio()`, `capture()`, `withStreams()`. */
   io?: IOCreator | undefined;
-  /** Mounts that make up the root filesystem (none with a rootfs directory in the spec). */
+  /**
+   * Mounts that make up the root filesystem (default: the container's snapshot's, if it
+   * has one; none with a rootfs directory in the spec).
+   */
   rootfs?: Mount[] | undefined;
   /** Task options for the runtime. */
   options?: Any | undefined;
@@ -112,24 +132,50 @@ export async function createContainer(
   options: NewContainerOptions,
   call?: CallOptions,
 ): Promise<Container> {
-  if ((options.spec as unknown) === undefined)
-    throw invalidArgument(`container "${id}": spec is required`);
+  const { image } = options;
+  if (options.spec === undefined && !image)
+    throw invalidArgument(`container "${id}": a spec or an image is required`);
+  const snapshot = options.snapshot ?? options.spec === undefined;
+  if (snapshot && !image) throw invalidArgument(`container "${id}": a snapshot needs an image`);
   const runtime = options.runtime ?? (await defaultRuntime(session, options.sandbox, call));
-  const response = await session.services.containers.create(
-    {
-      container: {
-        id,
-        labels: options.labels ?? {},
-        image: options.image ?? "",
-        runtime: { name: runtime.name, options: runtime.options },
-        spec: specAny(options.spec),
-        extensions: options.extensions ?? {},
-        sandbox: options.sandbox ?? "",
+  const prepared =
+    snapshot && image
+      ? await prepareImageSnapshot(
+          session,
+          id,
+          image,
+          options.spec === undefined,
+          options.process,
+          call,
+        )
+      : undefined;
+  let container: ContainerMessage;
+  try {
+    const spec = options.spec ?? prepared?.spec;
+    if (spec === undefined) throw invalidArgument(`container "${id}": spec is required`);
+    const response = await session.services.containers.create(
+      {
+        container: {
+          id,
+          labels: options.labels ?? {},
+          image: image ?? "",
+          runtime: { name: runtime.name, options: runtime.options },
+          spec: specAny(spec),
+          snapshotter: prepared?.snapshotter ?? "",
+          snapshotKey: prepared?.key ?? "",
+          extensions: options.extensions ?? {},
+          sandbox: options.sandbox ?? "",
+        },
       },
-    },
-    session.call(call),
-  );
-  const container = required(response.container, `container "${id}"`, "container");
+      session.call(call),
+    );
+    container = required(response.container, `container "${id}"`, "container");
+  } catch (err) {
+    await prepared?.remove().catch(() => undefined);
+    throw err;
+  }
+  // The container record holds the snapshot from now on.
+  await prepared?.release();
   return new Container(session, containerInfoOf(container));
 }
 
@@ -226,13 +272,17 @@ export class Container {
 
   /** Creates the container's task (not started). */
   async newTask(options: NewTaskOptions = {}, call?: CallOptions): Promise<Task> {
+    const { snapshotter, snapshotKey } = this.#info;
+    const rootfs =
+      options.rootfs ??
+      (snapshotKey ? await snapshotMounts(this.#session, snapshotter, snapshotKey, call) : []);
     const io = await (options.io ?? nullIO()).create(this.id);
     let pid: number;
     try {
       const response = await this.#session.services.tasks.create(
         {
           containerId: this.id,
-          rootfs: options.rootfs ?? [],
+          rootfs,
           stdin: io.config.stdin,
           stdout: io.config.stdout,
           stderr: io.config.stderr,
@@ -283,8 +333,8 @@ export class Container {
   }
 
   /**
-   * Deletes the container. Refuses while it has a task, unless `force`, which
-   * kills and deletes the task first.
+   * Deletes the container and its snapshot. Refuses while it has a task, unless
+   * `force`, which kills and deletes the task first.
    */
   async delete(options: DeleteContainerOptions = {}, call?: CallOptions): Promise<void> {
     let task: Task | undefined;
@@ -302,5 +352,7 @@ export class Container {
       await task.delete({ force: true }, call);
     }
     await this.#session.services.containers.delete({ id: this.id }, this.#session.call(call));
+    const { snapshotter, snapshotKey } = this.#info;
+    if (snapshotKey) await removeContainerSnapshot(this.#session, snapshotter, snapshotKey, call);
   }
 }

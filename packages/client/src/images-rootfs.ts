@@ -14,9 +14,11 @@ export interface ImageRootfs {
   key: string;
   mounts: Mount[];
   config: ImageProcessConfig;
+  /** The manifest's layers (for reading files such as /etc/passwd). */
+  layers: Desc[];
 }
 
-interface Desc {
+export interface Desc {
   mediaType: string;
   digest: string;
   platform?: { os: string; architecture: string; variant?: string };
@@ -48,6 +50,7 @@ export async function prepareImageRootfs(
   imageName: string,
   key: string,
   call?: CallOptions,
+  labels: Record<string, string> = {},
 ): Promise<ImageRootfs> {
   const r = await session.services.images.get({ name: imageName }, session.call(call));
   const target = r.image?.target;
@@ -62,19 +65,25 @@ export async function prepareImageRootfs(
     if (!m) throw notFound(`image "${imageName}" has no manifest for linux/${arch}`);
     manifestDigest = m.digest;
   }
-  const manifest = await readJson<{ config: Desc }>(session, manifestDigest, call);
+  const manifest = await readJson<{ config: Desc; layers?: Desc[] }>(session, manifestDigest, call);
   const config = await readJson<{ config?: ImageProcessConfig; rootfs?: { diff_ids?: string[] } }>(
     session,
     manifest.config.digest,
     call,
   );
-  const labels = await session.defaultLabels(call);
-  const snapshotter = labels["containerd.io/defaults/snapshotter"] ?? "overlayfs";
+  const defaults = await session.defaultLabels(call);
+  const snapshotter = defaults["containerd.io/defaults/snapshotter"] || "overlayfs";
   const prepared = await session.services.snapshots.prepare(
-    { snapshotter, key, parent: chainId(config.rootfs?.diff_ids ?? []) },
+    { snapshotter, key, parent: chainId(config.rootfs?.diff_ids ?? []), labels },
     session.call(call),
   );
-  return { snapshotter, key, mounts: prepared.mounts, config: config.config ?? {} };
+  return {
+    snapshotter,
+    key,
+    mounts: prepared.mounts,
+    config: config.config ?? {},
+    layers: manifest.layers ?? [],
+  };
 }
 
 /** Removes a container's snapshot. */

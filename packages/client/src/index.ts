@@ -123,3 +123,4 @@ export type {
 } from "./images-config.js";
 export type { ImageInfo } from "./images-records.js";
 export type { ImageRootfs } from "./images-rootfs.js";
+export type { ImageProcessOptions } from "./container-image.js";

@@ -6,6 +6,8 @@ import type { runCommandFlags } from "../specs/run.js";
 import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
+import { invalidArgument } from "@sandboxd/errdefs";
+import { imageForRun, numericUser } from "./run-image.js";
 import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
 
 /** Signals that cancel a run whose container has not started yet. */
@@ -23,9 +25,13 @@ export async function run(
   const runtime = flags.runtime;
   const labels = keyValues(flags.label, "label", "run");
   const given = flags.rootfs;
-  const rootfs = given ?? (await defaultRootfs(ctx.env));
+  if (given !== undefined && flags.image !== undefined)
+    throw invalidArgument("run: --image and --rootfs cannot be used together");
+  // Pulled when the daemon does not have it (before anything is made).
+  const image = flags.image === undefined ? undefined : await imageForRun(ctx, client, flags.image);
+  const rootfs = image || given ? given : await defaultRootfs(ctx.env);
   // The shared busybox rootfs must never be written to; a rootfs of one's own may be.
-  const readonlyRootfs = given === undefined || flags["read-only"];
+  const readonlyRootfs = (given === undefined && !image) || flags["read-only"];
 
   const undo: (() => Promise<unknown>)[] = [];
   const rollback = async (): Promise<void> => {
@@ -65,23 +71,48 @@ export async function run(
       sandbox = await client.loadSandbox(sandboxId);
     }
     const size = tty ? terminalSize() : undefined;
-    const spec = sdk.defaultSpec({
-      id,
-      namespace: client.namespace,
-      args: command.length ? command : ["sh"],
-      env: flags.env,
-      cwd: flags.cwd ?? "/",
-      terminal: tty,
-      rootfs,
-      readonlyRootfs,
-      hostname: flags.hostname ?? sandbox.id,
-    });
-    if (size && spec.process) spec.process.consoleSize = size;
-    container = await sandbox.newContainer(id, {
-      spec,
-      labels,
-      ...(runtime ? { runtime: { name: runtime } } : {}),
-    });
+    const hostname = flags.hostname ?? sandbox.id;
+    const base = { labels, ...(runtime ? { runtime: { name: runtime } } : {}) };
+    if (image) {
+      // The spec comes from the image config; the rootfs is a snapshot of the image.
+      container = await sandbox.newContainer(id, {
+        ...base,
+        image,
+        process: {
+          args: command,
+          ...(flags.entrypoint === undefined ? {} : { entrypoint: [flags.entrypoint] }),
+          env: flags.env,
+          cwd: flags.cwd,
+          user: flags.user,
+          terminal: tty,
+          hostname,
+          readonlyRootfs,
+          consoleSize: size,
+        },
+      });
+    } else {
+      const spec = sdk.defaultSpec({
+        id,
+        namespace: client.namespace,
+        args:
+          flags.entrypoint !== undefined
+            ? [flags.entrypoint, ...command]
+            : command.length
+              ? command
+              : ["sh"],
+        env: flags.env,
+        cwd: flags.cwd ?? "/",
+        terminal: tty,
+        rootfs,
+        readonlyRootfs,
+        hostname,
+      });
+      if (size && spec.process) spec.process.consoleSize = size;
+      if (flags.user !== undefined && spec.process) {
+        spec.process.user = numericUser(flags.user);
+      }
+      container = await sandbox.newContainer(id, { ...base, spec });
+    }
     const made = container;
     undo.push(() => made.delete({ force: true }, cleanup));
     const io = detach
