@@ -17,7 +17,7 @@ import {
 } from "@sandboxd/ttrpc";
 import { Task } from "@sandboxd/api/runtime/task/v2/shim_pb";
 import { ServiceName } from "@sandboxd/api";
-import { ttrpcNamespaceHeader } from "@sandboxd/core";
+import { sleep, ttrpcNamespaceHeader } from "@sandboxd/core";
 import { parseAddress } from "@sandboxd/shim";
 
 /** The typed task API; methods reject with errdefs errors. */
@@ -80,11 +80,20 @@ export async function connectTask(
     onClose(listener) {
       client.onClose(() => listener());
     },
-    close: () => client.close(),
+    close: async () => {
+      // A call still in flight when its task is deleted (a Kill or State racing the
+      // delete that follows an exit) gets its answer rather than "ttrpc: closed".
+      const until = Date.now() + closeDrainMs;
+      while (client.pendingCalls > 0 && !client.closed && Date.now() < until) await sleep(5);
+      await client.close();
+    },
     service: (service, name) =>
       mapErrors(service, createClient(client, service, { serviceName: name }), metadata),
   };
 }
+
+/** How long closing a connection lets its calls in flight finish. */
+const closeDrainMs = 1000;
 
 /** A wire error from a shim as an errdefs error; the original stays as `cause`. */
 export function toErrdefs(err: unknown): Error {
