@@ -116,25 +116,3 @@ function percentDecode(text: string): string {
     return text;
   }
 }
-
-/** grpc-timeout (digits and a unit: H M S m u n) in ms; undefined when absent or malformed. */
-export function parseTimeout(value: string | string[] | undefined): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  const m = text === undefined ? null : /^(\d{1,8})([HMSmun])$/.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as "H"];
-  return n * unitMs;
-}
-
-/** grpc-message: bytes outside printable ASCII, and `%`, percent-encoded (UTF-8). */
-export function percentEncode(text: string): string {
-  let out = "";
-  for (const byte of Buffer.from(text, "utf8")) {
-    out +=
-      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}
