@@ -85,7 +85,8 @@ export function writeBootstrap(bundle: Bundle, info: BootstrapInfo): Promise<voi
 /** bootstrap.json, else a 1.x shim's `address` file (version 2, ttrpc); undefined if neither. */
 export async function readBootstrap(bundle: Bundle): Promise<BootstrapInfo | undefined> {
   const json = await bundle.read(BundleFile.Bootstrap);
-  if (json !== undefined) return fromJson(json);
+  // Empty: a daemon before atomic writes was killed while writing it; as good as not written.
+  if (json !== undefined && json.trim() !== "") return fromJson(json);
   const address = await bundle.read(BundleFile.Address);
   if (address !== undefined && address.trim() !== "") {
     return { version: 2, address: address.trim(), protocol: "ttrpc" };

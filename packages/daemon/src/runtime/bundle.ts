@@ -11,6 +11,7 @@ import {
   readdir,
   readFile,
   readlink,
+  rename,
   rm,
   rmdir,
   stat,
@@ -41,6 +42,8 @@ export const BundleFile = {
   Exit: "exit.json",
 } as const;
 
+let writeSeq = 0;
+
 export class Bundle {
   readonly namespace: string;
   readonly id: string;
@@ -68,8 +71,21 @@ export class Bundle {
     }
   }
 
-  write(name: string, data: string | Uint8Array): Promise<void> {
-    return writeFile(this.file(name), data, { mode: 0o600 });
+  /**
+   * Writes a file whole or not at all (a temp file renamed over it): these files
+   * are rewritten while tasks run (bootstrap.json on reconnect), and a daemon
+   * killed mid-write must not leave an empty one for the next start to read.
+   */
+  async write(name: string, data: string | Uint8Array): Promise<void> {
+    const target = this.file(name);
+    const temp = `${target}.${process.pid}.${(writeSeq = (writeSeq + 1) % 1e9)}.tmp`;
+    try {
+      await writeFile(temp, data, { mode: 0o600 });
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
   }
 }
 

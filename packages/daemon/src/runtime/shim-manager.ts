@@ -87,10 +87,9 @@ export class ShimManager {
   async start(ctx: Ctx, request: StartShimRequest, route: Route): Promise<Shim> {
     if (route.kind === "sandbox") {
       const { bundle } = request;
-      await Promise.all([
-        bundle.write(BundleFile.Sandbox, route.sandboxId),
-        writeBootstrap(bundle, bootstrapOf(route.endpoint)),
-      ]);
+      // In this order: a bootstrap.json without `sandbox` would be taken for a shim's.
+      await bundle.write(BundleFile.Sandbox, route.sandboxId);
+      await writeBootstrap(bundle, bootstrapOf(route.endpoint));
       const connection = await SandboxTaskConnection.open(
         ctx,
         bundle,
@@ -111,19 +110,27 @@ export class ShimManager {
    */
   async load(ctx: Ctx, bundle: Bundle): Promise<Shim> {
     const info = await readBootstrap(bundle);
-    if (!info) throw notFound(`no shim address in bundle ${bundle.path}`);
     const sandboxId = (await bundle.read(BundleFile.Sandbox))?.trim();
+    // Empty: killed while writing it, before the create (written before bootstrap.json).
+    if (sandboxId === "") throw notFound(`no sandbox id in bundle ${bundle.path}`);
     if (sandboxId !== undefined) {
+      // No address recorded: the sandbox's own endpoint is asked, since only it knows
+      // whether a create got through before the daemon died.
+      const endpoint = info
+        ? endpointOf(info)
+        : this.#sandboxes?.knownEndpoint(bundle.namespace, sandboxId);
+      if (!endpoint) throw notFound(`no task address in bundle ${bundle.path}`);
       const connection = await SandboxTaskConnection.open(
         ctx,
         bundle,
         sandboxId,
-        endpointOf(info),
+        endpoint,
         this.#hint(bundle.namespace, sandboxId),
         true,
       );
       return new SandboxTask(bundle, connection);
     }
+    if (!info) throw notFound(`no shim address in bundle ${bundle.path}`);
     return this.#binary.load(ctx, bundle, info);
   }
 

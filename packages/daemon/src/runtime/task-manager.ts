@@ -61,6 +61,9 @@ export class TaskManager {
     this.#recovery = new TaskRecovery(options, {
       add: (task) => this.#add(task),
       exitSeen: (namespace, id) => this.#exitSeen(namespace, id),
+      remove: (task) => this.#remove(task),
+      current: (task) =>
+        !this.#closing && !task.deleting && this.#tasks.get(task.namespace, task.id) === task,
     });
   }
 
@@ -274,6 +277,7 @@ export class TaskManager {
   /** Closes every connection without touching the shims (daemon shutdown). */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#recovery.close();
     await Promise.all(
       [...this.#tasks.values()].map(async (t) => {
         t.shim?.release();

@@ -6,9 +6,9 @@
  * sandbox's task again when its task API comes back, and the "unknown exit"
  * (status 255) of a task whose real exit is lost.
  */
-import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import { isNotFound, isUnavailable } from "@sandboxd/errdefs";
-import { withLogFields, withNamespace, type Ctx } from "@sandboxd/core";
+import { timestampFromMs, timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { isNotFound } from "@sandboxd/errdefs";
+import { sleep, withLogFields, withNamespace, type Ctx } from "@sandboxd/core";
 import { Topic } from "@sandboxd/api";
 import { TaskDeleteSchema, TaskExitSchema } from "@sandboxd/api/events/task_pb";
 import { Status } from "@sandboxd/api/types/task/task_pb";
@@ -26,9 +26,15 @@ export interface TaskManagerOptions {
   containerExists: (ctx: Ctx, id: string) => boolean;
   /** The daemon's root context: background work (cleanups, dead shims) derives from it. */
   root: Ctx;
+  /** How long recovery waits for a task's State (default 5 s); a slower task API is asked again. */
+  stateTimeoutMs?: number;
 }
 
 const shutdownTimeoutMs = 3000;
+const defaultStateTimeoutMs = 5000;
+/** Back-off for asking a sandbox's task API again about a task it has not confirmed. */
+const firstAskAgainMs = 500;
+const maxAskAgainMs = 30_000;
 
 /** What recovery needs of the TaskManager's table of tasks. */
 export interface TaskTable {
@@ -36,15 +42,31 @@ export interface TaskTable {
   add(task: Task): void;
   /** Whether an exit of the task's init process has been published. */
   exitSeen(namespace: string, id: string): boolean;
+  /** Drops a task that turned out never to have been created. */
+  remove(task: Task): void;
+  /** Whether the task is still the one in the table, neither being deleted nor closing. */
+  current(task: Task): boolean;
 }
 
 export class TaskRecovery {
   readonly #o: TaskManagerOptions;
   readonly #table: TaskTable;
+  /**
+   * Tasks loaded from a bundle whose sandbox task API has not answered State
+   * yet (down, or too slow at start-up). Until it does, the task may never
+   * have been created: a crash during Tasks.Create leaves the same bundle.
+   */
+  readonly #unconfirmed = new WeakSet<Task>();
+  readonly #closed = new AbortController();
 
   constructor(options: TaskManagerOptions, table: TaskTable) {
     this.#o = options;
     this.#table = table;
+  }
+
+  /** Stops asking unconfirmed tasks again (daemon shutdown). */
+  close(): void {
+    this.#closed.abort();
   }
 
   /**
@@ -99,22 +121,24 @@ export class TaskRecovery {
     }
     let state;
     try {
-      state = await shim.connection.api.state({ id: bundle.id }, { timeoutMs: 5000 });
+      state = await shim.connection.api.state({ id: bundle.id }, { timeoutMs: this.#stateTimeout });
     } catch (err) {
-      if (shim.kind === "sandbox" && isUnavailable(err)) {
-        // The sandboxer is down: the task is not dead. It is read again on reconnect.
-        ctx.log.warn({ error: err }, "sandbox task API unreachable, task kept");
-        this.#table.add(
-          new Task({
-            namespace: bundle.namespace,
-            id: bundle.id,
-            bundle,
-            runtime: "",
-            shim,
-            pid: 0,
-            status: Status.UNKNOWN,
-          }),
-        );
+      if (shim.kind === "sandbox" && !isNotFound(err)) {
+        // The sandboxer is down or slow: the task is not dead, nor known to exist. It is
+        // kept UNKNOWN and asked again (and on reconnect) until the sandboxer says which.
+        ctx.log.warn({ error: err }, "sandbox task API did not answer, task kept");
+        const task = new Task({
+          namespace: bundle.namespace,
+          id: bundle.id,
+          bundle,
+          runtime: "",
+          shim,
+          pid: 0,
+          status: Status.UNKNOWN,
+        });
+        this.#unconfirmed.add(task);
+        this.#table.add(task);
+        void this.#askAgain(ctx, task, shim);
         return "live";
       }
       if (!isNotFound(err)) throw err;
@@ -153,20 +177,51 @@ export class TaskRecovery {
     const ctx = withLogFields(withNamespace(this.#o.root, task.namespace), { id: task.id });
     let state;
     try {
-      state = await shim.connection.api.state({ id: task.id }, { timeoutMs: 5000 });
+      state = await shim.connection.api.state({ id: task.id }, { timeoutMs: this.#stateTimeout });
     } catch (err) {
       if (!isNotFound(err)) {
         ctx.log.warn({ error: err }, "reading the task after reconnecting failed");
         return;
       }
-      if (task.shim !== shim || task.deleting) return;
-      ctx.log.warn("the sandbox no longer knows the task: it is gone");
-      task.shim = undefined;
-      task.status = Status.STOPPED;
-      task.exit = await this.cleanupDead(ctx, task.bundle);
-      await shim.connection.close();
+      await this.#gone(ctx, task, shim);
       return;
     }
+    this.#apply(ctx, task, state);
+  }
+
+  get #stateTimeout(): number {
+    return this.#o.stateTimeoutMs ?? defaultStateTimeoutMs;
+  }
+
+  /** Asks an unconfirmed task's sandbox again, with back-off, until it answers either way. */
+  async #askAgain(ctx: Ctx, task: Task, shim: Shim): Promise<void> {
+    let delay = firstAskAgainMs;
+    while (this.#unconfirmed.has(task)) {
+      if (!(await sleep(delay, this.#closed.signal))) return;
+      if (!this.#unconfirmed.has(task) || !this.#table.current(task) || task.shim !== shim) return;
+      delay = Math.min(delay * 2, maxAskAgainMs);
+      let state;
+      try {
+        state = await shim.connection.api.state(
+          { id: task.id },
+          { timeoutMs: this.#stateTimeout, signal: this.#closed.signal },
+        );
+      } catch (err) {
+        if (!isNotFound(err)) continue;
+        await this.#gone(ctx, task, shim);
+        return;
+      }
+      this.#apply(ctx, task, state);
+    }
+  }
+
+  /** A State answer: pid and status taken, an exit that nobody saw published. */
+  #apply(
+    ctx: Ctx,
+    task: Task,
+    state: { pid: number; status: Status; exitStatus: number; exitedAt?: Timestamp | undefined },
+  ): void {
+    this.#unconfirmed.delete(task);
     task.pid = state.pid || task.pid;
     task.status = state.status;
     if (state.status === Status.STOPPED && !this.#table.exitSeen(task.namespace, task.id)) {
@@ -176,6 +231,29 @@ export class TaskRecovery {
         exitedAt: state.exitedAt ? timestampMs(state.exitedAt) : Date.now(),
       });
     }
+  }
+
+  /**
+   * The sandbox does not know the task. One it had confirmed is gone (its exit is
+   * lost: 255); one never confirmed since the restart was never created, so it is
+   * removed with its bundle and no exit is invented for it.
+   */
+  async #gone(ctx: Ctx, task: Task, shim: Shim): Promise<void> {
+    if (task.shim !== shim || task.deleting) return;
+    if (this.#unconfirmed.has(task)) {
+      this.#unconfirmed.delete(task);
+      ctx.log.warn("the sandbox never created the task: its bundle is removed");
+      this.#table.remove(task);
+      task.shim = undefined;
+      await teardownShim(ctx, shim, true);
+      await deleteBundle(task.bundle);
+      return;
+    }
+    ctx.log.warn("the sandbox no longer knows the task: it is gone");
+    task.shim = undefined;
+    task.status = Status.STOPPED;
+    task.exit = await this.cleanupDead(ctx, task.bundle);
+    await shim.connection.close();
   }
 
   /** Runs the shim binary's `delete`, records and publishes the exit; 255 if unknown. */
