@@ -5,7 +5,7 @@
  * always given an explicit `uid:gid`, so the merge has to happen here. The
  * result is also what ContainerStatus.user reports.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import {
   SupplementalGroupsPolicy,
@@ -40,10 +40,18 @@ export function rootfsLayers(mounts: readonly Mount[]): string[] {
   return out;
 }
 
+/**
+ * The first layer's copy of `path`. A copy that resolves outside its layer
+ * (an image's `/etc/passwd -> /etc/shadow` or `etc -> /`) is never followed:
+ * the host's own files must not decide a container's identity.
+ */
 async function readFromLayers(layers: readonly string[], path: string): Promise<string> {
   for (const dir of layers) {
-    const text = await readFile(join(dir, path), "utf8").catch(() => undefined);
-    if (text !== undefined) return text;
+    const real = await realpath(join(dir, path)).catch(() => undefined);
+    if (real === undefined) continue;
+    const root = await realpath(dir).catch(() => dir);
+    if (!real.startsWith(`${root}/`)) return "";
+    return readFile(real, "utf8").catch(() => "");
   }
   return "";
 }
