@@ -55,7 +55,7 @@ import {
   type CriContainer,
   type CriState,
 } from "./records.js";
-import { applyIdentity, rootfsLayers } from "./identity.js";
+import { applyIdentity, containerUser, rootfsLayers } from "./identity.js";
 import { targetPid } from "./pid-target.js";
 import { containerSpec } from "./spec.js";
 import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
@@ -421,17 +421,7 @@ export class Containers {
       annotations: c.config.annotations,
       mounts: c.config.mounts,
       logPath: s.logPath,
-      ...(s.user
-        ? {
-            user: {
-              linux: {
-                uid: BigInt(s.user.uid),
-                gid: BigInt(s.user.gid),
-                supplementalGroups: s.user.groups.map(BigInt),
-              },
-            },
-          }
-        : {}),
+      ...(s.user ? { user: containerUser(s.user) } : {}),
     });
   }
 }

@@ -119,3 +119,14 @@ export async function applyIdentity(
   spec.process.user = { ...u, uid: id.uid, gid: id.gid, additionalGids: id.groups };
   return id;
 }
+
+/** ContainerStatus.user of a recorded identity. */
+export function containerUser(u: ProcessUser) {
+  return {
+    linux: {
+      uid: BigInt(u.uid),
+      gid: BigInt(u.gid),
+      supplementalGroups: u.groups.map(BigInt),
+    },
+  };
+}
