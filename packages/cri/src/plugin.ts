@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import type { Duplex } from "node:stream";
-import { ImageService, RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import { ImageService, NamespaceMode, RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { ContainerEventResponse } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { withNamespace, type Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
@@ -124,8 +124,11 @@ export class Cri {
         execs.attach(await containers.records.get(root, id), io, signal),
       portForward: async (podId, port, stream, signal) => {
         const pod = await pods.get(root, podId);
-        const st = await pods.state(root, pod);
-        await forward(st.info.netns ?? "", port, stream, signal);
+        const hostNetwork =
+          pod.config.linux?.securityContext?.namespaceOptions?.network === NamespaceMode.NODE;
+        // A host-network pod's ports are the host's: no namespace to enter.
+        const netns = hostNetwork ? "" : ((await pods.state(root, pod)).info.netns ?? "");
+        await forward(netns, port, stream, signal, hostNetwork);
       },
     };
     const recovered = await containers.recover(root);
@@ -166,13 +169,19 @@ export class Cri {
 }
 
 /** Connects `stream` to 127.0.0.1:`port` inside the network namespace at `netns`. */
-function forward(netns: string, port: number, stream: Duplex, signal: AbortSignal): Promise<void> {
-  if (!netns)
+function forward(
+  netns: string,
+  port: number,
+  stream: Duplex,
+  signal: AbortSignal,
+  hostNetwork: boolean,
+): Promise<void> {
+  if (!netns && !hostNetwork)
     return Promise.reject(failedPrecondition("the pod has no network namespace to forward into"));
+  const socat = ["socat", "STDIO", `TCP4:127.0.0.1:${port}`];
+  const [cmd = "socat", ...args] = hostNetwork ? socat : ["nsenter", `--net=${netns}`, ...socat];
   return new Promise((resolve, reject) => {
-    const child = spawn("nsenter", [`--net=${netns}`, "socat", "STDIO", `TCP4:127.0.0.1:${port}`], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     stream.pipe(child.stdin);

@@ -63,7 +63,7 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
       runtimeVersion: p.version,
       runtimeApiVersion,
     }),
-    status: () => ({
+    status: (req) => ({
       status: {
         conditions: [
           { type: "RuntimeReady", status: true },
@@ -76,8 +76,10 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
           features: { recursiveReadOnlyMounts: true, userNamespaces: false },
         }))
         .concat([{ name: "", features: { recursiveReadOnlyMounts: true, userNamespaces: false } }]),
-      features: { supplementalGroupsPolicy: false },
-      info: {},
+      // Strict and Merge are both honoured (runtime/identity.ts).
+      features: { supplementalGroupsPolicy: true },
+      // crictl info prints these; containerd's "config" is its CRI configuration as JSON.
+      info: verboseInfoOf(req.verbose, { config: JSON.stringify(p.config) }),
     }),
     runtimeConfig: () => ({
       linux: {
@@ -315,4 +317,8 @@ export function eventOf(
     createdAt: nsOf(Date.now()),
     podSandboxStatus: { id: podId },
   });
+}
+
+function verboseInfoOf(verbose: boolean, info: Record<string, string>): Record<string, string> {
+  return verbose ? info : {};
 }

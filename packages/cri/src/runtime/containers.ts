@@ -55,6 +55,8 @@ import {
   type CriContainer,
   type CriState,
 } from "./records.js";
+import { applyIdentity, containerUser, rootfsLayers } from "./identity.js";
+import { targetPid } from "./pid-target.js";
 import { containerSpec } from "./spec.js";
 import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
 
@@ -120,6 +122,7 @@ export class Containers {
         pod: pod.config,
         image,
         imageConfig: entry?.config,
+        targetPid: await targetPid(this.records, ctx, pod.id, config),
       });
       const logDir = pod.config.logDirectory;
       const logPath = logDir && config.logPath ? join(logDir, config.logPath) : "";
@@ -128,11 +131,13 @@ export class Containers {
       const state: CriState = entry
         ? { sandboxId: pod.id, logPath, image: entry.configDigest, snapshot: true }
         : { sandboxId: pod.id, logPath, image };
+      let layers = [image];
       if (entry) {
         // containerd's CRI: the rootfs is an active snapshot on the image's top chain ID.
-        await this.#b.images.prepare(ctx, id, entry.chainId);
+        layers = rootfsLayers(await this.#b.images.prepare(ctx, id, entry.chainId));
         prepared = id;
       }
+      state.user = await applyIdentity(spec, layers, config, entry?.config.User);
       await this.#b.containers.create(
         ctx,
         create(CreateContainerRequestSchema, {
@@ -416,6 +421,7 @@ export class Containers {
       annotations: c.config.annotations,
       mounts: c.config.mounts,
       logPath: s.logPath,
+      ...(s.user ? { user: containerUser(s.user) } : {}),
     });
   }
 }

@@ -39,6 +39,8 @@ export interface CriState {
   reason?: string;
   message?: string;
   pid?: number;
+  /** The process identity the spec runs it as (ContainerStatus.user). */
+  user?: { uid: number; gid: number; groups: number[] };
 }
 
 export interface CriContainer {

@@ -9,6 +9,7 @@ import type { ContainerConfig, PodSandboxConfig } from "@sandboxd/api/cri/runtim
 import { MountPropagation, NamespaceMode } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { invalidArgument } from "@sandboxd/errdefs";
 import { readFileSync } from "node:fs";
+import { checkRecursiveReadOnly } from "./mount-rules.js";
 
 /** containerd's default capability set (oci.defaultUnixCaps). */
 export const defaultCaps = [
@@ -64,6 +65,8 @@ export function containerSpec(opts: {
   image: string;
   /** The pulled image's config (absent for a local-directory image). */
   imageConfig?: ImageEntry["config"] | undefined;
+  /** PID namespace mode TARGET: the host pid of the target container. */
+  targetPid?: number | undefined;
 }): OciSpec {
   const { config, pod } = opts;
   const ic = opts.imageConfig;
@@ -112,7 +115,8 @@ export function containerSpec(opts: {
   const namespaces: { type: string; path?: string }[] = [{ type: "mount" }];
   if (podNs?.network !== NamespaceMode.NODE) namespaces.push({ type: "network" }, { type: "uts" });
   if (podNs?.ipc !== NamespaceMode.NODE) namespaces.push({ type: "ipc" });
-  if (ns?.pid !== NamespaceMode.NODE) namespaces.push({ type: "pid" });
+  if (opts.targetPid) namespaces.push({ type: "pid", path: `/proc/${opts.targetPid}/ns/pid` });
+  else if (ns?.pid !== NamespaceMode.NODE) namespaces.push({ type: "pid" });
   const mounts: OciMount[] = [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     {
@@ -164,6 +168,7 @@ export function containerSpec(opts: {
   for (const m of config.mounts) {
     if (!m.containerPath || !m.hostPath)
       throw invalidArgument("a mount needs container_path and host_path");
+    checkRecursiveReadOnly(m);
     const options = ["rbind", m.readonly ? "ro" : "rw"];
     if (m.propagation === MountPropagation.PROPAGATION_BIDIRECTIONAL) {
       options.push("rshared");
