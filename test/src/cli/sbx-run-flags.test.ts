@@ -79,6 +79,19 @@ test("sbx run IMAGE: volumes, limits, capabilities, privileged, network modes", 
     const made = await run("-v", `${dir}/new/sub:/n`, image, "touch", "/n/x");
     assert.equal(made.status, 0, made.stderr);
     assert.equal(existsSync(join(dir, "new", "sub", "x")), true, "a missing host dir is made");
+    const file = await run("-v", `${dir}/in:/etc/motd:ro`, image, "cat", "/etc/motd");
+    assert.equal(file.status, 0, file.stderr);
+    assert.equal(file.stdout, "hello\n", "a file is bound as it is");
+    const tmpfs = await run(
+      "--mount",
+      "type=tmpfs,dst=/scratch",
+      image,
+      "sh",
+      "-c",
+      "echo t > /scratch/f && cat /scratch/f && while read d m t r; do [ $m = /scratch ] && echo $t; done < /proc/mounts; true",
+    );
+    assert.equal(tmpfs.status, 0, tmpfs.stderr);
+    assert.equal(tmpfs.stdout, "t\ntmpfs\n");
     const relative = await run("-v", "vol:/data", image, "true");
     assert.equal(relative.status, 1);
     assert.match(relative.stderr, /"vol" must be an absolute host path/);

@@ -1,6 +1,6 @@
 // `sbx run`'s container flags as spec changes, the way nerdctl and podman read them:
 // -v/--mount binds, --memory, --cpus, --cap-add/--cap-drop and --privileged.
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { SpecOpt } from "@sandboxd/client";
 import { invalidArgument } from "@sandboxd/errdefs";
@@ -52,7 +52,7 @@ function bindMount(flag: string, source: string, destination: string, readonly: 
       `run: ${flag}: destination ${JSON.stringify(destination)} must be absolute`,
     );
   // nerdctl and docker make a missing host directory rather than fail.
-  mkdirSync(source, { recursive: true });
+  if (!existsSync(source)) mkdirSync(source, { recursive: true });
   return {
     destination,
     type: "bind",

@@ -5,7 +5,7 @@
 // image the daemon has is refused: either reading would surprise someone.
 import { randomBytes } from "node:crypto";
 import type { Client } from "@sandboxd/client";
-import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import { invalidArgument, isInvalidArgument, isNotFound } from "@sandboxd/errdefs";
 import { findImage, fullImageName } from "./image-common.js";
 
 export interface RunTarget {
@@ -64,7 +64,8 @@ export async function runTarget(
   }
   if (looksLikeImage(first)) return { id: generatedId(first), image: first, command: rest };
   const existing = await findImage(client, first).catch((err: unknown) => {
-    if (isNotFound(err)) return undefined;
+    // An id that is no valid image name cannot name an image either.
+    if (isNotFound(err) || isInvalidArgument(err)) return undefined;
     throw err;
   });
   if (existing) {
