@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { buildImage, pushImage, startRegistry } from "@sandboxd/testing";
+import { buildImage, buildIndex, pushImage, pushIndex, startRegistry } from "@sandboxd/testing";
 import { configuredImageSpec } from "../images/run-image.js";
 import { assertEmpty, setupSbx } from "./harness.js";
 
@@ -70,6 +70,20 @@ test("sbx run IMAGE: image word, config, CMD, entrypoint, env-file, user, ambigu
     const bad = await sbx(["run", "--rm", "--env-file", join(daemon.dir, "none.env"), name]);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--env-file ".*none\.env": .*no such file/i);
+  });
+
+  await t.test("--platform reaches the pull of a missing image", async () => {
+    // An index with the host's platform only.
+    const other = await pushIndex(
+      reg,
+      "cli/other",
+      "v1",
+      buildIndex([buildImage(configuredImageSpec())]),
+    );
+    const r = await sbx(["run", "--rm", "--platform", "linux/s390x", other]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no manifest for linux\/s390x/);
+    await assertEmpty(client);
   });
 
   await t.test("--user: numeric and by name (the image's /etc/passwd)", async () => {
