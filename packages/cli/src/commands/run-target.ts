@@ -5,6 +5,7 @@
 // image the daemon has is refused: either reading would surprise someone.
 import { randomBytes } from "node:crypto";
 import type { Client } from "@sandboxd/client";
+import { UsageError } from "@sandboxd/core/args";
 import { invalidArgument, isInvalidArgument, isNotFound } from "@sandboxd/errdefs";
 import { findImage, fullImageName } from "./image-common.js";
 
@@ -34,10 +35,12 @@ export function generatedId(image: string): string {
   return `${base.slice(0, 40)}-${randomBytes(3).toString("hex")}`;
 }
 
+// How sbx was called, not what the daemon has: exit status 2 and a pointer to --help.
 function imageLooking(word: string, why: string): Error {
-  return invalidArgument(
+  return new UsageError(
     `run: "${word}" looks like an image reference, but ${why}; ` +
       `a container id has no "/", ":" or "@" (give the id with --name)`,
+    "run",
   );
 }
 
@@ -53,10 +56,11 @@ export async function runTarget(
     // --name is the id; the first word is the image unless one is given otherwise.
     if (flags.image !== undefined || flags.rootfs !== undefined)
       return { id: flags.name, image: flags.image, command: [...positionals] };
-    if (first === undefined) throw invalidArgument("run: --name NAME needs an IMAGE to run");
+    if (first === undefined) throw new UsageError("run: --name NAME needs an IMAGE to run", "run");
     return { id: flags.name, image: first, command: rest };
   }
-  if (first === undefined) throw invalidArgument("run: an IMAGE or a container ID is required");
+  if (first === undefined)
+    throw new UsageError('"sbx run" needs an IMAGE or a container ID', "run");
   if (flags.image !== undefined || flags.rootfs !== undefined) {
     if (looksLikeImage(first))
       throw imageLooking(first, `--${flags.image !== undefined ? "image" : "rootfs"} was given`);
@@ -69,10 +73,11 @@ export async function runTarget(
     throw err;
   });
   if (existing) {
-    throw invalidArgument(
+    throw new UsageError(
       `run: "${first}" is ambiguous: a plain word is a container id (run on busybox), ` +
         `but the image ${existing.name} exists too; to run the image, write ` +
         `${fullImageName(first)} (or --name ID ${first}); to keep the id, rename it`,
+      "run",
     );
   }
   return { id: first, image: undefined, command: rest };
