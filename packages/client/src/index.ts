@@ -29,6 +29,8 @@ export type {
   SandboxUpdate,
   ShutdownOptions,
 } from "./sandbox.js";
+export { podNetworkAnnotation } from "./sandbox-network.js";
+export type { PortMapping, SandboxNetwork } from "./sandbox-network.js";
 
 export { Container } from "./container.js";
 export type {

@@ -15,6 +15,13 @@ import { decodeMetric } from "./metrics.js";
 import type { Spec } from "./oci/types.js";
 import type { Session } from "./session.js";
 import {
+  checkSandboxNetwork,
+  podNetworkAnnotation,
+  podNetworkConfig,
+  type PortMapping,
+  type SandboxNetwork,
+} from "./sandbox-network.js";
+import {
   SandboxState,
   platformOf,
   sandboxInfoOf,
@@ -55,6 +62,14 @@ export interface NewSandboxOptions {
   options?: Any | undefined;
   netnsPath?: string | undefined;
   annotations?: Record<string, string> | undefined;
+  /**
+   * `bridge` (default: the sandboxer's CNI network), `host`, or `none` (loopback only).
+   * With `network` or `portMappings`, the SDK sends a CRI PodSandboxConfig as Create's
+   * `options` (so they cannot be given together).
+   */
+  network?: SandboxNetwork | undefined;
+  /** Host ports forwarded to the sandbox (the sandboxer's CNI portmap). */
+  portMappings?: readonly PortMapping[] | undefined;
 }
 
 /** Fields of {@link Sandbox.update}; only the ones given are changed. */
@@ -89,6 +104,22 @@ export async function createSandbox(
     options.sandboxer || (await session.defaultLabels(call))[DefaultsLabel.Sandboxer] || "";
   const runtime = options.runtime ?? { name: DEFAULT_SANDBOX_RUNTIME };
   if (!runtime.name) throw invalidArgument(`sandbox "${id}": runtime name is required`);
+  const ports = options.portMappings ?? [];
+  checkSandboxNetwork(id, options.network, ports);
+  const wantsNetwork = options.network !== undefined || ports.length > 0;
+  if (wantsNetwork && options.options !== undefined) {
+    throw invalidArgument(
+      `sandbox "${id}": network and portMappings cannot be given with options (they are sent as options)`,
+    );
+  }
+  const network = options.network ?? "bridge";
+  const createOptions = wantsNetwork
+    ? podNetworkConfig(id, session.namespace, network, ports)
+    : options.options;
+  const annotations = {
+    ...options.annotations,
+    ...(network === "none" ? { [podNetworkAnnotation]: "none" } : {}),
+  };
   const message = {
     sandboxId: id,
     runtime: { name: runtime.name, options: runtime.options },
@@ -107,9 +138,9 @@ export async function createSandbox(
       {
         sandboxId: id,
         rootfs: options.rootfs ?? [],
-        options: options.options,
+        options: createOptions,
         netnsPath: options.netnsPath ?? "",
-        annotations: options.annotations ?? {},
+        annotations,
         sandbox: created.sandbox,
         sandboxer,
       },

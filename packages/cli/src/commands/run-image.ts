@@ -1,4 +1,4 @@
-// `sbx run --image REF`: the image's full name, pulled first (progress on stderr) when the
+// `sbx run IMAGE` and `sbx run --image REF`: the image's full name, pulled first (progress on stderr) when the
 // daemon does not have it; and --user as a numeric uid[:gid] (for a rootfs directory).
 import type { Client } from "@sandboxd/client";
 import { invalidArgument, isNotFound } from "@sandboxd/errdefs";
@@ -10,6 +10,7 @@ export async function imageForRun(
   ctx: Context,
   client: Client,
   reference: string,
+  platform?: string,
 ): Promise<string> {
   try {
     return (await findImage(client, reference)).name;
@@ -17,7 +18,7 @@ export async function imageForRun(
     if (!isNotFound(err)) throw err;
   }
   const progress = new PullProgress(ctx.stderr, "plain");
-  const pulled = await client.pull(reference, { onProgress: (e) => progress.event(e) });
+  const pulled = await client.pull(reference, { platform, onProgress: (e) => progress.event(e) });
   return pulled.name;
 }
 

@@ -1,4 +1,5 @@
-// sbx run: sandbox (unless --sandbox), container, task; wait; clean up.
+// sbx run: image (pulled when missing), sandbox (unless --sandbox), container, task; wait;
+// clean up.
 import { constants } from "node:os";
 import type { Container, Sandbox, Task } from "@sandboxd/client";
 import type { Parsed } from "@sandboxd/core/args";
@@ -6,8 +7,10 @@ import type { runCommandFlags } from "../specs/run.js";
 import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
-import { invalidArgument } from "@sandboxd/errdefs";
 import { imageForRun, numericUser } from "./run-image.js";
+import { containerSpecOpts, sandboxNetwork } from "./run-flags.js";
+import { readEnvFile } from "./run-net.js";
+import { runTarget } from "./run-target.js";
 import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
 
 /** Signals that cancel a run whose container has not started yet. */
@@ -17,18 +20,21 @@ export async function run(
   ctx: Context,
   { flags, positionals }: Parsed<typeof runCommandFlags>,
 ): Promise<number> {
-  const [id, ...command] = positionals as [string, ...string[]];
   const sdk = await import("@sandboxd/client");
   const client = await ctx.client();
+  const { id, image: imageRef, command } = await runTarget(client, flags, positionals);
   const detach = flags.detach;
   const tty = flags.tty && !detach;
   const runtime = flags.runtime;
   const labels = keyValues(flags.label, "label", "run");
   const given = flags.rootfs;
-  if (given !== undefined && flags.image !== undefined)
-    throw invalidArgument("run: --image and --rootfs cannot be used together");
+  // Every flag is checked before anything is pulled or made.
+  const { network, portMappings } = sandboxNetwork(flags);
+  const env = [...flags["env-file"].flatMap((f) => readEnvFile(f, ctx.env)), ...flags.env];
+  const specOpts = containerSpecOpts(flags);
   // Pulled when the daemon does not have it (before anything is made).
-  const image = flags.image === undefined ? undefined : await imageForRun(ctx, client, flags.image);
+  const image =
+    imageRef === undefined ? undefined : await imageForRun(ctx, client, imageRef, flags.platform);
   const rootfs = image || given ? given : await defaultRootfs(ctx.env);
   // The shared busybox rootfs must never be written to; a rootfs of one's own may be.
   const readonlyRootfs = (given === undefined && !image) || flags["read-only"];
@@ -63,6 +69,8 @@ export async function run(
         sandboxer: flags.sandboxer,
         labels,
         spec: podSpec,
+        network,
+        portMappings,
       });
       const made = sandbox;
       undo.push(() => made.shutdown({ force: true }, cleanup));
@@ -80,27 +88,25 @@ export async function run(
         image,
         process: {
           args: command,
-          ...(flags.entrypoint === undefined ? {} : { entrypoint: [flags.entrypoint] }),
-          env: flags.env,
+          ...(flags.entrypoint === undefined
+            ? {}
+            : { entrypoint: flags.entrypoint === "" ? [] : [flags.entrypoint] }),
+          env,
           cwd: flags.cwd,
           user: flags.user,
           terminal: tty,
           hostname,
           readonlyRootfs,
           consoleSize: size,
+          specOpts,
         },
       });
     } else {
       const spec = sdk.defaultSpec({
         id,
         namespace: client.namespace,
-        args:
-          flags.entrypoint !== undefined
-            ? [flags.entrypoint, ...command]
-            : command.length
-              ? command
-              : ["sh"],
-        env: flags.env,
+        args: flags.entrypoint ? [flags.entrypoint, ...command] : command.length ? command : ["sh"],
+        env,
         cwd: flags.cwd ?? "/",
         terminal: tty,
         rootfs,
@@ -111,6 +117,7 @@ export async function run(
       if (flags.user !== undefined && spec.process) {
         spec.process.user = numericUser(flags.user);
       }
+      for (const opt of specOpts) opt(spec);
       container = await sandbox.newContainer(id, { ...base, spec });
     }
     const made = container;

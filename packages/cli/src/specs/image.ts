@@ -95,4 +95,27 @@ const imageTag = defineCommand({
   load: () => import("../commands/image-tag.js"),
 });
 
-export const imageCommands = [pull, imageLs, imageInspect, imageRm, imageTag];
+export const imagePruneFlags = [
+  {
+    name: "all",
+    short: "a",
+    type: "switch",
+    description: "remove every image no container uses, not only the dangling ones",
+  },
+] as const;
+
+const imagePrune = defineCommand({
+  name: "image prune",
+  summary: "remove unused images: dangling ones (no tag), or with --all every one not in use",
+  usage: "[flags]",
+  description:
+    "As nerdctl's: an image is dangling when its name has no tag (pulled by digest,\n" +
+    "repo@sha256:...); an image a container of the namespace was made from is kept.\n" +
+    "Content and snapshots nothing else references are collected before it returns.",
+  flags: imagePruneFlags,
+  args: { min: 0, max: 0, names: "" },
+  examples: ["sbx image prune", "sbx image prune --all"],
+  load: () => import("../commands/image-prune.js"),
+});
+
+export const imageCommands = [pull, imageLs, imageInspect, imageRm, imageTag, imagePrune];

@@ -24,10 +24,22 @@ export const runCommandFlags = [
   runtime,
   sandboxer,
   {
+    name: "name",
+    type: "value",
+    valueName: "ID",
+    description: "the container id; then the first word is the IMAGE",
+  },
+  {
     name: "image",
     type: "value",
     valueName: "REF",
     description: "run this image (pulled when missing), with its config as defaults",
+  },
+  {
+    name: "platform",
+    type: "value",
+    valueName: "OS/ARCH[/VARIANT]",
+    description: "platform to pull the image for when it is missing",
   },
   {
     name: "entrypoint",
@@ -45,8 +57,79 @@ export const runCommandFlags = [
     description: "run as this user (default: the image's, else root)",
   },
   env,
+  {
+    name: "env-file",
+    type: "value",
+    multiple: true,
+    valueName: "FILE",
+    description: "read KEY=VALUE lines (a bare KEY takes sbx's value); --env wins",
+  },
   cwd,
   label,
+  {
+    name: "volume",
+    short: "v",
+    type: "value",
+    multiple: true,
+    valueName: "HOST:CTR[:ro]",
+    description: "bind-mount a host directory or file (made when missing)",
+  },
+  {
+    name: "mount",
+    type: "value",
+    multiple: true,
+    valueName: "type=bind,src=H,dst=C[,ro]",
+    description: "a bind mount (or type=tmpfs,dst=C)",
+  },
+  {
+    name: "publish",
+    short: "p",
+    type: "value",
+    multiple: true,
+    valueName: "[IP:]HOST:CTR[/PROTO]",
+    description: "forward a host port to the container (CNI portmap; a sandbox of its own)",
+  },
+  {
+    name: "net",
+    type: "value",
+    valueName: "MODE",
+    choices: ["bridge", "host", "none"],
+    description: "the sandbox's network: bridge (CNI, default), host, or none (loopback only)",
+  },
+  {
+    name: "network",
+    type: "value",
+    valueName: "MODE",
+    choices: ["bridge", "host", "none"],
+    description: "same as --net",
+  },
+  {
+    name: "memory",
+    short: "m",
+    type: "value",
+    valueName: "SIZE",
+    description: "memory limit, e.g. 512m or 1g",
+  },
+  { name: "cpus", type: "value", valueName: "N", description: "CPU limit, e.g. 0.5 or 2" },
+  {
+    name: "privileged",
+    type: "switch",
+    description: "every capability and host device, no masked paths or seccomp",
+  },
+  {
+    name: "cap-add",
+    type: "value",
+    multiple: true,
+    valueName: "CAP",
+    description: "add a capability (NET_ADMIN, CAP_SYS_TIME, ALL)",
+  },
+  {
+    name: "cap-drop",
+    type: "value",
+    multiple: true,
+    valueName: "CAP",
+    description: "drop a capability (or ALL)",
+  },
   {
     name: "hostname",
     type: "value",
@@ -58,8 +141,13 @@ export const runCommandFlags = [
 const runCommand = defineCommand({
   name: "run",
   summary: "run a command in a new container (and its own sandbox)",
-  usage: "[flags] ID [CMD [ARG...]]",
+  usage: "[flags] (IMAGE | ID) [CMD [ARG...]]",
   description:
+    "`sbx run IMAGE [CMD...]` runs an image as nerdctl and podman do: the first word is an\n" +
+    "image when it has a '/', ':' or '@' (busybox:latest, 127.0.0.1:5000/app), or when\n" +
+    "--name gives the container id (else the id is <repository>-<random>). A plain word is\n" +
+    "the container id of sbx's own form below; one that also names an image the daemon has\n" +
+    "is refused as ambiguous.\n" +
     "Creates a container ID running CMD (default: sh) and waits for it; sbx exits with the\n" +
     "container's exit status. With --image REF, the root filesystem is a snapshot of the\n" +
     "image (pulled first when the daemon does not have it) and the image config gives the\n" +
@@ -74,7 +162,7 @@ const runCommand = defineCommand({
     "Ctrl-C and SIGTERM are passed on to the container; a second one sends SIGKILL\n" +
     "(its PID 1 gets only the signals it handles: sleep there ignores SIGTERM).",
   flags: runCommandFlags,
-  args: { min: 1, names: "ID [CMD...]" },
+  args: { min: 0, names: "(IMAGE | ID) [CMD...]" },
   passthroughAfter: 1,
   complete: "shell",
   examples: [
@@ -84,6 +172,9 @@ const runCommand = defineCommand({
     "sbx run --rm --sandbox web sidecar wget -qO- localhost:8080",
     "sbx run --rm --rootfs /srv/rootfs --env A=1 job /bin/job --once",
     "sbx run --rm --image docker.io/library/alpine:3.20 hello echo hello",
+    "sbx run --rm 127.0.0.1:5000/library/busybox:latest echo hello",
+    "sbx run -d --name web -p 8080:80 -v /srv/www:/www:ro busybox:latest httpd -f -h /www",
+    "sbx run --rm --net none --memory 64m --cpus 0.5 --cap-drop ALL alpine:3.20 id",
   ],
   load: () => import("../commands/run.js"),
 });

@@ -31,6 +31,9 @@ import {
 import { sumResources } from "./resources.js";
 import type { LinuxResources } from "./resources.js";
 
+/** A pod annotation; `none` keeps the pod off CNI (its own network namespace, loopback only). */
+export const podNetworkAnnotation = "io.sandboxd.pod.network";
+
 export class Pod {
   readonly env: Env;
   rec: SandboxRecord;
@@ -180,6 +183,8 @@ export class Pod {
         if (this.rec.netnsPath !== undefined || !config.network.enabled || !this.rec.pins?.net) {
           return;
         }
+        // `sbx run --net none`: a network namespace of its own with loopback only.
+        if (this.rec.annotations[podNetworkAnnotation] === "none") return;
         const containerId = cniContainerId(namespace, id);
         const netns = this.rec.pins.net;
         // Recorded before ADD: an ADD cut short (cancelled, or kill -9) may already hold an
