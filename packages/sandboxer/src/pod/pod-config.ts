@@ -26,6 +26,16 @@ export interface DnsConfig {
   options: string[];
 }
 
+/** CRI's Protocol enum, as portmap names it. */
+const protocols = ["tcp", "udp", "sctp"] as const;
+
+export interface PodPortMapping {
+  protocol: (typeof protocols)[number];
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
+}
+
 export interface PodConfig {
   name: string;
   uid: string;
@@ -44,6 +54,7 @@ export interface PodConfig {
   userns?: NamespaceMode | undefined;
   privileged: boolean;
   sysctls: Record<string, string>;
+  portMappings: PodPortMapping[];
 }
 
 /** Whether an Any's type URL names a PodSandboxConfig (bare or type.googleapis.com/ prefixed). */
@@ -95,6 +106,7 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
     ipc: NamespaceMode.POD,
     privileged: false,
     sysctls: {},
+    portMappings: [],
   };
   const r = new BinaryReader(bytes);
   const LD = WireType.LengthDelimited;
@@ -130,6 +142,27 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
             return true;
           });
           c.dns = dns;
+          return true;
+        }
+        case 5: {
+          const m: PodPortMapping = { protocol: "tcp", containerPort: 0, hostPort: 0, hostIp: "" };
+          let proto = 0;
+          sub(r, (r, f, w) => {
+            if (w === WireType.Varint && f >= 1 && f <= 3) {
+              const v = r.int32();
+              if (f === 1) proto = v;
+              else if (f === 2) m.containerPort = v;
+              else m.hostPort = v;
+              return true;
+            }
+            if (f !== 4 || w !== LD) return false;
+            m.hostIp = r.string();
+            return true;
+          });
+          const name = protocols[proto];
+          if (!name) throw new Error(`port_mappings: unknown protocol ${proto}`);
+          m.protocol = name;
+          c.portMappings.push(m);
           return true;
         }
         case 6:
