@@ -124,6 +124,17 @@ test("ListPodSandboxMetrics: the pod's network series and its containers' cpu, m
     assert.ok(names.has(m.name), `${m.name} described`);
 });
 
+test("a pod without containers: eth0 counters read in its netns, no processes", async () => {
+  const { podSandboxId } = await w.rt.runPodSandbox({ config: podConfig(w, "empty") });
+  const { stats } = await w.rt.podSandboxStats({ podSandboxId });
+  assert.equal(stats?.linux?.network?.defaultInterface?.name, "eth0");
+  // IPv6 link-local set-up (router solicitation, DAD) or nothing yet: the counter is there.
+  assert.ok(stats?.linux?.network?.defaultInterface?.txBytes !== undefined);
+  assert.equal(stats?.linux?.process?.processCount?.value, 0n);
+  assert.deepEqual(stats?.linux?.containers, []);
+  await w.rt.removePodSandbox({ podSandboxId });
+});
+
 test("a stopped pod has no stats: PodSandboxStats is Unavailable, the lists leave it out", async () => {
   const pod = podConfig(w, "stopped");
   const { podSandboxId } = await w.rt.runPodSandbox({ config: pod });

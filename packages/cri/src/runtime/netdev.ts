@@ -1,8 +1,11 @@
 /**
- * Network counters of a pod, read in its network namespace: /proc/net/dev of
- * a process entered into the pinned netns (nsenter), since Node cannot setns.
+ * Network counters of a pod, read in its network namespace: /proc/<pid>/net/dev
+ * of one of its container processes when one is in that netns (checked by the
+ * namespace inode, so a reused pid is never read), else /proc/net/dev of a
+ * process entered into the pinned netns (nsenter), since Node cannot setns.
  * Loopback is left out, as containerd does.
  */
+import { readFile, stat } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
 import { run } from "@sandboxd/core";
 import { unavailable } from "@sandboxd/errdefs";
@@ -47,7 +50,27 @@ export function parseNetDev(text: string): InterfaceCounters[] {
   return out;
 }
 
-export async function netnsCounters(ctx: Ctx, netns: string): Promise<InterfaceCounters[]> {
+/** Whether /proc/<pid>/ns/net is the namespace pinned at `netns`. */
+async function inNetns(pid: number, netns: string): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([stat(`/proc/${pid}/ns/net`), stat(netns)]);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
+export async function netnsCounters(
+  ctx: Ctx,
+  netns: string,
+  pids: readonly number[] = [],
+): Promise<InterfaceCounters[]> {
+  for (const pid of pids) {
+    if (pid <= 0 || !(await inNetns(pid, netns))) continue;
+    const text = await readFile(`/proc/${pid}/net/dev`, "utf8").catch(() => undefined);
+    // The process may have exited between the check and the read: then the next, or nsenter.
+    if (text !== undefined && (await inNetns(pid, netns))) return parseNetDev(text);
+  }
   const r = await run(ctx, "nsenter", [`--net=${netns}`, "cat", "/proc/net/dev"], {
     timeoutMs: 30_000,
   });

@@ -176,7 +176,11 @@ class Stats {
       ),
       // A host-network pod has no netns of its own: no network figures (containerd: none either).
       st.info.netns && st.info.network !== "host"
-        ? netnsCounters(ctx, st.info.netns)
+        ? netnsCounters(
+            ctx,
+            st.info.netns,
+            containers.map((c) => (c.state.finishedAt ? 0 : (c.state.pid ?? 0))),
+          )
         : Promise.resolve(undefined),
       this.#usage(ctx, containers),
     ]);
