@@ -141,3 +141,13 @@ test("resolv.conf from DNS config", () => {
     "nameserver 1.1.1.1\nnameserver 8.8.8.8\n",
   );
 });
+
+test("a port mapping of an unknown protocol is refused, naming it", () => {
+  const w = new BinaryWriter();
+  w.tag(5, 2).fork().tag(1, 0).uint32(7).tag(2, 0).int32(80).tag(3, 0).int32(8080).join();
+  assert.throws(
+    () => decodePodSandboxConfig(w.finish()),
+    (err: unknown) =>
+      isInvalidArgument(err) && /port_mappings\[0\]: protocol 7 is not TCP/.test(String(err)),
+  );
+});

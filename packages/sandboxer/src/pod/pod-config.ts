@@ -7,7 +7,7 @@
  * of the CRI proto. Unknown fields are skipped.
  */
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 
 export const podSandboxConfigTypeUrl = "runtime.v1.PodSandboxConfig";
 
@@ -110,6 +110,7 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
   };
   const r = new BinaryReader(bytes);
   const LD = WireType.LengthDelimited;
+  let badPort: string | undefined;
   try {
     readMessage(r, bytes.length, (r, f, w) => {
       if (w !== LD) return false;
@@ -160,8 +161,9 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
             return true;
           });
           const name = protocols[proto];
-          if (!name) throw new Error(`port_mappings: unknown protocol ${proto}`);
-          m.protocol = name;
+          if (!name && badPort === undefined)
+            badPort = `PodSandboxConfig.port_mappings[${c.portMappings.length}]: protocol ${proto} is not TCP, UDP or SCTP`;
+          m.protocol = name ?? "tcp";
           c.portMappings.push(m);
           return true;
         }
@@ -179,10 +181,9 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
       }
     });
   } catch (err) {
-    throw invalidArgument(
-      `PodSandboxConfig: not a valid protobuf message: ${(err as Error).message}`,
-    );
+    throw invalidArgument(`PodSandboxConfig: not a valid protobuf message: ${messageOf(err)}`);
   }
+  if (badPort !== undefined) throw invalidArgument(badPort);
   return c;
 }
 
