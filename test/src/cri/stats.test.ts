@@ -117,6 +117,9 @@ test("ListPodSandboxMetrics: the pod's network series and its containers' cpu, m
   const ws = cm.metrics.find((m) => m.name === "container_memory_working_set_bytes");
   assert.deepEqual(ws?.labelValues, [podName, "cri-test", "worker", id, w.image]);
   assert.ok((ws?.value?.value ?? 0n) > 0n);
+  const started = cm.metrics.find((m) => m.name === "container_start_time_seconds");
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  assert.ok((started?.value?.value ?? 0n) > now - 3600n && (started?.value?.value ?? 0n) <= now);
   const procs = cm.metrics.find((m) => m.name === "container_processes");
   assert.ok((procs?.value?.value ?? 0n) >= 1n);
   const names = new Set((await w.rt.listMetricDescriptors({})).descriptors.map((d) => d.name));

@@ -245,6 +245,7 @@ class Stats {
           ts,
           [podName, podNs, c.config.metadata?.name ?? "", c.id, c.config.image?.image ?? ""],
           f.containerUsage.get(c.id),
+          c.state.startedAt,
         ),
       })),
     });
@@ -288,9 +289,16 @@ function networkMetrics(ts: bigint, labels: string[], i: InterfaceCounters): Met
 const nsPerSecond = 1_000_000_000n;
 
 /** cpu, memory and process series of a container (seconds are whole, as the value is an integer). */
-function usageMetrics(ts: bigint, labels: string[], u: Usage | undefined): Metric[] {
+function usageMetrics(
+  ts: bigint,
+  labels: string[],
+  u: Usage | undefined,
+  startedAtMs: number | undefined,
+): Metric[] {
   if (!u) return [];
   const rows: [string, bigint][] = [
+    ["container_last_seen", ts / nsPerSecond],
+    ["container_start_time_seconds", BigInt(Math.floor((startedAtMs ?? 0) / 1000))],
     ["container_cpu_usage_seconds_total", u.cpuNs / nsPerSecond],
     ["container_cpu_user_seconds_total", u.cpuUserNs / nsPerSecond],
     ["container_cpu_system_seconds_total", u.cpuSystemNs / nsPerSecond],
