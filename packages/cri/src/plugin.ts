@@ -7,7 +7,6 @@
 import { spawn } from "node:child_process";
 import type { Duplex } from "node:stream";
 import { ImageService, NamespaceMode, RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
-import type { ContainerEventResponse } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { withNamespace, type Ctx } from "@sandboxd/core";
 import { failedPrecondition } from "@sandboxd/errdefs";
 import type { GrpcServer, ServerCall } from "@sandboxd/grpc";
@@ -19,7 +18,8 @@ import { Execs } from "./runtime/exec.js";
 import { Pods } from "./runtime/pods.js";
 import { fromAny } from "./runtime/util.js";
 import { TaskOOMSchema } from "@sandboxd/api/events/task_pb";
-import { eventOf, runtimeService } from "./service.js";
+import { ContainerEvents } from "./runtime/container-events.js";
+import { runtimeService } from "./service.js";
 import { Images, imageService } from "./images.js";
 
 export interface CriOptions {
@@ -30,35 +30,6 @@ export interface CriOptions {
   stateDir: string;
   root: Ctx;
   version: string;
-}
-
-/** A small fan-out of container events to GetContainerEvents subscribers. */
-class EventFanout {
-  readonly #subs = new Set<(e: ContainerEventResponse) => void>();
-  publish(e: ContainerEventResponse): void {
-    for (const s of this.#subs) s(e);
-  }
-  async *subscribe(signal: AbortSignal): AsyncIterable<ContainerEventResponse> {
-    const queue: ContainerEventResponse[] = [];
-    let wake: (() => void) | undefined;
-    const sub = (e: ContainerEventResponse): void => {
-      queue.push(e);
-      wake?.();
-    };
-    this.#subs.add(sub);
-    const onAbort = (): void => wake?.();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      while (!signal.aborted) {
-        const e = queue.shift();
-        if (e) yield e;
-        else await new Promise<void>((r) => (wake = r));
-      }
-    } finally {
-      this.#subs.delete(sub);
-      signal.removeEventListener("abort", onAbort);
-    }
-  }
 }
 
 type CriParts = Omit<Parameters<typeof runtimeService>[0], "ctxOf"> & {
@@ -110,13 +81,8 @@ export class Cri {
     const containers = new Containers(o.backend, config, root);
     const execs = new Execs(o.backend, containers);
     const images = new Images(o.backend.images);
-    const events = new EventFanout();
-    containers.onEvent = (id, kind) => {
-      void containers.records
-        .get(root, id)
-        .then((c) => events.publish(eventOf(id, c.state.sandboxId, kind)))
-        .catch(() => events.publish(eventOf(id, "", kind)));
-    };
+    const events = new ContainerEvents(root, pods, containers);
+    containers.onEvent = (id, kind, sandboxId) => events.send(id, sandboxId, kind);
     const runtime: Runtime = {
       exec: async (id, cmd, io, signal) =>
         execs.stream(root, await containers.records.get(root, id), cmd, io, signal),

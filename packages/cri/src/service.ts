@@ -3,31 +3,27 @@
  * pods/containers/execs layer in namespace k8s.io and shapes the answer.
  */
 import { create } from "@bufbuild/protobuf";
-import type { Any } from "@bufbuild/protobuf/wkt";
 import type { RuntimeService } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import {
   ContainerSchema,
-  ContainerAttributesSchema,
   CgroupDriver,
-  ContainerEventType,
-  type ContainerEventResponse,
-  ContainerEventResponseSchema,
   type ContainerFilter,
 } from "@sandboxd/api/cri/runtime/v1/api_pb";
-import { MetricsRequestSchema } from "@sandboxd/api/services/tasks/v1/tasks_pb";
 import type { Ctx } from "@sandboxd/core";
-import { failedPrecondition, invalidArgument, isNotFound } from "@sandboxd/errdefs";
+import { failedPrecondition, invalidArgument } from "@sandboxd/errdefs";
 import type { ServerCall, ServiceImpl } from "@sandboxd/grpc";
 import type { StreamingServer } from "@sandboxd/streaming";
 import type { Backend } from "./backend.js";
 import type { CriConfig } from "./config.js";
+import type { ContainerEvents } from "./runtime/container-events.js";
 import type { Containers } from "./runtime/containers.js";
 import type { Execs } from "./runtime/exec.js";
 import type { Images } from "./images.js";
 import type { Pods } from "./runtime/pods.js";
-import { stateOf, type CriContainer } from "./runtime/records.js";
-import { containerStats, usageOf } from "./runtime/stats.js";
-import { ignoreNotFound, matchId, matchLabels, nsOf } from "./runtime/util.js";
+import { stateOf } from "./runtime/records.js";
+import { statsService } from "./runtime/service-stats.js";
+import { idMatches, labelsMatch, resolveId } from "./runtime/filters.js";
+import { ignoreNotFound, nsOf } from "./runtime/util.js";
 
 export const runtimeName = "sandboxd";
 export const runtimeApiVersion = "v1";
@@ -42,20 +38,28 @@ export interface RuntimeParts {
   streaming: StreamingServer;
   version: string;
   ctxOf: (call: ServerCall) => Ctx;
-  events: { subscribe(signal: AbortSignal): AsyncIterable<ContainerEventResponse> };
+  events: ContainerEvents;
 }
 
 export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeService> {
   const { pods, containers, execs, ctxOf } = p;
-  const listContainers = async (ctx: Ctx, f: ContainerFilter | undefined) =>
-    (await containers.records.list(ctx)).filter(
-      (c) =>
-        !f ||
-        (matchId(c.id, f.id) &&
-          matchId(c.state.sandboxId, f.podSandboxId) &&
-          (!f.state || f.state.state === stateOf(c)) &&
-          matchLabels(c.config.labels, f.labelSelector)),
+  const listContainers = async (ctx: Ctx, f: ContainerFilter | undefined) => {
+    const all = await containers.records.list(ctx);
+    if (!f) return all;
+    const id = resolveId(
+      f.id,
+      all.map((c) => c.id),
     );
+    const podIds = f.podSandboxId ? (await pods.list(ctx)).map((x) => x.id) : [];
+    const podId = resolveId(f.podSandboxId, podIds);
+    return all.filter(
+      (c) =>
+        idMatches(c.id, id) &&
+        idMatches(c.state.sandboxId, podId) &&
+        (!f.state || f.state.state === stateOf(c)) &&
+        labelsMatch(c.config.labels, f.labelSelector),
+    );
+  };
   return {
     version: () => ({
       version: "0.1.0",
@@ -91,7 +95,10 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
     updateRuntimeConfig: () => ({}),
     runPodSandbox: async (req, call) => {
       if (!req.config) throw invalidArgument("config must be set");
-      return { podSandboxId: await pods.run(ctxOf(call), req.config, req.runtimeHandler) };
+      const id = await pods.run(ctxOf(call), req.config, req.runtimeHandler);
+      p.events.send(id, id, "created");
+      p.events.send(id, id, "started");
+      return { podSandboxId: id };
     },
     stopPodSandbox: async (req, call) => {
       const ctx = ctxOf(call);
@@ -99,7 +106,10 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
       if (!pod) return {};
       for (const c of await listContainers(ctx, undefined))
         if (c.state.sandboxId === pod.id) await containers.stop(ctx, c, 0);
+      const wasReady = (await pods.state(ctx, pod)).ready;
       await pods.stop(ctx, pod);
+      // StopPodSandbox is repeated by kubelet: one event for the change only.
+      if (wasReady) p.events.send(pod.id, pod.id, "stopped");
       return {};
     },
     removePodSandbox: async (req, call) => {
@@ -108,7 +118,9 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
       if (!pod) return {};
       for (const c of await listContainers(ctx, undefined))
         if (c.state.sandboxId === pod.id) await containers.remove(ctx, c);
+      const last = await pods.status(ctx, pod).then((s) => s.status);
       await pods.remove(ctx, pod);
+      p.events.send(pod.id, pod.id, "deleted", last);
       return {};
     },
     podSandboxStatus: async (req, call) => {
@@ -240,83 +252,13 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
       const pod = await pods.get(ctxOf(call), req.podSandboxId);
       return p.streaming.getPortForward({ podSandboxId: pod.id, ports: req.port });
     },
-    containerStats: async (req, call) => {
-      const ctx = ctxOf(call);
-      const c = await containers.records.get(ctx, req.containerId);
-      const all = await statsOf(p, ctx, [c.id]);
-      return { stats: containerStats(attributesOf(c), nsOf(Date.now()), all.get(c.id)) };
-    },
-    listContainerStats: async (req, call) => {
-      const ctx = ctxOf(call);
-      const f = req.filter;
-      const list = (await listContainers(ctx, undefined)).filter(
-        (c) =>
-          !f ||
-          (matchId(c.id, f.id) &&
-            matchId(c.state.sandboxId, f.podSandboxId) &&
-            matchLabels(c.config.labels, f.labelSelector)),
-      );
-      const usage = await statsOf(
-        p,
-        ctx,
-        list.map((c) => c.id),
-      );
-      const now = nsOf(Date.now());
-      return { stats: list.map((c) => containerStats(attributesOf(c), now, usage.get(c.id))) };
-    },
+    ...statsService(p),
     getContainerEvents: (_req, call) => p.events.subscribe(call.signal),
   };
 }
 
 function verboseInfo(verbose: boolean, info: Record<string, unknown>): Record<string, string> {
   return verbose ? { info: JSON.stringify(info) } : {};
-}
-
-function attributesOf(c: CriContainer) {
-  return create(ContainerAttributesSchema, {
-    id: c.id,
-    metadata: c.config.metadata,
-    labels: c.config.labels,
-    annotations: c.config.annotations,
-  });
-}
-
-async function statsOf(p: RuntimeParts, ctx: Ctx, ids: string[]) {
-  const out = new Map<string, ReturnType<typeof usageOf>>();
-  if (ids.length === 0) return out;
-  const r = await Promise.resolve(
-    p.backend.tasks.metrics(
-      ctx,
-      create(MetricsRequestSchema, { filters: ids.map((id) => `id==${id}`) }),
-    ),
-  ).catch((err: unknown) => {
-    if (isNotFound(err)) return { metrics: [] };
-    throw err;
-  });
-  for (const m of r.metrics ?? []) {
-    const data = m.data && "typeUrl" in m.data ? (m.data as Any) : undefined;
-    if (m.id) out.set(m.id, usageOf(data));
-  }
-  return out;
-}
-
-export function eventOf(
-  id: string,
-  podId: string,
-  kind: "created" | "started" | "stopped" | "deleted",
-): ContainerEventResponse {
-  const type = {
-    created: ContainerEventType.CONTAINER_CREATED_EVENT,
-    started: ContainerEventType.CONTAINER_STARTED_EVENT,
-    stopped: ContainerEventType.CONTAINER_STOPPED_EVENT,
-    deleted: ContainerEventType.CONTAINER_DELETED_EVENT,
-  }[kind];
-  return create(ContainerEventResponseSchema, {
-    containerId: id,
-    containerEventType: type,
-    createdAt: nsOf(Date.now()),
-    podSandboxStatus: { id: podId },
-  });
 }
 
 function verboseInfoOf(verbose: boolean, info: Record<string, string>): Record<string, string> {

@@ -33,6 +33,8 @@ export interface SandboxerConfigOptions {
   sweepIntervalMs?: number;
   /** CNI plugin directory (default /usr/lib/cni). */
   cniBinDir?: string;
+  /** The host bridge gets the gateway address (default false): host ports need the route. */
+  isGateway?: boolean;
 }
 
 export interface SandboxerConfig {
@@ -76,7 +78,7 @@ export async function writeSandboxerConfig(o: SandboxerConfigOptions): Promise<S
       `bridge = ${JSON.stringify(c.bridge)}`,
       `subnet = ${JSON.stringify(subnet)}`,
       // No gateway address on the host bridge: the host's sysctls stay untouched.
-      "is_gateway = false",
+      `is_gateway = ${o.isGateway ?? false}`,
       ...(o.cniBinDir ? [`cni_bin_dir = ${JSON.stringify(o.cniBinDir)}`] : []),
       "",
     ].join("\n"),

@@ -54,7 +54,8 @@ export const criConfig = `
   stream_server_port = "0"
 `;
 
-export async function openCri(): Promise<CriWorld> {
+/** isGateway: the host gets an address on the pod bridge (host ports and pod IPs reachable). */
+export async function openCri(o: { isGateway?: boolean } = {}): Promise<CriWorld> {
   await requireRuntime();
   const dir = await mkdtemp(join(tmpdir(), "sbx-cri-"));
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -70,6 +71,7 @@ export async function openCri(): Promise<CriWorld> {
     const sandboxer = await startSandboxer({
       dir: join(dir, "sbx"),
       eventsAddress: sandboxdPaths(join(dir, "d")).ttrpcAddress,
+      ...(o.isGateway ? { isGateway: true } : {}),
     });
     cleanups.push(() => sandboxer.stop());
     const options = {

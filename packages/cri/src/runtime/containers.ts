@@ -77,8 +77,11 @@ export class Containers {
   readonly live = new Map<string, Live>();
   readonly #reserved = new Set<string>();
   /** Called after each lifecycle change (GetContainerEvents). */
-  onEvent: (id: string, kind: "created" | "started" | "stopped" | "deleted") => void = () =>
-    undefined;
+  onEvent: (
+    id: string,
+    kind: "created" | "started" | "stopped" | "deleted",
+    sandboxId: string,
+  ) => void = () => undefined;
 
   readonly #root: Ctx;
   readonly #images: Images;
@@ -156,7 +159,7 @@ export class Containers {
           },
         }),
       );
-      this.onEvent(id, "created");
+      this.onEvent(id, "created", pod.id);
       prepared = "";
       return id;
     } finally {
@@ -218,7 +221,7 @@ export class Containers {
       throw err;
     }
     this.#watch(c, output, stdin);
-    this.onEvent(c.id, "started");
+    this.onEvent(c.id, "started", c.state.sandboxId);
   }
 
   /**
@@ -312,7 +315,7 @@ export class Containers {
         this.#b.tasks.delete(ctx, create(DeleteTaskRequestSchema, { containerId: c.id })),
       ).catch((err: unknown) => ctx.log.warn({ error: err, id: c.id }, "deleting exited task"));
       this.live.delete(c.id);
-      this.onEvent(c.id, "stopped");
+      this.onEvent(c.id, "stopped", c.state.sandboxId);
     })();
     this.live.set(c.id, live);
   }
@@ -385,7 +388,7 @@ export class Containers {
     );
     if (c.state.snapshot) await this.#b.images.removeSnapshot(ctx, c.id);
     await rm(this.dir(c.id), { recursive: true, force: true });
-    this.onEvent(c.id, "deleted");
+    this.onEvent(c.id, "deleted", c.state.sandboxId);
   }
 
   async update(ctx: Ctx, c: CriContainer, resources: Record<string, unknown>): Promise<void> {

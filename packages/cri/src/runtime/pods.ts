@@ -34,16 +34,8 @@ import type { Ctx } from "@sandboxd/core";
 import { alreadyExists, invalidArgument, notFound } from "@sandboxd/errdefs";
 import type { Backend } from "../backend.js";
 import { handlerOf, type CriConfig } from "../config.js";
-import {
-  anyOf,
-  fromAny,
-  ignoreNotFound,
-  matchId,
-  matchLabels,
-  msOfTs,
-  newId,
-  nsOf,
-} from "./util.js";
+import { idMatches, labelsMatch, resolveId } from "./filters.js";
+import { anyOf, fromAny, ignoreNotFound, msOfTs, newId, nsOf } from "./util.js";
 
 /** The extension holding the pod's PodSandboxConfig. */
 export const podConfigExtension = "io.sandboxd.cri.pod-config";
@@ -260,9 +252,14 @@ export class Pods {
 
   async summaries(ctx: Ctx, filter: PodSandboxFilter | undefined): Promise<PodSandbox[]> {
     const out: PodSandbox[] = [];
-    for (const pod of await this.list(ctx)) {
-      if (filter && !matchId(pod.id, filter.id)) continue;
-      if (filter && !matchLabels(pod.config.labels, filter.labelSelector)) continue;
+    const all = await this.list(ctx);
+    const id = resolveId(
+      filter?.id ?? "",
+      all.map((p) => p.id),
+    );
+    for (const pod of all) {
+      if (!idMatches(pod.id, id)) continue;
+      if (!labelsMatch(pod.config.labels, filter?.labelSelector)) continue;
       const st = await this.state(ctx, pod);
       const state = st.ready ? PodSandboxState.SANDBOX_READY : PodSandboxState.SANDBOX_NOTREADY;
       if (filter?.state && filter.state.state !== state) continue;

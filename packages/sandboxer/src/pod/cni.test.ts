@@ -12,6 +12,7 @@ import {
   describePluginError,
   execPlugin,
   loopbackConfig,
+  portmapConfig,
   primaryAddress,
 } from "./cni.js";
 
@@ -38,12 +39,29 @@ test("the bridge network config carries bridge, subnet and an IPAM dir of our ow
   assert.deepEqual(loopbackConfig(), { cniVersion: "1.0.0", name: "loopback", type: "loopback" });
 });
 
-test("CNI container ids are unique per namespace and valid for plugins", () => {
-  const a = cniContainerId("a-b", "c");
-  const b = cniContainerId("a", "b-c");
+test("CNI container ids are unique per state dir and namespace, and valid for plugins", () => {
+  const a = cniContainerId("/run/s", "a-b", "c");
+  const b = cniContainerId("/run/s", "a", "b-c");
   assert.notEqual(a, b);
+  assert.notEqual(cniContainerId("/run/t", "a-b", "c"), a);
   assert.match(a, /^[0-9a-f]{40}$/);
-  assert.equal(cniContainerId("a-b", "c"), a);
+  assert.equal(cniContainerId("/run/s", "a-b", "c"), a);
+});
+
+test("portmap's config carries the mappings as runtimeConfig, for ADD and DEL alike", () => {
+  const net = { name: "n1" } as Parameters<typeof portmapConfig>[0];
+  const c = portmapConfig(net, [
+    { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+    { hostPort: 5353, containerPort: 53, protocol: "udp", hostIP: "127.0.0.1" },
+  ]);
+  assert.equal(c.name, "n1");
+  assert.equal(c.type, "portmap");
+  assert.deepEqual(c.runtimeConfig, {
+    portMappings: [
+      { hostPort: 8080, containerPort: 80, protocol: "tcp" },
+      { hostPort: 5353, containerPort: 53, protocol: "udp", hostIP: "127.0.0.1" },
+    ],
+  });
 });
 
 test("results: the sandbox interface's address and gateway", () => {

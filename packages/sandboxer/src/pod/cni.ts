@@ -2,7 +2,8 @@
  * Pod networking with the standard CNI plugins, executed directly as the CNI
  * spec describes (no libcni): the command and its parameters in CNI_* env
  * variables, the network config on stdin, a result or an error as JSON on stdout.
- * A pod gets loopback ("lo") and one bridge + host-local interface ("eth0").
+ * A pod gets loopback ("lo") and one bridge + host-local interface ("eth0"),
+ * chained to portmap when it has host ports (CRI port_mappings).
  * host-local keeps its leases under the sandboxer's state dir, and bridge and
  * subnet come from the config, so instances side by side do not collide.
  */
@@ -34,9 +35,53 @@ export interface PodNetwork {
   gateway?: string | undefined;
 }
 
-/** A CNI container id for a pod: unique across namespaces, valid for every plugin. */
-export function cniContainerId(namespace: string, sandboxId: string): string {
-  return createHash("sha256").update(`${namespace}\0${sandboxId}`).digest("hex").slice(0, 40);
+/**
+ * A CNI container id for a pod: unique across namespaces and across sandboxer
+ * instances (state dirs), since portmap names its iptables chains after it and
+ * two instances must never delete each other's rules.
+ */
+export function cniContainerId(stateDir: string, namespace: string, sandboxId: string): string {
+  return createHash("sha256")
+    .update(`${stateDir}\0${namespace}\0${sandboxId}`)
+    .digest("hex")
+    .slice(0, 40);
+}
+
+/** One host port forwarded to the pod, in portmap's runtimeConfig form. */
+export interface PortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp" | "sctp";
+  /** Empty: every host address. */
+  hostIP?: string | undefined;
+}
+
+/**
+ * The portmap plugin's config, chained after the bridge (same network name, as
+ * in a conflist). `runtimeConfig` is what libcni would inject for the
+ * `portMappings` capability; DEL needs it too, or portmap removes nothing.
+ * snat (its default) masquerades connections from 127.0.0.1 and sets
+ * route_localnet on the bridge, so a host port answers on loopback.
+ */
+export function portmapConfig(
+  net: NetworkConfig,
+  mappings: readonly PortMapping[],
+): Record<string, unknown> {
+  return {
+    cniVersion,
+    name: net.name,
+    type: "portmap",
+    capabilities: { portMappings: true },
+    snat: true,
+    runtimeConfig: {
+      portMappings: mappings.map((m) => ({
+        hostPort: m.hostPort,
+        containerPort: m.containerPort,
+        protocol: m.protocol,
+        ...(m.hostIP ? { hostIP: m.hostIP } : {}),
+      })),
+    },
+  };
 }
 
 /** The bridge network's config (one plugin; the spec's `name` + `cniVersion` included). */
@@ -137,13 +182,18 @@ export function primaryAddress(result: CniResult): { ip?: string; gateway?: stri
   return { ip: entry.address.split("/")[0], ...(entry.gateway ? { gateway: entry.gateway } : {}) };
 }
 
-/** ADD loopback and the bridge network in `netns` (at once); eth0 is undone (DEL) if either fails. */
+/**
+ * ADD loopback and the bridge network in `netns` (at once), then portmap with
+ * the bridge's result when there are host ports; eth0 (and portmap) are undone
+ * (DEL) if any step fails.
+ */
 export async function setupPodNetwork(
   ctx: Ctx,
   net: NetworkConfig,
   ipamDataDir: string,
   containerId: string,
   netns: string,
+  ports: readonly PortMapping[] = [],
 ): Promise<PodNetwork> {
   const base = { binDir: net.cniBinDir, containerId, netns };
   const config = bridgeConfig(net, ipamDataDir);
@@ -161,17 +211,43 @@ export async function setupPodNetwork(
     throw lo.status === "rejected" ? lo.reason : (eth0 as PromiseRejectedResult).reason;
   }
   const result = eth0.value;
+  if (ports.length > 0) {
+    const pm = { ...portmapConfig(net, ports), prevResult: result };
+    try {
+      await execPlugin(ctx, { ...base, command: "ADD", ifname: "eth0", config: pm });
+    } catch (err) {
+      await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config: pm }).catch(
+        () => undefined,
+      );
+      await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config }).catch(
+        () => undefined,
+      );
+      throw err;
+    }
+  }
   return { containerId, netns, result, ...primaryAddress(result) };
 }
 
-/** DEL the bridge network (with prevResult) and loopback. Idempotent: DEL of nothing succeeds. */
+/**
+ * DEL portmap (when the pod has host ports), then the bridge network (with
+ * prevResult) and loopback, as a conflist is deleted: in reverse. Idempotent:
+ * DEL of nothing succeeds.
+ */
 export async function teardownPodNetwork(
   ctx: Ctx,
   net: NetworkConfig,
   ipamDataDir: string,
   pod: Pick<PodNetwork, "containerId" | "netns" | "result">,
+  ports: readonly PortMapping[] = [],
 ): Promise<void> {
   const base = { binDir: net.cniBinDir, containerId: pod.containerId, netns: pod.netns };
+  if (ports.length > 0) {
+    const pm = {
+      ...portmapConfig(net, ports),
+      ...(pod.result.ips ? { prevResult: pod.result } : {}),
+    };
+    await execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config: pm });
+  }
   const config = {
     ...bridgeConfig(net, ipamDataDir),
     ...(pod.result.ips ? { prevResult: pod.result } : {}),

@@ -17,7 +17,9 @@ function config(
   w.tag(3, 2).string("/var/log/pods/x");
   w.tag(4, 2).fork().tag(1, 2).string("10.0.0.10").tag(2, 2).string("svc.local");
   w.tag(2, 2).string("local").tag(3, 2).string("ndots:5").join();
-  w.tag(5, 2).fork().tag(1, 0).uint32(80).join(); // port mapping: skipped
+  w.tag(5, 2).fork().tag(1, 0).uint32(1).tag(2, 0).int32(53).tag(3, 0).int32(5353);
+  w.tag(4, 2).string("127.0.0.1").join();
+  w.tag(5, 2).fork().tag(2, 0).int32(8080).join(); // no host port: documentation only
   w.tag(6, 2).fork().tag(1, 2).string("app").tag(2, 2).string("web").join();
   w.tag(8, 2).fork().tag(1, 2).string("/kubepods/pod-uid-1");
   w.tag(2, 2).fork().tag(1, 2).fork();
@@ -52,6 +54,13 @@ test("decodes what containerd's CRI passes as Create options", () => {
   assert.equal(c.pid, NamespaceMode.CONTAINER);
   assert.equal(c.privileged, true);
   assert.deepEqual(c.sysctls, { "kernel.shm_rmid_forced": "1" });
+  assert.deepEqual(c.portMappings, [
+    { protocol: "udp", containerPort: 53, hostPort: 5353, hostIp: "127.0.0.1" },
+    { protocol: "tcp", containerPort: 8080, hostPort: 0, hostIp: "" },
+  ]);
+  assert.deepEqual(criSettings(c, undefined).rec.portMappings, [
+    { protocol: "udp", containerPort: 53, hostPort: 5353, hostIP: "127.0.0.1" },
+  ]);
 });
 
 test("namespace modes: host network/IPC/PID, shared pid by default", () => {
@@ -130,5 +139,15 @@ test("resolv.conf from DNS config", () => {
   assert.equal(
     dnsResolvConf({ servers: ["1.1.1.1", "8.8.8.8"], searches: [], options: [] }),
     "nameserver 1.1.1.1\nnameserver 8.8.8.8\n",
+  );
+});
+
+test("a port mapping of an unknown protocol is refused, naming it", () => {
+  const w = new BinaryWriter();
+  w.tag(5, 2).fork().tag(1, 0).uint32(7).tag(2, 0).int32(80).tag(3, 0).int32(8080).join();
+  assert.throws(
+    () => decodePodSandboxConfig(w.finish()),
+    (err: unknown) =>
+      isInvalidArgument(err) && /port_mappings\[0\]: protocol 7 is not TCP/.test(String(err)),
   );
 });

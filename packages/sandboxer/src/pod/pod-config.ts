@@ -7,7 +7,7 @@
  * of the CRI proto. Unknown fields are skipped.
  */
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 
 export const podSandboxConfigTypeUrl = "runtime.v1.PodSandboxConfig";
 
@@ -24,6 +24,16 @@ export interface DnsConfig {
   servers: string[];
   searches: string[];
   options: string[];
+}
+
+/** CRI's Protocol enum, as portmap names it. */
+const protocols = ["tcp", "udp", "sctp"] as const;
+
+export interface PodPortMapping {
+  protocol: (typeof protocols)[number];
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
 }
 
 export interface PodConfig {
@@ -44,6 +54,7 @@ export interface PodConfig {
   userns?: NamespaceMode | undefined;
   privileged: boolean;
   sysctls: Record<string, string>;
+  portMappings: PodPortMapping[];
 }
 
 /** Whether an Any's type URL names a PodSandboxConfig (bare or type.googleapis.com/ prefixed). */
@@ -95,9 +106,11 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
     ipc: NamespaceMode.POD,
     privileged: false,
     sysctls: {},
+    portMappings: [],
   };
   const r = new BinaryReader(bytes);
   const LD = WireType.LengthDelimited;
+  let badPort: string | undefined;
   try {
     readMessage(r, bytes.length, (r, f, w) => {
       if (w !== LD) return false;
@@ -132,6 +145,28 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
           c.dns = dns;
           return true;
         }
+        case 5: {
+          const m: PodPortMapping = { protocol: "tcp", containerPort: 0, hostPort: 0, hostIp: "" };
+          let proto = 0;
+          sub(r, (r, f, w) => {
+            if (w === WireType.Varint && f >= 1 && f <= 3) {
+              const v = r.int32();
+              if (f === 1) proto = v;
+              else if (f === 2) m.containerPort = v;
+              else m.hostPort = v;
+              return true;
+            }
+            if (f !== 4 || w !== LD) return false;
+            m.hostIp = r.string();
+            return true;
+          });
+          const name = protocols[proto];
+          if (!name && badPort === undefined)
+            badPort = `PodSandboxConfig.port_mappings[${c.portMappings.length}]: protocol ${proto} is not TCP, UDP or SCTP`;
+          m.protocol = name ?? "tcp";
+          c.portMappings.push(m);
+          return true;
+        }
         case 6:
           mapEntry(r, c.labels);
           return true;
@@ -146,10 +181,9 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
       }
     });
   } catch (err) {
-    throw invalidArgument(
-      `PodSandboxConfig: not a valid protobuf message: ${(err as Error).message}`,
-    );
+    throw invalidArgument(`PodSandboxConfig: not a valid protobuf message: ${messageOf(err)}`);
   }
+  if (badPort !== undefined) throw invalidArgument(badPort);
   return c;
 }
 

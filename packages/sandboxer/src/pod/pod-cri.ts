@@ -1,12 +1,14 @@
 /**
  * What a CRI PodSandboxConfig means for a pod of the sandboxer: the host
  * namespaces it shares, whether its containers share one pid namespace, its
- * sysctls, resolv.conf and cgroup parent. Refuses what the sandboxer cannot
+ * sysctls, resolv.conf, cgroup parent and host ports. Refuses what the sandboxer cannot
  * honour, with the field named, before anything is made.
  */
+import { isIP } from "node:net";
 import { invalidArgument, notImplemented } from "@sandboxd/errdefs";
+import type { PortMapping } from "./cni.js";
 import type { SandboxRecord } from "../state/records.js";
-import type { PodConfig } from "./pod-config.js";
+import type { PodConfig, PodPortMapping } from "./pod-config.js";
 import { NamespaceMode, modeName } from "./pod-config.js";
 import { cgroupParentPath, checkPodSysctls, dnsResolvConf } from "./pod-settings.js";
 
@@ -15,7 +17,7 @@ export interface CriSettings {
   sharePid: boolean;
   rec: Pick<
     SandboxRecord,
-    "hostIpc" | "hostPid" | "sysctls" | "resolvConf" | "cgroupParent" | "cri"
+    "hostIpc" | "hostPid" | "sysctls" | "resolvConf" | "cgroupParent" | "cri" | "portMappings"
   >;
 }
 
@@ -45,6 +47,7 @@ export function criSettings(c: PodConfig, netnsPath: string | undefined): CriSet
   }
   const sysctls = checkPodSysctls(c.sysctls, { network: hostNetwork, ipc: hostIpc });
   const cgroupParent = cgroupParentPath(c.cgroupParent);
+  const portMappings = hostNetwork || netnsPath ? [] : hostPorts(c.portMappings);
   return {
     hostNetwork,
     // POD (the default) shares one pid namespace with an init as PID 1; CONTAINER gives
@@ -56,7 +59,34 @@ export function criSettings(c: PodConfig, netnsPath: string | undefined): CriSet
       ...(Object.keys(sysctls).length > 0 ? { sysctls } : {}),
       ...(c.dns ? { resolvConf: dnsResolvConf(c.dns) } : {}),
       ...(cgroupParent ? { cgroupParent } : {}),
+      ...(portMappings.length > 0 ? { portMappings } : {}),
       cri: { name: c.name, uid: c.uid, namespace: c.namespace, attempt: c.attempt },
     },
   };
+}
+
+/**
+ * The mappings with a host port, for portmap (containerd skips host_port <= 0
+ * the same way: a containerPort alone only documents the pod). A host network
+ * pod or one in a netns of its caller's has no CNI of ours, so no host ports.
+ */
+function hostPorts(list: readonly PodPortMapping[]): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const [i, m] of list.entries()) {
+    if (m.hostPort <= 0) continue;
+    const field = `PodSandboxConfig.port_mappings[${i}]`;
+    if (m.hostPort > 65535)
+      throw invalidArgument(`${field}: host_port ${m.hostPort} is not a port (1-65535)`);
+    if (m.containerPort <= 0 || m.containerPort > 65535)
+      throw invalidArgument(`${field}: container_port ${m.containerPort} is not a port (1-65535)`);
+    if (m.hostIp && isIP(m.hostIp) === 0)
+      throw invalidArgument(`${field}: host_ip ${JSON.stringify(m.hostIp)} is not an IP address`);
+    out.push({
+      hostPort: m.hostPort,
+      containerPort: m.containerPort,
+      protocol: m.protocol,
+      ...(m.hostIp ? { hostIP: m.hostIp } : {}),
+    });
+  }
+  return out;
 }

@@ -185,18 +185,20 @@ export class Pod {
         }
         // `sbx run --net none`: a network namespace of its own with loopback only.
         if (this.rec.annotations[podNetworkAnnotation] === "none") return;
-        const containerId = cniContainerId(namespace, id);
+        const containerId = cniContainerId(layout.root, namespace, id);
         const netns = this.rec.pins.net;
         // Recorded before ADD: an ADD cut short (cancelled, or kill -9) may already hold an
         // IPAM lease and a veth, which only a DEL with this container id gives back.
         this.rec.network = { containerId, netns, result: {} };
         await this.save();
         undo.push("CNI DEL", (c) =>
-          teardownPodNetwork(c, config.network, layout.cniDataDir, {
-            containerId,
-            netns,
-            result: this.rec.network?.result ?? {},
-          }),
+          teardownPodNetwork(
+            c,
+            config.network,
+            layout.cniDataDir,
+            { containerId, netns, result: this.rec.network?.result ?? {} },
+            this.rec.portMappings,
+          ),
         );
         this.rec.network = await setupPodNetwork(
           ctx,
@@ -204,6 +206,7 @@ export class Pod {
           layout.cniDataDir,
           containerId,
           netns,
+          this.rec.portMappings,
         );
         await this.save();
       };
@@ -261,7 +264,13 @@ export class Pod {
   async releaseNetwork(ctx: Ctx): Promise<void> {
     const { config, layout } = this.env;
     if (this.rec.network) {
-      await teardownPodNetwork(ctx, config.network, layout.cniDataDir, this.rec.network);
+      await teardownPodNetwork(
+        ctx,
+        config.network,
+        layout.cniDataDir,
+        this.rec.network,
+        this.rec.portMappings,
+      );
       this.rec.network = undefined;
       await this.save();
     }

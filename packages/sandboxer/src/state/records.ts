@@ -4,7 +4,7 @@
  * from the files conmon writes, never only from memory.
  */
 import { failedPrecondition } from "@sandboxd/errdefs";
-import type { CniResult } from "../pod/cni.js";
+import type { CniResult, PortMapping } from "../pod/cni.js";
 import type { EtcFiles } from "../pod/etc-files.js";
 import type { PidHolder, PinnedNamespaces } from "../pod/namespaces.js";
 import type { LinuxResources } from "../pod/resources.js";
@@ -65,6 +65,8 @@ export interface SandboxRecord {
   cgroupCreated?: string[] | undefined;
   /** The pod's /dev/shm tmpfs (pods with their own IPC namespace made through the Sandbox API). */
   shm?: string | undefined;
+  /** CRI host ports (portmap), kept so a DEL after a restart removes their iptables rules. */
+  portMappings?: PortMapping[] | undefined;
   /** CRI metadata (name, uid, namespace, attempt), for Status.info. */
   cri?: { name: string; uid: string; namespace: string; attempt: number } | undefined;
   /** The whole sandbox cgroup is frozen. */
