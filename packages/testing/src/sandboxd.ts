@@ -26,6 +26,7 @@ import {
   cleanupSandboxerInstance,
   writeSandboxerConfig,
   type SandboxerConfig,
+  type SandboxerConfigOptions,
 } from "./sandboxer.js";
 
 const execFileAsync = promisify(execFile);
@@ -52,6 +53,8 @@ export interface SandboxdOptions {
    * one written under `dir` on the first start and reused by later starts.
    */
   sandboxerConfig?: SandboxerConfig;
+  /** Options of the config written when `sandboxerConfig` is not given (e.g. `isGateway`). */
+  sandboxerOptions?: Omit<SandboxerConfigOptions, "dir">;
 }
 
 export interface Sandboxd {
@@ -110,7 +113,9 @@ export function sandboxdPaths(dir: string): {
 export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd> {
   const paths = sandboxdPaths(options.dir);
   await mkdir(options.dir, { recursive: true });
-  const sandboxerConfig = options.sandboxerConfig ?? (await privateSandboxerConfig(options.dir));
+  const sandboxerConfig =
+    options.sandboxerConfig ??
+    (await privateSandboxerConfig(options.dir, options.sandboxerOptions));
   const proxies = Object.entries(options.proxyPlugins ?? {}).flatMap(([name, p]) => [
     `[proxy_plugins.${JSON.stringify(name)}]`,
     `  type = ${JSON.stringify(p.type ?? "sandbox")}`,
@@ -229,11 +234,14 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
 }
 
 /** The sandboxer config of `dir`: written once, read back by later starts (restarts). */
-async function privateSandboxerConfig(dir: string): Promise<SandboxerConfig> {
+async function privateSandboxerConfig(
+  dir: string,
+  options: Omit<SandboxerConfigOptions, "dir"> = {},
+): Promise<SandboxerConfig> {
   const saved = join(dir, "sbx-sandboxer.json");
   const text = await readFile(saved, "utf8").catch(() => undefined);
   if (text !== undefined) return JSON.parse(text) as SandboxerConfig;
-  const config = await writeSandboxerConfig({ dir: join(dir, "sbx") });
+  const config = await writeSandboxerConfig({ ...options, dir: join(dir, "sbx") });
   await writeFile(saved, JSON.stringify(config));
   return config;
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@sandboxd/client";
 import { sbxStack } from "../client/daemon.js";
-import { startStack, type Stack } from "@sandboxd/testing";
+import { startStack, type Stack, type StackOptions } from "@sandboxd/testing";
 
 export const sbxBin = fileURLToPath(new URL("../../../packages/cli/bin/sbx", import.meta.url));
 
@@ -42,8 +42,9 @@ export interface Sbx {
 export async function setupSbx(
   t: { after: (fn: () => Promise<void>) => void },
   namespace = "cli-it",
+  options: Partial<StackOptions> = {},
 ): Promise<Sbx> {
-  const daemon = await startStack(t, sbxStack);
+  const daemon = await startStack(t, { ...sbxStack, ...options });
   const env = {
     ...daemon.env,
     PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",

@@ -42,7 +42,10 @@ async function natRules(): Promise<string> {
 }
 
 test("sbx run -p: HOST:CTR and IP:HOST:CTR reach httpd; the rules go with --rm", async (t) => {
-  const { start, sbx, client, daemon } = await setupSbx(t);
+  // The host reaches pod addresses through the bridge's gateway address (portmap's DNAT).
+  const { start, sbx, client, daemon } = await setupSbx(t, "cli-it", {
+    sandboxerOptions: { isGateway: true },
+  });
   const reg = await startRegistry(t);
   const image = await pushImage(
     reg,
