@@ -2,11 +2,13 @@
  * `linux.resources` of a CRI container as containerd's WithResources and
  * WithOOMScoreAdj make it: CPU, memory (swap = the memory limit unless given,
  * where swap is accounted), hugepage limits (dropped with a warning when the
- * host has no hugetlb cgroup controller), the OOM score adjustment.
+ * host has no hugetlb cgroup controller), the OOM score adjustment (never
+ * below the daemon's when it may not lower it).
  */
 import { existsSync, readFileSync } from "node:fs";
 import type { LinuxContainerResources } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { Ctx } from "@sandboxd/core";
+import { currentCapabilities } from "@sandboxd/core/oci";
 import { invalidArgument } from "@sandboxd/errdefs";
 
 let hugetlb: boolean | undefined;
@@ -74,5 +76,18 @@ export function resourcesOf(
       );
   }
   if (Object.keys(res.unified).length) resources.unified = { ...res.unified };
-  return { resources, oomScoreAdj: Number(res.oomScoreAdj) };
+  return { resources, oomScoreAdj: oomScoreAdj(ctx, Number(res.oomScoreAdj)) };
+}
+
+/**
+ * The OOM score adjustment runc can set: lowering it below the daemon's own
+ * needs CAP_SYS_RESOURCE, so without it the value is raised to the daemon's
+ * (containerd's restrict_oom_score_adj) instead of failing the start.
+ */
+function oomScoreAdj(ctx: Ctx, wanted: number): number {
+  if (currentCapabilities().includes("CAP_SYS_RESOURCE")) return wanted;
+  const own = Number(readFileSync("/proc/self/oom_score_adj", "utf8").trim());
+  if (!Number.isInteger(own) || wanted >= own) return wanted;
+  ctx.log.debug({ wanted, own }, "no CAP_SYS_RESOURCE: oom_score_adj raised to the daemon's");
+  return own;
 }
