@@ -99,6 +99,7 @@ export {
   withUser,
 } from "./oci/spec.js";
 export type { DefaultSpecOptions, SpecOpt } from "./oci/spec.js";
+export type { LinuxSeccomp } from "@sandboxd/core/oci";
 export { NamespaceType, OCI_VERSION } from "./oci/types.js";
 export type {
   Capabilities,

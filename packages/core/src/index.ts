@@ -49,3 +49,4 @@ export {
 } from "./namespaces/namespaces.js";
 export { NamespacedMap, namespacedKey } from "./namespaces/nsmap.js";
 export * from "./messages.js";
+export * from "./oci/index.js";

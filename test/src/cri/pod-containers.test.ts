@@ -88,7 +88,8 @@ describe("CRI pods with several containers, mount propagation", { timeout: 180_0
     await mkdir(base, { recursive: true });
     await run("mount", ["--bind", base, base]);
     await run("mount", ["--make-rshared", base]);
-    const pod = podConfig(w, `prop${p}`);
+    // As critest: a privileged container needs a privileged pod.
+    const pod = podConfig(w, `prop${p}`, { linux: { securityContext: { privileged: true } } });
     const { podSandboxId: podId } = await w.rt.runPodSandbox({ config: pod });
     try {
       const { containerId: id } = await w.rt.createContainer({

@@ -151,7 +151,7 @@ describe("CRI security context, namespaces, sysctls and mounts", { timeout: 240_
 
     test("runtime should support Privileged true and false", async () => {
       const priv = await inContainer(
-        podConfig(w, "priv"),
+        podConfig(w, "priv", { linux: { securityContext: { privileged: true } } }),
         sleeper("c", { linux: { securityContext: { privileged: true } } }),
         "mkdir -p /m && mount -t tmpfs none /m && echo mounted",
       );
@@ -162,6 +162,23 @@ describe("CRI security context, namespaces, sysctls and mounts", { timeout: 240_
         "mkdir -p /m && mount -t tmpfs none /m && echo mounted",
       );
       assert.doesNotMatch(unpriv.out, /mounted/);
+    });
+
+    test("a privileged container in a pod that is not privileged is refused", async () => {
+      const pod = podConfig(w, "priv-in-unpriv");
+      const { podSandboxId } = await w.rt.runPodSandbox({ config: pod });
+      try {
+        await assert.rejects(
+          w.rt.createContainer({
+            podSandboxId,
+            config: sleeper("c", { linux: { securityContext: { privileged: true } } }),
+            sandboxConfig: pod,
+          }),
+          /no privileged container allowed in sandbox/,
+        );
+      } finally {
+        await w.rt.removePodSandbox({ podSandboxId });
+      }
     });
 
     test("runtime should support adding and dropping capabilities (and ALL)", async () => {

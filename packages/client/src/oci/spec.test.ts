@@ -9,6 +9,7 @@ import {
   mergeEnv,
   packSpec,
   unpackSpec,
+  withAddedCapabilities,
   withAnnotations,
   withEnv,
   withHostNamespace,
@@ -125,4 +126,21 @@ test("execProcess copies the container's process with new args", () => {
   assert.equal(p.terminal, false);
   assert.deepEqual(spec.process?.args, ["sleep", "inf"], "the container spec is not changed");
   assert.deepEqual(execProcess(undefined, { args: ["x"], cwd: "/tmp" }).cwd, "/tmp");
+});
+
+test("defaultSpec applies RuntimeDefault seccomp for the final capabilities", () => {
+  const plain = defaultSpec();
+  assert.equal(plain.linux?.seccomp?.defaultAction, "SCMP_ACT_ERRNO");
+  const allowed = (s: ReturnType<typeof defaultSpec>) =>
+    (s.linux?.seccomp?.syscalls ?? [])
+      .filter((r) => r.action === "SCMP_ACT_ALLOW" && !r.args?.length)
+      .flatMap((r) => r.names);
+  assert.ok(!allowed(plain).includes("mount"));
+  // An option adding CAP_SYS_ADMIN widens the profile computed after it.
+  const admin = defaultSpec({}, withAddedCapabilities(["CAP_SYS_ADMIN"]));
+  assert.ok(allowed(admin).includes("mount"));
+  assert.ok(allowed(admin).includes("unshare"));
+  assert.equal(defaultSpec({ seccomp: "unconfined" }).linux?.seccomp, undefined);
+  const own = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [] };
+  assert.deepEqual(defaultSpec({ seccomp: own }).linux?.seccomp, own);
 });

@@ -2,6 +2,13 @@
 // functions in the style of its oci.SpecOpts.
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { JsonTypeUrl, packJson, unpackJson } from "@sandboxd/api/names";
+import {
+  DEFAULT_CAPABILITIES as CORE_CAPABILITIES,
+  DEFAULT_MASKED_PATHS as CORE_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS as CORE_READONLY_PATHS,
+  runtimeDefaultSeccomp,
+  type LinuxSeccomp,
+} from "@sandboxd/core/oci";
 import { invalidArgument } from "@sandboxd/errdefs";
 import type { LinuxNamespace, Mount, Process, Spec } from "./types.js";
 import { NamespaceType, OCI_VERSION } from "./types.js";
@@ -29,52 +36,25 @@ export interface DefaultSpecOptions {
   hostname?: string;
   /** Mount the root filesystem read-only. */
   readonlyRootfs?: boolean;
+  /**
+   * The seccomp filter: `"runtime-default"` (the default, as nerdctl and podman
+   * do) is containerd's RuntimeDefault profile computed for the capability set
+   * the spec has after every option; `"unconfined"` applies none; or a profile.
+   */
+  seccomp?: "runtime-default" | "unconfined" | LinuxSeccomp;
 }
 
 /** `PATH` as containerd sets it for images without one. */
 export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** The capabilities containerd grants by default (oci.defaultUnixCaps). */
-export const DEFAULT_CAPABILITIES: readonly string[] = [
-  "CAP_CHOWN",
-  "CAP_DAC_OVERRIDE",
-  "CAP_FSETID",
-  "CAP_FOWNER",
-  "CAP_MKNOD",
-  "CAP_NET_RAW",
-  "CAP_SETGID",
-  "CAP_SETUID",
-  "CAP_SETFCAP",
-  "CAP_SETPCAP",
-  "CAP_NET_BIND_SERVICE",
-  "CAP_SYS_CHROOT",
-  "CAP_KILL",
-  "CAP_AUDIT_WRITE",
-];
+export const DEFAULT_CAPABILITIES: readonly string[] = CORE_CAPABILITIES;
 
 /** Paths hidden from the container (oci.populateDefaultUnixSpec). */
-export const DEFAULT_MASKED_PATHS: readonly string[] = [
-  "/proc/acpi",
-  "/proc/asound",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/sys/firmware",
-  "/sys/devices/virtual/powercap",
-  "/proc/scsi",
-];
+export const DEFAULT_MASKED_PATHS: readonly string[] = CORE_MASKED_PATHS;
 
 /** Paths made read-only in the container. */
-export const DEFAULT_READONLY_PATHS: readonly string[] = [
-  "/proc/bus",
-  "/proc/fs",
-  "/proc/irq",
-  "/proc/sys",
-  "/proc/sysrq-trigger",
-];
+export const DEFAULT_READONLY_PATHS: readonly string[] = CORE_READONLY_PATHS;
 
 /** The namespaces a new container gets (oci.defaultUnixNamespaces). */
 export const DEFAULT_NAMESPACES: readonly NamespaceType[] = [
@@ -131,7 +111,8 @@ export function defaultMounts(): Mount[] {
 /**
  * A runc-compatible Linux spec with containerd's defaults (namespaces, kernel
  * mounts, capabilities, masked and read-only paths, a deny-all device cgroup),
- * changed by `opts` in order.
+ * changed by `opts` in order, then (unless `seccomp` says otherwise or an
+ * option set one) the RuntimeDefault seccomp profile for its final capabilities.
  *
  * @example
  * const spec = defaultSpec({ id: "web", args: ["httpd", "-f"], rootfs: "/srv/rootfs" },
@@ -165,6 +146,12 @@ export function defaultSpec(options: DefaultSpecOptions = {}, ...opts: SpecOpt[]
     spec.linux!.cgroupsPath = `/${options.namespace ?? "default"}/${options.id}`;
   }
   for (const opt of opts) opt(spec);
+  const seccomp = options.seccomp ?? "runtime-default";
+  const linux = (spec.linux ??= {});
+  if (seccomp === "unconfined") delete linux.seccomp;
+  else if (typeof seccomp === "object") linux.seccomp = seccomp;
+  else if (linux.seccomp === undefined)
+    linux.seccomp = runtimeDefaultSeccomp(spec.process?.capabilities?.bounding ?? []);
   return spec;
 }
 

@@ -1,6 +1,7 @@
 // The OCI runtime-spec (v1.1) as JSON, for Linux: the fields sandboxd and runc
 // read. Unknown fields are kept (index signatures), so a spec read from the
 // daemon round-trips unchanged.
+import type { LinuxSeccomp } from "@sandboxd/core/oci";
 
 /** OCI runtime-spec version written by {@link defaultSpec}. */
 export const OCI_VERSION = "1.1.0";
@@ -128,7 +129,7 @@ export interface Linux {
   cgroupsPath?: string;
   resources?: LinuxResources;
   sysctl?: Record<string, string>;
-  seccomp?: Record<string, unknown>;
+  seccomp?: LinuxSeccomp;
   maskedPaths?: string[];
   readonlyPaths?: string[];
   mountLabel?: string;

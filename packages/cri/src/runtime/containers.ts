@@ -13,7 +13,6 @@ import { create } from "@bufbuild/protobuf";
 import {
   type ContainerConfig,
   ContainerState,
-  ContainerStatusSchema,
   type ContainerStatus,
 } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import {
@@ -36,6 +35,7 @@ import {
   failedPrecondition,
   invalidArgument,
   isNotFound,
+  messageOf,
   notFound,
 } from "@sandboxd/errdefs";
 import type { Backend } from "../backend.js";
@@ -55,10 +55,12 @@ import {
   type CriContainer,
   type CriState,
 } from "./records.js";
-import { applyIdentity, containerUser, rootfsLayers } from "./identity.js";
+import { specIdentity, withGroupsPolicy } from "./identity.js";
 import { targetPid } from "./pid-target.js";
+import { containerUser, overlayRootfs, userFilesOfDir, userFilesOfMounts } from "./rootfs-user.js";
 import { containerSpec } from "./spec.js";
-import { anyOf, ignoreNotFound, jsonAny, newId, nsOf } from "./util.js";
+import { containerStatus } from "./status.js";
+import { anyOf, ignoreNotFound, jsonAny, newId } from "./util.js";
 
 export const specTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 
@@ -118,13 +120,22 @@ export class Containers {
     let prepared = "";
     try {
       const id = newId();
-      const spec = containerSpec({
+      // containerd's CRI: the rootfs is an active snapshot on the image's top chain ID.
+      const mounts = entry ? await this.#b.images.prepare(ctx, id, entry.chainId) : [];
+      if (entry) prepared = id;
+      const user = await containerUser(config, entry?.config.User, () =>
+        entry
+          ? userFilesOfMounts(ctx, mounts, join(this.#config.stateDir, "tmpmounts"))
+          : userFilesOfDir(image),
+      );
+      const spec = await containerSpec(ctx, {
         id,
         sandboxId: pod.id,
         config,
         pod: pod.config,
         image,
         imageConfig: entry?.config,
+        user: withGroupsPolicy(config, user),
         targetPid: await targetPid(this.records, ctx, pod.id, config),
       });
       const logDir = pod.config.logDirectory;
@@ -134,13 +145,7 @@ export class Containers {
       const state: CriState = entry
         ? { sandboxId: pod.id, logPath, image: entry.configDigest, snapshot: true }
         : { sandboxId: pod.id, logPath, image };
-      let layers = [image];
-      if (entry) {
-        // containerd's CRI: the rootfs is an active snapshot on the image's top chain ID.
-        layers = rootfsLayers(await this.#b.images.prepare(ctx, id, entry.chainId));
-        prepared = id;
-      }
-      state.user = await applyIdentity(spec, layers, config, entry?.config.User);
+      state.user = specIdentity(spec);
       await this.#b.containers.create(
         ctx,
         create(CreateContainerRequestSchema, {
@@ -183,16 +188,8 @@ export class Containers {
       ...(fifos.stderr ? { stderr: fifos.stderr } : {}),
     });
     const rootfs = await this.#rootfs(c);
-    let stdin: net.Socket | undefined;
-    if (fifos.stdin) {
-      // Opened before the task so its stdin never sees EOF while nobody is attached.
-      stdin = new net.Socket({
-        fd: openSync(fifos.stdin, constants.O_RDWR | constants.O_NONBLOCK),
-        readable: false,
-        writable: true,
-      });
-      stdin.on("error", () => undefined);
-    }
+    // Opened before the task so its stdin never sees EOF while nobody is attached.
+    const stdin = fifos.stdin ? openStdin(fifos.stdin) : undefined;
     try {
       await this.#b.tasks.create(
         ctx,
@@ -244,16 +241,7 @@ export class Containers {
         ...(stdout ? { stdout } : {}),
         ...(stderr ? { stderr } : {}),
       });
-      let stdin: net.Socket | undefined;
-      if (stdinPath) {
-        stdin = new net.Socket({
-          fd: openSync(stdinPath, constants.O_RDWR | constants.O_NONBLOCK),
-          readable: false,
-          writable: true,
-        });
-        stdin.on("error", () => undefined);
-      }
-      this.#watch(c, output, stdin);
+      this.#watch(c, output, stdinPath ? openStdin(stdinPath) : undefined);
       n++;
     }
     return n;
@@ -262,21 +250,7 @@ export class Containers {
   /** The rootfs: an overlay over the image directory (stand-in until the image store serves snapshots). */
   async #rootfs(c: CriContainer) {
     if (c.state.snapshot) return this.#b.images.mounts(this.#root, c.id);
-    const dir = this.dir(c.id);
-    await mkdir(join(dir, "upper"), { recursive: true });
-    await mkdir(join(dir, "work"), { recursive: true });
-    return [
-      {
-        type: "overlay",
-        source: "overlay",
-        target: "",
-        options: [
-          `lowerdir=${c.state.image}`,
-          `upperdir=${join(dir, "upper")}`,
-          `workdir=${join(dir, "work")}`,
-        ],
-      },
-    ];
+    return overlayRootfs(this.dir(c.id), c.state.image);
   }
 
   /** Waits for the exit in the background, records it, deletes the task. */
@@ -370,7 +344,7 @@ export class Containers {
         create(KillRequestSchema, { containerId: id, signal, all: true }),
       );
     } catch (err) {
-      if (!isNotFound(err) && !String((err as Error).message).includes("not running")) throw err;
+      if (!isNotFound(err) && !messageOf(err).includes("not running")) throw err;
     }
   }
 
@@ -406,27 +380,19 @@ export class Containers {
   }
 
   status(c: CriContainer): ContainerStatus {
-    const s = c.state;
-    return create(ContainerStatusSchema, {
-      id: c.id,
-      metadata: c.config.metadata,
-      state: stateOf(c),
-      createdAt: nsOf(c.createdAtMs),
-      startedAt: nsOf(s.startedAt),
-      finishedAt: nsOf(s.finishedAt),
-      exitCode: s.exitCode ?? 0,
-      image: c.config.image,
-      imageRef: s.image,
-      imageId: s.image,
-      reason: s.reason ?? "",
-      message: s.message ?? "",
-      labels: c.config.labels,
-      annotations: c.config.annotations,
-      mounts: c.config.mounts,
-      logPath: s.logPath,
-      ...(s.user ? { user: containerUser(s.user) } : {}),
-    });
+    return containerStatus(c);
   }
+}
+
+/** The container's stdin FIFO, held open read-write so it never reports EOF. */
+function openStdin(path: string): net.Socket {
+  const s = new net.Socket({
+    fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK),
+    readable: false,
+    writable: true,
+  });
+  s.on("error", () => undefined);
+  return s;
 }
 
 function nameOf(c: CriContainer): string {

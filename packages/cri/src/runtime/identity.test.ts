@@ -11,104 +11,43 @@ import {
   SupplementalGroupsPolicy,
 } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { isInvalidArgument } from "@sandboxd/errdefs";
-import { resolveIdentity, rootfsLayers } from "./identity.js";
+import { specIdentity, statusUser, withGroupsPolicy } from "./identity.js";
 import { checkRecursiveReadOnly } from "./mount-rules.js";
+import { userFilesOfDir } from "./rootfs-user.js";
 
-test("rootfsLayers: an overlay's upperdir, then its lowerdirs in order; a bind's source", () => {
-  assert.deepEqual(
-    rootfsLayers([
-      {
-        type: "overlay",
-        source: "overlay",
-        options: ["index=off", "workdir=/w", "upperdir=/u", "lowerdir=/l1:/l2"],
-      },
-    ]),
-    ["/u", "/l1", "/l2"],
-  );
-  assert.deepEqual(rootfsLayers([{ type: "bind", source: "/snap", options: ["rbind", "ro"] }]), [
-    "/snap",
-  ]);
-});
-
-async function layers(t: { after(fn: () => unknown): void }) {
-  const dir = await mkdtemp(join(tmpdir(), "cri-identity-"));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const upper = join(dir, "upper");
-  const lower = join(dir, "lower");
-  await mkdir(join(upper, "etc"), { recursive: true });
-  await mkdir(join(lower, "etc"), { recursive: true });
-  // The lower layer's passwd; the upper layer's group shadows the lower's.
-  await writeFile(join(lower, "etc/passwd"), "root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n");
-  await writeFile(join(lower, "etc/group"), "stale:x:7:app\n");
-  await writeFile(join(upper, "etc/group"), "app:x:1000:\nextra:x:50000:root,app\n");
-  return { dir, list: [upper, lower] };
-}
-
-const config = (policy: SupplementalGroupsPolicy, groups: bigint[] = []) =>
+const configWith = (policy: SupplementalGroupsPolicy) =>
   create(ContainerConfigSchema, {
-    linux: { securityContext: { supplementalGroups: groups, supplementalGroupsPolicy: policy } },
+    linux: { securityContext: { supplementalGroupsPolicy: policy } },
   });
 
-test("resolveIdentity: primary gid from passwd; Merge adds the user's groups, Strict does not", async (t) => {
-  const { list } = await layers(t);
-  assert.deepEqual(
-    await resolveIdentity(
-      list,
-      { uid: 1000, gid: 0 },
-      false,
-      config(SupplementalGroupsPolicy.Merge, [1234n]),
-    ),
-    { uid: 1000, gid: 1000, groups: [1000, 50000, 1234] },
-  );
-  assert.deepEqual(
-    await resolveIdentity(
-      list,
-      { uid: 1000, gid: 0 },
-      false,
-      config(SupplementalGroupsPolicy.Strict, [1234n]),
-    ),
-    { uid: 1000, gid: 1000, groups: [1000, 1234] },
-  );
-  // An explicit gid (run_as_group) stays; a uid absent from passwd keeps what it had.
-  assert.deepEqual(
-    await resolveIdentity(
-      list,
-      { uid: 1000, gid: 5 },
-      true,
-      config(SupplementalGroupsPolicy.Strict),
-    ),
-    { uid: 1000, gid: 5, groups: [5] },
-  );
-  assert.deepEqual(
-    await resolveIdentity(
-      list,
-      { uid: 4242, gid: 0 },
-      false,
-      config(SupplementalGroupsPolicy.Merge),
-    ),
-    { uid: 4242, gid: 0, groups: [0] },
-  );
+test("SupplementalGroupsPolicy: Merge keeps the user's /etc/group groups, Strict only the primary gid", () => {
+  const user = { uid: 1000, gid: 1000, additionalGids: [1000, 50000] };
+  assert.deepEqual(withGroupsPolicy(configWith(SupplementalGroupsPolicy.Merge), user), user);
+  assert.deepEqual(withGroupsPolicy(configWith(SupplementalGroupsPolicy.Strict), user), {
+    uid: 1000,
+    gid: 1000,
+    additionalGids: [1000],
+  });
 });
 
-test("resolveIdentity never follows an image's symlink out of its layer", async (t) => {
-  const { dir } = await layers(t);
-  const evil = join(dir, "evil");
-  await mkdir(evil);
-  const outside = join(dir, "outside-passwd");
-  await writeFile(outside, "host:x:1000:999::/:/bin/sh\n");
-  await writeFile(join(dir, "passwd"), "host:x:1000:999::/:/bin/sh\n");
-  await symlink(dir, join(evil, "etc"));
-  await mkdir(join(dir, "evil2", "etc"), { recursive: true });
-  await symlink(outside, join(dir, "evil2", "etc", "passwd"));
-  for (const layer of [evil, join(dir, "evil2")]) {
-    const id = await resolveIdentity(
-      [layer],
-      { uid: 1000, gid: 0 },
-      false,
-      config(SupplementalGroupsPolicy.Merge),
-    );
-    assert.equal(id.gid, 0, layer);
-  }
+test("ContainerStatus.user is the identity the spec gives the process", () => {
+  const id = specIdentity({ process: { user: { uid: 7, gid: 8, additionalGids: [8, 9] } } });
+  assert.deepEqual(id, { uid: 7, gid: 8, groups: [8, 9] });
+  assert.deepEqual(statusUser(id).linux, { uid: 7n, gid: 8n, supplementalGroups: [8n, 9n] });
+  assert.deepEqual(specIdentity({ process: {} }), { uid: 0, gid: 0, groups: [] });
+});
+
+test("an image's /etc/passwd symlink never reaches the host's files", async (t) => {
+  const root = await mkdtemp(join(tmpdir(), "cri-identity-"));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await mkdir(join(root, "etc"));
+  await symlink("/etc/shadow", join(root, "etc", "passwd"));
+  await symlink("../../../../etc/hostname", join(root, "etc", "group"));
+  assert.deepEqual(await userFilesOfDir(root), {}, "resolved inside the rootfs, where nothing is");
+  await writeFile(join(root, "etc", "real"), "app:x:1000:1000::/:/bin/sh\n");
+  await rm(join(root, "etc", "passwd"));
+  await symlink("/etc/real", join(root, "etc", "passwd"));
+  assert.match((await userFilesOfDir(root)).passwd ?? "", /^app:x:1000/);
 });
 
 test("checkRecursiveReadOnly: rro needs readonly and private propagation", () => {
