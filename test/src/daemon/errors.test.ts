@@ -8,7 +8,7 @@ import http2 from "node:http2";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, kindOf, codeOf } from "@sandboxd/errdefs";
+import { Code, kindOf, codeOf, messageOf } from "@sandboxd/errdefs";
 import { openStack, startContainerd, type Containerd } from "@sandboxd/testing";
 import type { Sandboxd } from "./harness.js";
 import { badInputCases, clients, specOf } from "./error-cases.js";
@@ -53,7 +53,7 @@ async function codeOfCall(call: Promise<unknown>): Promise<{ code: number; messa
     await call;
     return { code: Code.OK, message: "" };
   } catch (err) {
-    return { code: codeOf(kindOf(err)), message: (err as Error).message };
+    return { code: codeOf(kindOf(err)), message: messageOf(err) };
   }
 }
 

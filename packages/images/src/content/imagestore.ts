@@ -3,7 +3,7 @@
  * at a target descriptor in the content store, with labels. Kept in SQLite
  * (`images`).
  */
-import { alreadyExists, invalidArgument, notFound } from "@sandboxd/errdefs";
+import { alreadyExists, invalidArgument, notFound, messageOf } from "@sandboxd/errdefs";
 import {
   namespaceRequired,
   parseFieldPaths,
@@ -173,9 +173,7 @@ function validate(i: Omit<ImageRecord, "createdAt" | "updatedAt">): void {
   try {
     digestHex(i.target.digest);
   } catch (err) {
-    throw invalidArgument(
-      `image ${JSON.stringify(i.name)}: target digest: ${(err as Error).message}`,
-    );
+    throw invalidArgument(`image ${JSON.stringify(i.name)}: target digest: ${messageOf(err)}`);
   }
 }
 

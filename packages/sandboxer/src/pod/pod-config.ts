@@ -7,7 +7,7 @@
  * of the CRI proto. Unknown fields are skipped.
  */
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 
 export const podSandboxConfigTypeUrl = "runtime.v1.PodSandboxConfig";
 
@@ -146,9 +146,7 @@ export function decodePodSandboxConfig(bytes: Uint8Array): PodConfig {
       }
     });
   } catch (err) {
-    throw invalidArgument(
-      `PodSandboxConfig: not a valid protobuf message: ${(err as Error).message}`,
-    );
+    throw invalidArgument(`PodSandboxConfig: not a valid protobuf message: ${messageOf(err)}`);
   }
   return c;
 }
