@@ -24,6 +24,7 @@ import {
 } from "./frames.js";
 import { HeaderCodec, type SpdyHeaders } from "./headers.js";
 import { SpdyStream, ackThreshold, type StreamHost } from "./stream.js";
+import { afterDrain } from "../http.js";
 
 export { SpdyStream };
 
@@ -128,15 +129,7 @@ export class SpdySession
 
   /** @internal Calls back once the socket can take more (or the session is gone). */
   afterDrain(cb: () => void): void {
-    const s = this.socket as DuplexSocket & { writableNeedDrain?: boolean };
-    if (this.closed || !s.writableNeedDrain) return cb();
-    const done = (): void => {
-      s.off("drain", done);
-      this.off("close", done);
-      cb();
-    };
-    s.once("drain", done);
-    this.once("close", done);
+    afterDrain(this.socket, this, this.closed, cb);
   }
 
   /** @internal */
