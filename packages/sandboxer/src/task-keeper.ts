@@ -17,12 +17,12 @@ export function keeperBackendSocket(config: Config): string {
   return join(config.stateDir, "task-backend.sock");
 }
 
-export function keeperPidFile(config: Config): string {
+function keeperPidFile(config: Config): string {
   return join(config.stateDir, "task-keeper.pid");
 }
 
 /** The keeper's pid if the recorded one still runs for this task socket. */
-export async function runningKeeper(config: Config): Promise<number | undefined> {
+async function runningKeeper(config: Config): Promise<number | undefined> {
   const pid = Number((await readFile(keeperPidFile(config), "utf8").catch(() => "")).trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");

@@ -109,7 +109,7 @@ export class LeaseStore {
 }
 
 /** containerd's id for an unnamed lease: `<nanoseconds>-<base64url of 3 random bytes>`. */
-export function randomLeaseId(): string {
+function randomLeaseId(): string {
   const nanos = (
     BigInt(Date.now() % 1000) * 1_000_000n +
     (process.hrtime.bigint() % 1_000_000n)

@@ -133,12 +133,12 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
  * PID 1 of a shared pid namespace: an init that reaps the orphans of every
  * container (Debian's catatonit in pause mode), else `sleep` (which does not reap).
  */
-export const podInitCandidates: readonly (readonly string[])[] = [
+const podInitCandidates: readonly (readonly string[])[] = [
   ["/usr/bin/catatonit", "-P"],
   ["/usr/libexec/podman/catatonit", "-P"],
 ];
 
-export function podInitCommand(): string[] {
+function podInitCommand(): string[] {
   for (const c of podInitCandidates) if (existsSync(c[0]!)) return [...c];
   return ["sleep", "infinity"];
 }
@@ -194,7 +194,7 @@ export async function stopPidHolder(holder: PidHolder): Promise<void> {
   }
 }
 
-export async function nsInodeOf(pid: number, kind: string): Promise<string | undefined> {
+async function nsInodeOf(pid: number, kind: string): Promise<string | undefined> {
   try {
     return await readlink(`/proc/${pid}/ns/${kind}`);
   } catch {

@@ -31,7 +31,7 @@ function scope(root: Ctx, call: ServerCall, id: string): CallScope {
   return { ctx, ns: namespaceRequired(ctx) };
 }
 
-export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
+function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
   const answer = sandboxHandlers(api);
   return {
     async create(req, call) {

@@ -21,7 +21,7 @@ function scope(root: Ctx, call: HandlerContext, id: string): CallScope {
   return { ctx: withLogFields(base, { sandbox_id: id }), ns };
 }
 
-export function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Sandbox> {
+function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Sandbox> {
   const answer = sandboxHandlers(api);
   return {
     async createSandbox(req, call) {

@@ -66,7 +66,7 @@ export async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
+async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
     await handle.sync();

@@ -29,7 +29,7 @@ import { afterDrain } from "../http.js";
 export { SpdyStream };
 
 /** Open streams a peer may hold in one session; more are refused (RST_STREAM REFUSED_STREAM). */
-export const maxStreams = 1000;
+const maxStreams = 1000;
 
 export interface SessionOptions {
   /** The server opens even-numbered streams and answers odd PING ids; a client the opposite. */
