@@ -5,13 +5,13 @@
  * survive a restart of the sandboxer. One per node, started detached by the
  * first sandboxer that needs it and left running (recorded in a pid file).
  */
-import { spawn } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { unknown as unknownError } from "@sandboxd/errdefs";
 import type { Config } from "./config/config.js";
 import { writeFileAtomic } from "./state/atomic.js";
+import { spawnDetached } from "./util/detached.js";
 
 export function keeperBackendSocket(config: Config): string {
   return join(config.stateDir, "task-backend.sock");
@@ -35,15 +35,10 @@ export async function ensureKeeper(config: Config): Promise<string> {
   if ((await runningKeeper(config)) !== undefined && (await answers(config.taskSocket)))
     return backend;
   await rm(config.taskSocket, { force: true });
-  const child = spawn(config.binaries.taskKeeper, [config.taskSocket, backend], {
-    detached: true,
-    stdio: "ignore",
-  });
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("spawn", () => resolve(child.pid ?? 0));
-  });
-  child.unref();
+  const { child, pid } = await spawnDetached(config.binaries.taskKeeper, [
+    config.taskSocket,
+    backend,
+  ]);
   await writeFileAtomic(keeperPidFile(config), `${pid}\n`, 0o644);
   for (let i = 0; i < 500; i++) {
     if (await answers(config.taskSocket)) return backend;
