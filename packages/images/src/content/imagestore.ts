@@ -5,6 +5,7 @@
  */
 import { alreadyExists, invalidArgument, notFound, messageOf } from "@sandboxd/errdefs";
 import {
+  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -113,8 +114,7 @@ export class ImageStore {
           } else {
             const to = p.field === "labels" ? next.labels : next.target.annotations;
             const from = p.field === "labels" ? image.labels : image.target.annotations;
-            if (Object.hasOwn(from, p.key)) to[p.key] = from[p.key] as string;
-            else delete to[p.key];
+            applyMapKey(to, from, p.key);
           }
         }
       }

@@ -16,6 +16,7 @@ import { chown, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { alreadyExists, failedPrecondition, invalidArgument } from "@sandboxd/errdefs";
 import {
+  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -78,8 +79,7 @@ export class DirSnapshotter implements Snapshotter {
       if (paths.length === 0) labels = { ...info.labels };
       for (const p of paths) {
         if (p.kind === "field") labels = { ...info.labels };
-        else if (Object.hasOwn(info.labels, p.key)) labels[p.key] = info.labels[p.key] as string;
-        else delete labels[p.key];
+        else applyMapKey(labels, info.labels, p.key);
       }
       validateLabels(labels, "snapshot.Labels");
       const now = Date.now();
