@@ -4,7 +4,7 @@
  * errdefs/pkg/errgrpc ToGRPC / ToNative.
  */
 import type { ErrdefsError } from "./errors.js";
-import { Kind, isErrdefsError, kindOf, withMessage } from "./errors.js";
+import { Kind, kindOf, withMessage } from "./errors.js";
 
 /** gRPC status codes (google.rpc.Code). */
 export const Code = {
@@ -101,5 +101,3 @@ export function fromStatus(status: StatusLike): ErrdefsError {
 function hasSuffix(message: string, kind: Kind): boolean {
   return message === kind || message.endsWith(`: ${kind}`);
 }
-
-export { isErrdefsError };

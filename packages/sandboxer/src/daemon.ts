@@ -44,7 +44,7 @@ export interface Daemon {
 }
 
 /** The abstract socket name that locks `stateDir`. */
-export function lockName(stateDir: string): string {
+function lockName(stateDir: string): string {
   return `\0sbx-sandboxer/${createHash("sha256").update(stateDir).digest("hex").slice(0, 32)}`;
 }
 

@@ -7,7 +7,7 @@
  * with a bound, each one's containers in parallel.
  */
 import { existsSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Topic } from "@sandboxd/api/names";
 import { TaskStartSchema } from "@sandboxd/api/events/task_pb";
@@ -21,7 +21,7 @@ import { TerminalOutput } from "./container/terminal.js";
 import { unpinNamespaces } from "./pod/namespaces.js";
 import { Pod } from "./pod/pod.js";
 import type { Sandboxer } from "./sandboxer.js";
-import { readJson, readRecord } from "./state/atomic.js";
+import { listDirs, readJson, readRecord } from "./state/atomic.js";
 import type { ContainerRecord, ExecRecord, SandboxRecord } from "./state/records.js";
 import { mapLimit } from "@sandboxd/core";
 
@@ -36,8 +36,8 @@ export async function recover(ctx: Ctx, sb: Sandboxer): Promise<RecoveryReport> 
   const started = performance.now();
   const root = sb.env.layout.sandboxesDir;
   const dirs: { ns: string; id: string }[] = [];
-  for (const ns of await list(root))
-    for (const id of await list(join(root, ns))) dirs.push({ ns, id });
+  for (const ns of await listDirs(root))
+    for (const id of await listDirs(join(root, ns))) dirs.push({ ns, id });
   let containers = 0;
   const results = await mapLimit(dirs, sb.env.config.recoveryConcurrency, async ({ ns, id }) => {
     const n = await recoverSandbox(ctx, sb, ns, id);
@@ -90,7 +90,7 @@ async function recoverSandbox(ctx: Ctx, sb: Sandboxer, ns: string, id: string): 
   }
   sb.pods.set(pod.rec.namespace, pod.rec.id, pod);
   const cdir = join(dir, "containers");
-  const ids = await list(cdir);
+  const ids = await listDirs(cdir);
   await Promise.all(
     ids.map((cid) =>
       recoverContainer(ctx, sb, pod, cid).catch((err: unknown) =>
@@ -119,7 +119,7 @@ async function recoverContainer(ctx: Ctx, sb: Sandboxer, pod: Pod, cid: string):
   }
   const c = new Container(sb.env, pod, rec);
   sb.containers.set(rec.namespace, rec.id, c);
-  for (const eid of await list(join(dir, "execs"))) {
+  for (const eid of await listDirs(join(dir, "execs"))) {
     const erec = await readRecord<ExecRecord>(join(dir, "execs", eid, "exec.json"));
     if (!erec) {
       await rm(join(dir, "execs", eid), { recursive: true, force: true });
@@ -182,14 +182,4 @@ async function undoCreate(
   }
   if (rec?.mounted) await unmountAll(ctx, join(rec.bundle, "rootfs")).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
-}
-
-async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { withFileTypes: true }))
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
 }

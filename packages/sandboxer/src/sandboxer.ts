@@ -31,8 +31,8 @@ import type { SandboxRecord } from "./state/records.js";
 import { recordVersion } from "./state/records.js";
 import { KeyedMutex, NamespacedMap, abortable, namespacedKey, sleep } from "@sandboxd/core";
 
-export const sharePidAnnotation = "io.sandboxd.pod.share-pid";
-export const hostnameAnnotation = "io.kubernetes.cri.sandbox-hostname";
+const sharePidAnnotation = "io.sandboxd.pod.share-pid";
+const hostnameAnnotation = "io.kubernetes.cri.sandbox-hostname";
 
 export interface SandboxCreate {
   id: string;

@@ -5,24 +5,24 @@
  * survive a restart of the sandboxer. One per node, started detached by the
  * first sandboxer that needs it and left running (recorded in a pid file).
  */
-import { spawn } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { unknown as unknownError } from "@sandboxd/errdefs";
 import type { Config } from "./config/config.js";
 import { writeFileAtomic } from "./state/atomic.js";
+import { spawnDetached } from "./util/detached.js";
 
 export function keeperBackendSocket(config: Config): string {
   return join(config.stateDir, "task-backend.sock");
 }
 
-export function keeperPidFile(config: Config): string {
+function keeperPidFile(config: Config): string {
   return join(config.stateDir, "task-keeper.pid");
 }
 
 /** The keeper's pid if the recorded one still runs for this task socket. */
-export async function runningKeeper(config: Config): Promise<number | undefined> {
+async function runningKeeper(config: Config): Promise<number | undefined> {
   const pid = Number((await readFile(keeperPidFile(config), "utf8").catch(() => "")).trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
@@ -35,15 +35,10 @@ export async function ensureKeeper(config: Config): Promise<string> {
   if ((await runningKeeper(config)) !== undefined && (await answers(config.taskSocket)))
     return backend;
   await rm(config.taskSocket, { force: true });
-  const child = spawn(config.binaries.taskKeeper, [config.taskSocket, backend], {
-    detached: true,
-    stdio: "ignore",
-  });
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("spawn", () => resolve(child.pid ?? 0));
-  });
-  child.unref();
+  const { child, pid } = await spawnDetached(config.binaries.taskKeeper, [
+    config.taskSocket,
+    backend,
+  ]);
   await writeFileAtomic(keeperPidFile(config), `${pid}\n`, 0o644);
   for (let i = 0; i < 500; i++) {
     if (await answers(config.taskSocket)) return backend;

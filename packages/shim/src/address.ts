@@ -19,9 +19,6 @@ export interface Endpoint {
   address: string;
 }
 
-/** Unix socket paths are limited to 108 bytes including the NUL; containerd keeps 106. */
-export const maxSocketPathBytes = 106;
-
 /** Parses `unix:///p`, `ttrpc+unix:///p`, `grpc+unix:///p` or a bare abstract name. */
 export function parseAddress(raw: string, defaultProtocol: Protocol = "ttrpc"): Endpoint {
   const address = raw.trim();
@@ -49,16 +46,6 @@ export function parseAddress(raw: string, defaultProtocol: Protocol = "ttrpc"): 
     throw invalidArgument(`address ${JSON.stringify(raw)}: only unix sockets are supported`);
   }
   return { protocol, socketPath: `\0${rest}`, address: rest };
-}
-
-/** `unix:///path` for a filesystem socket path. */
-export function unixAddress(path: string): string {
-  return `unix://${path}`;
-}
-
-/** `ttrpc+unix:///path`, the sandbox endpoint form. */
-export function endpointAddress(protocol: Protocol, path: string): string {
-  return `${protocol}+unix://${path}`;
 }
 
 /**

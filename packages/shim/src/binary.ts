@@ -4,7 +4,7 @@
  * `containerd-shim-runc-v2`, looked up on PATH; an absolute path is used as is.
  */
 import { accessSync, constants } from "node:fs";
-import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { delimiter, isAbsolute, join } from "node:path";
 import { invalidArgument, notFound } from "@sandboxd/errdefs";
 
 /** The binary name for a runtime name, or undefined when the name has no `name.version` form. */
@@ -53,11 +53,6 @@ export function resolveShimBinary(runtime: string, options: ResolveOptions = {})
     if (isExecutable(candidate)) return candidate;
   }
   throw notFound(`runtime ${JSON.stringify(runtime)}: binary ${binary} not installed on PATH`);
-}
-
-/** The directory of the running executable, for `extraDirs`. */
-export function ownExecutableDir(): string {
-  return dirname(process.argv[1] ?? process.execPath);
 }
 
 function isExecutable(path: string): boolean {

@@ -97,22 +97,16 @@ export interface StartArgsOptions {
 
 /** argv for `start`, as containerd builds it. */
 export function startArgs(o: StartArgsOptions): string[] {
-  return [
-    "-namespace",
-    o.namespace,
-    "-address",
-    o.address,
-    "-publish-binary",
-    o.publishBinary,
-    "-id",
-    o.id,
-    ...(o.debug ? ["-debug"] : []),
-    "start",
-  ];
+  return [...commonArgs(o), ...(o.debug ? ["-debug"] : []), "start"];
 }
 
 /** argv for `delete`, as containerd builds it. */
 export function deleteArgs(o: StartArgsOptions & { bundle: string }): string[] {
+  return [...commonArgs(o), "-bundle", o.bundle, ...(o.debug ? ["-debug"] : []), "delete"];
+}
+
+/** The flags both actions start with, in containerd's order. */
+function commonArgs(o: StartArgsOptions): string[] {
   return [
     "-namespace",
     o.namespace,
@@ -122,9 +116,5 @@ export function deleteArgs(o: StartArgsOptions & { bundle: string }): string[] {
     o.publishBinary,
     "-id",
     o.id,
-    "-bundle",
-    o.bundle,
-    ...(o.debug ? ["-debug"] : []),
-    "delete",
   ];
 }

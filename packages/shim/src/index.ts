@@ -1,18 +1,5 @@
-export {
-  endpointAddress,
-  maxSocketPathBytes,
-  parseAddress,
-  socketPathFor,
-  unixAddress,
-  type Endpoint,
-  type Protocol,
-} from "./address.js";
-export {
-  ownExecutableDir,
-  resolveShimBinary,
-  shimBinaryName,
-  type ResolveOptions,
-} from "./binary.js";
+export { parseAddress, socketPathFor, type Endpoint, type Protocol } from "./address.js";
+export { resolveShimBinary, shimBinaryName, type ResolveOptions } from "./binary.js";
 export {
   deleteArgs,
   parseShimFlags,

@@ -1,7 +1,12 @@
-/** HTTP/1.1 pieces for upgraded sockets: protocol negotiation and raw responses. */
+/**
+ * HTTP/1.1 pieces for upgraded sockets: protocol negotiation, raw responses,
+ * the clients' reading of a refused upgrade, and write backpressure.
+ */
+import type { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { unavailable } from "@sandboxd/errdefs";
 
 export const protocolHeader = "x-stream-protocol-version";
 export const acceptedProtocolsHeader = "X-Accepted-Stream-Protocol-Versions";
@@ -54,4 +59,43 @@ export function switchingProtocols(socket: Duplex, headers: Record<string, strin
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+}
+
+/**
+ * A client's answer to a response where it asked for an upgrade: rejects with
+ * Unavailable carrying the server's status and body (and `statusCode`).
+ */
+export function rejectRefusedUpgrade(res: IncomingMessage, reject: (err: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  res.on("data", (c: Buffer) => chunks.push(c));
+  res.on("end", () =>
+    reject(
+      Object.assign(
+        unavailable(
+          `upgrade refused: ${res.statusCode} ${Buffer.concat(chunks).toString().trim()}`,
+        ),
+        { statusCode: res.statusCode },
+      ),
+    ),
+  );
+}
+
+/**
+ * Calls `cb` once `socket` can take more, or at once when it can already or
+ * `owner` (its session or connection) is `closed`; also when `owner` closes.
+ */
+export function afterDrain(
+  socket: Duplex,
+  owner: EventEmitter,
+  closed: boolean,
+  cb: () => void,
+): void {
+  if (closed || !socket.writableNeedDrain) return cb();
+  const done = (): void => {
+    socket.off("drain", done);
+    owner.off("close", done);
+    cb();
+  };
+  socket.once("drain", done);
+  owner.once("close", done);
 }

@@ -4,7 +4,7 @@ import { StreamingServer } from "./server.js";
 import { spdyConnect } from "./client/spdy.js";
 import { wsConnect } from "./client/ws.js";
 import { Protocol, portForwardProtocol } from "./protocol/remotecommand.js";
-import { ProcessRuntime, waitFor } from "./testing/process-runtime.js";
+import { ProcessRuntime, waitFor, execOf } from "./testing/process-runtime.js";
 
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
 
@@ -17,14 +17,7 @@ test("clients that leave half-way leave no timers, sockets or sessions behind", 
   try {
     const baseline = timers();
     // exec: only the error stream created, then gone (the creation timer is pending).
-    const exec = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const exec = server.getExec(execOf(["true"]));
     const a = await spdyConnect(exec.url, [Protocol.V4]);
     await a.session.openStream({ streamtype: "error" });
     // port-forward: an error stream without its data stream (the pair timer is pending).
@@ -32,14 +25,7 @@ test("clients that leave half-way leave no timers, sockets or sessions behind", 
     const b = await spdyConnect(pf.url, [portForwardProtocol]);
     await b.session.openStream({ streamtype: "error", port: "80", requestid: "0" });
     // WebSocket exec of a long process.
-    const ws = server.getExec({
-      containerId: "c",
-      cmd: ["sleep", "1000"],
-      tty: false,
-      stdin: true,
-      stdout: true,
-      stderr: false,
-    });
+    const ws = server.getExec(execOf(["sleep", "1000"], { stdin: true }));
     let hello = false;
     const c = await wsConnect(ws.url, [Protocol.V5], () => (hello = true));
     await waitFor(() => hello && server.activeSessions === 3, "three live sessions");
@@ -57,14 +43,7 @@ test("clients that leave half-way leave no timers, sockets or sessions behind", 
 test("a plain request without upgrade is a 400", async () => {
   const server = await StreamingServer.start({ runtime: new ProcessRuntime() });
   try {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["true"]));
     const res = await fetch(url, { method: "POST" });
     assert.equal(res.status, 400);
     assert.match(await res.text(), /missing upgrade headers/);

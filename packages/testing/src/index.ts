@@ -4,7 +4,7 @@ export { tempDir } from "./temp-dir.js";
 export type { AfterHook } from "./temp-dir.js";
 export { waitUntil } from "./wait-until.js";
 export type { WaitUntilOptions } from "./wait-until.js";
-export { requireBinary, requireRoot } from "./requirements.js";
+export { requireBinary, requirePodRuntime, requireRoot } from "./requirements.js";
 export { killAndWait, processAlive, run, waitForExit } from "./processes.js";
 export type { RunOptions, RunResult } from "./processes.js";
 export { mountsUnder, unmountAll } from "./mounts.js";

@@ -18,3 +18,15 @@ export async function requireBinary(path: string, pkg: string): Promise<string> 
   }
   return path;
 }
+
+/**
+ * Fails unless a pod can run here: root, and the runtime's Debian packages (runc, conmon, the
+ * CNI plugins, busybox-static for the rootfs).
+ */
+export async function requirePodRuntime(why?: string): Promise<void> {
+  requireRoot(why);
+  await requireBinary("/usr/sbin/runc", "runc");
+  await requireBinary("/usr/bin/conmon", "conmon");
+  await requireBinary("/usr/lib/cni/bridge", "containernetworking-plugins");
+  await requireBinary("/bin/busybox", "busybox-static");
+}

@@ -38,7 +38,7 @@ export function abortError(signal: AbortSignal): TtrpcError {
 }
 
 /** Runs `fire` at `deadline` (epoch ms); returns a function that cancels it. */
-export function onDeadline(deadline: number, fire: () => void): () => void {
+function onDeadline(deadline: number, fire: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     const left = deadline - Date.now();

@@ -8,7 +8,7 @@ import type { Channel } from "./channel.js";
  */
 
 /** Messages a stream buffers before its connection stops reading (Go: 64). */
-export const STREAM_HIGH_WATER_MARK = 64;
+const STREAM_HIGH_WATER_MARK = 64;
 
 export interface QueueHooks {
   onFull?(): void;
@@ -126,7 +126,7 @@ export class MessageQueue<T> implements AsyncIterableIterator<T> {
 }
 
 /** How long a full stream may hold its connection before it is failed (Go: 1 s). */
-export const STREAM_FULL_TIMEOUT_MS = 1000;
+const STREAM_FULL_TIMEOUT_MS = 1000;
 
 /**
  * Queue hooks that pause `channel` while the queue is full. If the consumer takes nothing

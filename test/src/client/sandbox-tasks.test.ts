@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
-import { isFailedPrecondition } from "@sandboxd/errdefs";
+import { isFailedPrecondition, messageOf } from "@sandboxd/errdefs";
 import { capture, defaultSpec, execProcess } from "@sandboxd/client";
 import { connect } from "./daemon.js";
 
@@ -50,7 +50,7 @@ test("a task in a sandbox: output, stdin, exit status, pids, metrics, delete", a
   assert.deepEqual(await readdir(fifoDir), [], "FIFOs are removed");
   await assert.rejects(sandbox.shutdown(), (err) => {
     assert.ok(isFailedPrecondition(err));
-    assert.match((err as Error).message, /still has containers \(c1\)/);
+    assert.match(messageOf(err), /still has containers \(c1\)/);
     return true;
   });
   await container.delete();

@@ -4,7 +4,13 @@
 // Shutdown + Store.Delete), namespaces, views and bad input.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { isAlreadyExists, isInvalidArgument, isNotFound, isUnavailable } from "@sandboxd/errdefs";
+import {
+  isAlreadyExists,
+  isInvalidArgument,
+  isNotFound,
+  isUnavailable,
+  messageOf,
+} from "@sandboxd/errdefs";
 import { connect } from "./daemon.js";
 
 test("newSandbox, start, status, ping, platform, metrics, loadSandbox, sandboxes", async (t) => {
@@ -58,7 +64,7 @@ test("newSandbox, start, status, ping, platform, metrics, loadSandbox, sandboxes
   await assert.rejects(client.newSandbox("pod1"), isAlreadyExists);
   await assert.rejects(client.loadSandbox("nope"), (err) => {
     assert.ok(isNotFound(err));
-    assert.match((err as Error).message, /sandbox "nope"/);
+    assert.match(messageOf(err), /sandbox "nope"/);
     return true;
   });
   await (await client.loadSandbox("pod1b")).shutdown();

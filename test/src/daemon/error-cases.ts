@@ -36,6 +36,19 @@ export function specOf(rootfs: string, args: string[] = ["/bin/sleep", "600"]) {
   });
 }
 
+/** Container `id` for Create: runc (or `runtime`) running `args` over `rootfs`. */
+export function containerOf(
+  rootfs: string,
+  id: string,
+  o: { args?: string[]; runtime?: string } = {},
+) {
+  return {
+    id,
+    runtime: { name: o.runtime ?? "io.containerd.runc.v2" },
+    spec: specOf(rootfs, o.args),
+  };
+}
+
 export interface BadInputCase {
   name: string;
   code: number;
@@ -46,6 +59,8 @@ export interface BadInputCase {
 /** The cases; `rootfs()` is the busybox rootfs of the suite (read when a case runs). */
 export function badInputCases(rootfs: () => string): BadInputCase[] {
   const spec = (args?: string[]) => specOf(rootfs(), args);
+  const container = (id: string, o?: { args?: string[]; runtime?: string }) =>
+    containerOf(rootfs(), id, o);
   return [
     {
       name: "no namespace header",
@@ -62,22 +77,12 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
     {
       name: "container id ../x",
       code: Code.InvalidArgument,
-      run: (c) =>
-        c.containers.create({
-          container: { id: "../x", runtime: { name: "io.containerd.runc.v2" }, spec: spec() },
-        }),
+      run: (c) => c.containers.create({ container: container("../x") }),
     },
     {
       name: "container id too long",
       code: Code.InvalidArgument,
-      run: (c) =>
-        c.containers.create({
-          container: {
-            id: "a".repeat(77),
-            runtime: { name: "io.containerd.runc.v2" },
-            spec: spec(),
-          },
-        }),
+      run: (c) => c.containers.create({ container: container("a".repeat(77)) }),
     },
     {
       name: "container without runtime name",
@@ -120,9 +125,9 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       name: "duplicate container",
       code: Code.AlreadyExists,
       run: async (c) => {
-        const container = { id: "dup", runtime: { name: "io.containerd.runc.v2" }, spec: spec() };
-        await c.containers.create({ container });
-        return c.containers.create({ container });
+        const existing = container("dup");
+        await c.containers.create({ container: existing });
+        return c.containers.create({ container: existing });
       },
     },
     {
@@ -139,19 +144,19 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       name: "update with an unknown field path",
       code: Code.InvalidArgument,
       run: async (c) => {
-        const container = { id: "upd", runtime: { name: "io.containerd.runc.v2" }, spec: spec() };
-        await c.containers.create({ container });
-        return c.containers.update({ container, updateMask: { paths: ["runtime"] } });
+        const existing = container("upd");
+        await c.containers.create({ container: existing });
+        return c.containers.update({ container: existing, updateMask: { paths: ["runtime"] } });
       },
     },
     {
       name: "update changing the runtime without a mask",
       code: Code.InvalidArgument,
       run: async (c) => {
-        const container = { id: "upd2", runtime: { name: "io.containerd.runc.v2" }, spec: spec() };
-        await c.containers.create({ container });
+        const existing = container("upd2");
+        await c.containers.create({ container: existing });
         return c.containers.update({
-          container: { ...container, runtime: { name: "io.other.v1" } },
+          container: { ...existing, runtime: { name: "io.other.v1" } },
         });
       },
     },
@@ -164,9 +169,7 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       name: "get a task that does not exist",
       code: Code.NotFound,
       run: async (c) => {
-        await c.containers.create({
-          container: { id: "notask", runtime: { name: "io.containerd.runc.v2" }, spec: spec() },
-        });
+        await c.containers.create({ container: container("notask") });
         return c.tasks.get({ containerId: "notask" });
       },
     },
@@ -174,9 +177,7 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       name: "delete a task that does not exist",
       code: Code.NotFound,
       run: async (c) => {
-        await c.containers.create({
-          container: { id: "notask", runtime: { name: "io.containerd.runc.v2" }, spec: spec() },
-        });
+        await c.containers.create({ container: container("notask") });
         return c.tasks.delete({ containerId: "notask" });
       },
     },
@@ -185,7 +186,7 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       code: Code.Unknown,
       run: async (c) => {
         await c.containers.create({
-          container: { id: "rt", runtime: { name: "io.containerd.nope.v1" }, spec: spec() },
+          container: container("rt", { runtime: "io.containerd.nope.v1" }),
         });
         return c.tasks.create({ containerId: "rt" });
       },
@@ -195,11 +196,7 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       code: Code.Unknown,
       run: async (c) => {
         await c.containers.create({
-          container: {
-            id: "noexec",
-            runtime: { name: "io.containerd.runc.v2" },
-            spec: spec(["/bin/does-not-exist"]),
-          },
+          container: container("noexec", { args: ["/bin/does-not-exist"] }),
         });
         return c.tasks.create({ containerId: "noexec" });
       },
@@ -208,9 +205,7 @@ export function badInputCases(rootfs: () => string): BadInputCase[] {
       name: "exec with an empty exec id",
       code: Code.InvalidArgument,
       run: async (c) => {
-        await c.containers.create({
-          container: { id: "ex", runtime: { name: "io.containerd.runc.v2" }, spec: spec() },
-        });
+        await c.containers.create({ container: container("ex") });
         return c.tasks.exec({ containerId: "ex", execId: "" });
       },
     },

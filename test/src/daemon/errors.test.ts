@@ -8,10 +8,10 @@ import http2 from "node:http2";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, kindOf, codeOf } from "@sandboxd/errdefs";
+import { Code, kindOf, codeOf, messageOf } from "@sandboxd/errdefs";
 import { openStack, startContainerd, type Containerd } from "@sandboxd/testing";
 import type { Sandboxd } from "./harness.js";
-import { badInputCases, clients, specOf } from "./error-cases.js";
+import { badInputCases, clients, containerOf } from "./error-cases.js";
 
 interface Target {
   name: string;
@@ -53,7 +53,7 @@ async function codeOfCall(call: Promise<unknown>): Promise<{ code: number; messa
     await call;
     return { code: Code.OK, message: "" };
   } catch (err) {
-    return { code: codeOf(kindOf(err)), message: (err as Error).message };
+    return { code: codeOf(kindOf(err)), message: messageOf(err) };
   }
 }
 
@@ -75,7 +75,8 @@ async function both(
 }
 
 const cases = badInputCases(() => rootfs);
-const spec = (args?: string[]) => specOf(rootfs, args);
+const container = (id: string, o?: { args?: string[]; runtime?: string }) =>
+  containerOf(rootfs, id, o);
 
 for (const tc of cases) {
   test(`bad input: ${tc.name}`, async () => {
@@ -93,15 +94,9 @@ test("failed task creates leave no task, no bundle and no shim", async () => {
   const ns = "leftovers";
   const c = clients(sandboxd.address, ns);
   try {
+    await c.containers.create({ container: container("rt", { runtime: "io.containerd.nope.v1" }) });
     await c.containers.create({
-      container: { id: "rt", runtime: { name: "io.containerd.nope.v1" }, spec: spec() },
-    });
-    await c.containers.create({
-      container: {
-        id: "noexec",
-        runtime: { name: "io.containerd.runc.v2" },
-        spec: spec(["/bin/does-not-exist"]),
-      },
+      container: container("noexec", { args: ["/bin/does-not-exist"] }),
     });
     for (const id of ["rt", "noexec"]) {
       await assert.rejects(c.tasks.create({ containerId: id }));
@@ -113,13 +108,7 @@ test("failed task creates leave no task, no bundle and no shim", async () => {
     assert.equal(await shimCount(sandboxd.address), 0);
     // A good task with the same id works afterwards.
     await c.containers.delete({ id: "noexec" });
-    await c.containers.create({
-      container: {
-        id: "noexec",
-        runtime: { name: "io.containerd.runc.v2" },
-        spec: spec(["/bin/true"]),
-      },
-    });
+    await c.containers.create({ container: container("noexec", { args: ["/bin/true"] }) });
     await c.tasks.create({ containerId: "noexec" });
     await c.tasks.delete({ containerId: "noexec" });
   } finally {
@@ -145,9 +134,7 @@ test("a failed container create writes no row", async () => {
 test("deleting a container whose task runs is refused (FailedPrecondition); the task keeps running", async () => {
   const c = clients(sandboxd.address, "busy");
   try {
-    await c.containers.create({
-      container: { id: "busy", runtime: { name: "io.containerd.runc.v2" }, spec: spec() },
-    });
+    await c.containers.create({ container: container("busy") });
     await c.tasks.create({ containerId: "busy" });
     await c.tasks.start({ containerId: "busy" });
     const r = await codeOfCall(c.containers.delete({ id: "busy" }));

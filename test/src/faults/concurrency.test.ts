@@ -18,7 +18,7 @@ import { Containers } from "@sandboxd/api/services/containers/v1/containers_pb";
 import { Leases } from "@sandboxd/api/services/leases/v1/leases_pb";
 import { Namespaces } from "@sandboxd/api/services/namespaces/v1/namespace_pb";
 import { Controller, Store } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
-import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
+import { Code, codeOf, kindOf, messageOf } from "@sandboxd/errdefs";
 import { Channel } from "@sandboxd/grpc";
 import { ociSpec } from "@sandboxd/testing";
 import { Rng, faultSeed, replay } from "./random.js";
@@ -121,7 +121,7 @@ test(`concurrency: ${CALLS} parallel create/delete of the same and different ids
       } catch (err) {
         const code = codeOf(kindOf(err));
         const expected = op === "create" ? Code.AlreadyExists : Code.NotFound;
-        if (code !== expected) unexpected.push(`${op} ${id}: ${(err as Error).message}`);
+        if (code !== expected) unexpected.push(`${op} ${id}: ${messageOf(err)}`);
       }
     };
     await Promise.all(
@@ -203,7 +203,7 @@ test(`concurrency: ${CONTROLLER_CALLS} parallel Controller calls on ${PODS} sand
         counts[op] = (counts[op] ?? 0) + 1;
       } catch (err) {
         if (!allowed[op].includes(codeOf(kindOf(err))))
-          unexpected.push(`${op} ${id}: ${(err as Error).message}`);
+          unexpected.push(`${op} ${id}: ${messageOf(err)}`);
       }
     }),
   );

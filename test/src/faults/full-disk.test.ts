@@ -19,7 +19,7 @@ import { dirname, join } from "node:path";
 import { test } from "node:test";
 import type { Client } from "@sandboxd/client";
 import { defaultSpec, execProcess } from "@sandboxd/client";
-import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
+import { Code, codeOf, kindOf, messageOf } from "@sandboxd/errdefs";
 import { run, unmountAll, waitUntil } from "@sandboxd/testing";
 import { Rng, faultSeed, replay } from "./random.js";
 import { removeAll, sandboxerPods, startStack, type Stack } from "./stack.js";
@@ -89,7 +89,7 @@ async function attempt(what: string, fn: () => Promise<unknown>): Promise<Outcom
     await fn();
     return { what, ok: true };
   } catch (err) {
-    return { what, ok: false, code: codeOf(kindOf(err)), message: (err as Error).message };
+    return { what, ok: false, code: codeOf(kindOf(err)), message: messageOf(err) };
   }
 }
 

@@ -14,7 +14,7 @@ import {
   assertNoLeaks,
   createCleanup,
   requireBinary,
-  requireRoot,
+  requirePodRuntime,
   sandboxdPaths,
   snapshotLeaks,
   startSandboxd,
@@ -63,11 +63,7 @@ export interface StackOptions {
 }
 
 export async function requireRuntime(): Promise<void> {
-  requireRoot("fault tests run containers");
-  await requireBinary("/usr/sbin/runc", "runc");
-  await requireBinary("/usr/bin/conmon", "conmon");
-  await requireBinary("/usr/lib/cni/bridge", "containernetworking-plugins");
-  await requireBinary("/bin/busybox", "busybox-static");
+  await requirePodRuntime("fault tests run containers");
   await requireBinary("/usr/bin/ctr", "containerd");
 }
 

@@ -4,6 +4,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import { FrameParser, type ParsedFrame } from "@sandboxd/ttrpc";
+import { messageOf } from "@sandboxd/errdefs";
 
 export interface Method {
   /** `/package.Service/Method` (gRPC) */
@@ -96,7 +97,7 @@ export class RawGrpc {
           ...o.headers,
         });
       } catch (err) {
-        resolve({ kind: "refused-locally", message: (err as Error).message });
+        resolve({ kind: "refused-locally", message: messageOf(err) });
         return;
       }
       let httpStatus = 0;
@@ -191,7 +192,7 @@ export function ttrpcExchange(
         parsed = [];
         for (let f = parser.next(); f !== undefined; f = parser.next()) parsed.push(f);
       } catch (err) {
-        finish({ kind: "error", message: `bad frame from the server: ${(err as Error).message}` });
+        finish({ kind: "error", message: `bad frame from the server: ${messageOf(err)}` });
         return;
       }
       frames += parsed.length;

@@ -17,6 +17,7 @@ import {
   pushIndex,
   startRegistry,
   tar,
+  type AfterHook,
   type Registry,
 } from "@sandboxd/testing";
 
@@ -28,6 +29,18 @@ async function getManifest(reg: Registry, repo: string, ref: string, authz?: str
       ...(authz ? { authorization: authz } : {}),
     },
   });
+}
+
+/** A registry with `auth` that holds private/img:v1 (a busybox image). */
+async function privateRegistry(t: AfterHook, auth: "basic" | "token"): Promise<Registry> {
+  const reg = await startRegistry(t, { auth });
+  await pushImage(
+    reg,
+    "private/img",
+    "v1",
+    buildImage({ layers: [{ entries: busyboxEntries() }] }),
+  );
+  return reg;
 }
 
 test("tar writer output is read back by GNU tar with the same names, modes and links", () => {
@@ -94,13 +107,7 @@ test("open registry: OCI, Docker schema2 and a multi-platform index round-trip",
 });
 
 test("basic-auth registry: 401 with a Basic challenge without credentials, 200 with them", async (t) => {
-  const reg = await startRegistry(t, { auth: "basic" });
-  await pushImage(
-    reg,
-    "private/img",
-    "v1",
-    buildImage({ layers: [{ entries: busyboxEntries() }] }),
-  );
+  const reg = await privateRegistry(t, "basic");
   const anon = await getManifest(reg, "private/img", "v1");
   assert.equal(anon.status, 401);
   assert.match(anon.headers.get("www-authenticate") ?? "", /^Basic realm="sandboxd-test"/);
@@ -109,13 +116,7 @@ test("basic-auth registry: 401 with a Basic challenge without credentials, 200 w
 });
 
 test("token-auth registry: Bearer challenge, token server refuses bad credentials", async (t) => {
-  const reg = await startRegistry(t, { auth: "token" });
-  await pushImage(
-    reg,
-    "private/img",
-    "v1",
-    buildImage({ layers: [{ entries: busyboxEntries() }] }),
-  );
+  const reg = await privateRegistry(t, "token");
   const anon = await getManifest(reg, "private/img", "v1");
   assert.equal(anon.status, 401);
   const challenge = anon.headers.get("www-authenticate") ?? "";

@@ -115,7 +115,7 @@ for (const kind of [
     try {
       await s.service.pull(ctx, name);
     } catch (err) {
-      error = err as Error;
+      error = err instanceof Error ? err : new Error(String(err));
     }
     if (kind === "hardlink-escape")
       assert.equal((await stat(secret)).nlink, 1, "no hardlink to the outside file");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { capture } from "@sandboxd/client";
-import { isAlreadyExists, isNotFound } from "@sandboxd/errdefs";
+import { isAlreadyExists, isNotFound, messageOf } from "@sandboxd/errdefs";
 import { buildImage, pushImage, startRegistry } from "@sandboxd/testing";
 import { connect } from "../client/daemon.js";
 import { configuredImageSpec, within } from "./run-image.js";
@@ -54,7 +54,7 @@ test("newContainer(id, {image}): snapshot rootfs, image config, GC-safe, removed
   await named.delete();
   await assert.rejects(
     sandbox.newContainer("c4", { image: name, process: { user: "ghost" } }),
-    (err) => isNotFound(err) && /no user "ghost"/.test((err as Error).message),
+    (err) => isNotFound(err) && /no user "ghost"/.test(messageOf(err)),
   );
   assert.doesNotMatch(await snapshots(), /\bc[34]\b/, "removed, or never left behind");
 

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { AnySchema, type Any, type Timestamp } from "@bufbuild/protobuf/wkt";
@@ -81,7 +82,6 @@ export function sandboxRecord(id: string, extra: SandboxFields = {}): Sandbox {
   });
 }
 
-/** The bundle of a sandbox run by the shim controller. */
 /** Clients of `address` in `namespace`, closed after the test. */
 export function freshNamespace(
   t: AfterHook,
@@ -245,5 +245,32 @@ export async function openSandboxd(options: Omit<SandboxdOptions, "dir"> = {}): 
       await opened.close();
       await noProcessesMentioning(opened.dir);
     },
+  };
+}
+
+/**
+ * openSandboxd for the whole test file (started before its first test, closed
+ * after its last), and a fresh namespace `<prefix>-<n>` per test, so tests do
+ * not see each other's sandboxes.
+ */
+export function sandboxdForFile(prefix: string): {
+  readonly daemon: Sandboxd;
+  readonly ns: (t: AfterHook) => { c: Clients; namespace: string };
+} {
+  let opened: Stack | undefined;
+  let n = 0;
+  before(async () => {
+    opened = await openSandboxd();
+  });
+  after(() => opened?.close());
+  const daemon = (): Sandboxd => {
+    if (!opened) throw new Error("sandboxd is not started yet (used outside a test?)");
+    return opened.sandboxd;
+  };
+  return {
+    get daemon() {
+      return daemon();
+    },
+    ns: (t) => freshNamespace(t, daemon().address, `${prefix}-${++n}`),
   };
 }

@@ -3,9 +3,8 @@
 // (bundle, config.json, options on stdin, TTRPC_ADDRESS...), its ttrpc
 // Sandbox service is driven, Start/Status return its address; events; Start
 // without Create; idempotent Stop/Shutdown; bad input; failed creates roll
-// back; containers routed to the sandbox's task API; not-ready refusals;
-// shutdown refused with containers unless forced, and forced leaves nothing.
-import { after, before, test } from "node:test";
+// back. Containers in such a sandbox: shim-controller-tasks.test.ts.
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
@@ -18,41 +17,24 @@ import {
   isNotFound,
 } from "@sandboxd/errdefs";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
-import { Status } from "@sandboxd/api/types/task/task_pb";
-import { processAlive, waitUntil, type AfterHook } from "@sandboxd/testing";
-import type { Sandboxd } from "../daemon/harness.js";
+import { processAlive, waitUntil } from "@sandboxd/testing";
 import {
   collectEvents,
-  freshNamespace,
   sandboxBundle,
+  sandboxdForFile,
   readBootstrap,
   sandboxRecord,
   shimLog,
-  openSandboxd,
   testShimFile,
   testRuntime,
   testShimOptions,
   testShimPid,
-  type Clients,
 } from "./helpers.js";
 
-let daemon: Sandboxd;
-let close: () => Promise<void>;
-let n = 0;
-const force = { metadata: { "sandboxd-force": "true" } };
-
-before(async () => {
-  const opened = await openSandboxd();
-  daemon = opened.sandboxd;
-  close = opened.close;
-});
-after(() => close?.());
-
-const ns = (t: AfterHook): { c: Clients; namespace: string } =>
-  freshNamespace(t, daemon.address, `shim-${++n}`);
+const file = sandboxdForFile("shim");
+const { ns } = file;
 
 const spec = packJson(JsonTypeUrl.Spec, { ociVersion: "1.1.0", hostname: "pod" });
-const containerSpec = packJson(JsonTypeUrl.Spec, { ociVersion: "1.1.0", process: { args: ["x"] } });
 
 test("create, start, status, platform, metrics, stop, wait, shutdown through the shim's Sandbox service", async (t) => {
   const { c, namespace } = ns(t);
@@ -71,7 +53,7 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
     annotations: { "io.sandboxd.test": "yes" },
     rootfs: [{ type: "bind", source: "/tmp", target: "", options: ["ro"] }],
   });
-  const bundle = sandboxBundle(daemon, namespace, "pod");
+  const bundle = sandboxBundle(file.daemon, namespace, "pod");
   assert.deepEqual(JSON.parse(await readFile(join(bundle, "config.json"), "utf8")), {
     ociVersion: "1.1.0",
     hostname: "pod",
@@ -85,7 +67,7 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
     await readFile(join(bundle, "shim-binary-path"), "utf8"),
     /containerd-shim-sbxtest-v1$/,
   );
-  const log0 = await shimLog(daemon, namespace, "pod");
+  const log0 = await shimLog(file.daemon, namespace, "pod");
   const started = log0.find((e) => e.call === "start");
   const created = log0.find((e) => e.call === "CreateSandbox");
   assert.equal(started?.call, "start");
@@ -93,10 +75,13 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
   assert.equal(argv[argv.indexOf("-id") + 1], "pod");
   assert.equal(argv[argv.indexOf("-namespace") + 1], namespace);
   assert.equal(argv.at(-1), "start");
-  assert.ok((started?.argv as string[]).includes(daemon.address), "-address is sandboxd's socket");
+  assert.ok(
+    (started?.argv as string[]).includes(file.daemon.address),
+    "-address is sandboxd's socket",
+  );
   assert.deepEqual(started?.env, {
-    TTRPC_ADDRESS: daemon.ttrpcAddress,
-    GRPC_ADDRESS: daemon.address,
+    TTRPC_ADDRESS: file.daemon.ttrpcAddress,
+    GRPC_ADDRESS: file.daemon.address,
     NAMESPACE: namespace,
     MAX_SHIM_VERSION: "2",
   });
@@ -138,7 +123,7 @@ test("create, start, status, platform, metrics, stop, wait, shutdown through the
   assert.equal(exit.exitStatus, 7);
   assert.equal((await c.controller.wait({ sandboxId: "pod" })).exitStatus, 7, "Wait again");
   assert.equal((await c.controller.status({ sandboxId: "pod" })).state, "SANDBOX_NOTREADY");
-  const log = await shimLog(daemon, namespace, "pod");
+  const log = await shimLog(file.daemon, namespace, "pod");
   assert.deepEqual(log.find((e) => e.call === "StopSandbox")?.timeoutSecs, 3);
 
   const pid = testShimPid(bundle);
@@ -228,7 +213,7 @@ test("bad input: unknown or mismatched sandboxer, unknown or empty runtime, unkn
   await assert.rejects(c.controller.update({ sandboxId: "a" }), isInvalidArgument);
   await c.controller.create({ sandboxId: "a" });
   await assert.rejects(c.controller.create({ sandboxId: "a" }), isAlreadyExists);
-  const dir = join(daemon.state, "io.containerd.sandbox.controller.v1.shim", namespace);
+  const dir = join(file.daemon.state, "io.containerd.sandbox.controller.v1.shim", namespace);
   assert.deepEqual(await readdir(dir), ["a"], "failed creates left no bundle");
   await c.controller.shutdown({ sandboxId: "a" });
 });
@@ -241,18 +226,18 @@ test("a failed CreateSandbox is rolled back: ShutdownSandbox, the binary's delet
       runtime: { name: testRuntime, options: testShimOptions({ failCreate: "no room for pods" }) },
     }),
   });
-  const bundle = sandboxBundle(daemon, namespace, "bad");
+  const bundle = sandboxBundle(file.daemon, namespace, "bad");
   await assert.rejects(
     c.controller.create({ sandboxId: "bad" }),
     (e: Error) => isFailedPrecondition(e) && e.message.includes("no room for pods"),
   );
   assert.equal(existsSync(bundle), false);
   assert.deepEqual(
-    (await shimLog(daemon, namespace, "bad")).map((e) => e.call).filter((x) => x !== "serve"),
+    (await shimLog(file.daemon, namespace, "bad")).map((e) => e.call).filter((x) => x !== "serve"),
     ["start", "CreateSandbox", "ShutdownSandbox", "delete"],
   );
   assert.equal(
-    existsSync(testShimFile(daemon, namespace, "bad", "sock")),
+    existsSync(testShimFile(file.daemon, namespace, "bad", "sock")),
     false,
     "the shim's server is gone",
   );
@@ -262,142 +247,4 @@ test("a failed CreateSandbox is rolled back: ShutdownSandbox, the binary's delet
   );
   await c.store.delete({ sandboxId: "bad" });
   assert.deepEqual(events.topics(), [], "no /sandboxes/create for a failed create");
-});
-
-test("containers in a shim sandbox: tasks routed to its task API; not-ready refused; shutdown needs force", async (t) => {
-  const { c, namespace } = ns(t);
-  const events = await collectEvents(t, c, [`namespace==${namespace}`]);
-  await c.store.create({ sandbox: sandboxRecord("pod") });
-  const container = (id: string, sandbox = "pod") =>
-    c.containers.create({
-      container: { id, runtime: { name: testRuntime }, spec: containerSpec, sandbox },
-    });
-  await container("orphan", "nowhere");
-  await assert.rejects(
-    c.tasks.create({ containerId: "orphan" }),
-    (e: Error) => isNotFound(e) && e.message.includes('sandbox "nowhere"'),
-  );
-  await container("app");
-  await assert.rejects(
-    c.tasks.create({ containerId: "app" }),
-    (e: Error) =>
-      isFailedPrecondition(e) && /sandbox "pod" is not ready: it was never started/.test(e.message),
-  );
-  await c.controller.create({ sandboxId: "pod" });
-  await assert.rejects(
-    c.tasks.create({ containerId: "app" }),
-    (e: Error) =>
-      isFailedPrecondition(e) &&
-      /sandbox "pod" is not ready: created but not started/.test(e.message),
-  );
-  const taskDir = join(daemon.state, "io.containerd.runtime.v2.task", namespace);
-  assert.deepEqual(await readdir(taskDir).catch(() => []), [], "refusals made no bundle");
-
-  const started = await c.controller.start({ sandboxId: "pod" });
-  const created = await c.tasks.create({ containerId: "app" });
-  assert.equal(created.pid, 4242);
-  await c.tasks.start({ containerId: "app" });
-  assert.equal((await c.tasks.get({ containerId: "app" })).process?.status, Status.RUNNING);
-  const taskBundle = join(taskDir, "app");
-  assert.equal(await readFile(join(taskBundle, "sandbox"), "utf8"), "pod");
-  const boot = await readBootstrap(taskBundle);
-  assert.equal(`${boot.protocol}+${boot.address}`, started.address);
-  const bundle = sandboxBundle(daemon, namespace, "pod");
-  const log = await shimLog(daemon, namespace, "pod");
-  assert.equal(
-    log.filter((e) => e.call === "start").length,
-    1,
-    "no shim started for the sandbox's container",
-  );
-  assert.deepEqual(await shimLog(daemon, namespace, "app"), [], "nor under the container's id");
-  assert.equal(log.find((e) => e.call === "Task.Create")?.bundle, taskBundle);
-
-  await assert.rejects(
-    c.controller.shutdown({ sandboxId: "pod" }),
-    (e: Error) =>
-      isFailedPrecondition(e) &&
-      e.message.includes('sandbox "pod" still has containers "app"') &&
-      e.message.includes("sandboxd-force"),
-  );
-  await c.containers.delete({ id: "orphan" });
-  await assert.rejects(c.store.delete({ sandboxId: "pod" }), isFailedPrecondition);
-
-  await container("late");
-  await c.controller.stop({ sandboxId: "pod" });
-  await assert.rejects(
-    c.tasks.create({ containerId: "late" }),
-    (e: Error) =>
-      isFailedPrecondition(e) && /sandbox "pod" is not ready: SANDBOX_NOTREADY/.test(e.message),
-  );
-
-  const pid = testShimPid(bundle);
-  await c.controller.shutdown({ sandboxId: "pod" }, force);
-  assert.deepEqual((await c.tasks.list({})).tasks, []);
-  assert.deepEqual((await c.containers.list({})).containers, []);
-  await waitUntil(async () => (await readdir(taskDir)).length === 0, {
-    what: "task bundles removed",
-  });
-  assert.equal(existsSync(bundle), false);
-  await waitUntil(async () => !(await processAlive(pid)), { what: "the shim to exit" });
-  await c.store.delete({ sandboxId: "pod" });
-  assert.deepEqual((await c.store.list({})).list, []);
-  await waitUntil(() => events.topics().includes("/containers/delete"), {
-    what: "container events",
-  });
-  assert.equal(
-    events.of("/containers/delete").filter((e) => e.id === "app" || e.id === "late").length,
-    2,
-  );
-});
-
-test("Store.Delete with sandboxd-force shuts the sandbox down with everything in it", async (t) => {
-  const { c, namespace } = ns(t);
-  await c.store.create({ sandbox: sandboxRecord("pod") });
-  await c.controller.start({ sandboxId: "pod" });
-  await c.containers.create({
-    container: { id: "c1", runtime: { name: testRuntime }, spec: containerSpec, sandbox: "pod" },
-  });
-  await c.tasks.create({ containerId: "c1" });
-  await c.tasks.start({ containerId: "c1" });
-  const bundle = sandboxBundle(daemon, namespace, "pod");
-  await c.store.delete({ sandboxId: "pod" }, force);
-  assert.deepEqual((await c.store.list({})).list, []);
-  assert.deepEqual((await c.tasks.list({})).tasks, []);
-  assert.deepEqual((await c.containers.list({})).containers, []);
-  assert.equal(existsSync(bundle), false);
-});
-
-test("a shim that prints a bare address: its task API version is asked; a v2-only sandbox gets a shim per container", async (t) => {
-  const { c, namespace } = ns(t);
-  await c.store.create({
-    sandbox: sandboxRecord("plain3", {
-      runtime: { name: testRuntime, options: testShimOptions({ output: "plain" }) },
-    }),
-  });
-  assert.equal((await c.controller.start({ sandboxId: "plain3" })).version, 3);
-  const bundle3 = sandboxBundle(daemon, namespace, "plain3");
-  assert.equal((await readBootstrap(bundle3)).version, 3);
-
-  await c.store.create({
-    sandbox: sandboxRecord("plain2", {
-      runtime: { name: testRuntime, options: testShimOptions({ output: "plain", noTaskV3: true }) },
-    }),
-  });
-  const s2 = await c.controller.start({ sandboxId: "plain2" });
-  assert.equal(s2.version, 2);
-  await c.containers.create({
-    container: {
-      id: "v2c",
-      runtime: { name: testRuntime },
-      spec: containerSpec,
-      sandbox: "plain2",
-    },
-  });
-  await c.tasks.create({ containerId: "v2c" });
-  const taskBundle = join(daemon.state, "io.containerd.runtime.v2.task", namespace, "v2c");
-  const own = await shimLog(daemon, namespace, "v2c");
-  assert.equal(own[0]?.call, "start", "the container's own shim was started");
-  assert.equal(existsSync(join(taskBundle, "sandbox")), false);
-  await c.controller.shutdown({ sandboxId: "plain2" }, force);
-  await c.controller.shutdown({ sandboxId: "plain3" });
 });

@@ -21,8 +21,7 @@ import {
   busyboxRootfs,
   assertNoLeaks,
   ociSpec,
-  requireBinary,
-  requireRoot,
+  requirePodRuntime,
   snapshotLeaks,
   startSandboxer,
   writeBundleSpec,
@@ -36,13 +35,7 @@ interface After {
   after(fn: () => unknown): void;
 }
 
-export async function requireRuntime(): Promise<void> {
-  requireRoot();
-  await requireBinary("/usr/sbin/runc", "runc");
-  await requireBinary("/usr/bin/conmon", "conmon");
-  await requireBinary("/usr/lib/cni/bridge", "containernetworking-plugins");
-  await requireBinary("/bin/busybox", "busybox-static");
-}
+export const requireRuntime = (): Promise<void> => requirePodRuntime();
 
 /** Adds the namespace header to every call of a typed ttrpc client. */
 function namespaced<T extends object>(client: T, namespace: string): T {

@@ -41,9 +41,9 @@ export interface Config {
 }
 
 export const defaultConfigFile = "/etc/sandboxd/config.toml";
-export const defaultRoot = "/var/lib/sandboxd";
-export const defaultState = "/run/sandboxd";
-export const defaultAddress = "/run/sandboxd/sandboxd.sock";
+const defaultRoot = "/var/lib/sandboxd";
+const defaultState = "/run/sandboxd";
+const defaultAddress = "/run/sandboxd/sandboxd.sock";
 
 const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal"];
 
@@ -63,7 +63,7 @@ export function defaultConfig(): Config {
 }
 
 /** The built-in sandbox controller: runs the runtime's shim binary per sandbox. */
-export const shimSandboxer = "shim";
+const shimSandboxer = "shim";
 
 /** Proxy plugin types that are sandbox controllers (containerd accepts both spellings). */
 export const sandboxProxyTypes: readonly string[] = [

@@ -12,10 +12,8 @@ import {
   validateLabels,
   type Ctx,
 } from "@sandboxd/core";
-import type { SQLOutputValue } from "node:sqlite";
 import { adaptObject } from "./adaptors.js";
 import type { MetadataDb } from "./db.js";
-import { mapConstraint } from "./db.js";
 import {
   anyFromBlob,
   anyMapFromText,
@@ -25,11 +23,24 @@ import {
   labelsToText,
 } from "./encoding.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { RecordTable, type Row } from "./record-table.js";
 import { applyMapPath } from "./update.js";
 import type { Container } from "./types.js";
 
-const columns =
-  "id, labels, image, runtime_name, runtime_options, spec, snapshotter, snapshot_key, extensions, sandbox, created_at, updated_at";
+const columns = [
+  "id",
+  "labels",
+  "image",
+  "runtime_name",
+  "runtime_options",
+  "spec",
+  "snapshotter",
+  "snapshot_key",
+  "extensions",
+  "sandbox",
+  "created_at",
+  "updated_at",
+];
 
 /** Paths an update may name; with none, containerd uses the default set below. */
 const updateRules = {
@@ -43,19 +54,20 @@ export type NewContainer = Omit<Container, "createdAt" | "updatedAt">;
 export class ContainerStore {
   readonly #db: MetadataDb;
   readonly #namespaces: NamespaceStore;
+  readonly #table: RecordTable<Container>;
 
   constructor(db: MetadataDb, namespaces: NamespaceStore) {
     this.#db = db;
     this.#namespaces = namespaces;
+    this.#table = new RecordTable(db, "containers", columns, { toRow, fromRow });
   }
 
   get(ctx: Ctx, id: string): Container {
     const ns = namespaceRequired(ctx);
-    const row = this.#db
-      .stmt(`SELECT ${columns} FROM containers WHERE namespace = ? AND id = ?`)
-      .get(ns, id);
-    if (!row) throw notFound(`container ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
-    return fromRow(row);
+    const container = this.#table.find(ns, id);
+    if (!container)
+      throw notFound(`container ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
+    return container;
   }
 
   /** Whether the container exists (no error). */
@@ -79,10 +91,8 @@ export class ContainerStore {
   list(ctx: Ctx, filters: readonly string[] = []): Container[] {
     const ns = namespaceRequired(ctx);
     const filter = parseFilters(filters);
-    return this.#db
-      .stmt(`SELECT ${columns} FROM containers WHERE namespace = ? ORDER BY id`)
-      .all(ns)
-      .map(fromRow)
+    return this.#table
+      .list(ns)
       .filter((c) =>
         filter(adaptObject({ id: c.id, "runtime.name": c.runtime.name, image: c.image }, c.labels)),
       );
@@ -99,15 +109,7 @@ export class ContainerStore {
     const created: Container = { ...container, createdAt: now, updatedAt: now };
     this.#db.tx(() => {
       this.#namespaces.ensure(ns);
-      try {
-        this.#db
-          .stmt(
-            `INSERT INTO containers (namespace, ${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(ns, ...toRow(created));
-      } catch (err) {
-        mapConstraint(err, `container ${JSON.stringify(container.id)}`);
-      }
+      this.#table.insert(ns, created, `container ${JSON.stringify(container.id)}`);
     });
     return created;
   }
@@ -161,22 +163,14 @@ export class ContainerStore {
         throw wrapAs(Kind.InvalidArgument, err, "update failed validation");
       }
       next.updatedAt = Math.max(Date.now(), current.updatedAt);
-      const [, ...rest] = toRow(next);
-      this.#db
-        .stmt(
-          "UPDATE containers SET labels = ?, image = ?, runtime_name = ?, runtime_options = ?, spec = ?, snapshotter = ?, snapshot_key = ?, extensions = ?, sandbox = ?, created_at = ?, updated_at = ? WHERE namespace = ? AND id = ?",
-        )
-        .run(...rest, ns, container.id);
+      this.#table.replace(ns, next);
       return next;
     });
   }
 
   delete(ctx: Ctx, id: string): void {
     const ns = namespaceRequired(ctx);
-    const result = this.#db
-      .stmt("DELETE FROM containers WHERE namespace = ? AND id = ?")
-      .run(ns, id);
-    if (result.changes === 0) throw notFound(`container ${id}`);
+    if (!this.#table.delete(ns, id)) throw notFound(`container ${id}`);
   }
 }
 
@@ -198,9 +192,7 @@ function validate(c: NewContainer): void {
   }
 }
 
-type Row = Record<string, SQLOutputValue>;
-
-function toRow(c: Container): [string, ...(string | number | Uint8Array | null)[]] {
+function toRow(c: Container): (string | number | Uint8Array | null)[] {
   return [
     c.id,
     labelsToText(c.labels),

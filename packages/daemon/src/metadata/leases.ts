@@ -63,28 +63,30 @@ export class LeaseStore {
   }
 
   addResource(ctx: Ctx, lease: string, resource: LeaseResource): void {
-    const ns = namespaceRequired(ctx);
-    validateResource(resource);
-    this.#db.tx(() => {
-      this.#require(ns, lease);
-      this.#db
-        .stmt(
-          "INSERT OR IGNORE INTO lease_resources (namespace, lease, type, id) VALUES (?, ?, ?, ?)",
-        )
-        .run(ns, lease, resource.type, resource.id);
-    });
+    this.#changeResource(
+      ctx,
+      lease,
+      resource,
+      "INSERT OR IGNORE INTO lease_resources (namespace, lease, type, id) VALUES (?, ?, ?, ?)",
+    );
   }
 
   deleteResource(ctx: Ctx, lease: string, resource: LeaseResource): void {
+    this.#changeResource(
+      ctx,
+      lease,
+      resource,
+      "DELETE FROM lease_resources WHERE namespace = ? AND lease = ? AND type = ? AND id = ?",
+    );
+  }
+
+  /** Runs `sql` (namespace, lease, type, id) for a valid resource of an existing lease. */
+  #changeResource(ctx: Ctx, lease: string, resource: LeaseResource, sql: string): void {
     const ns = namespaceRequired(ctx);
     validateResource(resource);
     this.#db.tx(() => {
       this.#require(ns, lease);
-      this.#db
-        .stmt(
-          "DELETE FROM lease_resources WHERE namespace = ? AND lease = ? AND type = ? AND id = ?",
-        )
-        .run(ns, lease, resource.type, resource.id);
+      this.#db.stmt(sql).run(ns, lease, resource.type, resource.id);
     });
   }
 
@@ -107,7 +109,7 @@ export class LeaseStore {
 }
 
 /** containerd's id for an unnamed lease: `<nanoseconds>-<base64url of 3 random bytes>`. */
-export function randomLeaseId(): string {
+function randomLeaseId(): string {
   const nanos = (
     BigInt(Date.now() % 1000) * 1_000_000n +
     (process.hrtime.bigint() % 1_000_000n)

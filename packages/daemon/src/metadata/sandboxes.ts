@@ -21,10 +21,8 @@ import {
   type Ctx,
   type FieldPath,
 } from "@sandboxd/core";
-import type { SQLOutputValue } from "node:sqlite";
 import { adaptObject } from "./adaptors.js";
 import type { MetadataDb } from "./db.js";
-import { mapConstraint } from "./db.js";
 import {
   anyFromBlob,
   anyMapFromText,
@@ -34,11 +32,21 @@ import {
   labelsToText,
 } from "./encoding.js";
 import type { NamespaceStore } from "./namespaces.js";
+import { RecordTable, type Row } from "./record-table.js";
 import { applyMapPath } from "./update.js";
 import type { InstanceState, Sandbox, SandboxInstance } from "./types.js";
 
-const columns =
-  "id, runtime_name, runtime_options, spec, labels, extensions, sandboxer, created_at, updated_at";
+const columns = [
+  "id",
+  "runtime_name",
+  "runtime_options",
+  "spec",
+  "labels",
+  "extensions",
+  "sandboxer",
+  "created_at",
+  "updated_at",
+];
 
 const updateRules = {
   fields: ["spec", "runtime", "sandboxer"],
@@ -52,39 +60,33 @@ export type NewSandbox = Omit<Sandbox, "createdAt" | "updatedAt">;
 export class SandboxStore {
   readonly #db: MetadataDb;
   readonly #namespaces: NamespaceStore;
+  readonly #table: RecordTable<Sandbox>;
 
   constructor(db: MetadataDb, namespaces: NamespaceStore) {
     this.#db = db;
     this.#namespaces = namespaces;
+    this.#table = new RecordTable(db, "sandboxes", columns, { toRow, fromRow });
   }
 
   get(ctx: Ctx, id: string): Sandbox {
     const ns = namespaceRequired(ctx);
     validateId(id);
-    const row = this.#db
-      .stmt(`SELECT ${columns} FROM sandboxes WHERE namespace = ? AND id = ?`)
-      .get(ns, id);
-    if (!row) throw notFound(`sandbox ${JSON.stringify(id)}`);
-    return fromRow(row);
+    const sandbox = this.#table.find(ns, id);
+    if (!sandbox) throw notFound(`sandbox ${JSON.stringify(id)}`);
+    return sandbox;
   }
 
   /** The sandbox, or undefined (no error). */
   find(ctx: Ctx, id: string): Sandbox | undefined {
-    const ns = namespaceRequired(ctx);
-    const row = this.#db
-      .stmt(`SELECT ${columns} FROM sandboxes WHERE namespace = ? AND id = ?`)
-      .get(ns, id);
-    return row ? fromRow(row) : undefined;
+    return this.#table.find(namespaceRequired(ctx), id);
   }
 
   /** Filters: `id`, `labels.KEY`, `runtime.name`, `sandboxer` (containerd filter syntax). */
   list(ctx: Ctx, filters: readonly string[] = []): Sandbox[] {
     const ns = namespaceRequired(ctx);
     const filter = parseFilters(filters);
-    return this.#db
-      .stmt(`SELECT ${columns} FROM sandboxes WHERE namespace = ? ORDER BY id`)
-      .all(ns)
-      .map(fromRow)
+    return this.#table
+      .list(ns)
       .filter((s) =>
         filter(
           adaptObject(
@@ -102,15 +104,7 @@ export class SandboxStore {
     const created: Sandbox = { ...sandbox, createdAt: now, updatedAt: now };
     this.#db.tx(() => {
       this.#namespaces.ensure(ns);
-      try {
-        this.#db
-          .stmt(
-            `INSERT INTO sandboxes (namespace, ${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(ns, ...toRow(created));
-      } catch (err) {
-        mapConstraint(err, `sandbox ${JSON.stringify(sandbox.id)}`);
-      }
+      this.#table.insert(ns, created, `sandbox ${JSON.stringify(sandbox.id)}`);
     });
     return created;
   }
@@ -176,7 +170,7 @@ export class SandboxStore {
       }
       validate(next, "update sandbox failed validation");
       next.updatedAt = Math.max(Date.now(), current.updatedAt);
-      this.#write(ns, next);
+      this.#table.replace(ns, next);
       return next;
     });
   }
@@ -188,7 +182,7 @@ export class SandboxStore {
       const current = this.get(ctx, id);
       if (current.sandboxer !== "" || sandboxer === "") return current;
       const next = { ...current, sandboxer, updatedAt: Math.max(Date.now(), current.updatedAt) };
-      this.#write(ns, next);
+      this.#table.replace(ns, next);
       return next;
     });
   }
@@ -204,10 +198,7 @@ export class SandboxStore {
           `sandbox ${JSON.stringify(id)} still has an instance in sandboxer ${JSON.stringify(instance.sandboxer)}: shut it down first (Controller.Shutdown)`,
         );
       }
-      const result = this.#db
-        .stmt("DELETE FROM sandboxes WHERE namespace = ? AND id = ?")
-        .run(ns, id);
-      if (result.changes === 0) throw notFound(`sandbox ${JSON.stringify(id)}`);
+      if (!this.#table.delete(ns, id)) throw notFound(`sandbox ${JSON.stringify(id)}`);
     });
   }
 
@@ -278,15 +269,6 @@ export class SandboxStore {
       .get(ns, id);
     return row ? instanceFromRow(row) : undefined;
   }
-
-  #write(ns: string, s: Sandbox): void {
-    const [, ...rest] = toRow(s);
-    this.#db
-      .stmt(
-        "UPDATE sandboxes SET runtime_name = ?, runtime_options = ?, spec = ?, labels = ?, extensions = ?, sandboxer = ?, created_at = ?, updated_at = ? WHERE namespace = ? AND id = ?",
-      )
-      .run(...rest, ns, s.id);
-  }
 }
 
 /** InvalidArgument naming the id, for any call (Go checks only on create). */
@@ -311,9 +293,7 @@ function validate(s: NewSandbox | Sandbox, context: string): void {
   }
 }
 
-type Row = Record<string, SQLOutputValue>;
-
-function toRow(s: Sandbox): [string, ...(string | number | Uint8Array | null)[]] {
+function toRow(s: Sandbox): (string | number | Uint8Array | null)[] {
   return [
     s.id,
     s.runtime.name,

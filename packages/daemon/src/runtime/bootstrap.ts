@@ -20,7 +20,7 @@ export interface BootstrapInfo {
 }
 
 /** The highest task API version sandboxd speaks. */
-export const maxTaskApiVersion = 3;
+const maxTaskApiVersion = 3;
 
 export function parseStartOutput(output: Uint8Array): BootstrapInfo {
   const text = Buffer.from(output).toString("utf8").trim();

@@ -26,7 +26,7 @@ import { isValidIdentifier, validateIdentifier } from "@sandboxd/core";
 const execFileAsync = promisify(execFile);
 
 /** containerd's plugin id for the v2 runtime, used as the bundle directory name. */
-export const runtimePluginId = "io.containerd.runtime.v2.task";
+const runtimePluginId = "io.containerd.runtime.v2.task";
 
 /** Files in a bundle that the daemon reads or writes. */
 export const BundleFile = {
@@ -101,7 +101,7 @@ export function bundleDirs(root: string, state: string, pluginId = runtimePlugin
   return { root: join(root, pluginId), state: join(state, pluginId) };
 }
 
-export function bundleFor(dirs: BundleDirs, namespace: string, id: string): Bundle {
+function bundleFor(dirs: BundleDirs, namespace: string, id: string): Bundle {
   return new Bundle(namespace, id, join(dirs.state, namespace, id), join(dirs.root, namespace, id));
 }
 

@@ -44,7 +44,7 @@ export interface SandboxEndpoints {
 }
 
 /** Sandboxes must serve at least this task API version to take containers without a shim. */
-export const minSandboxTaskVersion = 3;
+const minSandboxTaskVersion = 3;
 
 /** How a container's task is served, decided before anything is made. */
 export type Route =

@@ -96,7 +96,7 @@ export async function connectTask(
 const closeDrainMs = 1000;
 
 /** A wire error from a shim as an errdefs error; the original stays as `cause`. */
-export function toErrdefs(err: unknown): Error {
+function toErrdefs(err: unknown): Error {
   if (!isTtrpcError(err)) return err instanceof Error ? err : new Error(String(err));
   if (err.message === "ttrpc: closed") return unavailable("ttrpc: closed", { cause: err });
   return withMessage(fromStatus({ code: err.code, message: err.message }).kind, err.message, {

@@ -48,7 +48,7 @@ export function taskEventKey(envelope: Envelope): { id?: string; event?: string 
  * A process exits once, so the time is left out: the same exit reported by a
  * shim and read back by the daemon may carry times of different precision.
  */
-export function exitKey(processId: string, pid: number, exitStatus: number): string {
+function exitKey(processId: string, pid: number, exitStatus: number): string {
   return `${processId}/${pid}/${exitStatus}`;
 }
 

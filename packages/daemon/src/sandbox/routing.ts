@@ -48,7 +48,7 @@ export function pickSandboxer(
   return name;
 }
 
-export function unknownSandboxer(name: string, configured: readonly string[]): Error {
+function unknownSandboxer(name: string, configured: readonly string[]): Error {
   const known = configured.map((n) => JSON.stringify(n)).join(", ");
   return notFound(`sandboxer ${JSON.stringify(name)} (configured: ${known})`);
 }

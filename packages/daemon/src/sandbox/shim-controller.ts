@@ -67,7 +67,7 @@ import type {
 } from "./controller.js";
 
 /** containerd's plugin id for this controller, used as the bundle directory name. */
-export const shimControllerPluginId = "io.containerd.sandbox.controller.v1.shim";
+const shimControllerPluginId = "io.containerd.sandbox.controller.v1.shim";
 
 type SandboxApi = TypedClient<typeof SandboxService>;
 

@@ -40,7 +40,7 @@ import {
 } from "./controller.js";
 
 /** How long a status query may take before the controller counts as unreachable. */
-export const statusTimeoutMs = 5000;
+const statusTimeoutMs = 5000;
 const firstRetryMs = 128;
 const maxWaitRetryMs = 4096;
 const maxRefreshMs = 10_000;

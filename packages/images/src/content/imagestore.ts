@@ -3,8 +3,9 @@
  * at a target descriptor in the content store, with labels. Kept in SQLite
  * (`images`).
  */
-import { alreadyExists, invalidArgument, notFound } from "@sandboxd/errdefs";
+import { alreadyExists, invalidArgument, notFound, messageOf } from "@sandboxd/errdefs";
 import {
+  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -113,8 +114,7 @@ export class ImageStore {
           } else {
             const to = p.field === "labels" ? next.labels : next.target.annotations;
             const from = p.field === "labels" ? image.labels : image.target.annotations;
-            if (Object.hasOwn(from, p.key)) to[p.key] = from[p.key] as string;
-            else delete to[p.key];
+            applyMapKey(to, from, p.key);
           }
         }
       }
@@ -173,9 +173,7 @@ function validate(i: Omit<ImageRecord, "createdAt" | "updatedAt">): void {
   try {
     digestHex(i.target.digest);
   } catch (err) {
-    throw invalidArgument(
-      `image ${JSON.stringify(i.name)}: target digest: ${(err as Error).message}`,
-    );
+    throw invalidArgument(`image ${JSON.stringify(i.name)}: target digest: ${messageOf(err)}`);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   isOutOfRange,
   isResourceExhausted,
   isUnavailable,
+  messageOf,
 } from "@sandboxd/errdefs";
 import { openImagesDb } from "../db.js";
 import { emptyDigest } from "./digest.js";
@@ -126,12 +127,12 @@ test("commit verifies size and digest and leaves nothing visible on mismatch", a
     await w.write(data);
     await assert.rejects(w.commit(data.length + 1, ""), (e) => {
       assert.ok(isFailedPrecondition(e));
-      assert.match((e as Error).message, /unexpected commit size 12, expected 13/);
+      assert.match(messageOf(e), /unexpected commit size 12, expected 13/);
       return true;
     });
     await assert.rejects(w.commit(data.length, sha(Buffer.from("other"))), (e) => {
       assert.ok(isFailedPrecondition(e));
-      assert.match((e as Error).message, /unexpected commit digest/);
+      assert.match(messageOf(e), /unexpected commit digest/);
       return true;
     });
     assert.deepEqual(await readdir(join(root, "blobs", "sha256")), []);

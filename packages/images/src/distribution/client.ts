@@ -17,6 +17,7 @@ import {
   isUnavailable,
   notFound,
   unavailable,
+  messageOf,
 } from "@sandboxd/errdefs";
 import { Authorizer, type CredentialsProvider } from "./auth.js";
 import { readAll, send, type HttpResponse, type TlsOptions } from "./http.js";
@@ -176,7 +177,7 @@ export class RegistryClient {
         if (isCanceled(err) || ctx.signal.aborted) throw canceled("pull cancelled");
         if (!isTransient(err) || attempt + 1 >= this.#attempts) {
           throw unavailable(
-            `${method} ${url.href}: ${(err as Error).message} (after ${attempt + 1} attempts)`,
+            `${method} ${url.href}: ${messageOf(err)} (after ${attempt + 1} attempts)`,
           );
         }
         await this.backoff(ctx, attempt);

@@ -6,7 +6,14 @@
  * pulls of images that share a blob share its one download.
  */
 import type { Ctx } from "@sandboxd/core";
-import { dataLoss, isAlreadyExists, isUnavailable, unavailable, wrap } from "@sandboxd/errdefs";
+import {
+  dataLoss,
+  isAlreadyExists,
+  isUnavailable,
+  unavailable,
+  wrap,
+  messageOf,
+} from "@sandboxd/errdefs";
 import type { ContentStore, ContentWriter } from "../content/types.js";
 import { isTransient, type RegistryClient } from "./client.js";
 import { isIndexType, isManifestType, type Descriptor } from "./media-types.js";
@@ -178,7 +185,7 @@ export class BlobFetcher {
               `fetching ${desc.digest} from ${ref.domain}/${ref.path} (${offset} of ${desc.size} bytes, attempt ${attempt + 1})`,
             );
           }
-          emit({ state: "retrying", offset, attempt: attempt + 1, error: (err as Error).message });
+          emit({ state: "retrying", offset, attempt: attempt + 1, error: messageOf(err) });
           await client.backoff(ctx, attempt);
         }
       }

@@ -19,6 +19,7 @@ import type { LocalContentStore } from "../content/store.js";
 import type { ImageStore } from "../content/imagestore.js";
 import type { DirSnapshotter } from "../snapshots/snapshotter.js";
 import { labelsFromText } from "../db.js";
+import { messageOf } from "@sandboxd/errdefs";
 
 export const gcRoot = "containerd.io/gc.root";
 export const gcRefContent = "containerd.io/gc.ref.content";
@@ -202,7 +203,7 @@ export class GarbageCollector {
           await this.#snapshotters.get(sn)?.remove(withNamespace(ctx, ns), key);
           result.snapshots++;
         } catch (err) {
-          ctx.log.warn({ snapshot: key, error: (err as Error).message }, "gc: remove snapshot");
+          ctx.log.warn({ snapshot: key, error: messageOf(err) }, "gc: remove snapshot");
         }
       }
       pending = pending.filter((id) => !leaves.includes(id));

@@ -9,7 +9,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import { parse } from "smol-toml";
 import {
   isLocalhost,
@@ -126,7 +126,7 @@ export function parseHostsToml(
   try {
     doc = parse(text);
   } catch (err) {
-    throw invalidArgument(`${file}: ${(err as Error).message.split("\n")[0]}`);
+    throw invalidArgument(`${file}: ${messageOf(err).split("\n")[0]}`);
   }
   const hosts = (doc.host ?? {}) as Record<string, HostFields>;
   if (typeof hosts !== "object") throw invalidArgument(`${file}: host must be a table of tables`);

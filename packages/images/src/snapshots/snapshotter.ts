@@ -14,8 +14,9 @@
 import { randomBytes } from "node:crypto";
 import { chown, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
+import { alreadyExists, failedPrecondition, invalidArgument } from "@sandboxd/errdefs";
 import {
+  applyMapKey,
   namespaceRequired,
   parseFieldPaths,
   parseFilters,
@@ -26,6 +27,7 @@ import {
 import { labelsFromText, labelsToText, type ImagesDb } from "../db.js";
 import { fsError } from "../content/digest.js";
 import { copyTree, diskUsage } from "./fsutil.js";
+import { SnapshotRecords, fromRow, kindNames, toInfo, type Row } from "./records.js";
 import {
   Kind,
   snapshotRefLabel,
@@ -37,31 +39,19 @@ import {
 
 export type Backend = "overlayfs" | "native";
 
-interface Row {
-  key: string;
-  id: number;
-  parent: string;
-  kind: Kind;
-  labels: Record<string, string>;
-  createdAt: number;
-  updatedAt: number;
-  size: number;
-  inodes: number;
-}
-
-const kindNames: Record<number, string> = { 1: "view", 2: "active", 3: "committed" };
-
 export class DirSnapshotter implements Snapshotter {
   readonly name: Backend;
   readonly root: string;
   readonly #db: ImagesDb;
   readonly #indexOff: boolean;
+  readonly #records: SnapshotRecords;
 
   constructor(name: Backend, root: string, db: ImagesDb, options: { indexOff?: boolean } = {}) {
     this.name = name;
     this.root = root;
     this.#db = db;
     this.#indexOff = options.indexOff ?? false;
+    this.#records = new SnapshotRecords(db, name);
   }
 
   async init(): Promise<void> {
@@ -69,7 +59,7 @@ export class DirSnapshotter implements Snapshotter {
   }
 
   stat(ctx: Ctx, key: string): SnapshotInfo {
-    return toInfo(this.#get(namespaceRequired(ctx), key));
+    return toInfo(this.#records.get(namespaceRequired(ctx), key));
   }
 
   update(
@@ -84,13 +74,12 @@ export class DirSnapshotter implements Snapshotter {
       (p) => `cannot update ${JSON.stringify(p)} field on snapshot ${JSON.stringify(info.name)}`,
     );
     return this.#db.tx(() => {
-      const row = this.#get(ns, info.name);
+      const row = this.#records.get(ns, info.name);
       let labels = { ...row.labels };
       if (paths.length === 0) labels = { ...info.labels };
       for (const p of paths) {
         if (p.kind === "field") labels = { ...info.labels };
-        else if (Object.hasOwn(info.labels, p.key)) labels[p.key] = info.labels[p.key] as string;
-        else delete labels[p.key];
+        else applyMapKey(labels, info.labels, p.key);
       }
       validateLabels(labels, "snapshot.Labels");
       const now = Date.now();
@@ -104,7 +93,7 @@ export class DirSnapshotter implements Snapshotter {
   }
 
   async usage(ctx: Ctx, key: string): Promise<Usage> {
-    const row = this.#get(namespaceRequired(ctx), key);
+    const row = this.#records.get(namespaceRequired(ctx), key);
     if (row.kind === Kind.Committed && row.size >= 0) return { size: row.size, inodes: row.inodes };
     if (row.kind === Kind.View && this.name === "overlayfs") return { size: 0, inodes: 0 };
     return diskUsage(this.#fs(row.id));
@@ -112,7 +101,7 @@ export class DirSnapshotter implements Snapshotter {
 
   mounts(ctx: Ctx, key: string): Mount[] {
     const ns = namespaceRequired(ctx);
-    const row = this.#get(ns, key);
+    const row = this.#records.get(ns, key);
     if (row.kind !== Kind.Active && row.kind !== Kind.View) {
       throw failedPrecondition(`requested snapshot ${key} not active or view`);
     }
@@ -141,13 +130,13 @@ export class DirSnapshotter implements Snapshotter {
     const ns = namespaceRequired(ctx);
     if (!name) throw invalidArgument("snapshot name must not be empty");
     validateLabels(labels, "snapshot.Labels");
-    const row = this.#get(ns, key);
+    const row = this.#records.get(ns, key);
     if (row.kind !== Kind.Active) throw failedPrecondition(`snapshot ${key} is not active`);
     const usage = await diskUsage(this.#fs(row.id));
     this.#db.tx(() => {
-      const current = this.#get(ns, key);
+      const current = this.#records.get(ns, key);
       if (current.kind !== Kind.Active) throw failedPrecondition(`snapshot ${key} is not active`);
-      if (this.#find(ns, name)) throw alreadyExists(`snapshot ${name}`);
+      if (this.#records.find(ns, name)) throw alreadyExists(`snapshot ${name}`);
       const now = Date.now();
       this.#db
         .stmt(
@@ -171,7 +160,7 @@ export class DirSnapshotter implements Snapshotter {
   async remove(ctx: Ctx, key: string): Promise<void> {
     const ns = namespaceRequired(ctx);
     const id = this.#db.tx(() => {
-      const row = this.#get(ns, key);
+      const row = this.#records.get(ns, key);
       const child = this.#db
         .stmt(
           "SELECT 1 FROM snapshots WHERE snapshotter = ? AND namespace = ? AND parent = ? LIMIT 1",
@@ -246,10 +235,10 @@ export class DirSnapshotter implements Snapshotter {
     if (!key) throw invalidArgument("snapshot key must not be empty");
     validateLabels(labels, "snapshot.Labels");
     const target = labels[snapshotRefLabel];
-    if (target && this.#find(ns, target))
+    if (target && this.#records.find(ns, target))
       throw alreadyExists(`target snapshot ${JSON.stringify(target)}`);
-    this.#check(ns, key, parent);
-    const parentRow = parent ? this.#get(ns, parent) : undefined;
+    this.#records.check(ns, key, parent);
+    const parentRow = parent ? this.#records.get(ns, parent) : undefined;
     const tmp = join(this.root, "snapshots", `new-${randomBytes(6).toString("hex")}`);
     try {
       await mkdir(tmp, { mode: 0o700 });
@@ -272,8 +261,8 @@ export class DirSnapshotter implements Snapshotter {
     let row: Row;
     try {
       row = this.#db.tx(() => {
-        this.#check(ns, key, parent);
-        const id = this.#nextId();
+        this.#records.check(ns, key, parent);
+        const id = this.#records.nextId();
         const now = Date.now();
         this.#db
           .stmt(
@@ -308,25 +297,6 @@ export class DirSnapshotter implements Snapshotter {
     return this.#mounts(ns, row);
   }
 
-  #check(ns: string, key: string, parent: string): void {
-    if (this.#find(ns, key)) throw alreadyExists(`snapshot ${key}`);
-    if (parent) {
-      const p = this.#find(ns, parent);
-      if (!p) throw notFound(`parent snapshot ${parent} does not exist`);
-      if (p.kind !== Kind.Committed)
-        throw invalidArgument(`parent ${parent} is not committed snapshot`);
-    }
-  }
-
-  #nextId(): number {
-    const row = this.#db
-      .stmt(
-        "INSERT INTO snapshot_ids (snapshotter, next_id) VALUES (?, 1) ON CONFLICT (snapshotter) DO UPDATE SET next_id = next_id + 1 RETURNING next_id",
-      )
-      .get(this.name);
-    return Number(row?.next_id);
-  }
-
   #mounts(ns: string, row: Row): Mount[] {
     const parents = this.#parentIds(ns, row.parent);
     const ro = row.kind === Kind.View;
@@ -348,7 +318,7 @@ export class DirSnapshotter implements Snapshotter {
   #parentIds(ns: string, parent: string): number[] {
     const ids: number[] = [];
     for (let key = parent; key;) {
-      const p = this.#get(ns, key);
+      const p = this.#records.get(ns, key);
       ids.push(p.id);
       key = p.parent;
     }
@@ -374,42 +344,4 @@ export class DirSnapshotter implements Snapshotter {
     }
     await rm(doomed, { recursive: true, force: true });
   }
-
-  #find(ns: string, key: string): Row | undefined {
-    const r = this.#db
-      .stmt("SELECT * FROM snapshots WHERE snapshotter = ? AND namespace = ? AND key = ?")
-      .get(this.name, ns, key);
-    return r ? fromRow(r) : undefined;
-  }
-
-  #get(ns: string, key: string): Row {
-    const row = this.#find(ns, key);
-    if (!row) throw notFound(`snapshot ${key} does not exist`);
-    return row;
-  }
-}
-
-function fromRow(r: Record<string, unknown>): Row {
-  return {
-    key: String(r.key),
-    id: Number(r.id),
-    parent: String(r.parent),
-    kind: Number(r.kind) as Kind,
-    labels: labelsFromText(r.labels),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    size: Number(r.size),
-    inodes: Number(r.inodes),
-  };
-}
-
-function toInfo(row: Row): SnapshotInfo {
-  return {
-    name: row.key,
-    parent: row.parent,
-    kind: row.kind,
-    createdAt: new Date(row.createdAt),
-    updatedAt: new Date(row.updatedAt),
-    labels: row.labels,
-  };
 }

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, openSync, readSync, closeSync } from "node:fs";
 import { createGunzip, createZstdDecompress } from "node:zlib";
-import { invalidArgument } from "@sandboxd/errdefs";
+import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import { TarParser, type TarSink } from "./tar.js";
 
 export type Compression = "gzip" | "zstd" | "none";
@@ -69,7 +69,7 @@ export async function readLayer(blobPath: string, sink: TarSink): Promise<LayerR
       code.startsWith("ERR_ZSTD") ||
       code === "ERR_ZLIB_INITIALIZATION_FAILED"
     ) {
-      throw invalidArgument(`layer ${compression} stream: ${(err as Error).message}`, {
+      throw invalidArgument(`layer ${compression} stream: ${messageOf(err)}`, {
         cause: err,
       });
     }

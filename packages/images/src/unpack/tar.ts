@@ -233,7 +233,7 @@ function cstring(b: Buffer, off: number, len: number): string {
 }
 
 /** Octal (NUL/space terminated) or base-256 (high bit of the first byte set). */
-export function parseNumber(b: Buffer, off: number, len: number): number {
+function parseNumber(b: Buffer, off: number, len: number): number {
   const first = b[off] as number;
   if (first & 0x80) {
     let n = first === 0xff ? -1 : first & 0x7f;

@@ -10,9 +10,9 @@ import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import type { LogLevel } from "@sandboxd/core";
 import { parse as parseToml } from "smol-toml";
 
-export const configEnv = "SBX_SANDBOXER_CONFIG";
-export const defaultStateDir = "/run/sbx-sandboxer";
-export const defaultConfigPath = "/etc/sbx-sandboxer/config.toml";
+const configEnv = "SBX_SANDBOXER_CONFIG";
+const defaultStateDir = "/run/sbx-sandboxer";
+const defaultConfigPath = "/etc/sbx-sandboxer/config.toml";
 
 export interface NetworkConfig {
   /** Set up CNI networking for sandboxes that bring no netns of their own. */
@@ -174,7 +174,7 @@ export function resolveConfig(
   return config;
 }
 
-export function validateConfig(config: Config): void {
+function validateConfig(config: Config): void {
   for (const [field, value] of [
     ["state_dir", config.stateDir],
     ["listen", config.listen],

@@ -373,7 +373,7 @@ export class Container {
 }
 
 /** The part of linux.resources that sizes the pod. */
-export function resourcesOf(spec: OciSpec): LinuxResources | undefined {
+function resourcesOf(spec: OciSpec): LinuxResources | undefined {
   const r = spec.linux?.resources as LinuxResources | undefined;
   if (!r) return undefined;
   return {

@@ -8,7 +8,6 @@
  * that way (it dies with its init), so it gets one small holder process whose
  * PID 1 is an init (catatonit) that reaps the pod's orphans.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import type { Ctx } from "@sandboxd/core";
 import { unknown as unknownError } from "@sandboxd/errdefs";
 import { exitText, run, runChecked } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
+import { spawnDetached } from "../util/detached.js";
 
 export type PinnedKind = "net" | "ipc" | "uts";
 
@@ -133,12 +133,12 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
  * PID 1 of a shared pid namespace: an init that reaps the orphans of every
  * container (Debian's catatonit in pause mode), else `sleep` (which does not reap).
  */
-export const podInitCandidates: readonly (readonly string[])[] = [
+const podInitCandidates: readonly (readonly string[])[] = [
   ["/usr/bin/catatonit", "-P"],
   ["/usr/libexec/podman/catatonit", "-P"],
 ];
 
-export function podInitCommand(): string[] {
+function podInitCommand(): string[] {
   for (const c of podInitCandidates) if (existsSync(c[0]!)) return [...c];
   return ["sleep", "infinity"];
 }
@@ -147,15 +147,7 @@ export function podInitCommand(): string[] {
 export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
   // No --kill-child: once the namespace's init runs, unshare (which only waits for it) is
   // killed, so the pod costs one process, the init, reparented to the node's init.
-  const child = spawn("unshare", ["--pid", "--fork", ...podInitCommand()], {
-    detached: true,
-    stdio: "ignore",
-  });
-  const pid = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("spawn", () => resolve(child.pid ?? 0));
-  });
-  child.unref();
+  const { child, pid } = await spawnDetached("unshare", ["--pid", "--fork", ...podInitCommand()]);
   for (let i = 0; i < 500; i++) {
     const initPid = await childOf(pid);
     if (initPid !== undefined) {
@@ -194,7 +186,7 @@ export async function stopPidHolder(holder: PidHolder): Promise<void> {
   }
 }
 
-export async function nsInodeOf(pid: number, kind: string): Promise<string | undefined> {
+async function nsInodeOf(pid: number, kind: string): Promise<string | undefined> {
   try {
     return await readlink(`/proc/${pid}/ns/${kind}`);
   } catch {

@@ -21,7 +21,7 @@ const ipcSysctls = new Set([
 ]);
 
 /** The namespace a sysctl belongs to, or undefined when it is node-wide. */
-export function sysctlNamespace(name: string): SysctlNamespace | undefined {
+function sysctlNamespace(name: string): SysctlNamespace | undefined {
   const key = name.replace(/\//g, ".");
   if (ipcSysctls.has(key) || key.startsWith("fs.mqueue.")) return "ipc";
   if (key.startsWith("net.")) return "network";

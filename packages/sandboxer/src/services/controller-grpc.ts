@@ -5,19 +5,19 @@
  * address (`ttrpc+unix://…`) with version 3, so containerd ≥ 2.1 talks to the
  * sandboxer's task service directly, without a shim binary.
  */
-import { ts } from "../util/time.js";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Ctx } from "@sandboxd/core";
 import { callContext, namespaceHeader, namespaceRequired } from "@sandboxd/core";
 import type { GrpcServer, ServerCall, ServiceImpl } from "@sandboxd/grpc";
 import type { SandboxApi } from "./sandbox-api.js";
 import { taskApiVersion } from "./sandbox-api.js";
+import { sandboxHandlers, type CallScope } from "./sandbox-handlers.js";
 
 export function registerController(server: GrpcServer, root: Ctx, api: SandboxApi): void {
   server.register(Controller, controllerService(root, api));
 }
 
-function scope(root: Ctx, call: ServerCall, id: string): { ctx: Ctx; ns: string } {
+function scope(root: Ctx, call: ServerCall, id: string): CallScope {
   const ctx = callContext(
     root,
     {
@@ -31,7 +31,8 @@ function scope(root: Ctx, call: ServerCall, id: string): { ctx: Ctx; ns: string 
   return { ctx, ns: namespaceRequired(ctx) };
 }
 
-export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
+function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
+  const answer = sandboxHandlers(api);
   return {
     async create(req, call) {
       const { ctx, ns } = scope(root, call, req.sandboxId);
@@ -46,54 +47,25 @@ export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeo
       return { sandboxId: req.sandboxId };
     },
     async start(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      const r = await api.start(ctx, ns, req.sandboxId);
+      const r = await answer.start(scope(root, call, req.sandboxId), req.sandboxId);
       return {
         sandboxId: req.sandboxId,
-        pid: r.pid,
-        createdAt: ts(r.createdAt),
-        labels: r.labels,
+        ...r,
         address: api.taskAddress,
         version: taskApiVersion,
       };
     },
-    platform(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      return { platform: api.platform(ns, req.sandboxId) };
-    },
-    async stop(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.stop(ctx, ns, req.sandboxId, req.timeoutSecs);
-      return {};
-    },
-    async wait(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      const r = await api.wait(ctx, ns, req.sandboxId);
-      return { exitStatus: r.exitStatus, exitedAt: ts(r.exitedAt) };
-    },
-    status(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      const s = api.status(ns, req.sandboxId);
-      return {
-        sandboxId: s.id,
-        pid: s.pid,
-        state: s.state,
-        info: s.info,
-        createdAt: ts(s.createdAt),
-        ...(s.exitedAt !== undefined ? { exitedAt: ts(s.exitedAt) } : {}),
-        address: api.taskAddress,
-        version: taskApiVersion,
-      };
-    },
-    async shutdown(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.shutdown(ctx, ns, req.sandboxId);
-      return {};
-    },
-    async metrics(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      return { metrics: await api.metrics(ns, req.sandboxId) };
-    },
+    platform: (req, call) => answer.platform(scope(root, call, req.sandboxId), req.sandboxId),
+    stop: (req, call) =>
+      answer.stop(scope(root, call, req.sandboxId), req.sandboxId, req.timeoutSecs),
+    wait: (req, call) => answer.wait(scope(root, call, req.sandboxId), req.sandboxId),
+    status: (req, call) => ({
+      ...answer.status(scope(root, call, req.sandboxId), req.sandboxId),
+      address: api.taskAddress,
+      version: taskApiVersion,
+    }),
+    shutdown: (req, call) => answer.shutdown(scope(root, call, req.sandboxId), req.sandboxId),
+    metrics: (req, call) => answer.metrics(scope(root, call, req.sandboxId), req.sandboxId),
     async update(req, call) {
       const { ns } = scope(root, call, req.sandboxId);
       await api.update(

@@ -3,25 +3,26 @@
  * sandbox API, for containerd's `shim` sandbox controller and for sandboxd.
  * Same behaviour as the gRPC Controller (one SandboxApi behind both).
  */
-import { ts } from "../util/time.js";
 import { Sandbox } from "@sandboxd/api/runtime/sandbox/v1/sandbox_pb";
 import type { Ctx } from "@sandboxd/core";
 import { namespaceRequired, withLogFields } from "@sandboxd/core";
 import type { HandlerContext, Server, ServiceImpl } from "@sandboxd/ttrpc";
 import { ttrpcCtx } from "./context.js";
 import type { SandboxApi } from "./sandbox-api.js";
+import { sandboxHandlers, type CallScope } from "./sandbox-handlers.js";
 
 export function registerSandboxService(server: Server, root: Ctx, api: SandboxApi): void {
   server.register(Sandbox, sandboxService(root, api));
 }
 
-function scope(root: Ctx, call: HandlerContext, id: string): { ctx: Ctx; ns: string } {
+function scope(root: Ctx, call: HandlerContext, id: string): CallScope {
   const base = ttrpcCtx(root, call);
   const ns = namespaceRequired(base);
   return { ctx: withLogFields(base, { sandbox_id: id }), ns };
 }
 
-export function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Sandbox> {
+function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Sandbox> {
+  const answer = sandboxHandlers(api);
   return {
     async createSandbox(req, call) {
       const { ctx, ns } = scope(root, call, req.sandboxId);
@@ -36,49 +37,24 @@ export function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof S
       return {};
     },
     async startSandbox(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      const r = await api.start(ctx, ns, req.sandboxId);
-      return { pid: r.pid, createdAt: ts(r.createdAt) };
+      const { pid, createdAt } = await answer.start(
+        scope(root, call, req.sandboxId),
+        req.sandboxId,
+      );
+      return { pid, createdAt };
     },
-    platform(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      return { platform: api.platform(ns, req.sandboxId) };
-    },
-    async stopSandbox(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.stop(ctx, ns, req.sandboxId, req.timeoutSecs);
-      return {};
-    },
-    async waitSandbox(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      const r = await api.wait(ctx, ns, req.sandboxId);
-      return { exitStatus: r.exitStatus, exitedAt: ts(r.exitedAt) };
-    },
-    sandboxStatus(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      const s = api.status(ns, req.sandboxId);
-      return {
-        sandboxId: s.id,
-        pid: s.pid,
-        state: s.state,
-        info: s.info,
-        createdAt: ts(s.createdAt),
-        ...(s.exitedAt !== undefined ? { exitedAt: ts(s.exitedAt) } : {}),
-      };
-    },
+    platform: (req, call) => answer.platform(scope(root, call, req.sandboxId), req.sandboxId),
+    stopSandbox: (req, call) =>
+      answer.stop(scope(root, call, req.sandboxId), req.sandboxId, req.timeoutSecs),
+    waitSandbox: (req, call) => answer.wait(scope(root, call, req.sandboxId), req.sandboxId),
+    sandboxStatus: (req, call) => answer.status(scope(root, call, req.sandboxId), req.sandboxId),
     pingSandbox(req, call) {
       const { ns } = scope(root, call, req.sandboxId);
       api.status(ns, req.sandboxId);
       return {};
     },
-    async shutdownSandbox(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.shutdown(ctx, ns, req.sandboxId);
-      return {};
-    },
-    async sandboxMetrics(req, call) {
-      const { ns } = scope(root, call, req.sandboxId);
-      return { metrics: await api.metrics(ns, req.sandboxId) };
-    },
+    shutdownSandbox: (req, call) =>
+      answer.shutdown(scope(root, call, req.sandboxId), req.sandboxId),
+    sandboxMetrics: (req, call) => answer.metrics(scope(root, call, req.sandboxId), req.sandboxId),
   };
 }

@@ -14,7 +14,7 @@ import type { Tasks } from "../tasks.js";
 import { ttrpcCtx } from "./context.js";
 import { taskApiVersion } from "./sandbox-api.js";
 
-export const sandboxerVersion = "0.1.0";
+const sandboxerVersion = "0.1.0";
 
 export interface AdminDeps {
   root: Ctx;

@@ -42,7 +42,7 @@ function statusOf(s: ProcessStatus, paused: boolean): Status {
   }
 }
 
-export function taskService(root: Ctx, tasks: Tasks): ServiceImpl<typeof Task> {
+function taskService(root: Ctx, tasks: Tasks): ServiceImpl<typeof Task> {
   const sb = tasks.sb;
   /** The call's context and namespace (header, else the namespace holding a task of that id). */
   const scope = (call: HandlerContext, id: string, bundle?: string): { ctx: Ctx; ns: string } => {

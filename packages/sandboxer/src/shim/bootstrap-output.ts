@@ -40,7 +40,7 @@ export function bootstrapVersion(stdin: Uint8Array): string | undefined {
   }
 }
 
-export function formForVersion(v: Version): OutputForm {
+function formForVersion(v: Version): OutputForm {
   if (v.major >= 3 || (v.major === 2 && v.minor >= 3)) return "proto";
   if (v.major === 2) return "json";
   return "plain";

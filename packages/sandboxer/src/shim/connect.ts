@@ -14,7 +14,7 @@ import { unavailable } from "@sandboxd/errdefs";
 import type { Config } from "../config/config.js";
 import { dial } from "./wire.js";
 
-export function sandboxerBinary(env: NodeJS.ProcessEnv = process.env): string {
+function sandboxerBinary(env: NodeJS.ProcessEnv = process.env): string {
   const fromLauncher = env.SANDBOXD_BIN_DIR
     ? join(env.SANDBOXD_BIN_DIR, "sbx-sandboxer")
     : undefined;

@@ -4,7 +4,7 @@
  * sandboxer's runc root, the conmon, the rootfs mounts, the cgroup, and an
  * implicit sandbox with its netns, pins and CNI lease), so nothing is orphaned.
  */
-import { readdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import { background } from "@sandboxd/core";
@@ -16,7 +16,7 @@ import { Runc } from "../container/runc.js";
 import type { Env } from "../env.js";
 import { Cgroups, detectLayout } from "../pod/cgroups.js";
 import { Pod } from "../pod/pod.js";
-import { readRecord } from "../state/atomic.js";
+import { listDirs, readRecord } from "../state/atomic.js";
 import { Layout } from "../state/layout.js";
 import type { ContainerRecord, SandboxRecord } from "../state/records.js";
 
@@ -88,14 +88,4 @@ async function findContainer(
     if (rec) return { rec, dir };
   }
   return undefined;
-}
-
-async function listDirs(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir, { withFileTypes: true }))
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return [];
-  }
 }

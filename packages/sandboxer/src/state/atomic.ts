@@ -5,7 +5,7 @@
  */
 import { checkRecord } from "./records.js";
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export async function writeFileAtomic(
@@ -66,7 +66,7 @@ export async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
+async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
     await handle.sync();
@@ -79,4 +79,15 @@ export async function syncDir(dir: string): Promise<void> {
 export async function ensureDir(dir: string, mode = 0o711): Promise<void> {
   const created = await mkdir(dir, { recursive: true, mode });
   if (created !== undefined) await syncDir(dirname(dir));
+}
+
+/** The names of the directories in `dir` (records are kept one directory each); none when unreadable. */
+export async function listDirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
 }

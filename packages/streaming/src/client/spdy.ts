@@ -3,7 +3,7 @@
  * HTTP upgrade with protocol negotiation, then a client-side SpdySession. Used by tests and tools.
  */
 import http from "node:http";
-import { unavailable } from "@sandboxd/errdefs";
+import { rejectRefusedUpgrade } from "../http.js";
 import { SpdySession } from "../spdy/session.js";
 
 export interface SpdyConnection {
@@ -29,22 +29,7 @@ export function spdyConnect(
         protocol: String(res.headers["x-stream-protocol-version"] ?? ""),
       });
     });
-    req.on("response", (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        reject(
-          Object.assign(
-            unavailable(
-              `upgrade refused: ${res.statusCode} ${Buffer.concat(chunks).toString().trim()}`,
-            ),
-            {
-              statusCode: res.statusCode,
-            },
-          ),
-        ),
-      );
-    });
+    req.on("response", (res) => rejectRefusedUpgrade(res, reject));
     req.on("error", reject);
     req.end();
   });

@@ -2,6 +2,7 @@
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 import { unavailable } from "@sandboxd/errdefs";
+import { rejectRefusedUpgrade } from "../http.js";
 import { acceptKey, WsConnection } from "../websocket/conn.js";
 
 export interface WsClientConnection {
@@ -39,20 +40,7 @@ export function wsConnect(
       if (head.length > 0) socket.unshift(head);
       resolve({ ws, protocol: String(res.headers["sec-websocket-protocol"] ?? "") });
     });
-    req.on("response", (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () =>
-        reject(
-          Object.assign(
-            unavailable(
-              `upgrade refused: ${res.statusCode} ${Buffer.concat(chunks).toString().trim()}`,
-            ),
-            { statusCode: res.statusCode },
-          ),
-        ),
-      );
-    });
+    req.on("response", (res) => rejectRefusedUpgrade(res, reject));
     req.on("error", reject);
     req.end();
   });

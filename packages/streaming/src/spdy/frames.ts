@@ -9,9 +9,9 @@ export const version = 3;
 export const flagFin = 0x01;
 export const flagUnidirectional = 0x02;
 /** The largest payload one frame carries (24-bit length). */
-export const maxFrameLength = 0xffffff;
+const maxFrameLength = 0xffffff;
 
-export const FrameType = {
+const FrameType = {
   SynStream: 1,
   SynReply: 2,
   RstStream: 3,
@@ -37,7 +37,6 @@ export const RstStatus = {
 } as const;
 
 export const GoAwayStatus = { Ok: 0, ProtocolError: 1, InternalError: 2 } as const;
-export const SettingsId = { MaxConcurrentStreams: 4, InitialWindowSize: 7 } as const;
 /** The initial per-stream and per-session flow-control window (64 KiB). */
 export const defaultWindow = 65536;
 
@@ -99,10 +98,6 @@ export function encodeSynStream(
 
 export function encodeSynReply(streamId: number, flags: number, headerBlock: Buffer): Buffer {
   return control(FrameType.SynReply, flags, Buffer.concat([u32s(streamId), headerBlock]));
-}
-
-export function encodeHeaders(streamId: number, flags: number, headerBlock: Buffer): Buffer {
-  return control(FrameType.Headers, flags, Buffer.concat([u32s(streamId), headerBlock]));
 }
 
 export function encodeRstStream(streamId: number, status: number): Buffer {

@@ -7,6 +7,7 @@
 import zlib from "node:zlib";
 import { headerDictionary } from "./dictionary.js";
 import { SpdyProtocolError } from "./frames.js";
+import { messageOf } from "@sandboxd/errdefs";
 
 /** Header names are lowercase; a value holding several values separates them by "\0". */
 export type SpdyHeaders = Record<string, string>;
@@ -110,7 +111,7 @@ export class HeaderCodec {
       return decodeHeaderBlock(await this.in.run(block));
     } catch (err) {
       if (err instanceof SpdyProtocolError) throw err;
-      throw new SpdyProtocolError(`spdy header block: ${(err as Error).message}`);
+      throw new SpdyProtocolError(`spdy header block: ${messageOf(err)}`);
     }
   }
 

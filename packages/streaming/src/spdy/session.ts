@@ -24,11 +24,12 @@ import {
 } from "./frames.js";
 import { HeaderCodec, type SpdyHeaders } from "./headers.js";
 import { SpdyStream, ackThreshold, type StreamHost } from "./stream.js";
+import { afterDrain } from "../http.js";
 
 export { SpdyStream };
 
 /** Open streams a peer may hold in one session; more are refused (RST_STREAM REFUSED_STREAM). */
-export const maxStreams = 1000;
+const maxStreams = 1000;
 
 export interface SessionOptions {
   /** The server opens even-numbered streams and answers odd PING ids; a client the opposite. */
@@ -128,15 +129,7 @@ export class SpdySession
 
   /** @internal Calls back once the socket can take more (or the session is gone). */
   afterDrain(cb: () => void): void {
-    const s = this.socket as DuplexSocket & { writableNeedDrain?: boolean };
-    if (this.closed || !s.writableNeedDrain) return cb();
-    const done = (): void => {
-      s.off("drain", done);
-      this.off("close", done);
-      cb();
-    };
-    s.once("drain", done);
-    this.once("close", done);
+    afterDrain(this.socket, this, this.closed, cb);
   }
 
   /** @internal */

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { StreamingServer } from "../server.js";
 import { spdyConnect } from "../client/spdy.js";
 import { Protocol } from "../protocol/remotecommand.js";
-import { ProcessRuntime, waitFor } from "../testing/process-runtime.js";
+import {
+  ProcessRuntime,
+  waitFor,
+  execOf,
+  waitKilledAndReleased,
+} from "../testing/process-runtime.js";
 import type { SpdySession, SpdyStream } from "./session.js";
 
 function collect(stream: SpdyStream | null): Promise<string> {
@@ -68,26 +73,14 @@ describe("exec and attach over SPDY/3.1", () => {
 
   test("the server listens on loopback with a random port", () => {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-    const { url } = server.getExec({
-      containerId: "c1",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["true"], { containerId: "c1" }));
     assert.match(url, new RegExp(`^${server.url}/exec/[A-Za-z0-9_-]+$`));
   });
 
   test("stdout, stderr and a non-zero exit code reach the client (v4 status JSON)", async () => {
-    const { url } = server.getExec({
-      containerId: "c1",
-      cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: true,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "echo out; echo err >&2; exit 3"], { containerId: "c1", stderr: true }),
+    );
     const r = await spdyExec(url);
     assert.equal(r.protocol, Protocol.V4);
     assert.equal(r.stdout, "out\n");
@@ -102,14 +95,13 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("stdin flows to the process and a zero exit is Success", async () => {
-    const { url } = server.getExec({
-      containerId: "c1",
-      cmd: ["sh", "-c", "read line; echo got:$line; cat"],
-      tty: false,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "read line; echo got:$line; cat"], {
+        containerId: "c1",
+        stdin: true,
+        stderr: true,
+      }),
+    );
     const big = "x".repeat(300_000);
     const r = await spdyExec(url, { stdin: `hello\n${big}` });
     assert.equal(r.stdout, `got:hello\n${big}`);
@@ -117,14 +109,13 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("tty: resize events reach the runtime in order, stderr folds into stdout", async () => {
-    const { url } = server.getExec({
-      containerId: "c1",
-      cmd: ["sh", "-c", "read line; echo tty:$line; echo e >&2"],
-      tty: true,
-      stdin: true,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "read line; echo tty:$line; echo e >&2"], {
+        containerId: "c1",
+        tty: true,
+        stdin: true,
+      }),
+    );
     const seen = runtime.resizes.length;
     const r = await spdyExec(url, {
       tty: true,
@@ -145,37 +136,16 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("older protocols: v2 reports a failure as plain text and success as nothing", async () => {
-    const fail = server.getExec({
-      containerId: "c",
-      cmd: ["sh", "-c", "exit 7"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: true,
-    });
+    const fail = server.getExec(execOf(["sh", "-c", "exit 7"], { stderr: true }));
     const r = await spdyExec(fail.url, { protocols: [Protocol.V2] });
     assert.equal(r.protocol, Protocol.V2);
     assert.equal(r.error, "command terminated with non-zero exit code: exit status 7");
-    const ok = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: true,
-    });
+    const ok = server.getExec(execOf(["true"], { stderr: true }));
     assert.equal((await spdyExec(ok.url, { protocols: [Protocol.V3] })).error, "");
   });
 
   test("a runtime failure is an InternalError status", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["/nonexistent/binary"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: true,
-    });
+    const { url } = server.getExec(execOf(["/nonexistent/binary"], { stderr: true }));
     const status = JSON.parse((await spdyExec(url)).error) as {
       reason: string;
       code: number;
@@ -200,14 +170,7 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("tokens are single-use; unknown ones are 404; a mismatched protocol is 403", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["true"]));
     await spdyExec(url, { stderr: false });
     await assert.rejects(
       spdyConnect(url, [Protocol.V4]),
@@ -222,14 +185,7 @@ describe("exec and attach over SPDY/3.1", () => {
       spdyConnect(pf.url.replace("/portforward/", "/exec/"), [Protocol.V4]),
       (e: { statusCode?: number }) => e.statusCode === 404,
     );
-    const other = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const other = server.getExec(execOf(["true"]));
     await assert.rejects(
       spdyConnect(other.url, ["v9.channel.k8s.io"]),
       (e: { statusCode?: number; message: string }) => {
@@ -241,14 +197,7 @@ describe("exec and attach over SPDY/3.1", () => {
   test("an expired token is refused", async () => {
     const short = await StreamingServer.start({ runtime, tokenTtlMs: 0 });
     try {
-      const { url } = short.getExec({
-        containerId: "c",
-        cmd: ["true"],
-        tty: false,
-        stdin: false,
-        stdout: true,
-        stderr: false,
-      });
+      const { url } = short.getExec(execOf(["true"]));
       await assert.rejects(
         spdyConnect(url, [Protocol.V4]),
         (e: { statusCode?: number }) => e.statusCode === 404,
@@ -259,14 +208,7 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("bad requests are InvalidArgument", () => {
-    const base = {
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    };
+    const base = execOf(["true"]);
     assert.throws(
       () => server.getExec({ ...base, containerId: "" }),
       /missing required container_id/,
@@ -286,14 +228,9 @@ describe("exec and attach over SPDY/3.1", () => {
   });
 
   test("a client that disconnects mid-stream: the process is killed, the session is gone", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["sh", "-c", "echo started; exec sleep 1000"],
-      tty: false,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "echo started; exec sleep 1000"], { stdin: true, stderr: true }),
+    );
     const { session } = await spdyConnect(url, [Protocol.V4]);
     await session.openStream({ streamtype: "error" });
     await session.openStream({ streamtype: "stdin" });
@@ -305,24 +242,13 @@ describe("exec and attach over SPDY/3.1", () => {
     const child = runtime.children.at(-1)!;
     assert.equal(child.exitCode, null);
     session.destroy();
-    await waitFor(
-      () => child.exitCode !== null || child.signalCode !== null,
-      "the process to be killed",
-    );
-    await waitFor(() => server.activeSessions === 0, "the session to be released");
+    await waitKilledAndReleased(child, server);
   });
 
   test("a client that never creates its streams is dropped after the creation timeout", async () => {
     const quick = await StreamingServer.start({ runtime, streamCreationTimeoutMs: 100 });
     try {
-      const { url } = quick.getExec({
-        containerId: "c",
-        cmd: ["true"],
-        tty: false,
-        stdin: false,
-        stdout: true,
-        stderr: false,
-      });
+      const { url } = quick.getExec(execOf(["true"]));
       const { session } = await spdyConnect(url, [Protocol.V4]);
       // Whether or not the reply beats the timeout, the session must end.
       session.openStream({ streamtype: "error" }).catch(() => undefined);

@@ -5,6 +5,7 @@ import { StreamingServer } from "../server.js";
 import { spdyConnect } from "../client/spdy.js";
 import { Protocol } from "../protocol/remotecommand.js";
 import type { Runtime, StreamIO } from "../runtime.js";
+import { execOf } from "../testing/process-runtime.js";
 
 /** A runtime that dumps 16 MiB on stdout at once, ignoring backpressure, and exits 0. */
 class FloodRuntime implements Runtime {
@@ -24,14 +25,7 @@ class FloodRuntime implements Runtime {
 test("output still queued when the command ends reaches the client, then the status", async () => {
   const server = await StreamingServer.start({ runtime: new FloodRuntime() });
   try {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["x"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["x"]));
     const { session } = await spdyConnect(url, [Protocol.V4]);
     const error = await session.openStream({ streamtype: "error" });
     const stdout = await session.openStream({ streamtype: "stdout" });

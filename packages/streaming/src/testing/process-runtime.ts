@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import type { Runtime, StreamIO, TerminalSize } from "../runtime.js";
+import type { ExecRequest, Runtime, StreamIO, TerminalSize } from "../runtime.js";
 
 export class ProcessRuntime implements Runtime {
   readonly children: ChildProcess[] = [];
@@ -92,4 +92,24 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** An exec of `cmd` in container "c" with only stdout, unless `o` says otherwise. */
+export function execOf(
+  cmd: readonly string[],
+  o: Partial<Omit<ExecRequest, "cmd">> = {},
+): ExecRequest {
+  return { containerId: "c", cmd, tty: false, stdin: false, stdout: true, stderr: false, ...o };
+}
+
+/** Waits until `child` was killed and `server` has released every session. */
+export async function waitKilledAndReleased(
+  child: ChildProcess,
+  server: { readonly activeSessions: number },
+): Promise<void> {
+  await waitFor(
+    () => child.exitCode !== null || child.signalCode !== null,
+    "the process to be killed",
+  );
+  await waitFor(() => server.activeSessions === 0, "the session to be released");
 }

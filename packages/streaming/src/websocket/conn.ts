@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
+import { afterDrain } from "../http.js";
 
 export const Opcode = { Continuation: 0, Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
 export const CloseCode = { Normal: 1000, ProtocolError: 1002, TooBig: 1009 } as const;
@@ -75,15 +76,7 @@ export class WsConnection extends EventEmitter<{
 
   /** Calls back once the socket can take more (or the connection is gone). */
   afterDrain(cb: () => void): void {
-    const s = this.socket as Duplex & { writableNeedDrain?: boolean };
-    if (this.closed || !s.writableNeedDrain) return cb();
-    const done = (): void => {
-      s.off("drain", done);
-      this.off("close", done);
-      cb();
-    };
-    s.once("drain", done);
-    this.once("close", done);
+    afterDrain(this.socket, this, this.closed, cb);
   }
 
   /** Starts the closing handshake; the socket ends when the peer answers or after `graceMs`. */

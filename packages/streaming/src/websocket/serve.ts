@@ -33,7 +33,7 @@ const commandProtocols: Record<string, { base64: boolean; status: CommandProtoco
   [Protocol.V1]: { base64: false, status: Protocol.V1 },
   "base64.channel.k8s.io": { base64: true, status: Protocol.V1 },
 };
-export const portForwardWsProtocols: Record<string, { base64: boolean }> = {
+const portForwardWsProtocols: Record<string, { base64: boolean }> = {
   "v4.channel.k8s.io": { base64: false },
   "v4.base64.channel.k8s.io": { base64: true },
   "portforward.k8s.io": { base64: false },
@@ -44,7 +44,7 @@ export const portForwardWsProtocols: Record<string, { base64: boolean }> = {
 
 export const Channel = { Stdin: 0, Stdout: 1, Stderr: 2, Error: 3, Resize: 4 } as const;
 /** v5's close signal: a message [255, channel] (kubernetes remotecommand.StreamClose). */
-export const closeSignal = 255;
+const closeSignal = 255;
 
 export interface WsSession {
   destroy(): void;

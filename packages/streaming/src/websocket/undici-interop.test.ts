@@ -1,7 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { StreamingServer } from "../server.js";
-import { ProcessRuntime, waitFor } from "../testing/process-runtime.js";
+import { ProcessRuntime, waitFor, execOf } from "../testing/process-runtime.js";
 
 // Node's own WebSocket (undici): an RFC 6455 client this package did not write.
 let server: StreamingServer;
@@ -13,14 +13,9 @@ after(async () => {
 });
 
 test("exec over v5.channel.k8s.io with Node's built-in WebSocket client", async () => {
-  const { url } = server.getExec({
-    containerId: "c",
-    cmd: ["sh", "-c", "wc -c; exit 2"],
-    tty: false,
-    stdin: true,
-    stdout: true,
-    stderr: true,
-  });
+  const { url } = server.getExec(
+    execOf(["sh", "-c", "wc -c; exit 2"], { stdin: true, stderr: true }),
+  );
   const ws = new WebSocket(url.replace(/^http/, "ws"), ["v5.channel.k8s.io"]);
   ws.binaryType = "arraybuffer";
   const channels = new Map<number, string>();

@@ -4,7 +4,12 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { StreamingServer } from "../server.js";
 import { wsConnect } from "../client/ws.js";
-import { ProcessRuntime, waitFor } from "../testing/process-runtime.js";
+import {
+  ProcessRuntime,
+  waitFor,
+  execOf,
+  waitKilledAndReleased,
+} from "../testing/process-runtime.js";
 import type { WsConnection } from "./conn.js";
 import { WsByteStream } from "./tunnel.js";
 import { SpdySession } from "../spdy/session.js";
@@ -44,14 +49,9 @@ describe("exec and port-forward over WebSocket", () => {
   });
 
   test("v5: stdin closed by the close signal, output and exit code per channel", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["sh", "-c", "cat; echo err >&2; exit 4"],
-      tty: false,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "cat; echo err >&2; exit 4"], { stdin: true, stderr: true }),
+    );
     const { ws, protocol, r } = await connect(url, ["v5.channel.k8s.io", "v4.channel.k8s.io"]);
     assert.equal(protocol, "v5.channel.k8s.io");
     await waitFor(() => r.channels.has(1), "the connected message on stdout");
@@ -69,14 +69,7 @@ describe("exec and port-forward over WebSocket", () => {
   });
 
   test("v4 base64 framing; with a tty stderr folds into stdout", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["sh", "-c", "echo hi; echo e >&2"],
-      tty: true,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["sh", "-c", "echo hi; echo e >&2"], { tty: true }));
     const { protocol, r } = await connect(url, ["v4.base64.channel.k8s.io"], true);
     assert.equal(protocol, "v4.base64.channel.k8s.io");
     assert.deepEqual(r.channels.get(1)?.[0], Buffer.alloc(0));
@@ -86,14 +79,9 @@ describe("exec and port-forward over WebSocket", () => {
   });
 
   test("resize messages reach the runtime; disconnect kills the process", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["sh", "-c", "echo ready; exec sleep 1000"],
-      tty: true,
-      stdin: true,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(
+      execOf(["sh", "-c", "echo ready; exec sleep 1000"], { tty: true, stdin: true }),
+    );
     const { ws, r } = await connect(url, ["v4.channel.k8s.io"]);
     await waitFor(() => text(r, 1) === "ready\n", "the process to start");
     const seen = runtime.resizes.length;
@@ -102,22 +90,11 @@ describe("exec and port-forward over WebSocket", () => {
     assert.deepEqual(runtime.resizes.at(-1), { width: 120, height: 30 });
     const child = runtime.children.at(-1)!;
     ws.destroy();
-    await waitFor(
-      () => child.exitCode !== null || child.signalCode !== null,
-      "the process to be killed",
-    );
-    await waitFor(() => server.activeSessions === 0, "the session to be released");
+    await waitKilledAndReleased(child, server);
   });
 
   test("an unsupported sub-protocol is refused; a used token is 404", async () => {
-    const { url } = server.getExec({
-      containerId: "c",
-      cmd: ["true"],
-      tty: false,
-      stdin: false,
-      stdout: true,
-      stderr: false,
-    });
+    const { url } = server.getExec(execOf(["true"]));
     await assert.rejects(
       wsConnect(url, ["v9.channel.k8s.io"]),
       (e: { statusCode?: number }) => e.statusCode === 400,

@@ -185,7 +185,7 @@ export class ContentLocal {
   }
 }
 
-export function infoToProto(i: ContentInfo): {
+function infoToProto(i: ContentInfo): {
   digest: string;
   size: bigint;
   createdAt: ReturnType<typeof timestampFromDate>;

@@ -19,7 +19,7 @@ import type {
 } from "@sandboxd/api/services/diff/v1/diff_pb";
 import type { Reply } from "../reply.js";
 
-export const layerTarMediaType = "application/vnd.oci.image.layer.v1.tar";
+const layerTarMediaType = "application/vnd.oci.image.layer.v1.tar";
 
 export class DiffLocal {
   readonly #content: LocalContentStore;

@@ -24,7 +24,7 @@ export interface PluginInfo {
   platforms?: boolean;
 }
 
-export const introspectionDir = "io.containerd.grpc.v1.introspection";
+const introspectionDir = "io.containerd.grpc.v1.introspection";
 
 export class IntrospectionLocal {
   readonly #plugins: readonly PluginInfo[];

@@ -21,7 +21,7 @@ import type { CtxOf } from "../../server/rpc.js";
 
 type EventShape = MessageInitShape<typeof PullEventSchema>;
 
-export function toEventMessage(e: PullEvent): EventShape {
+function toEventMessage(e: PullEvent): EventShape {
   switch (e.kind) {
     case "resolving":
     case "unpacking":

@@ -10,7 +10,7 @@ import type { SandboxControllerLocal } from "./controller-local.js";
 import type { SandboxStoreLocal } from "./store-local.js";
 
 /** The request header that forces Controller.Shutdown / Store.Delete. */
-export const forceHeader = "sandboxd-force";
+const forceHeader = "sandboxd-force";
 
 function forced(call: ServerCall): boolean {
   const value = call.header(forceHeader)?.trim().toLowerCase();

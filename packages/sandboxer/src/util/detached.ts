@@ -1,0 +1,20 @@
+/**
+ * Helper processes that must outlive the sandboxer (a pid namespace's holder,
+ * the task keeper): started in their own process group with no stdio, and
+ * unreferenced so that the sandboxer's event loop does not wait for them.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+
+/** Starts `command` detached; resolves once it has spawned (rejects when it cannot). */
+export async function spawnDetached(
+  command: string,
+  args: readonly string[],
+): Promise<{ child: ChildProcess; pid: number }> {
+  const child = spawn(command, args, { detached: true, stdio: "ignore" });
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("spawn", () => resolve(child.pid ?? 0));
+  });
+  child.unref();
+  return { child, pid };
+}
