@@ -2,8 +2,8 @@
  * GetContainerEvents: every lifecycle change of a container or a pod (a pod's
  * events carry the pod id as container id, as containerd's do) becomes a
  * ContainerEventResponse with the pod's PodSandboxStatus and the statuses of
- * all its containers, read when the event is sent (containerd's
- * generateAndSendContainerEvent). Events are built one after the other, so
+ * all its containers, read when the event happens (containerd's
+ * generateAndSendContainerEvent). Events are delivered one after the other, so
  * subscribers see them in the order they happened.
  */
 import { create } from "@bufbuild/protobuf";
@@ -51,9 +51,13 @@ export class ContainerEvents {
     podStatus?: PodSandboxStatus,
   ): void {
     const createdAt = nsOf(Date.now());
+    // Read now, delivered in order: a container removed right after it stopped must
+    // still be in its stopped event's statuses.
+    const built = this.#build(containerId, sandboxId, kind, createdAt, podStatus);
+    built.catch(() => undefined);
     this.#chain = this.#chain.then(async () => {
       try {
-        const e = await this.#build(containerId, sandboxId, kind, createdAt, podStatus);
+        const e = await built;
         for (const s of this.#subs) s(e);
       } catch (err) {
         this.#root.log.warn({ error: err, id: containerId }, "container event");
@@ -74,19 +78,26 @@ export class ContainerEvents {
     given: PodSandboxStatus | undefined,
   ): Promise<ContainerEventResponse> {
     const ctx = this.#root;
-    let podSandboxStatus = given;
-    if (!podSandboxStatus && sandboxId) {
-      // A pod that is gone is sent without a status (containerd logs and does the same).
-      podSandboxStatus = await this.#pods
-        .get(ctx, sandboxId)
-        .then(async (pod) => (await this.#pods.status(ctx, pod)).status)
-        .catch(() => undefined);
-    }
-    const containersStatuses = sandboxId
-      ? (await this.#containers.records.list(ctx))
-          .filter((c) => c.state.sandboxId === sandboxId)
-          .map((c) => this.#containers.status(c))
-      : [];
+    // Both read at once: the containers before anything else can change them.
+    const containers = sandboxId
+      ? this.#containers.records
+          .list(ctx)
+          .then((all) =>
+            all
+              .filter((c) => c.state.sandboxId === sandboxId)
+              .map((c) => this.#containers.status(c)),
+          )
+      : Promise.resolve([]);
+    // A pod that is gone is sent without a status (containerd logs and does the same).
+    const pod =
+      given ??
+      (sandboxId
+        ? this.#pods
+            .get(ctx, sandboxId)
+            .then(async (p) => (await this.#pods.status(ctx, p)).status)
+            .catch(() => undefined)
+        : undefined);
+    const [containersStatuses, podSandboxStatus] = await Promise.all([containers, pod]);
     return create(ContainerEventResponseSchema, {
       containerId,
       containerEventType: types[kind],
