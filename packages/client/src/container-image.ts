@@ -6,7 +6,7 @@ import type { Mount } from "@sandboxd/api/types/mount_pb";
 import type { CallOptions } from "./call-options.js";
 import { imageProcess, resolveUser, type ProcessOverrides } from "./images-config.js";
 import { prepareImageRootfs, removeSnapshot } from "./images-rootfs.js";
-import { defaultSpec, type SpecOpt } from "./oci/spec.js";
+import { applySpecOpts, defaultSpec, type SpecOpt } from "./oci/spec.js";
 import type { Spec, User } from "./oci/types.js";
 import { imageUserFiles, type LayerDesc } from "./images-passwd.js";
 import type { Session } from "./session.js";
@@ -85,7 +85,7 @@ export async function prepareImageSnapshot(
         spec.process.user = await imageUser(session, p.user, prepared.layers, call);
         if (process.consoleSize) spec.process.consoleSize = process.consoleSize;
       }
-      for (const opt of process.specOpts ?? []) opt(spec);
+      applySpecOpts(spec, process.specOpts ?? []);
     }
   } catch (err) {
     await remove().catch(() => undefined);

@@ -73,6 +73,7 @@ export {
   DEFAULT_NAMESPACES,
   DEFAULT_PATH_ENV,
   DEFAULT_READONLY_PATHS,
+  applySpecOpts,
   defaultMounts,
   defaultSpec,
   execProcess,

@@ -8,6 +8,7 @@ import { keyValues } from "@sandboxd/core/args";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
 import { imageForRun, numericUser } from "./run-image.js";
+import { securitySpecOpts } from "./run-security.js";
 import { containerSpecOpts, sandboxNetwork } from "./run-flags.js";
 import { readEnvFile } from "./run-net.js";
 import { runTarget } from "./run-target.js";
@@ -31,7 +32,10 @@ export async function run(
   // Every flag is checked before anything is pulled or made.
   const { network, portMappings } = sandboxNetwork(flags);
   const env = [...flags["env-file"].flatMap((f) => readEnvFile(f, ctx.env)), ...flags.env];
-  const specOpts = containerSpecOpts(flags);
+  const specOpts = [
+    ...containerSpecOpts(flags),
+    ...(await securitySpecOpts(flags["security-opt"])),
+  ];
   // Pulled when the daemon does not have it (before anything is made).
   const image =
     imageRef === undefined ? undefined : await imageForRun(ctx, client, imageRef, flags.platform);
@@ -117,7 +121,7 @@ export async function run(
       if (flags.user !== undefined && spec.process) {
         spec.process.user = numericUser(flags.user);
       }
-      for (const opt of specOpts) opt(spec);
+      sdk.applySpecOpts(spec, specOpts);
       container = await sandbox.newContainer(id, { ...base, spec });
     }
     const made = container;

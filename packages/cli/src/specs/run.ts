@@ -131,6 +131,14 @@ export const runCommandFlags = [
     description: "drop a capability (or ALL)",
   },
   {
+    name: "security-opt",
+    type: "value",
+    multiple: true,
+    valueName: "OPT",
+    description:
+      "seccomp=unconfined or seccomp=PROFILE.json (default: containerd's RuntimeDefault), no-new-privileges[=false]",
+  },
+  {
     name: "hostname",
     type: "value",
     valueName: "NAME",

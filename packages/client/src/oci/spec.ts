@@ -150,8 +150,29 @@ export function defaultSpec(options: DefaultSpecOptions = {}, ...opts: SpecOpt[]
   const linux = (spec.linux ??= {});
   if (seccomp === "unconfined") delete linux.seccomp;
   else if (typeof seccomp === "object") linux.seccomp = seccomp;
-  else if (linux.seccomp === undefined)
-    linux.seccomp = runtimeDefaultSeccomp(spec.process?.capabilities?.bounding ?? []);
+  else if (linux.seccomp === undefined) linux.seccomp = runtimeDefaultFor(spec);
+  return spec;
+}
+
+/** RuntimeDefault profiles defaultSpec made, so that they can follow later capability changes. */
+const madeProfiles = new WeakSet<object>();
+
+function runtimeDefaultFor(spec: Spec): LinuxSeccomp {
+  const profile = runtimeDefaultSeccomp(spec.process?.capabilities?.bounding ?? []);
+  madeProfiles.add(profile);
+  return profile;
+}
+
+/**
+ * Applies `opts` to a spec defaultSpec made, then brings its RuntimeDefault
+ * seccomp profile up to date with the capabilities they left (a profile an
+ * option removed or replaced stays as the option left it).
+ */
+export function applySpecOpts(spec: Spec, opts: readonly SpecOpt[]): Spec {
+  for (const opt of opts) opt(spec);
+  const current = spec.linux?.seccomp;
+  if (spec.linux && current && madeProfiles.has(current))
+    spec.linux.seccomp = runtimeDefaultFor(spec);
   return spec;
 }
 
