@@ -14,6 +14,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { ContainerState } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { Registry } from "@sandboxd/testing";
 import type { BenchImage } from "./bench-images.js";
@@ -37,7 +38,7 @@ export interface CriConcurrent {
   /** The whole batch (until the last pod answered), ms, one per round. */
   batch: Summary;
   /** Per round: when the first and the last pod finished (ms from the batch's start). */
-  spread: { firstMs: number; lastMs: number }[];
+  spread: BatchRound[];
   samples: number[];
 }
 
@@ -63,9 +64,25 @@ export interface CriOptions {
   concurrentRounds: number;
 }
 
+export interface BatchRound {
+  firstMs: number;
+  lastMs: number;
+  /** How many pods answered StartContainer within 5 ms of the last one. */
+  inLast5Ms: number;
+  /**
+   * The bench process's own event-loop delay during the batch (max, ms): replies read late
+   * because this client was blocked or off the CPU would cluster without the runtime's doing.
+   */
+  clientLoopDelayMaxMs: number;
+  /** Per pod, when each call answered (ms from the batch's start): RunPodSandbox, CreateContainer, StartContainer. */
+  answeredMs: [number, number, number][];
+}
+
 interface Started {
   podId: string;
   ms: [runPod: number, create: number, start: number];
+  /** When each call answered, ms from `since`. */
+  answeredMs: [number, number, number];
 }
 
 /** One pod with one `sleep` container, as kubelet asks for it; the time of each call. */
@@ -74,6 +91,7 @@ async function startPod(
   image: string,
   logRoot: string,
   name: string,
+  since?: number,
 ): Promise<Started> {
   const logDirectory = join(logRoot, name);
   await mkdir(logDirectory, { recursive: true });
@@ -104,7 +122,12 @@ async function startPod(
   const t2 = performance.now();
   await runtime.rt.startContainer({ containerId }, { timeoutMs: 120_000 });
   const t3 = performance.now();
-  return { podId: podSandboxId, ms: [t1 - t0, t2 - t1, t3 - t2] };
+  const from = since ?? t0;
+  return {
+    podId: podSandboxId,
+    ms: [t1 - t0, t2 - t1, t3 - t2],
+    answeredMs: [t1 - from, t2 - from, t3 - from],
+  };
 }
 
 /** Untimed: every container the runs started must be running; then every pod goes. */
@@ -152,24 +175,32 @@ export async function benchCri(o: CriOptions): Promise<CriResult> {
   );
 
   const perPod: Record<string, number[]> = {};
-  const spreads: Record<string, { firstMs: number; lastMs: number }[]> = {};
+  const spreads: Record<string, BatchRound[]> = {};
   const batchSamples = await alternateWithReset(
     Object.fromEntries(
       runtimes.map((r) => [
         r.name,
         {
           async once() {
+            const delay = monitorEventLoopDelay({ resolution: 5 });
+            delay.enable();
             const t0 = performance.now();
-            const done = await Promise.all(
+            const answered = await Promise.all(
               Array.from({ length: o.concurrency }, async () => {
-                await startPod(r, o.busybox.ref, logRoot, name());
-                return performance.now() - t0;
+                const s = await startPod(r, o.busybox.ref, logRoot, name(), t0);
+                return s.answeredMs;
               }),
             );
+            delay.disable();
+            const done = answered.map((a) => a[2]);
+            const lastMs = Math.max(...done);
             (perPod[r.name] ??= []).push(...done);
             (spreads[r.name] ??= []).push({
               firstMs: Math.min(...done),
-              lastMs: Math.max(...done),
+              lastMs,
+              inLast5Ms: done.filter((d) => d >= lastMs - 5).length,
+              clientLoopDelayMaxMs: delay.max / 1e6,
+              answeredMs: answered,
             });
           },
           reset: () => checkAndRemove(r, o.concurrency),
