@@ -70,6 +70,13 @@ export function criSections(r: CriResult): Section[] {
     c.spread.map((s) => `${fmt(s.firstMs, 0)}–${fmt(s.lastMs, 0)}`).join(", "),
     c.spread.map((s) => String(s.inLast5Ms)).join(", "),
     c.spread.map((s) => fmt(s.clientLoopDelayMaxMs, 0)).join(", "),
+    c.spread
+      .map((s) =>
+        Object.entries(s.daemonCpuMs)
+          .map(([d, ms]) => `${d} ${fmt(ms, 0)} ms (${fmt((ms / s.lastMs) * 100, 0)}% of one core)`)
+          .join(", "),
+      )
+      .join("; "),
   ]);
   return [
     {
@@ -99,6 +106,7 @@ export function criSections(r: CriResult): Section[] {
         "The last columns give, per round, when the first and the last pod finished (ms from the batch's start), how many pods answered within 5 ms of the last one (pods finishing all together), " +
         "and the longest the bench's own event loop was late meanwhile (a client blocked or off the CPU reads replies late, which clusters them without the runtime's doing); " +
         "the raw samples keep when each of the three calls answered, per pod. " +
+        "Daemon CPU is from /proc/PID/stat over the batch (shims, conmon, runc and CNI plugins not counted): a single-threaded daemon near 100% of one core is the bottleneck. " +
         setup,
       table: {
         header: [
@@ -110,6 +118,7 @@ export function criSections(r: CriResult): Section[] {
           "first–last pod done, ms (per round)",
           "pods done in the batch's last 5 ms (per round)",
           "client event-loop delay max ms (per round)",
+          "daemon CPU during the batch (per round)",
         ],
         rows: concurrentRows,
       },

@@ -25,6 +25,8 @@ export interface CriRuntime {
   address: string;
   rt: Client<typeof RuntimeService>;
   images: Client<typeof ImageService>;
+  /** Its daemons' pids by name (their CPU time is sampled around each batch). */
+  daemons: Record<string, number>;
   /** The cgroup parent its pods get (cgroupfs), a parent of the bench's. */
   cgroupParent: string;
   /** Stops and removes every pod it has (untimed clean-up). */
@@ -137,6 +139,7 @@ export async function startContainerdCri(
     runtime: {
       name: CriSystem.containerd,
       address: containerd.address,
+      daemons: { containerd: containerd.process.pid ?? 0 },
       rt,
       images,
       cgroupParent,
@@ -167,6 +170,7 @@ export async function startSandboxdCri(env: BenchEnv): Promise<CriRuntime> {
   return {
     name: CriSystem.sandboxd,
     address: stack.sandboxd.address,
+    daemons: { sandboxd: stack.sandboxd.process.pid ?? 0, "sbx-sandboxer": stack.sandboxer.pid },
     rt,
     images,
     cgroupParent,

@@ -20,6 +20,7 @@ import type { Registry } from "@sandboxd/testing";
 import type { BenchImage } from "./bench-images.js";
 import { CriSystem, startContainerdCri, startSandboxdCri, type CriRuntime } from "./cri-systems.js";
 import type { BenchEnv } from "./harness.js";
+import { cpuMs } from "./profile-attribution.js";
 import { alternateWithReset, loadavg } from "./rounds.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -74,6 +75,8 @@ export interface BatchRound {
    * because this client was blocked or off the CPU would cluster without the runtime's doing.
    */
   clientLoopDelayMaxMs: number;
+  /** CPU time (ms) each daemon of the runtime used during the batch (shims, runc, CNI not counted). */
+  daemonCpuMs: Record<string, number>;
   /** Per pod, when each call answered (ms from the batch's start): RunPodSandbox, CreateContainer, StartContainer. */
   answeredMs: [number, number, number][];
 }
@@ -182,6 +185,8 @@ export async function benchCri(o: CriOptions): Promise<CriResult> {
         r.name,
         {
           async once() {
+            const daemons = Object.entries(r.daemons);
+            const cpuBefore = await Promise.all(daemons.map(([, pid]) => cpuMs(pid)));
             const delay = monitorEventLoopDelay({ resolution: 5 });
             delay.enable();
             const t0 = performance.now();
@@ -192,6 +197,7 @@ export async function benchCri(o: CriOptions): Promise<CriResult> {
               }),
             );
             delay.disable();
+            const cpuAfter = await Promise.all(daemons.map(([, pid]) => cpuMs(pid)));
             const done = answered.map((a) => a[2]);
             const lastMs = Math.max(...done);
             (perPod[r.name] ??= []).push(...done);
@@ -200,6 +206,9 @@ export async function benchCri(o: CriOptions): Promise<CriResult> {
               lastMs,
               inLast5Ms: done.filter((d) => d >= lastMs - 5).length,
               clientLoopDelayMaxMs: delay.max / 1e6,
+              daemonCpuMs: Object.fromEntries(
+                daemons.map(([d], i) => [d, (cpuAfter[i] ?? NaN) - (cpuBefore[i] ?? NaN)]),
+              ),
               answeredMs: answered,
             });
           },
