@@ -93,7 +93,7 @@ const quick: Plan = {
   memory: { pods: 10 },
   ttrpc: { durationMs: 300, warmupMs: 100 },
   recovery: { pods: 20, rounds: 2 },
-  images: { rounds: 2, warmup: 0 },
+  images: { rounds: 3, warmup: 1 },
   cri: { rounds: 6, warmup: 1, concurrency: 20, concurrentRounds: 1 },
   profile: { rounds: 3 },
 };
