@@ -5,7 +5,7 @@
  * measurement) and docs/benchmarks.svg. Raw samples go to
  * bench/results/bench.json (full run) or next to the results file (--quick).
  *
- *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery,profile]
+ *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery,images,cri,profile]
  *                           [--out docs/benchmarks.md]
  *   node bench/dist/main.js --from-json bench/results/bench.json [--out FILE]
  *
@@ -23,8 +23,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { requireBinary, requireRoot } from "@sandboxd/testing";
 import { renderChart } from "./chart.js";
+import { startBenchRegistry } from "./bench-images.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
+import { benchCri } from "./cri.js";
 import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
+import { benchImages } from "./images.js";
 import { benchMemory } from "./memory.js";
 import { sample } from "./pss.js";
 import { benchProfile } from "./profile.js";
@@ -47,7 +50,16 @@ import { runTtrpcBench } from "./ttrpc.js";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
 
-const Sections = ["start", "concurrent", "memory", "ttrpc", "recovery", "profile"] as const;
+const Sections = [
+  "start",
+  "concurrent",
+  "memory",
+  "ttrpc",
+  "recovery",
+  "images",
+  "cri",
+  "profile",
+] as const;
 type SectionName = (typeof Sections)[number];
 
 interface Plan {
@@ -57,6 +69,8 @@ interface Plan {
   memory: { pods: number };
   ttrpc: { durationMs: number; warmupMs: number };
   recovery: { pods: number; rounds: number };
+  images: { rounds: number; warmup: number };
+  cri: { rounds: number; warmup: number; concurrency: number; concurrentRounds: number };
   profile: { rounds: number };
 }
 
@@ -67,6 +81,8 @@ const full: Plan = {
   memory: { pods: 50 },
   ttrpc: { durationMs: 3000, warmupMs: 500 },
   recovery: { pods: 100, rounds: 5 },
+  images: { rounds: 10, warmup: 1 },
+  cri: { rounds: 30, warmup: 3, concurrency: 20, concurrentRounds: 5 },
   profile: { rounds: 10 },
 };
 
@@ -77,6 +93,8 @@ const quick: Plan = {
   memory: { pods: 10 },
   ttrpc: { durationMs: 300, warmupMs: 100 },
   recovery: { pods: 20, rounds: 2 },
+  images: { rounds: 3, warmup: 1 },
+  cri: { rounds: 6, warmup: 1, concurrency: 20, concurrentRounds: 1 },
   profile: { rounds: 3 },
 };
 
@@ -169,6 +187,25 @@ async function measure(
     () => benchRecovery({ ...plan.recovery, rootfs, stack }),
     clear,
   );
+  // Both need the registry; the CRI section starts CRI-enabled daemons of its own.
+  const registry =
+    only.has("images") || only.has("cri") ? await startBenchRegistry(env) : undefined;
+  if (registry) {
+    results.images = await section(
+      results,
+      "images",
+      only,
+      () => benchImages({ ...plan.images, containerd, stack, images: registry, sbxBin }),
+      clear,
+    );
+    results.cri = await section(
+      results,
+      "cri",
+      only,
+      () => benchCri({ ...plan.cri, env, registry: registry.registry, busybox: registry.busybox }),
+      async () => {},
+    );
+  }
   // Last, on a stack of its own (debug logs): nothing it does can disturb the timings above.
   if (stack.sandboxApi) {
     results.profile = await section(

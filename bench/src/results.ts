@@ -8,6 +8,10 @@ import type { MemoryResult, MemorySeries } from "./memory.js";
 import type { ProfileResult } from "./profile.js";
 import { profileSections } from "./profile-report.js";
 import type { RecoveryResult } from "./recovery.js";
+import type { CriResult } from "./cri.js";
+import { criSections, criTargets } from "./cri-report.js";
+import type { ImagesResult } from "./images.js";
+import { imageSections, imageTargets } from "./images-report.js";
 import { fmt, type Section, type Target } from "./report.js";
 import { ratio, type Summary } from "./stats.js";
 import { System, type StartToExitResult } from "./start-to-exit.js";
@@ -20,6 +24,8 @@ export interface BenchResults {
   ttrpc?: TtrpcResult[];
   recovery?: RecoveryResult;
   profile?: ProfileResult;
+  images?: ImagesResult;
+  cri?: CriResult;
   /** Section name → why it failed. */
   failed: Record<string, string>;
   /** What the final sweep had to remove (leaks of the systems, or of a failed section). */
@@ -110,6 +116,7 @@ export function targets(r: BenchResults): Target[] {
         : (rec?.skipped ?? ""),
     ),
   );
+  out.push(...imageTargets(r.images), ...criTargets(r.cri));
   return out;
 }
 
@@ -337,6 +344,8 @@ export function sections(r: BenchResults, ttrpcDurationMs: number): Section[] {
   if (r.memory) out.push(memorySection(r.memory));
   if (r.ttrpc) out.push(ttrpcSection(r.ttrpc, ttrpcDurationMs));
   if (r.recovery) out.push(recoverySection(r.recovery));
+  if (r.images) out.push(...imageSections(r.images));
+  if (r.cri) out.push(...criSections(r.cri));
   if (r.profile) out.push(...profileSections(r.profile));
   return out;
 }

@@ -65,6 +65,8 @@ export interface StackOptions {
   /** CNI pod networking (default true: what a pod gets by default). */
   network?: boolean;
   logLevel?: string;
+  /** More TOML for sandboxd's config (e.g. the CRI section). */
+  extraConfig?: string;
 }
 
 export async function startSbxStack(env: BenchEnv, o: StackOptions = {}): Promise<SbxStack> {
@@ -89,6 +91,7 @@ export async function startSbxStack(env: BenchEnv, o: StackOptions = {}): Promis
       `[proxy_plugins.${PROXY_SANDBOXER}]`,
       '  type = "sandbox"',
       `  address = ${JSON.stringify(sandboxer.listen)}`,
+      o.extraConfig ?? "",
     ].join("\n"),
   };
   env.addRuncRoot(join("/run/containerd/runc", NAMESPACE));

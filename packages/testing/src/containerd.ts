@@ -1,7 +1,8 @@
 /**
  * A real containerd (Debian's 1.6) on a private root, state and socket, for
- * interop tests and side-by-side benchmarks. The CRI plugin is disabled; tests
- * drive it with `ctr --rootfs`, which needs no images or snapshots.
+ * interop tests and side-by-side benchmarks. The CRI plugin is disabled unless
+ * `cri` is set (the benchmarks' CRI comparison, its config in `extraConfig`);
+ * tests drive it with `ctr`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -17,6 +18,8 @@ export interface ContainerdOptions {
   /** Log level (default "info"). */
   logLevel?: string;
   binary?: string;
+  /** Keep containerd's own CRI plugin (io.containerd.grpc.v1.cri); its section goes in `extraConfig`. */
+  cri?: boolean;
 }
 
 export interface CtrResult {
@@ -59,7 +62,7 @@ export async function startContainerd(options: ContainerdOptions): Promise<Conta
       "version = 2",
       `root = ${JSON.stringify(root)}`,
       `state = ${JSON.stringify(state)}`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]',
+      `disabled_plugins = [${options.cri ? "" : '"io.containerd.grpc.v1.cri", '}"io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]`,
       "[grpc]",
       `  address = ${JSON.stringify(address)}`,
       "[ttrpc]",
