@@ -243,10 +243,11 @@ export class TaskRecovery {
     if (this.#unconfirmed.has(task)) {
       this.#unconfirmed.delete(task);
       ctx.log.warn("the sandbox never created the task: its bundle is removed");
-      this.#table.remove(task);
       task.shim = undefined;
       await teardownShim(ctx, shim, true);
+      // Dropped once its bundle is gone: a new create of the id then finds nothing in its way.
       await deleteBundle(task.bundle);
+      this.#table.remove(task);
       return;
     }
     ctx.log.warn("the sandbox no longer knows the task: it is gone");
