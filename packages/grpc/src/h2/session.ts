@@ -23,58 +23,16 @@ import {
   type Frame,
 } from "./frames.js";
 import { HpackDecoder, encodeHeaders } from "./hpack.js";
+import {
+  CONNECTION_WINDOW,
+  DEFAULT_WINDOW,
+  H2Stream,
+  STREAM_WINDOW,
+  type Headers,
+  type StreamEvents,
+} from "./stream.js";
 
-export type Headers = Record<string, string | string[]>;
-
-/** What a stream reports to its one consumer. */
-export interface StreamEvents {
-  /** Response headers (first block) or trailers (`end`: the server closed its side). */
-  headers(headers: Headers, end: boolean): void;
-  data(chunk: Buffer): void;
-  /** The server ended its side after data (END_STREAM on DATA). */
-  end(): void;
-  /** The stream ended abnormally: RST_STREAM from the server, GOAWAY past it, or a lost connection. */
-  failed(reason: string, code: number | undefined): void;
-}
-
-/** The receive windows this side announces: large, as the old client's were. */
-const STREAM_WINDOW = 4 << 20;
-const CONNECTION_WINDOW = 64 << 20;
-const DEFAULT_WINDOW = 65_535;
-
-export class H2Stream {
-  readonly id: number;
-  readonly events: StreamEvents;
-  /** Bytes queued to send, waiting for window. */
-  pending: Buffer[] = [];
-  endPending = false;
-  sendWindow: number;
-  recvWindow = STREAM_WINDOW;
-  recvConsumed = 0;
-  localEnded = false;
-  remoteEnded = false;
-  readonly #session: H2Session;
-
-  constructor(session: H2Session, id: number, events: StreamEvents, sendWindow: number) {
-    this.#session = session;
-    this.id = id;
-    this.events = events;
-    this.sendWindow = sendWindow;
-  }
-
-  /** Sends `data` (and ends this side if `end`), as the windows allow. */
-  write(data: Buffer, end = false): void {
-    if (this.localEnded || this.endPending) return;
-    if (data.length) this.pending.push(data);
-    this.endPending = end;
-    this.#session.flush();
-  }
-
-  /** Cancels the stream (RST_STREAM CANCEL) unless it is already over. */
-  cancel(): void {
-    this.#session.reset(this, ErrorCode.Cancel);
-  }
-}
+export type { H2Stream, Headers, StreamEvents };
 
 export class H2Session {
   readonly #socket: Socket;
