@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { requireBinary, requireRoot } from "@sandboxd/testing";
 import { renderChart } from "./chart.js";
+import { benchCliCall } from "./cli-call.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
 import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
 import { benchMemory } from "./memory.js";
@@ -47,11 +48,12 @@ import { runTtrpcBench } from "./ttrpc.js";
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
 
-const Sections = ["start", "concurrent", "memory", "ttrpc", "recovery", "profile"] as const;
+const Sections = ["cli", "start", "concurrent", "memory", "ttrpc", "recovery", "profile"] as const;
 type SectionName = (typeof Sections)[number];
 
 interface Plan {
   quick: boolean;
+  cli: { rounds: number; warmup: number };
   start: { rounds: number; warmup: number };
   concurrent: { pods: number; rounds: number };
   memory: { pods: number };
@@ -62,6 +64,7 @@ interface Plan {
 
 const full: Plan = {
   quick: false,
+  cli: { rounds: 20, warmup: 2 },
   start: { rounds: 30, warmup: 3 },
   concurrent: { pods: 50, rounds: 3 },
   memory: { pods: 50 },
@@ -72,6 +75,7 @@ const full: Plan = {
 
 const quick: Plan = {
   quick: true,
+  cli: { rounds: 5, warmup: 1 },
   start: { rounds: 5, warmup: 1 },
   concurrent: { pods: 10, rounds: 1 },
   memory: { pods: 10 },
@@ -141,6 +145,13 @@ async function measure(
     if (stack.sandboxApi) await removeSandboxes(stack.client);
   };
 
+  results.cli = await section(
+    results,
+    "cli",
+    only,
+    () => benchCliCall({ ...plan.cli, address: stack.sandboxd.address, sbxBin }),
+    async () => {},
+  );
   results.startToExit = await section(
     results,
     "start",
