@@ -5,7 +5,7 @@
  * measurement) and docs/benchmarks.svg. Raw samples go to
  * bench/results/bench.json (full run) or next to the results file (--quick).
  *
- *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery,profile]
+ *   node bench/dist/main.js [--quick] [--only cli,start,concurrent,memory,ttrpc,recovery,profile]
  *                           [--out docs/benchmarks.md]
  *   node bench/dist/main.js --from-json bench/results/bench.json [--out FILE]
  *
