@@ -4,8 +4,13 @@
 // bundle is one read, and V8's compile cache then covers all of it.
 //
 // For each executable, from the compiled entry packages/PKG/dist/bin/NAME.js:
-//   packages/PKG/dist/NAME.bundle.mjs  everything it imports (node: builtins
-//                                      aside); dynamic imports stay lazy
+//   packages/PKG/dist/NAME.bundle.mjs  what it imports statically (node:
+//                                      builtins aside)
+//   packages/PKG/dist/NAME.chunk-*.mjs what its dynamic imports load, split so
+//                                      that a command reads and compiles only
+//                                      the code on its own path (`sbx version`
+//                                      loads neither the other commands nor
+//                                      the other services' descriptors)
 //   packages/PKG/dist/NAME.mjs         the entry its launcher runs: turns the
 //                                      compile cache on, then imports the bundle
 // Both sit in dist/, where dist/main.js sits, so `new URL("../…",
@@ -13,7 +18,7 @@
 // The launchers (scripts/node-launch.sh) run the bundle only while it is newer
 // than every package's last tsc build, so a `tsc -b` alone never runs stale code.
 import { build } from "esbuild";
-import { writeFile } from "node:fs/promises";
+import { readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -45,9 +50,16 @@ const started = Date.now();
 await Promise.all(
   executables.map(async ([pkg, name]) => {
     const dist = join(root, "packages", pkg, "dist");
+    // Chunks of an earlier build are named by their content: remove them, or they pile up.
+    const stale = (await readdir(dist)).filter((f) => f.startsWith(`${name}.chunk-`));
+    await Promise.all(stale.map((f) => rm(join(dist, f), { force: true })));
     const result = await build({
-      entryPoints: [join(dist, "bin", `${name}.js`)],
-      outfile: join(dist, `${name}.bundle.mjs`),
+      entryPoints: [{ in: join(dist, "bin", `${name}.js`), out: `${name}.bundle` }],
+      outdir: dist,
+      // In dist/ itself, not a subdirectory: bundled modules find files relative to import.meta.url.
+      chunkNames: `${name}.chunk-[hash]`,
+      outExtension: { ".js": ".mjs" },
+      splitting: true,
       bundle: true,
       platform: "node",
       format: "esm",

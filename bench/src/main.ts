@@ -5,7 +5,7 @@
  * measurement) and docs/benchmarks.svg. Raw samples go to
  * bench/results/bench.json (full run) or next to the results file (--quick).
  *
- *   node bench/dist/main.js [--quick] [--only start,concurrent,memory,ttrpc,recovery,images,cri,profile]
+ *   node bench/dist/main.js [--quick] [--only cli,start,concurrent,memory,ttrpc,recovery,images,cri,profile]
  *                           [--out docs/benchmarks.md]
  *   node bench/dist/main.js --from-json bench/results/bench.json [--out FILE]
  *
@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { requireBinary, requireRoot } from "@sandboxd/testing";
 import { renderChart } from "./chart.js";
 import { startBenchRegistry } from "./bench-images.js";
+import { benchCliCall } from "./cli-call.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
 import { benchCri } from "./cri.js";
 import { errorText, openBenchEnv, type BenchEnv } from "./harness.js";
@@ -51,6 +52,7 @@ const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
 
 const Sections = [
+  "cli",
   "start",
   "concurrent",
   "memory",
@@ -64,6 +66,7 @@ type SectionName = (typeof Sections)[number];
 
 interface Plan {
   quick: boolean;
+  cli: { rounds: number; warmup: number };
   start: { rounds: number; warmup: number };
   concurrent: { pods: number; rounds: number };
   memory: { pods: number };
@@ -76,6 +79,7 @@ interface Plan {
 
 const full: Plan = {
   quick: false,
+  cli: { rounds: 20, warmup: 2 },
   start: { rounds: 30, warmup: 3 },
   concurrent: { pods: 50, rounds: 3 },
   memory: { pods: 50 },
@@ -88,6 +92,7 @@ const full: Plan = {
 
 const quick: Plan = {
   quick: true,
+  cli: { rounds: 5, warmup: 1 },
   start: { rounds: 5, warmup: 1 },
   concurrent: { pods: 10, rounds: 1 },
   memory: { pods: 10 },
@@ -159,6 +164,13 @@ async function measure(
     if (stack.sandboxApi) await removeSandboxes(stack.client);
   };
 
+  results.cli = await section(
+    results,
+    "cli",
+    only,
+    () => benchCliCall({ ...plan.cli, address: stack.sandboxd.address, sbxBin }),
+    async () => {},
+  );
   results.startToExit = await section(
     results,
     "start",

@@ -3,6 +3,7 @@
  * measured figure; missed ones are named), one section per measurement, and
  * the chart's panels.
  */
+import { cliSection, cliTargets, type CliCallResult } from "./cli-call.js";
 import { ConcurrentSystem, type ConcurrentResult } from "./concurrent.js";
 import type { MemoryResult, MemorySeries } from "./memory.js";
 import type { ProfileResult } from "./profile.js";
@@ -18,6 +19,7 @@ import { System, type StartToExitResult } from "./start-to-exit.js";
 import type { Result as TtrpcResult } from "./ttrpc.js";
 
 export interface BenchResults {
+  cli?: CliCallResult;
   startToExit?: StartToExitResult;
   concurrent?: ConcurrentResult;
   memory?: MemoryResult;
@@ -52,7 +54,7 @@ function target(
 }
 
 export function targets(r: BenchResults): Target[] {
-  const out: Target[] = [];
+  const out: Target[] = [...cliTargets(r.cli)];
   const st = r.startToExit?.results;
   const med = (s: System): number | undefined => st?.[s]?.summary.median;
   const pair = (a: System, b: System): { value?: number; text: string } => {
@@ -339,6 +341,7 @@ function recoverySection(r: RecoveryResult): Section {
 
 export function sections(r: BenchResults, ttrpcDurationMs: number): Section[] {
   const out: Section[] = [];
+  if (r.cli) out.push(cliSection(r.cli));
   if (r.startToExit) out.push(startSection(r.startToExit));
   if (r.concurrent) out.push(concurrentSection(r.concurrent));
   if (r.memory) out.push(memorySection(r.memory));

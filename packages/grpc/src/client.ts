@@ -1,9 +1,10 @@
 /**
  * A typed gRPC client for protobuf-es services, speaking gRPC's HTTP/2
- * protocol directly on node:http2 (unary and server-streaming calls over a
- * unix socket: all that containerd's API and sandboxd's use), as the server
- * in server.ts does. Loading @grpc/grpc-js cost an `sbx` call about 40 ms of
- * CPU before its first byte; this client loads node:http2 and nothing else. Wire statuses come back as
+ * protocol on a plain unix socket through h2/ (unary and server-streaming
+ * calls: all that containerd's API and sandboxd's clients use). Loading
+ * @grpc/grpc-js cost an `sbx` call about 40 ms of CPU before its first byte,
+ * node:http2 still about 120 M instructions (docs/benchmarks-startup.md); h2/
+ * loads node:net and nothing else. Wire statuses come back as
  * errdefs errors (fromStatus), so `isNotFound(err)` works across the socket;
  * a daemon that is not listening is Unavailable, naming the address.
  *
@@ -12,11 +13,11 @@
  * flight (an idle Channel does not hold the event loop, as with grpc-js).
  */
 import { cannotReachText } from "@sandboxd/core/messages";
-import * as http2 from "node:http2";
-import { connect as netConnect } from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, fromStatus, toStatus, unavailable } from "./errors.js";
+import { ErrorCode } from "./h2/frames.js";
+import { H2Session, type H2Stream, type Headers } from "./h2/session.js";
 import { maxMessageBytes } from "./limits.js";
 import { MessageReader, frame, grpcTimeout, statusOf, type WireStatus } from "./wire.js";
 import type { AnyService, CallOptions, Client } from "./types.js";
@@ -34,7 +35,9 @@ export class Channel {
   readonly address: string;
   readonly #path: string;
   readonly #metadata: Record<string, string>;
-  #session: http2.ClientHttp2Session | undefined;
+  #session: H2Session | undefined;
+  /** Every session whose socket is open, the draining ones (after GOAWAY) too. */
+  readonly #sessions = new Set<H2Session>();
   #active = 0;
   #closed = false;
 
@@ -60,7 +63,8 @@ export class Channel {
   /** Ends the connection; calls in flight fail, later calls are refused. */
   close(): void {
     this.#closed = true;
-    this.#session?.destroy();
+    for (const session of this.#sessions) session.destroy();
+    this.#sessions.clear();
     this.#session = undefined;
   }
 
@@ -106,7 +110,9 @@ export class Channel {
     if (deadline !== undefined && deadline <= Date.now()) {
       throw fromStatus({ code: Code.DeadlineExceeded, message: "Deadline exceeded" });
     }
-    const call = new Call(this.#request(method, options, deadline), this.address);
+    const call = new Call(this.address);
+    const stream = this.#request(method, options, deadline, call);
+    call.stream = stream;
     this.#active++;
     this.#session?.ref();
     let timer: NodeJS.Timeout | undefined;
@@ -119,7 +125,7 @@ export class Channel {
       );
     }
     try {
-      call.stream.end(frame(body));
+      stream.write(frame(body), true);
       for (;;) {
         const next = await call.next();
         if (next === undefined) return;
@@ -129,53 +135,55 @@ export class Channel {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       call.end({ code: Code.Canceled, message: "Cancelled on client" });
-      if (--this.#active === 0) this.#session?.unref();
+      if (--this.#active === 0) for (const s of this.#sessions) s.unref();
     }
   }
 
-  #request(method: DescMethod, options: CallOptions, deadline: number | undefined) {
-    const headers: http2.OutgoingHttpHeaders = {
-      ...this.#metadata,
-      ...options.metadata,
-      ":method": "POST",
-      ":path": `/${method.parent.typeName}/${method.name}`,
-      ":scheme": "http",
-      ":authority": "localhost",
-      "content-type": "application/grpc",
-      te: "trailers",
-    };
-    if (deadline !== undefined) headers["grpc-timeout"] = grpcTimeout(deadline - Date.now());
-    return this.#connected().request(headers);
+  #request(
+    method: DescMethod,
+    options: CallOptions,
+    deadline: number | undefined,
+    call: Call,
+  ): H2Stream {
+    // Pseudo-headers first (RFC 9113 §8.3); metadata keys are lowercase and never pseudo.
+    const fields: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", "http"],
+      [":path", `/${method.parent.typeName}/${method.name}`],
+      [":authority", "localhost"],
+      ["content-type", "application/grpc"],
+      ["te", "trailers"],
+    ];
+    if (deadline !== undefined) fields.push(["grpc-timeout", grpcTimeout(deadline - Date.now())]);
+    const metadata = { ...this.#metadata, ...options.metadata };
+    for (const [key, value] of Object.entries(metadata)) {
+      fields.push([key.toLowerCase(), value]);
+    }
+    return this.#connected().open(fields, call);
   }
 
-  #connected(): http2.ClientHttp2Session {
+  #connected(): H2Session {
     if (this.#closed) {
       throw unavailable(`${cannotReachText} ${this.address}: the channel is closed`);
     }
     const current = this.#session;
-    if (current && !current.closed && !current.destroyed) return current;
-    const path = this.#path;
-    const session = http2.connect("http://localhost", {
-      createConnection: () => netConnect(path),
-      maxSessionMemory: 64,
-      settings: { enablePush: false, initialWindowSize: 4 << 20 },
-    });
-    const forget = (): void => {
-      if (this.#session === session) this.#session = undefined;
-    };
-    // A failed connect shows on each stream; the session's own error only ends it.
-    session.on("error", forget);
-    session.on("goaway", forget);
-    session.on("close", forget);
-    session.on("connect", () => session.setLocalWindowSize(64 << 20));
+    if (current?.usable) return current;
+    const session: H2Session = new H2Session(
+      this.#path,
+      () => {
+        if (this.#session === session) this.#session = undefined;
+      },
+      () => this.#sessions.delete(session),
+    );
     this.#session = session;
+    this.#sessions.add(session);
     return session;
   }
 }
 
 /** One stream: the reply messages as they are read, then the status. */
 class Call {
-  readonly stream: http2.ClientHttp2Stream;
+  stream: H2Stream | undefined;
   readonly #address: string;
   readonly #reader = new MessageReader(maxMessageBytes);
   readonly #queue: Uint8Array[] = [];
@@ -184,51 +192,62 @@ class Call {
   /** The call's outcome: the server's status once the stream closed, or a local end. */
   #status: WireStatus | undefined;
   #wake: (() => void) | undefined;
+  #sawHeaders = false;
 
-  constructor(stream: http2.ClientHttp2Stream, address: string) {
-    this.stream = stream;
+  constructor(address: string) {
     this.#address = address;
-    stream.on("response", (headers) => {
+  }
+
+  headers(headers: Headers, end: boolean): void {
+    if (!this.#sawHeaders) {
+      this.#sawHeaders = true;
       const httpStatus = Number(headers[":status"]);
       if (httpStatus !== 200) {
         this.#trailers = { code: httpCode(httpStatus), message: `HTTP status ${httpStatus}` };
       } else if (headers["grpc-status"] !== undefined) {
         this.#trailers = statusOf(headers); // trailers-only
       }
-    });
-    stream.on("data", (chunk: Buffer) => {
-      try {
-        for (const m of this.#reader.push(chunk)) this.#queue.push(m);
-      } catch (err) {
-        this.end(toStatus(err));
-      }
-      this.#wake?.();
-    });
-    stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
-      this.#trailers ??= statusOf(trailers);
-    });
-    stream.on("error", (err: Error) => {
-      this.end({
-        code: Code.Unavailable,
-        message: `${cannotReachText} ${this.#address}: ${err.message}`,
-      });
-    });
-    stream.on("close", () => {
-      this.#settle(
-        this.#trailers ?? {
-          code: Code.Unavailable,
-          message: `${cannotReachText} ${this.#address}: the stream closed without a status (code ${stream.rstCode})`,
-        },
-      );
-    });
+    } else {
+      this.#trailers ??= statusOf(headers);
+    }
+    if (end) this.end(this.#closedStatus(undefined));
   }
 
-  /** Ends the call here (cancel, deadline, a bad reply): the first outcome wins. */
-  end(status: WireStatus): void {
-    this.#settle(status);
-    if (!this.stream.closed && !this.stream.destroyed) {
-      this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  data(chunk: Buffer): void {
+    try {
+      for (const m of this.#reader.push(chunk)) this.#queue.push(m);
+    } catch (err) {
+      this.end(toStatus(err));
     }
+    this.#wake?.();
+  }
+
+  /** The server ended its side with a DATA frame: a status never came. */
+  end(status?: WireStatus): void {
+    this.#settle(status ?? this.#closedStatus(undefined));
+    this.stream?.cancel();
+  }
+
+  failed(reason: string, code: number | undefined): void {
+    if (code === ErrorCode.Cancel && this.#trailers === undefined) {
+      this.#settle({ code: Code.Canceled, message: reason });
+      return;
+    }
+    this.#settle(
+      this.#trailers ?? {
+        code: Code.Unavailable,
+        message: `${cannotReachText} ${this.#address}: ${reason}`,
+      },
+    );
+  }
+
+  #closedStatus(code: number | undefined): WireStatus {
+    return (
+      this.#trailers ?? {
+        code: Code.Unavailable,
+        message: `${cannotReachText} ${this.#address}: the stream closed without a status${code === undefined ? "" : ` (code ${code})`}`,
+      }
+    );
   }
 
   #settle(status: WireStatus): void {

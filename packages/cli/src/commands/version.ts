@@ -3,8 +3,7 @@ import type { Context } from "../context.js";
 
 export async function run(ctx: Context): Promise<number> {
   const pkg = { version: await cliVersion() };
-  const client = await ctx.client();
-  const server = await client.version();
+  const server = await serverVersion(ctx.globals.address);
   if (ctx.globals.output === "json") {
     ctx.printJson({
       client: { version: pkg.version, node: process.version },
@@ -25,4 +24,22 @@ export async function run(ctx: Context): Promise<number> {
     ].join("\n"),
   );
   return 0;
+}
+
+/**
+ * One Version call on a channel of its own, not through the SDK: `sbx version`
+ * is the call people time sbx by, and loading the SDK (its image, rootfs and
+ * task code) cost it about 75 M of 290 M instructions (docs/benchmarks-startup.md).
+ */
+async function serverVersion(address: string): Promise<{ version: string; revision: string }> {
+  const [{ Channel }, { Version }] = await Promise.all([
+    import("@sandboxd/grpc/client"),
+    import("@sandboxd/api/services/version/v1/version_pb"),
+  ]);
+  const channel = new Channel(address);
+  try {
+    return await channel.client(Version).version({});
+  } finally {
+    channel.close();
+  }
 }
