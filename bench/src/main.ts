@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { requireBinary, requireRoot } from "@sandboxd/testing";
 import { renderChart } from "./chart.js";
+import { Sections, full, quick, type Plan, type SectionName } from "./plan.js";
 import { startBenchRegistry } from "./bench-images.js";
 import { benchCliCall } from "./cli-call.js";
 import { benchConcurrent, clearContainerd } from "./concurrent.js";
@@ -50,58 +51,6 @@ import { runTtrpcBench } from "./ttrpc.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const sbxBin = join(repo, "packages", "cli", "bin", "sbx");
-
-const Sections = [
-  "cli",
-  "start",
-  "concurrent",
-  "memory",
-  "ttrpc",
-  "recovery",
-  "images",
-  "cri",
-  "profile",
-] as const;
-type SectionName = (typeof Sections)[number];
-
-interface Plan {
-  quick: boolean;
-  cli: { rounds: number; warmup: number };
-  start: { rounds: number; warmup: number };
-  concurrent: { pods: number; rounds: number };
-  memory: { pods: number };
-  ttrpc: { durationMs: number; warmupMs: number };
-  recovery: { pods: number; rounds: number };
-  images: { rounds: number; warmup: number };
-  cri: { rounds: number; warmup: number; concurrency: number; concurrentRounds: number };
-  profile: { rounds: number };
-}
-
-const full: Plan = {
-  quick: false,
-  cli: { rounds: 20, warmup: 2 },
-  start: { rounds: 30, warmup: 3 },
-  concurrent: { pods: 50, rounds: 3 },
-  memory: { pods: 50 },
-  ttrpc: { durationMs: 3000, warmupMs: 500 },
-  recovery: { pods: 100, rounds: 5 },
-  images: { rounds: 10, warmup: 1 },
-  cri: { rounds: 30, warmup: 3, concurrency: 20, concurrentRounds: 5 },
-  profile: { rounds: 10 },
-};
-
-const quick: Plan = {
-  quick: true,
-  cli: { rounds: 5, warmup: 1 },
-  start: { rounds: 5, warmup: 1 },
-  concurrent: { pods: 10, rounds: 1 },
-  memory: { pods: 10 },
-  ttrpc: { durationMs: 300, warmupMs: 100 },
-  recovery: { pods: 20, rounds: 2 },
-  images: { rounds: 3, warmup: 1 },
-  cri: { rounds: 6, warmup: 1, concurrency: 20, concurrentRounds: 1 },
-  profile: { rounds: 3 },
-};
 
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
