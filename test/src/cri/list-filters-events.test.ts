@@ -104,6 +104,9 @@ describe("List filters", () => {
     const cs = async (filter: Parameters<typeof w.rt.listContainerStats>[0]["filter"]) =>
       sorted((await w.rt.listContainerStats({ filter })).stats.map((s) => s.attributes?.id));
     assert.deepEqual(await cs({ podSandboxId: podA }), sorted([running, created]));
+    // No filter: every container, created ones included (critest's "filter is nil" specs).
+    const all = await cs(undefined);
+    assert.ok(all.includes(running) && all.includes(created), `nil filter: ${all.join(", ")}`);
     assert.deepEqual(await cs({ id: created.slice(0, 16) }), [created]);
     assert.deepEqual(await cs({ podSandboxId: podA, labelSelector: { c: "run" } }), [running]);
     assert.deepEqual(await cs({ podSandboxId: "no-such-pod" }), []);
