@@ -55,7 +55,10 @@ export class Channel {
         method.methodKind === "server_streaming"
           ? (request: unknown, options?: CallOptions) =>
               this.#serverStream(method, request, options)
-          : (request: unknown, options?: CallOptions) => this.#unary(method, request, options);
+          : method.methodKind === "bidi_streaming"
+            ? (requests: AsyncIterable<unknown>, options?: CallOptions) =>
+                this.#call(method, requests, options ?? {})
+            : (request: unknown, options?: CallOptions) => this.#unary(method, request, options);
     }
     return client as Client<S>;
   }
@@ -91,19 +94,18 @@ export class Channel {
     }
   }
 
-  /** One call: the request, then every reply message until the status. */
+  /**
+   * One call: the request (bidi: each request as the iterable yields it, sent
+   * as the stream's window allows, then a half-close), and every reply message
+   * until the status.
+   */
   async *#call(
     method: DescMethod,
     request: unknown,
     options: CallOptions,
   ): AsyncGenerator<Message> {
-    const body = toBinary(method.input, create(method.input, request as never) as Message);
-    if (body.length > maxMessageBytes) {
-      throw fromStatus({
-        code: Code.ResourceExhausted,
-        message: `request of ${body.length} bytes is over the limit of ${maxMessageBytes}`,
-      });
-    }
+    const bidi = method.methodKind === "bidi_streaming";
+    const body = bidi ? undefined : encode(method, request);
     const signal = options.signal;
     if (signal?.aborted) throw asError(signal.reason);
     const deadline = deadlineOf(options);
@@ -125,7 +127,8 @@ export class Channel {
       );
     }
     try {
-      stream.write(frame(body), true);
+      if (body) stream.write(frame(body), true);
+      else void pumpRequests(method, request as AsyncIterable<unknown>, stream, call);
       for (;;) {
         const next = await call.next();
         if (next === undefined) return;
@@ -181,6 +184,36 @@ export class Channel {
   }
 }
 
+function encode(method: DescMethod, request: unknown): Uint8Array {
+  const body = toBinary(method.input, create(method.input, request as never) as Message);
+  if (body.length > maxMessageBytes) {
+    throw fromStatus({
+      code: Code.ResourceExhausted,
+      message: `request of ${body.length} bytes is over the limit of ${maxMessageBytes}`,
+    });
+  }
+  return body;
+}
+
+/** Writes a bidi call's requests as they come, one window's worth at a time, then half-closes. */
+async function pumpRequests(
+  method: DescMethod,
+  requests: AsyncIterable<unknown>,
+  stream: H2Stream,
+  call: Call,
+): Promise<void> {
+  try {
+    for await (const request of requests) {
+      if (call.over) return;
+      stream.write(frame(encode(method, request)));
+      await Promise.race([stream.drained(), call.settled]);
+    }
+    if (!call.over) stream.write(Buffer.alloc(0), true);
+  } catch (err) {
+    call.end(toStatus(err));
+  }
+}
+
 /** One stream: the reply messages as they are read, then the status. */
 class Call {
   stream: H2Stream | undefined;
@@ -193,6 +226,9 @@ class Call {
   #status: WireStatus | undefined;
   #wake: (() => void) | undefined;
   #sawHeaders = false;
+  #onSettled!: () => void;
+  /** Resolves when the call has its outcome. */
+  readonly settled = new Promise<void>((resolve) => (this.#onSettled = resolve));
 
   constructor(address: string) {
     this.#address = address;
@@ -253,7 +289,13 @@ class Call {
   #settle(status: WireStatus): void {
     if (this.#status) return;
     this.#status = status;
+    this.#onSettled();
     this.#wake?.();
+  }
+
+  /** Whether the call has its outcome (nothing more is sent). */
+  get over(): boolean {
+    return this.#status !== undefined;
   }
 
   /** The next reply message, undefined after an OK status, or the status as an error. */

@@ -59,6 +59,13 @@ const file = create(FileDescriptorProtoSchema, {
           serverStreaming: true,
         },
         { name: "Missing", inputType: ".test.echo.v1.Msg", outputType: ".test.echo.v1.Msg" },
+        {
+          name: "Chat",
+          inputType: ".test.echo.v1.Msg",
+          outputType: ".test.echo.v1.Msg",
+          clientStreaming: true,
+          serverStreaming: true,
+        },
       ],
     },
   ],
@@ -94,6 +101,18 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
         text: `${req.text}|ns=${call.header("containerd-namespace") ?? ""}`,
         count: req.count + 1,
       };
+    },
+    // Bidi: a running byte count per request; "stop" ends the call without reading further.
+    chat: async function* (requests: AsyncIterable<Msg>) {
+      let total = 0;
+      for await (const req of requests) {
+        if (req.text === "stop") {
+          yield { text: "stopped", count: total };
+          return;
+        }
+        total += req.text.length;
+        yield { text: req.text.slice(0, 8), count: total };
+      }
     },
     repeat: async function* (req: Msg) {
       for (let i = 0; i < req.count; i++) {
@@ -168,4 +187,46 @@ test("a server that is not there is Unavailable, naming the address", async () =
   });
   channel.close();
   assert.ok(!isInvalidArgument(new Error("x")));
+});
+
+test("bidi: requests stream past the flow-control windows; replies come as they are made", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Loose;
+    const chunk = "x".repeat(1 << 20);
+    let pulled = 0;
+    async function* requests() {
+      for (let i = 0; i < 6; i++) {
+        pulled++;
+        await Promise.resolve();
+        yield { text: chunk };
+      }
+    }
+    const counts: number[] = [];
+    for await (const m of echo.chat!(requests()) as AsyncIterable<Msg>) counts.push(m.count);
+    assert.equal(pulled, 6);
+    assert.deepEqual(
+      counts,
+      [1, 2, 3, 4, 5, 6].map((n) => n << 20),
+    );
+  });
+});
+
+test("bidi: a server that ends the call before the client half-closes; the channel stays usable", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Loose;
+    let release!: () => void;
+    const never = new Promise<void>((resolve) => (release = resolve));
+    async function* requests() {
+      yield { text: "a" };
+      yield { text: "stop" };
+      await never; // the client has more to say, but the server has ended the call
+      yield { text: "late" };
+    }
+    const got: string[] = [];
+    for await (const m of echo.chat!(requests()) as AsyncIterable<Msg>) got.push(m.text);
+    assert.deepEqual(got, ["a", "stopped"]);
+    release();
+    const reply = (await echo.say!({ text: "after", count: 0 })) as Msg;
+    assert.equal(reply.text, "after|ns=default");
+  });
 });

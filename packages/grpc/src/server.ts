@@ -5,6 +5,7 @@
  * toStatus, or the errorToStatus hook), and reports the outcome to onCallDone
  * for metrics.
  */
+import type { Readable } from "node:stream";
 import { chmod } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
@@ -174,7 +175,9 @@ export class GrpcServer {
         return;
       }
       const pump = async (): Promise<void> => {
-        const requests = call as unknown as AsyncIterable<Message>;
+        // Not destroyed when the handler stops reading early (content.v1 Write of a blob the
+        // store has: one reply, then the status): a destroyed duplex never sends its status.
+        const requests = (call as unknown as Readable).iterator({ destroyOnReturn: false });
         const stream = handler(
           requests as unknown as Message,
           serverCall,

@@ -151,6 +151,7 @@ export class H2Session {
         out.push(encodeFrame(FrameType.Data, Flag.EndStream, stream.id));
         this.#localEnd(stream);
       }
+      if (stream.pending.length === 0) stream.notifyDrained();
     }
     if (out.length && !this.#destroyed)
       this.#socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
@@ -172,6 +173,7 @@ export class H2Session {
   }
 
   #forget(stream: H2Stream): void {
+    stream.notifyDrained();
     this.#streams.delete(stream.id);
     if (this.#draining && this.#streams.size === 0) this.#close();
   }
@@ -357,6 +359,9 @@ export class H2Session {
     }
     const streams = [...this.#streams.values()];
     this.#streams.clear();
-    for (const stream of streams) stream.events.failed(reason, undefined);
+    for (const stream of streams) {
+      stream.notifyDrained();
+      stream.events.failed(reason, undefined);
+    }
   }
 }

@@ -37,6 +37,7 @@ export class H2Stream {
   localEnded = false;
   remoteEnded = false;
   readonly #session: StreamOwner;
+  readonly #drainWaiters: (() => void)[] = [];
 
   constructor(session: StreamOwner, id: number, events: StreamEvents, sendWindow: number) {
     this.#session = session;
@@ -51,6 +52,17 @@ export class H2Stream {
     if (data.length) this.pending.push(data);
     this.endPending = end;
     this.#session.flush();
+  }
+
+  /** Resolves once nothing waits for window (or the stream is gone): a sender's back-pressure. */
+  drained(): Promise<void> {
+    if (this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** The session sent everything queued, or dropped the stream. */
+  notifyDrained(): void {
+    for (const wake of this.#drainWaiters.splice(0)) wake();
   }
 
   /** Cancels the stream (RST_STREAM CANCEL) unless it is already over. */
