@@ -1,6 +1,6 @@
 /**
  * A typed gRPC client for protobuf-es services, speaking gRPC's HTTP/2
- * protocol directly on node:http2 (unary and server-streaming calls over a
+ * protocol directly on node:http2 (unary, server-streaming and bidi calls over a
  * unix socket: all that containerd's API and sandboxd's use), as the server
  * in server.ts does. Loading @grpc/grpc-js cost an `sbx` call about 40 ms of
  * CPU before its first byte; this client loads node:http2 and nothing else. Wire statuses come back as
@@ -52,7 +52,10 @@ export class Channel {
         method.methodKind === "server_streaming"
           ? (request: unknown, options?: CallOptions) =>
               this.#serverStream(method, request, options)
-          : (request: unknown, options?: CallOptions) => this.#unary(method, request, options);
+          : method.methodKind === "bidi_streaming"
+            ? (requests: AsyncIterable<unknown>, options?: CallOptions) =>
+                this.#call(method, requests, options ?? {})
+            : (request: unknown, options?: CallOptions) => this.#unary(method, request, options);
     }
     return client as Client<S>;
   }
@@ -87,19 +90,17 @@ export class Channel {
     }
   }
 
-  /** One call: the request, then every reply message until the status. */
+  /**
+   * One call: the request (or, bidi, each request as the iterable yields it,
+   * then a half-close), and every reply message until the status.
+   */
   async *#call(
     method: DescMethod,
     request: unknown,
     options: CallOptions,
   ): AsyncGenerator<Message> {
-    const body = toBinary(method.input, create(method.input, request as never) as Message);
-    if (body.length > maxMessageBytes) {
-      throw fromStatus({
-        code: Code.ResourceExhausted,
-        message: `request of ${body.length} bytes is over the limit of ${maxMessageBytes}`,
-      });
-    }
+    const bidi = method.methodKind === "bidi_streaming";
+    const body = bidi ? undefined : encode(method, request);
     const signal = options.signal;
     if (signal?.aborted) throw asError(signal.reason);
     const deadline = deadlineOf(options);
@@ -119,7 +120,8 @@ export class Channel {
       );
     }
     try {
-      call.stream.end(frame(body));
+      if (body) call.stream.end(frame(body));
+      else void pumpRequests(method, request as AsyncIterable<unknown>, call);
       for (;;) {
         const next = await call.next();
         if (next === undefined) return;
@@ -173,6 +175,45 @@ export class Channel {
   }
 }
 
+function encode(method: DescMethod, request: unknown): Uint8Array {
+  const body = toBinary(method.input, create(method.input, request as never) as Message);
+  if (body.length > maxMessageBytes) {
+    throw fromStatus({
+      code: Code.ResourceExhausted,
+      message: `request of ${body.length} bytes is over the limit of ${maxMessageBytes}`,
+    });
+  }
+  return body;
+}
+
+/** Writes a bidi call's requests as they come (waiting for drain), then half-closes. */
+async function pumpRequests(
+  method: DescMethod,
+  requests: AsyncIterable<unknown>,
+  call: Call,
+): Promise<void> {
+  const stream = call.stream;
+  try {
+    for await (const request of requests) {
+      if (stream.closed || stream.destroyed) return;
+      if (!stream.write(frame(encode(method, request)))) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            stream.off("drain", done);
+            stream.off("close", done);
+            resolve();
+          };
+          stream.on("drain", done);
+          stream.on("close", done);
+        });
+      }
+    }
+    if (!stream.closed && !stream.destroyed) stream.end();
+  } catch (err) {
+    call.end(toStatus(err));
+  }
+}
+
 /** One stream: the reply messages as they are read, then the status. */
 class Call {
   readonly stream: http2.ClientHttp2Stream;
@@ -206,6 +247,8 @@ class Call {
     });
     stream.on("trailers", (trailers: http2.IncomingHttpHeaders) => {
       this.#trailers ??= statusOf(trailers);
+      // A bidi call whose client has not half-closed gets no "close": the status ends it.
+      this.#settle(this.#trailers);
     });
     stream.on("error", (err: Error) => {
       this.end({

@@ -33,7 +33,16 @@ type ClientMethod<M> = M extends {
         output: infer O extends DescMessage;
       }
     ? (request: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>
-    : never;
+    : M extends {
+          methodKind: "bidi_streaming";
+          input: infer I extends DescMessage;
+          output: infer O extends DescMessage;
+        }
+      ? (
+          requests: AsyncIterable<MessageInitShape<I>>,
+          options?: CallOptions,
+        ) => AsyncIterable<MessageShape<O>>
+      : never;
 
 /** A typed client: one method per RPC, named by the RPC's local (camelCase) name. */
 export type Client<S extends AnyService> = {
