@@ -59,6 +59,13 @@ const file = create(FileDescriptorProtoSchema, {
           serverStreaming: true,
         },
         { name: "Missing", inputType: ".test.echo.v1.Msg", outputType: ".test.echo.v1.Msg" },
+        {
+          name: "Chat",
+          inputType: ".test.echo.v1.Msg",
+          outputType: ".test.echo.v1.Msg",
+          clientStreaming: true,
+          serverStreaming: true,
+        },
       ],
     },
   ],
@@ -102,7 +109,17 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
       }
     },
   };
-  server.register(Echo, impl);
+  // Echoes each message; "bye" ends the call from the server while the client still sends.
+  const chat = async function* (requests: AsyncIterable<Msg>) {
+    // Not for-await: leaving that loop would destroy the call's request side.
+    const it = requests[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await it.next();
+      if (next.done || next.value.text === "bye") return;
+      yield { text: next.value.text.toUpperCase(), count: next.value.count };
+    }
+  };
+  server.register(Echo, { ...impl, chat });
   await server.listenUnix(socket);
   const channel = new Channel(socket, { metadata: { "containerd-namespace": "default" } });
   try {
@@ -155,6 +172,39 @@ test("server streaming yields every message", async () => {
     for await (const m of echo.repeat!({ text: "r", count: 5 }) as AsyncIterable<Msg>)
       got.push(m.count);
     assert.deepEqual(got, [0, 1, 2, 3, 4]);
+  });
+});
+
+test("bidi: requests go out as the iterable yields them; the server can end first", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Record<
+      string,
+      (req: AsyncIterable<Partial<Msg>>) => AsyncIterable<Msg>
+    >;
+    let send: ((m: Partial<Msg> | undefined) => void) | undefined;
+    const requests = (async function* () {
+      for (;;) {
+        const next = await new Promise<Partial<Msg> | undefined>((resolve) => (send = resolve));
+        if (!next) return;
+        yield next;
+      }
+    })();
+    const replies = echo.chat!(requests)[Symbol.asyncIterator]();
+    const pending = replies.next();
+    // The reply to the first message arrives before the second is sent.
+    send?.({ text: "a", count: 1 });
+    const first = await pending;
+    assert.ok(!first.done);
+    assert.equal(first.value.text, "A");
+    const second = replies.next();
+    send?.({ text: "b", count: 2 });
+    const next = await second;
+    assert.ok(!next.done);
+    assert.equal(next.value.count, 2);
+    // The client never half-closes; the server's end still finishes the call.
+    const end = replies.next();
+    send?.({ text: "bye" });
+    assert.equal((await end).done, true);
   });
 });
 
