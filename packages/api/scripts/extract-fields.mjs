@@ -69,6 +69,16 @@ const covered = {
     "containerd",
     "api/services/introspection/v1/introspection.proto",
   ],
+  "services/transfer/v1/transfer.proto": ["containerd", "api/services/transfer/v1/transfer.proto"],
+  "services/streaming/v1/streaming.proto": [
+    "containerd",
+    "api/services/streaming/v1/streaming.proto",
+  ],
+  "types/transfer/imagestore.proto": ["containerd", "api/types/transfer/imagestore.proto"],
+  "types/transfer/importexport.proto": ["containerd", "api/types/transfer/importexport.proto"],
+  "types/transfer/progress.proto": ["containerd", "api/types/transfer/progress.proto"],
+  "types/transfer/registry.proto": ["containerd", "api/types/transfer/registry.proto"],
+  "types/transfer/streaming.proto": ["containerd", "api/types/transfer/streaming.proto"],
   "runtime/task/v2/shim.proto": ["containerd", "api/runtime/task/v2/shim.proto"],
   "runtime/task/v3/shim.proto": ["containerd", "api/runtime/task/v3/shim.proto"],
   "runtime/bootstrap/v1/bootstrap.proto": [

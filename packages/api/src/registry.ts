@@ -78,6 +78,13 @@ import { file_services_sandbox_v1_sandbox } from "./gen/services/sandbox/v1/sand
 import { file_services_tasks_v1_tasks } from "./gen/services/tasks/v1/tasks_pb.js";
 import { file_services_ttrpc_events_v1_events } from "./gen/services/ttrpc/events/v1/events_pb.js";
 import { file_services_version_v1_version } from "./gen/services/version/v1/version_pb.js";
+import { file_services_streaming_v1_streaming } from "./gen/services/streaming/v1/streaming_pb.js";
+import { file_services_transfer_v1_transfer } from "./gen/services/transfer/v1/transfer_pb.js";
+import { file_types_transfer_imagestore } from "./gen/types/transfer/imagestore_pb.js";
+import { file_types_transfer_importexport } from "./gen/types/transfer/importexport_pb.js";
+import { file_types_transfer_progress } from "./gen/types/transfer/progress_pb.js";
+import { file_types_transfer_registry } from "./gen/types/transfer/registry_pb.js";
+import { file_types_transfer_streaming } from "./gen/types/transfer/streaming_pb.js";
 import { file_types_descriptor } from "./gen/types/descriptor_pb.js";
 import { file_types_event } from "./gen/types/event_pb.js";
 import { file_types_fieldpath } from "./gen/types/fieldpath_pb.js";
@@ -106,13 +113,20 @@ export const apiFiles: readonly DescFile[] = [
   file_types_runtimeoptions_v1_api,
   file_types_sandbox,
   file_types_task_task,
+  file_types_transfer_imagestore,
+  file_types_transfer_importexport,
+  file_types_transfer_progress,
+  file_types_transfer_registry,
+  file_types_transfer_streaming,
   file_services_containers_v1_containers,
   file_services_events_v1_events,
   file_services_introspection_v1_introspection,
   file_services_leases_v1_leases,
   file_services_namespaces_v1_namespace,
   file_services_sandbox_v1_sandbox,
+  file_services_streaming_v1_streaming,
   file_services_tasks_v1_tasks,
+  file_services_transfer_v1_transfer,
   file_services_ttrpc_events_v1_events,
   file_services_version_v1_version,
   file_runtime_bootstrap_v1_bootstrap,

@@ -12,6 +12,12 @@ import { decodeEnvelope } from "./events.js";
 import { pullImage, type PullOptions, type PulledImage } from "./images.js";
 import { prepareImageRootfs, removeSnapshot, type ImageRootfs } from "./images-rootfs.js";
 import { deleteImage, getImage, listImages, tagImage, type ImageInfo } from "./images-records.js";
+import {
+  exportImage,
+  importImage,
+  type ExportImageOptions,
+  type ImportImageOptions,
+} from "./images-archive.js";
 import { NamespaceService } from "./namespaces.js";
 import type { ProcessState } from "./process.js";
 import { processStateOf } from "./process.js";
@@ -152,6 +158,19 @@ export class Client {
   /** Pulls an image into the daemon (resolve, fetch, record, unpack), reporting progress. */
   pull(reference: string, options?: PullOptions): Promise<PulledImage> {
     return pullImage(this.#session, reference, options);
+  }
+
+  /**
+   * Imports an image archive (OCI layout or `docker save` tar) through the daemon's
+   * transfer.v1, unpacking it; returns the names recorded.
+   */
+  importImage(source: AsyncIterable<Uint8Array>, options?: ImportImageOptions): Promise<string[]> {
+    return importImage(this.#session, source, options);
+  }
+
+  /** The OCI archive (with docker's manifest.json) of the named images, as a byte stream. */
+  exportImage(names: readonly string[], options?: ExportImageOptions): AsyncIterable<Uint8Array> {
+    return exportImage(this.#session, names, options);
   }
 
   /** An image record by its full name (`docker.io/library/busybox:latest`). */

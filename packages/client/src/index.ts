@@ -126,5 +126,6 @@ export type {
   ResolvedUser,
 } from "./images-config.js";
 export type { ImageInfo } from "./images-records.js";
+export type { ExportImageOptions, ImportImageOptions } from "./images-archive.js";
 export type { ImageRootfs } from "./images-rootfs.js";
 export type { ImageProcessOptions } from "./container-image.js";

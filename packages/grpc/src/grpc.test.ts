@@ -66,6 +66,13 @@ const file = create(FileDescriptorProtoSchema, {
           clientStreaming: true,
           serverStreaming: true,
         },
+        {
+          name: "Relay",
+          inputType: ".test.echo.v1.Msg",
+          outputType: ".test.echo.v1.Msg",
+          clientStreaming: true,
+          serverStreaming: true,
+        },
       ],
     },
   ],
@@ -102,8 +109,8 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
         count: req.count + 1,
       };
     },
-    // Bidi: a running byte count per request; "stop" ends the call without reading further.
-    chat: async function* (requests: AsyncIterable<Msg>) {
+    // Bidi with for-await: a running byte count per request; "stop" leaves the loop early.
+    relay: async function* (requests: AsyncIterable<Msg>) {
       let total = 0;
       for await (const req of requests) {
         if (req.text === "stop") {
@@ -121,7 +128,17 @@ async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void
       }
     },
   };
-  server.register(Echo, impl);
+  // Echoes each message; "bye" ends the call from the server while the client still sends.
+  const chat = async function* (requests: AsyncIterable<Msg>) {
+    // By hand here; `relay` reads with for-await and leaves it early.
+    const it = requests[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await it.next();
+      if (next.done || next.value.text === "bye") return;
+      yield { text: next.value.text.toUpperCase(), count: next.value.count };
+    }
+  };
+  server.register(Echo, { ...impl, chat });
   await server.listenUnix(socket);
   const channel = new Channel(socket, { metadata: { "containerd-namespace": "default" } });
   try {
@@ -177,6 +194,39 @@ test("server streaming yields every message", async () => {
   });
 });
 
+test("bidi: requests go out as the iterable yields them; the server can end first", async () => {
+  await withServer(async (channel) => {
+    const echo = channel.client(Echo) as unknown as Record<
+      string,
+      (req: AsyncIterable<Partial<Msg>>) => AsyncIterable<Msg>
+    >;
+    let send: ((m: Partial<Msg> | undefined) => void) | undefined;
+    const requests = (async function* () {
+      for (;;) {
+        const next = await new Promise<Partial<Msg> | undefined>((resolve) => (send = resolve));
+        if (!next) return;
+        yield next;
+      }
+    })();
+    const replies = echo.chat!(requests)[Symbol.asyncIterator]();
+    const pending = replies.next();
+    // The reply to the first message arrives before the second is sent.
+    send?.({ text: "a", count: 1 });
+    const first = await pending;
+    assert.ok(!first.done);
+    assert.equal(first.value.text, "A");
+    const second = replies.next();
+    send?.({ text: "b", count: 2 });
+    const next = await second;
+    assert.ok(!next.done);
+    assert.equal(next.value.count, 2);
+    // The client never half-closes; the server's end still finishes the call.
+    const end = replies.next();
+    send?.({ text: "bye" });
+    assert.equal((await end).done, true);
+  });
+});
+
 test("a server that is not there is Unavailable, naming the address", async () => {
   const channel = new Channel("/nonexistent/sandboxd-test.sock");
   const echo = channel.client(Echo) as unknown as Loose;
@@ -202,7 +252,7 @@ test("bidi: requests stream past the flow-control windows; replies come as they 
       }
     }
     const counts: number[] = [];
-    for await (const m of echo.chat!(requests()) as AsyncIterable<Msg>) counts.push(m.count);
+    for await (const m of echo.relay!(requests()) as AsyncIterable<Msg>) counts.push(m.count);
     assert.equal(pulled, 6);
     assert.deepEqual(
       counts,
@@ -223,7 +273,7 @@ test("bidi: a server that ends the call before the client half-closes; the chann
       yield { text: "late" };
     }
     const got: string[] = [];
-    for await (const m of echo.chat!(requests()) as AsyncIterable<Msg>) got.push(m.text);
+    for await (const m of echo.relay!(requests()) as AsyncIterable<Msg>) got.push(m.text);
     assert.deepEqual(got, ["a", "stopped"]);
     release();
     const reply = (await echo.say!({ text: "after", count: 0 })) as Msg;

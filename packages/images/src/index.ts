@@ -44,3 +44,19 @@ export {
   type CommittedLayer,
 } from "./archive/diff.js";
 export { unpackImage, type UnpackResult } from "./unpack/image.js";
+export { tarFileHeader, tarPadding } from "./archive/tarwriter.js";
+export {
+  importArchive,
+  normalizeName,
+  ociRefName,
+  type ImportedImage,
+  type ImportOptions,
+  type ImportResult,
+} from "./archive/import.js";
+export {
+  exportArchive,
+  familiarName,
+  type ExportImage,
+  type ExportOptions,
+} from "./archive/export.js";
+export { ArchiveService, type ArchiveServiceDeps, type ImportRequest } from "./archive/service.js";

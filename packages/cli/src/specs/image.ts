@@ -118,4 +118,66 @@ const imagePrune = defineCommand({
   load: () => import("../commands/image-prune.js"),
 });
 
-export const imageCommands = [pull, imageLs, imageInspect, imageRm, imageTag, imagePrune];
+export const imageImportFlags = [
+  {
+    name: "base-name",
+    type: "value",
+    valueName: "NAME",
+    description: "name for entries tagged only by a tag (NAME:TAG; default import-DATE)",
+  },
+  {
+    name: "platform",
+    type: "value",
+    valueName: "OS/ARCH[/VARIANT]",
+    description: "platform to unpack (default: the daemon's)",
+  },
+  { name: "no-unpack", type: "switch", description: "record the images without unpacking" },
+] as const;
+
+const imageImport = defineCommand({
+  name: "image import",
+  summary: "import images from an OCI or docker-archive tar (FILE, or - for stdin)",
+  usage: "[flags] FILE",
+  description:
+    "The archive streams to the daemon, which checks every blob's digest and size before\n" +
+    "committing anything, records the names the archive gives and unpacks them.",
+  flags: imageImportFlags,
+  args: { min: 1, max: 1, names: "FILE" },
+  examples: ["sbx image import busybox.tar", "docker save busybox | sbx image import -"],
+  load: () => import("../commands/image-import.js"),
+});
+
+export const imageExportFlags = [
+  {
+    name: "platform",
+    type: "value",
+    valueName: "OS/ARCH[/VARIANT]",
+    description: "platform of manifest.json's entries (default: the daemon's)",
+  },
+  {
+    name: "skip-manifest-json",
+    type: "switch",
+    description: "leave out docker's manifest.json (OCI layout only)",
+  },
+] as const;
+
+const imageExport = defineCommand({
+  name: "image export",
+  summary: "export images as an OCI archive with docker's manifest.json (FILE, or - for stdout)",
+  usage: "[flags] FILE IMAGE...",
+  flags: imageExportFlags,
+  args: { min: 2, names: "FILE IMAGE..." },
+  examples: ["sbx image export busybox.tar busybox", "sbx image export - busybox | docker load"],
+  load: () => import("../commands/image-export.js"),
+});
+
+export const imageCommands = [
+  pull,
+  imageLs,
+  imageInspect,
+  imageRm,
+  imageTag,
+  imageImport,
+  imageExport,
+  imagePrune,
+];

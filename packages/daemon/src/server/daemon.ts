@@ -211,7 +211,17 @@ export class Daemon {
       pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }, services),
     );
     const ctxOf = requestContexts(root);
-    const deps = { metadata, exchange, tasks, sandboxes, events, introspection, images, ctxOf };
+    const deps = {
+      metadata,
+      exchange,
+      tasks,
+      sandboxes,
+      events,
+      introspection,
+      images,
+      ctxOf,
+      config,
+    };
     for (const row of services) row.register(grpc, { ...deps, version: options.version });
     // The CRI reaches sandboxes, containers and tasks through the service layer.
     const cri = await startCri({

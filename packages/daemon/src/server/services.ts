@@ -5,6 +5,7 @@
  * containerd's plugin id order.
  */
 import type { GrpcServer } from "@sandboxd/grpc";
+import type { Config } from "../config/config.js";
 import type { Exchange } from "../events/exchange.js";
 import type { Metadata } from "../metadata/metadata.js";
 import type { TaskManager } from "../runtime/task-manager.js";
@@ -34,11 +35,13 @@ import {
   sandboxStoreService,
 } from "../services/sandbox/service.js";
 import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
+import { registryConfigPath } from "../services/pull/config-path.js";
 import { registerPullService } from "../services/pull/register.js";
 import { SnapshotsLocal } from "../services/snapshots/local.js";
 import { Snapshots, snapshotsService } from "../services/snapshots/service.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { Tasks, tasksService } from "../services/tasks/service.js";
+import { registerStreaming, registerTransfer } from "../services/transfer/register.js";
 import { Version, versionService, type VersionInfo } from "../services/version/service.js";
 import type { requestContexts } from "./rpc.js";
 
@@ -53,6 +56,8 @@ export interface ServiceDeps {
   /** Content, images, snapshotters and their garbage collector. */
   images: ImageStack;
   version: VersionInfo;
+  /** The plugins tables (the registry hosts' config_path). */
+  config: Pick<Config, "plugins">;
   ctxOf: ReturnType<typeof requestContexts>;
 }
 
@@ -144,7 +149,8 @@ export const services: readonly ServiceRow[] = [
   {
     // sandboxd's own (sandboxd.images.v1.Pull): the daemon resolves, fetches and unpacks.
     id: "pull",
-    register: (grpc, d) => void registerPullService(grpc, d.images, d.ctxOf),
+    register: (grpc, d) =>
+      void registerPullService(grpc, d.images, d.ctxOf, registryConfigPath(d.config)),
   },
   {
     id: "sandbox-controllers",
@@ -178,10 +184,19 @@ export const services: readonly ServiceRow[] = [
       ),
   },
   {
+    // containerd 1.7+: byte and progress streams for transfer.v1.
+    id: "streaming",
+    register: (grpc, d) => registerStreaming(grpc, d.images, d.ctxOf),
+  },
+  {
     id: "tasks",
     service: "tasks-service",
     register: (grpc, d) =>
       grpc.register(Tasks, tasksService(new TasksLocal(d.metadata.containers, d.tasks), d.ctxOf)),
+  },
+  {
+    id: "transfer",
+    register: (grpc, d) => registerTransfer(grpc, d.images, d.ctxOf, registryConfigPath(d.config)),
   },
   { id: "version", register: (grpc, d) => grpc.register(Version, versionService(d.version)) },
 ];

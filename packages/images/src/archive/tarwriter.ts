@@ -102,3 +102,14 @@ export function tarArchive(entries: TarEntry[]): Buffer {
 
 /** The end-of-archive marker, for streaming writers. */
 export const tarEnd = Buffer.alloc(1024);
+
+/** The header of a regular file (name ≤ 100 bytes) whose `size` bytes the caller streams. */
+export function tarFileHeader(name: string, size: number, mode = 0o444): Buffer {
+  return header(name, typeFlags.file, { name, mode }, size, "");
+}
+
+/** The zero padding after `size` bytes of file data. */
+export function tarPadding(size: number): Buffer {
+  const rem = size % 512;
+  return Buffer.alloc(rem === 0 ? 0 : 512 - rem);
+}

@@ -9,7 +9,7 @@ import type { CtxOf } from "../../server/rpc.js";
 import type { ImageStack } from "../images/stack.js";
 import { Pull, pullService } from "./service.js";
 
-const defaultRegistryConfigPath = "/etc/sandboxd/certs.d";
+export const defaultRegistryConfigPath = "/etc/sandboxd/certs.d";
 
 const shared = new WeakMap<ImageStack, PullService>();
 
