@@ -14,7 +14,7 @@ import { cgroupMounts } from "./sandboxer.js";
 const execFileAsync = promisify(execFile);
 
 export interface LeakScope {
-  /** Mounts under these paths, and processes whose command line mentions one, are the test's. */
+  /** Mounts under these paths, and processes whose command line (or environment) mentions one, are the test's. */
   paths: readonly string[];
   /** cgroup directories below these parents (relative, e.g. "sbx-test-ab12cd"). */
   cgroupParents?: readonly string[];
@@ -29,7 +29,7 @@ export interface LeakSnapshot {
   veths: string[];
 }
 
-const runtimeProcess = /(^|\/)(conmon|runc|containerd-shim[^ ]*|unshare)$/;
+const runtimeProcess = /(^|\/)(conmon|runc|containerd-shim[^ ]*|unshare|catatonit)$/;
 
 export async function snapshotLeaks(scope: LeakScope): Promise<LeakSnapshot> {
   const inScope = (s: string): boolean => scope.paths.some((p) => s.includes(p));
@@ -54,7 +54,11 @@ export async function snapshotLeaks(scope: LeakScope): Promise<LeakSnapshot> {
     const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
     const argv = cmdline.split("\0").filter(Boolean);
     if (argv.length === 0 || !runtimeProcess.test(argv[0] ?? "")) continue;
-    if (!inScope(cmdline)) continue;
+    // A pod's pid namespace holder (catatonit) names its sandboxer only in its environment.
+    const environ = inScope(cmdline)
+      ? ""
+      : await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
+    if (!inScope(cmdline) && !inScope(environ)) continue;
     processes.push(`${entry} ${argv.join(" ").slice(0, 200)}`);
   }
 

@@ -144,10 +144,18 @@ function podInitCommand(): string[] {
 }
 
 /** Starts the holder of a shared pid namespace (detached: it outlives the sandboxer). */
-export async function startPidHolder(ctx: Ctx): Promise<PidHolder> {
+export async function startPidHolder(
+  ctx: Ctx,
+  owner: { stateDir: string; pod: string },
+): Promise<PidHolder> {
   // No --kill-child: once the namespace's init runs, unshare (which only waits for it) is
-  // killed, so the pod costs one process, the init, reparented to the node's init.
-  const { child, pid } = await spawnDetached("unshare", ["--pid", "--fork", ...podInitCommand()]);
+  // killed, so the pod costs one process, the init, reparented to the node's init. Its
+  // environment names its sandboxer and pod: its argv cannot, and an operator (or a leak
+  // check) looking at a lone catatonit can tell whose it is.
+  const { child, pid } = await spawnDetached("unshare", ["--pid", "--fork", ...podInitCommand()], {
+    SBX_SANDBOXER_STATE: owner.stateDir,
+    SBX_POD: owner.pod,
+  });
   for (let i = 0; i < 500; i++) {
     const initPid = await childOf(pid);
     if (initPid !== undefined) {

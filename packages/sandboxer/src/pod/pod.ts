@@ -160,7 +160,10 @@ export class Pod {
       await this.save();
 
       if (this.rec.sharePid) {
-        const holder = await startPidHolder(ctx);
+        const holder = await startPidHolder(ctx, {
+          stateDir: this.env.layout.root,
+          pod: `${namespace}/${id}`,
+        });
         undo.push("stop pid namespace holder", () => stopPidHolder(holder));
         this.rec.pidHolder = holder;
         await this.save();

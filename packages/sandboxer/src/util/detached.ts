@@ -9,8 +9,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 export async function spawnDetached(
   command: string,
   args: readonly string[],
+  env?: Record<string, string>,
 ): Promise<{ child: ChildProcess; pid: number }> {
-  const child = spawn(command, args, { detached: true, stdio: "ignore" });
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: "ignore",
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   const pid = await new Promise<number>((resolve, reject) => {
     child.once("error", reject);
     child.once("spawn", () => resolve(child.pid ?? 0));
