@@ -79,4 +79,6 @@ export type {
 } from "./cri-pod.js";
 export { busyboxRootfs } from "./rootfs.js";
 export { openStack, startStack } from "./stack.js";
+export { proxySandboxerName, proxyStackDirs, startProxyStack } from "./proxy-stack.js";
+export type { ProxyStack, ProxyStackOptions } from "./proxy-stack.js";
 export type { Stack, StackOptions } from "./stack.js";

@@ -17,9 +17,8 @@ import {
 } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import { Channel, type Client } from "@sandboxd/grpc";
 import {
-  sandboxdPaths,
-  startSandboxd,
-  startSandboxer,
+  proxyStackDirs,
+  startProxyStack,
   type RunningSandboxer,
   type Sandboxd,
 } from "@sandboxd/testing";
@@ -68,31 +67,24 @@ export async function openCri(o: { isGateway?: boolean } = {}): Promise<CriWorld
     const image = await busyboxRootfs(join(dir, "rootfs"));
     const logDir = join(dir, "logs");
     await mkdir(logDir);
-    const sandboxer = await startSandboxer({
-      dir: join(dir, "sbx"),
-      eventsAddress: sandboxdPaths(join(dir, "d")).ttrpcAddress,
-      ...(o.isGateway ? { isGateway: true } : {}),
+    const stack = await startProxyStack({
+      ...proxyStackDirs(dir),
+      sandboxer: o.isGateway ? { isGateway: true } : {},
+      sandboxd: { extraConfig: criConfig },
     });
-    cleanups.push(() => sandboxer.stop());
-    const options = {
-      dir: join(dir, "d"),
-      proxyPlugins: { sbx: { address: sandboxer.listen } },
-      extraConfig: criConfig,
-    };
-    const daemon = await startSandboxd(options);
-    let channel = new Channel(daemon.address);
+    cleanups.push(() => stack.sandboxer.stop());
+    let channel = new Channel(stack.sandboxd.address);
     const w: CriWorld = {
       dir,
-      daemon,
-      sandboxer,
+      daemon: stack.sandboxd,
+      sandboxer: stack.sandboxer,
       rt: channel.client(RuntimeService),
       image,
       logDir,
       close,
       async restartDaemon() {
         channel.close();
-        await w.daemon.kill();
-        w.daemon = await startSandboxd(options);
+        w.daemon = await stack.restartSandboxd();
         channel = new Channel(w.daemon.address);
         w.rt = channel.client(RuntimeService);
       },

@@ -17,20 +17,16 @@ import {
   requirePodRuntime,
   sandboxdPaths,
   snapshotLeaks,
-  startSandboxd,
-  startSandboxer,
+  startProxyStack,
   unmountAll,
   type AfterHook,
   type LeakScope,
   type LeakSnapshot,
   type RunningSandboxer,
   type Sandboxd,
-  type SandboxdOptions,
 } from "@sandboxd/testing";
 
 const execFileAsync = promisify(execFile);
-
-export const SANDBOXER = "sbx";
 
 export interface Stack {
   dir: string;
@@ -81,38 +77,33 @@ export async function startStack(t: AfterHook, o: StackOptions = {}): Promise<St
   await mkdir(sandboxerDir, { recursive: true });
   if (o.prepare) await o.prepare({ sandboxdDir, sandboxerDir });
   const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  const paths = sandboxdPaths(sandboxdDir);
-  const sandboxer = await startSandboxer({
-    dir: sandboxerDir,
-    network: o.network ?? true,
-    logLevel: "debug",
-    eventsAddress: paths.ttrpcAddress,
-    ...(o.sandboxerExtra ? { extra: o.sandboxerExtra } : {}),
-    ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+  const pair = await startProxyStack({
+    sandboxdDir,
+    sandboxerDir,
+    sandboxer: {
+      network: o.network ?? true,
+      logLevel: "debug",
+      ...(o.sandboxerExtra ? { extra: o.sandboxerExtra } : {}),
+      ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
+    },
+    sandboxd: { logLevel: "debug" },
   });
+  const sandboxer = pair.sandboxer;
   cleanup.after(async () => {
     if (process.env.SBX_TEST_LOG) process.stderr.write(await sandboxer.log());
     await sandboxer.stop();
   });
-  const options: SandboxdOptions = {
-    dir: sandboxdDir,
-    logLevel: "debug",
-    extraConfig: [
-      `[proxy_plugins.${SANDBOXER}]`,
-      '  type = "sandbox"',
-      `  address = ${JSON.stringify(sandboxer.listen)}`,
-    ].join("\n"),
-  };
+  const paths = sandboxdPaths(sandboxdDir);
   const scope: LeakScope = {
     paths: [sandboxer.stateDir, paths.state, paths.root],
     cgroupParents: [sandboxer.cgroupParent],
     bridges: [sandboxer.bridge],
   };
   const baseline = await snapshotLeaks(scope);
-  let sandboxd = await startSandboxd(options);
   const clients: Client[] = [];
   cleanup.after(async () => {
     for (const c of clients) c.close();
+    const sandboxd = pair.sandboxd;
     if (process.env.SBX_TEST_LOG) process.stderr.write(await sandboxd.log());
     await removeAll(sandboxd.address).catch(() => undefined);
     if (o.release) {
@@ -126,23 +117,22 @@ export async function startStack(t: AfterHook, o: StackOptions = {}): Promise<St
     dir,
     rootfs,
     get sandboxd() {
-      return sandboxd;
+      return pair.sandboxd;
     },
     sandboxer,
     async client(namespace = "default") {
-      const c = await Client.connect({ address: sandboxd.address, namespace });
+      const c = await Client.connect({ address: pair.sandboxd.address, namespace });
       clients.push(c);
       return c;
     },
     async restartSandboxd() {
-      await sandboxd.kill();
-      sandboxd = await startSandboxd(options);
+      await pair.restartSandboxd();
     },
     scope,
     baseline,
     checkLeaks: (timeoutMs = 15_000) => assertNoLeaks(baseline, scope, timeoutMs),
     async sandboxApi() {
-      const c = await Client.connect({ address: sandboxd.address, namespace: "default" });
+      const c = await Client.connect({ address: pair.sandboxd.address, namespace: "default" });
       try {
         await c.sandboxes();
         return true;

@@ -16,10 +16,10 @@ import {
   binDir,
   run,
   assertNoLeaks,
-  sandboxdPaths,
+  proxyStackDirs,
   snapshotLeaks,
+  startProxyStack,
   startSandboxd,
-  startSandboxer,
   type AfterHook,
   type LeakScope,
   type LeakSnapshot,
@@ -73,21 +73,27 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
   const rootfs = await busyboxRootfs(join(dir, "rootfs"));
   const out = join(dir, "out");
   await mkdir(out);
+  const daemonOptions = { dir: join(dir, "d"), extraPath: [binDir] };
   let proxy: RunningSandboxer | undefined;
+  let restart: () => Promise<Sandboxd>;
+  let daemon: Sandboxd;
   if (mode === "proxy") {
     // In proxy mode no shim registers an events endpoint: the sandboxer is told sandboxd's.
-    proxy = await startSandboxer({
-      dir: join(dir, "sbx"),
-      eventsAddress: sandboxdPaths(join(dir, "d")).ttrpcAddress,
+    const stack = await startProxyStack({
+      ...proxyStackDirs(dir),
+      sandboxd: { extraPath: daemonOptions.extraPath },
     });
-    cleanups.push(() => proxy!.stop());
+    proxy = stack.sandboxer;
+    cleanups.push(() => stack.sandboxer.stop());
+    daemon = stack.sandboxd;
+    restart = () => stack.restartSandboxd();
+  } else {
+    daemon = await startSandboxd(daemonOptions);
+    restart = async () => {
+      await current.daemon.kill();
+      return startSandboxd(daemonOptions);
+    };
   }
-  const daemonOptions = {
-    dir: join(dir, "d"),
-    extraPath: [binDir],
-    ...(proxy ? { proxyPlugins: { sbx: { address: proxy.listen } } } : {}),
-  };
-  const daemon = await startSandboxd(daemonOptions);
   const c = clients(daemon.address, namespace);
   const config = proxy ?? daemon.sandboxerConfig;
   // What restartDaemon replaced last: the cleanup stops that one.
@@ -125,8 +131,7 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
     checkLeaks: () => assertNoLeaks(baseline, scope, 15_000),
     async restartDaemon() {
       w.c.channel.close();
-      await w.daemon.kill();
-      w.daemon = current.daemon = await startSandboxd(daemonOptions);
+      w.daemon = current.daemon = await restart();
       w.c = current.c = clients(w.daemon.address, namespace);
     },
   };
