@@ -9,15 +9,13 @@ import { Container as ContainerClass, containerInfoOf, createContainer } from ".
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from "./defaults.js";
 import type { Envelope } from "./events.js";
 import { decodeEnvelope } from "./events.js";
-import { pullImage, type PullOptions, type PulledImage } from "./images.js";
-import { prepareImageRootfs, removeSnapshot, type ImageRootfs } from "./images-rootfs.js";
-import { deleteImage, getImage, listImages, tagImage, type ImageInfo } from "./images-records.js";
-import {
-  exportImage,
-  importImage,
-  type ExportImageOptions,
-  type ImportImageOptions,
-} from "./images-archive.js";
+// The image code (pulls, archives, records, rootfs preparation, with node:crypto) is
+// loaded by the methods that use it: a command that does not touch images (`sbx
+// sandbox ls`) should not pay for it at start-up (docs/benchmarks-startup.md).
+import type { PullOptions, PulledImage } from "./images.js";
+import type { ImageRootfs } from "./images-rootfs.js";
+import type { ImageInfo } from "./images-records.js";
+import type { ExportImageOptions, ImportImageOptions } from "./images-archive.js";
 import { NamespaceService } from "./namespaces.js";
 import type { ProcessState } from "./process.js";
 import { processStateOf } from "./process.js";
@@ -156,7 +154,8 @@ export class Client {
   // ---- images ----
 
   /** Pulls an image into the daemon (resolve, fetch, record, unpack), reporting progress. */
-  pull(reference: string, options?: PullOptions): Promise<PulledImage> {
+  async pull(reference: string, options?: PullOptions): Promise<PulledImage> {
+    const { pullImage } = await import("./images.js");
     return pullImage(this.#session, reference, options);
   }
 
@@ -164,42 +163,56 @@ export class Client {
    * Imports an image archive (OCI layout or `docker save` tar) through the daemon's
    * transfer.v1, unpacking it; returns the names recorded.
    */
-  importImage(source: AsyncIterable<Uint8Array>, options?: ImportImageOptions): Promise<string[]> {
+  async importImage(
+    source: AsyncIterable<Uint8Array>,
+    options?: ImportImageOptions,
+  ): Promise<string[]> {
+    const { importImage } = await import("./images-archive.js");
     return importImage(this.#session, source, options);
   }
 
   /** The OCI archive (with docker's manifest.json) of the named images, as a byte stream. */
   exportImage(names: readonly string[], options?: ExportImageOptions): AsyncIterable<Uint8Array> {
-    return exportImage(this.#session, names, options);
+    const session = this.#session;
+    return (async function* () {
+      const { exportImage } = await import("./images-archive.js");
+      yield* exportImage(session, names, options);
+    })();
   }
 
   /** An image record by its full name (`docker.io/library/busybox:latest`). */
-  getImage(name: string, call?: CallOptions): Promise<ImageInfo> {
+  async getImage(name: string, call?: CallOptions): Promise<ImageInfo> {
+    const { getImage } = await import("./images-records.js");
     return getImage(this.#session, name, call);
   }
 
   /** Image records of the namespace, optionally filtered (`name~=busybox`). */
-  listImages(filters?: readonly string[], call?: CallOptions): Promise<ImageInfo[]> {
+  async listImages(filters?: readonly string[], call?: CallOptions): Promise<ImageInfo[]> {
+    const { listImages } = await import("./images-records.js");
     return listImages(this.#session, filters, call);
   }
 
   /** Removes an image name (`sync`: collect unreferenced content and snapshots first). */
-  deleteImage(name: string, options?: { sync?: boolean }, call?: CallOptions): Promise<void> {
+  async deleteImage(name: string, options?: { sync?: boolean }, call?: CallOptions): Promise<void> {
+    const { deleteImage } = await import("./images-records.js");
     return deleteImage(this.#session, name, options, call);
   }
 
   /** Gives an image a second name. */
-  tagImage(source: string, target: string, call?: CallOptions): Promise<ImageInfo> {
+  async tagImage(source: string, target: string, call?: CallOptions): Promise<ImageInfo> {
+    const { tagImage } = await import("./images-records.js");
     return tagImage(this.#session, source, target, call);
   }
 
   /** Prepares snapshot `key` on an image's layers: its mounts (a task's rootfs) and process config. */
-  prepareImageRootfs(image: string, key: string, call?: CallOptions): Promise<ImageRootfs> {
+  async prepareImageRootfs(image: string, key: string, call?: CallOptions): Promise<ImageRootfs> {
+    const { prepareImageRootfs } = await import("./images-rootfs.js");
     return prepareImageRootfs(this.#session, image, key, call);
   }
 
   /** Removes a snapshot (a container's rootfs made by prepareImageRootfs). */
-  removeSnapshot(snapshotter: string, key: string, call?: CallOptions): Promise<void> {
+  async removeSnapshot(snapshotter: string, key: string, call?: CallOptions): Promise<void> {
+    const { removeSnapshot } = await import("./images-rootfs.js");
     return removeSnapshot(this.#session, snapshotter, key, call);
   }
 

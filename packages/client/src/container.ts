@@ -15,12 +15,9 @@ import { packSpec, unpackSpec } from "./oci/spec.js";
 import type { Session } from "./session.js";
 import { stdinCloser } from "./process.js";
 import { Task } from "./task.js";
-import {
-  prepareImageSnapshot,
-  removeContainerSnapshot,
-  snapshotMounts,
-  type ImageProcessOptions,
-} from "./container-image.js";
+// Loaded by the calls that use an image's snapshot: it brings the image code
+// (layer decompression with node:zlib, node:crypto) that listing containers needs not.
+import type { ImageProcessOptions } from "./container-image.js";
 
 /** A runtime and its options (containerd's `RuntimeInfo`). */
 export interface RuntimeInfo {
@@ -140,7 +137,9 @@ export async function createContainer(
   const runtime = options.runtime ?? (await defaultRuntime(session, options.sandbox, call));
   const prepared =
     snapshot && image
-      ? await prepareImageSnapshot(
+      ? await (
+          await import("./container-image.js")
+        ).prepareImageSnapshot(
           session,
           id,
           image,
@@ -275,7 +274,11 @@ export class Container {
     const { snapshotter, snapshotKey } = this.#info;
     const rootfs =
       options.rootfs ??
-      (snapshotKey ? await snapshotMounts(this.#session, snapshotter, snapshotKey, call) : []);
+      (snapshotKey
+        ? await (
+            await import("./container-image.js")
+          ).snapshotMounts(this.#session, snapshotter, snapshotKey, call)
+        : []);
     const io = await (options.io ?? nullIO()).create(this.id);
     let pid: number;
     try {
@@ -353,6 +356,9 @@ export class Container {
     }
     await this.#session.services.containers.delete({ id: this.id }, this.#session.call(call));
     const { snapshotter, snapshotKey } = this.#info;
-    if (snapshotKey) await removeContainerSnapshot(this.#session, snapshotter, snapshotKey, call);
+    if (snapshotKey) {
+      const { removeContainerSnapshot } = await import("./container-image.js");
+      await removeContainerSnapshot(this.#session, snapshotter, snapshotKey, call);
+    }
   }
 }

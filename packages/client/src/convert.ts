@@ -2,7 +2,9 @@
 // Timestamps and enum numbers are turned into Dates and strings.
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Status } from "@sandboxd/api/types/task/task_pb";
+// Type only: booting task.proto's descriptor for one enum cost every command
+// (`sbx sandbox ls` too) start-up time; the numbers are the wire's.
+import type { Status } from "@sandboxd/api/types/task/task_pb";
 import { internal } from "@sandboxd/errdefs";
 
 /** A Timestamp as a Date; undefined when absent or zero (Go's zero time is "not set"). */
@@ -24,23 +26,18 @@ export const ProcessStatus = {
 } as const;
 export type ProcessStatus = (typeof ProcessStatus)[keyof typeof ProcessStatus];
 
+/** containerd.v1.types.Status's wire numbers (types/task/task.proto). */
+const statusByNumber: Readonly<Record<number, ProcessStatus>> = {
+  1: ProcessStatus.Created,
+  2: ProcessStatus.Running,
+  3: ProcessStatus.Stopped,
+  4: ProcessStatus.Paused,
+  5: ProcessStatus.Pausing,
+};
+
 export function processStatusOf(status: Status): ProcessStatus {
-  switch (status) {
-    case Status.CREATED:
-      return ProcessStatus.Created;
-    case Status.RUNNING:
-      return ProcessStatus.Running;
-    case Status.STOPPED:
-      return ProcessStatus.Stopped;
-    case Status.PAUSED:
-      return ProcessStatus.Paused;
-    case Status.PAUSING:
-      return ProcessStatus.Pausing;
-    case Status.UNKNOWN:
-    default:
-      // Also values from a newer daemon (open enum).
-      return ProcessStatus.Unknown;
-  }
+  // UNKNOWN (0), and values from a newer daemon (open enum), are unknown.
+  return statusByNumber[status] ?? ProcessStatus.Unknown;
 }
 
 /** How a process ended. */

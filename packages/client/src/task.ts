@@ -1,7 +1,6 @@
 // A container's task: its init process plus what only a task has (start,
 // pause, pids, metrics, exec, delete).
 import { JsonTypeUrl, packJson, unpackAs } from "@sandboxd/api/names";
-import { ProcessDetailsSchema } from "@sandboxd/api/types/runc/options/oci_pb";
 import { failedPrecondition, notFound } from "@sandboxd/errdefs";
 import type { CallOptions } from "./call-options.js";
 import type { ExitStatus } from "./convert.js";
@@ -87,6 +86,8 @@ export class Task extends ProcessBase {
       { containerId: this.containerId },
       this.session.call(call),
     );
+    // runc's options descriptor on first use (booting a descriptor costs start-up time).
+    const { ProcessDetailsSchema } = await import("@sandboxd/api/types/runc/options/oci_pb");
     return response.processes.map((p) => {
       const details = p.info ? unpackAs(p.info, ProcessDetailsSchema) : undefined;
       return { pid: p.pid, execId: details?.execId || undefined };

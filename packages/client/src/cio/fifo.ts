@@ -1,19 +1,19 @@
 // FIFOs without blocking the event loop or libuv's threadpool: every open is
 // O_NONBLOCK (which never waits for the other side on Linux), and the fds are
 // wrapped in net.Socket, which reads and writes pipes through epoll.
-import { execFile } from "node:child_process";
 import { close, constants, open } from "node:fs";
 import { Socket } from "node:net";
 import { promisify } from "node:util";
 
-const execFileAsync = promisify(execFile);
 const openAsync = promisify(open);
 const closeAsync = promisify(close);
 
 /** Creates the FIFOs at `paths` (mode 0600) with one `mkfifo` run: Node has no mkfifo(3). */
 export async function mkfifos(paths: readonly string[]): Promise<void> {
   if (paths.length === 0) return;
-  await execFileAsync("mkfifo", ["-m", "0600", "--", ...paths]);
+  // node:child_process on first use: commands that attach no IO never load it.
+  const { execFile } = await import("node:child_process");
+  await promisify(execFile)("mkfifo", ["-m", "0600", "--", ...paths]);
 }
 
 /**

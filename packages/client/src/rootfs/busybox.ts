@@ -6,8 +6,6 @@
  * temporary directory next to the target and renamed into place in one step, so a reader
  * sees either no rootfs or a complete one, and two builders racing both succeed.
  */
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import {
   chmod,
   copyFile,
@@ -21,8 +19,6 @@ import {
 } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
-
-const execFileAsync = promisify(execFile);
 
 /** Where Debian's busybox-static package installs busybox. */
 export const BUSYBOX_PATH = "/bin/busybox";
@@ -57,6 +53,9 @@ export async function prepareBusyboxRootfs(
   const busybox = options.busybox ?? BUSYBOX_PATH;
   await checkBusybox(busybox);
   await mkdir(dirname(dir), { recursive: true });
+  // node:crypto (and node:child_process below) only when a rootfs is built: the SDK's
+  // index exports this, and every sbx command would load them at start-up otherwise.
+  const { randomBytes } = await import("node:crypto");
   const tmp = join(
     dirname(dir),
     `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
@@ -115,7 +114,8 @@ async function build(root: string, busybox: string): Promise<void> {
 }
 
 async function applets(busybox: string): Promise<string[]> {
-  const { stdout } = await execFileAsync(busybox, ["--list"]);
+  const { execFile } = await import("node:child_process");
+  const { stdout } = await promisify(execFile)(busybox, ["--list"]);
   return [...new Set(stdout.split("\n").filter((name) => /^[\w.[-]+$/.test(name)))];
 }
 
