@@ -83,7 +83,7 @@ export function imageSections(r: ImagesResult): Section[] {
       title: `Unpack of one ${fmt(r.layer.bytes / MiB, 0)} MB, ${r.layer.files}-file layer`,
       method:
         `The big layer (${fmt(r.layer.compressedBytes / MiB, 1)} MB gzip, already in the content store), applied as a puller does: snapshots.Prepare (no parent), diff.Apply onto its mounts, snapshots.Commit, ` +
-        "timed as a whole through the same gRPC client (@sandboxd/grpc) on both daemons, under a lease; the committed snapshot is removed after each run (untimed). " +
+        "timed as a whole through the same gRPC client (@sandboxd/grpc) on both daemons, under a lease; after each run (untimed) the committed snapshot is removed and a synchronous collection deletes its files on both daemons (containerd defers that to its GC, and freshly freed inodes make the next run's file creates slower on this machine's ext4, so both must pay it alike). " +
         "Issue 11 quotes about 2.3 s for containerd on a quiet machine of this kind. " +
         rounds,
       table: { header, rows: table(r.unpack, UnpackSystem.containerd) },
