@@ -25,7 +25,7 @@ import { Transfer } from "@sandboxd/api/services/transfer/v1/transfer_pb";
 import { ImageStoreSchema } from "@sandboxd/api/types/transfer/imagestore_pb";
 import { ImageImportStreamSchema } from "@sandboxd/api/types/transfer/importexport_pb";
 import { OCIRegistrySchema } from "@sandboxd/api/types/transfer/registry_pb";
-import { isNotFound, isNotImplemented } from "@sandboxd/errdefs";
+import { isInvalidArgument, isNotFound, isNotImplemented, messageOf } from "@sandboxd/errdefs";
 import {
   buildImage,
   multiLayerSpec,
@@ -146,6 +146,31 @@ test("transfer.v1 as ctr 2.x: pull registry.k8s.io/… through the CRI config_pa
   });
   assert.equal(run2.code, 0, run2.stderr);
   assert.equal(run2.stdout, "c\n");
+
+  // A named snapshotter is the one unpacked into; one the daemon lacks is InvalidArgument.
+  const pullInto = (snapshotter: string, namespace: string): Promise<unknown> =>
+    transfer.transfer(
+      {
+        source: pack(OCIRegistrySchema, { reference: direct, resolver: { defaultScheme: "http" } }),
+        destination: pack(ImageStoreSchema, {
+          name: direct,
+          unpacks: [{ platform, snapshotter }],
+        }),
+      },
+      { metadata: { "containerd-namespace": namespace } },
+    );
+  await pullInto("native", "xfer-native");
+  const native = await daemon.ctr(["snapshots", "--snapshotter", "native", "ls"], {
+    namespace: "xfer-native",
+  });
+  assert.equal(native.stdout.trim().split("\n").length, 1 + image.layers.length, native.stdout);
+  await assert.rejects(pullInto("zfs", "xfer-zfs"), (err) => {
+    assert.ok(isInvalidArgument(err), messageOf(err));
+    assert.match(messageOf(err), /"zfs"/);
+    return true;
+  });
+  const none = await daemon.ctr(["images", "ls", "-q"], { namespace: "xfer-zfs" });
+  assert.equal(none.stdout.trim(), "");
 
   // Errors: a pair containerd does not have, a stream never opened.
   await assert.rejects(

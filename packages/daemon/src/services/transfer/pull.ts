@@ -16,7 +16,7 @@ import {
   type OCIRegistry,
 } from "@sandboxd/api/types/transfer/registry_pb";
 import { namespaceRequired, type Ctx } from "@sandboxd/core";
-import { isAlreadyExists, unauthenticated } from "@sandboxd/errdefs";
+import { invalidArgument, isAlreadyExists, unauthenticated } from "@sandboxd/errdefs";
 import {
   configureHosts,
   PullService,
@@ -134,6 +134,11 @@ export async function pullOverTransfer(ctx: Ctx, o: PullOverTransfer): Promise<v
   const reference = registry.reference;
   const source = `OCI Registry (${reference})`;
   const snapshotter = stack.snapshotters.get(o.snapshotter || stack.defaultSnapshotter);
+  if (o.unpack && o.snapshotter && !snapshotter) {
+    throw invalidArgument(
+      `UnpackConfiguration.snapshotter ${JSON.stringify(o.snapshotter)} is not one this daemon has (${[...stack.snapshotters.keys()].join(", ")})`,
+    );
+  }
   const authStream = registry.resolver?.authStream;
   const pulls = new PullService({
     content: stack.content,
