@@ -17,6 +17,7 @@
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { test } from "node:test";
 import { Client } from "@sandboxd/client";
 import { Channel } from "@sandboxd/grpc";
@@ -146,6 +147,16 @@ test("transfer.v1 as ctr 2.x: pull registry.k8s.io/… through the CRI config_pa
   });
   assert.equal(run2.code, 0, run2.stderr);
   assert.equal(run2.stdout, "c\n");
+
+  // A gzip-compressed archive with no media type is decompressed by its magic bytes.
+  const gz = client.withNamespace("xfer-gz");
+  const gzipped = await gz.importImage(
+    (async function* () {
+      await Promise.resolve();
+      yield gzipSync(archive);
+    })(),
+  );
+  assert.deepEqual(gzipped.sort(), ["docker.io/library/tagged:1", ref].sort());
 
   // A named snapshotter is the one unpacked into; one the daemon lacks is InvalidArgument.
   const pullInto = (snapshotter: string, namespace: string): Promise<unknown> =>
