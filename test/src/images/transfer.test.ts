@@ -17,18 +17,16 @@
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { test } from "node:test";
-import type { Any } from "@bufbuild/protobuf/wkt";
 import { Client } from "@sandboxd/client";
 import { Channel } from "@sandboxd/grpc";
-import { pack, unpackAs } from "@sandboxd/api/names";
-import { StreamInitSchema, Streaming } from "@sandboxd/api/services/streaming/v1/streaming_pb";
+import { pack } from "@sandboxd/api/names";
 import { Transfer } from "@sandboxd/api/services/transfer/v1/transfer_pb";
 import { ImageStoreSchema } from "@sandboxd/api/types/transfer/imagestore_pb";
 import { ImageImportStreamSchema } from "@sandboxd/api/types/transfer/importexport_pb";
-import { ProgressSchema, type Progress } from "@sandboxd/api/types/transfer/progress_pb";
 import { OCIRegistrySchema } from "@sandboxd/api/types/transfer/registry_pb";
-import { isNotFound, isNotImplemented } from "@sandboxd/errdefs";
+import { isInvalidArgument, isNotFound, isNotImplemented, messageOf } from "@sandboxd/errdefs";
 import {
   buildImage,
   multiLayerSpec,
@@ -38,65 +36,9 @@ import {
   startStack,
   tempDir,
 } from "@sandboxd/testing";
+import { progressStream } from "./transfer-streams.js";
 
 const platform = { os: "linux", architecture: "amd64", variant: "" };
-
-/** A queue that feeds a bidi call's requests. */
-function outbox(): { push(a: Any): void; end(): void; iterable: AsyncIterable<Any> } {
-  const items: Any[] = [];
-  let ended = false;
-  let wake: (() => void) | undefined;
-  return {
-    push: (a) => {
-      items.push(a);
-      wake?.();
-    },
-    end: () => {
-      ended = true;
-      wake?.();
-    },
-    iterable: {
-      async *[Symbol.asyncIterator]() {
-        for (;;) {
-          const next = items.shift();
-          if (next) yield next;
-          else if (ended) return;
-          else await new Promise<void>((r) => (wake = r));
-        }
-      },
-    },
-  };
-}
-
-/** Step 1: a registered progress stream; resolves to every Progress until the daemon's EOF. */
-async function progressStream(
-  channel: Channel,
-  id: string,
-  namespace: string,
-): Promise<{ events: Promise<Progress[]> }> {
-  const out = outbox();
-  out.push(pack(StreamInitSchema, { id }));
-  const call = channel
-    .client(Streaming)
-    .stream(out.iterable, { metadata: { "containerd-namespace": namespace } });
-  const replies = call[Symbol.asyncIterator]();
-  const ack = await replies.next();
-  assert.equal(ack.done, false);
-  assert.equal(ack.value?.typeUrl, "google.protobuf.Empty");
-  // Wrapped: an async function returning a bare promise would wait for it.
-  const events = (async () => {
-    const events: Progress[] = [];
-    for (;;) {
-      const next = await replies.next();
-      if (next.done) break;
-      const p = unpackAs(next.value, ProgressSchema);
-      if (p) events.push(p);
-    }
-    out.end();
-    return events;
-  })();
-  return { events };
-}
 
 test("transfer.v1 as ctr 2.x: pull registry.k8s.io/… through the CRI config_path mirror, tag, import/export streams, errors", async (t) => {
   requireRoot("sandboxd runs as root");
@@ -205,6 +147,41 @@ test("transfer.v1 as ctr 2.x: pull registry.k8s.io/… through the CRI config_pa
   });
   assert.equal(run2.code, 0, run2.stderr);
   assert.equal(run2.stdout, "c\n");
+
+  // A gzip-compressed archive with no media type is decompressed by its magic bytes.
+  const gz = client.withNamespace("xfer-gz");
+  const gzipped = await gz.importImage(
+    (async function* () {
+      await Promise.resolve();
+      yield gzipSync(archive);
+    })(),
+  );
+  assert.deepEqual(gzipped.sort(), ["docker.io/library/tagged:1", ref].sort());
+
+  // A named snapshotter is the one unpacked into; one the daemon lacks is InvalidArgument.
+  const pullInto = (snapshotter: string, namespace: string): Promise<unknown> =>
+    transfer.transfer(
+      {
+        source: pack(OCIRegistrySchema, { reference: direct, resolver: { defaultScheme: "http" } }),
+        destination: pack(ImageStoreSchema, {
+          name: direct,
+          unpacks: [{ platform, snapshotter }],
+        }),
+      },
+      { metadata: { "containerd-namespace": namespace } },
+    );
+  await pullInto("native", "xfer-native");
+  const native = await daemon.ctr(["snapshots", "--snapshotter", "native", "ls"], {
+    namespace: "xfer-native",
+  });
+  assert.equal(native.stdout.trim().split("\n").length, 1 + image.layers.length, native.stdout);
+  await assert.rejects(pullInto("zfs", "xfer-zfs"), (err) => {
+    assert.ok(isInvalidArgument(err), messageOf(err));
+    assert.match(messageOf(err), /"zfs"/);
+    return true;
+  });
+  const none = await daemon.ctr(["images", "ls", "-q"], { namespace: "xfer-zfs" });
+  assert.equal(none.stdout.trim(), "");
 
   // Errors: a pair containerd does not have, a stream never opened.
   await assert.rejects(

@@ -7,6 +7,8 @@
  * named by options.progress_stream, which is closed at the end. Other pairs
  * are NotImplemented, naming both types.
  */
+import { Readable } from "node:stream";
+import { createGunzip, createZstdDecompress } from "node:zlib";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { pack, typeNameOf, unpackAs } from "@sandboxd/api/names";
 import type { TransferRequest } from "@sandboxd/api/services/transfer/v1/transfer_pb";
@@ -43,6 +45,45 @@ function platformOf(p: PlatformMessage | undefined): Platform | undefined {
     architecture: p.architecture,
     ...(p.variant ? { variant: p.variant } : {}),
   });
+}
+
+/**
+ * containerd's import (core/transfer/archive) decompresses the stream by its
+ * magic bytes (gzip or zstd) when no media_type is given, and reads it as is
+ * when one is.
+ */
+async function* decompressed(
+  source: AsyncIterable<Uint8Array>,
+  mediaType: string,
+): AsyncIterable<Uint8Array> {
+  if (mediaType) {
+    yield* source;
+    return;
+  }
+  const it = source[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  const held: Uint8Array[] = [];
+  while (head.length < 4) {
+    const next = await it.next();
+    if (next.done) break;
+    held.push(next.value);
+    head = Buffer.concat([head, next.value]);
+  }
+  const rest = async function* (): AsyncIterable<Uint8Array> {
+    yield* held;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  };
+  const gzip = head[0] === 0x1f && head[1] === 0x8b;
+  const zstd = head.readUInt32LE(0) === 0xfd2fb528;
+  if (!gzip && !zstd) {
+    yield* rest();
+    return;
+  }
+  yield* Readable.from(rest()).pipe(gzip ? createGunzip() : createZstdDecompress());
 }
 
 const typeName = (a: Any | undefined): string => (a?.typeUrl ? typeNameOf(a.typeUrl) : "nothing");
@@ -155,13 +196,17 @@ export class TransferLocal {
     const stream = this.#d.streams.get(namespaceRequired(ctx), src.stream);
     const prefix = to.extraReferences.find((r) => r.isPrefix)?.name;
     const platform = platformOf(to.unpacks[0]?.platform) ?? platformOf(to.platforms[0]);
-    const records = await this.#d.archives.import(ctx, receiveBytes(stream, ctx.signal), {
-      ...(prefix ? { baseName: prefix } : {}),
-      ...(platform ? { platform } : {}),
-      labels: to.labels,
-      unpack: to.unpacks.length > 0,
-      onProgress: (e) => progress({ event: e.kind, name: e.name }),
-    });
+    const records = await this.#d.archives.import(
+      ctx,
+      decompressed(receiveBytes(stream, ctx.signal), src.mediaType),
+      {
+        ...(prefix ? { baseName: prefix } : {}),
+        ...(platform ? { platform } : {}),
+        labels: to.labels,
+        unpack: to.unpacks.length > 0,
+        onProgress: (e) => progress({ event: e.kind, name: e.name }),
+      },
+    );
     // A named destination (ctr import --index-name) also names the first image.
     const first = records[0];
     if (to.name && first && to.name !== first.name) {

@@ -16,7 +16,7 @@ import {
   type OCIRegistry,
 } from "@sandboxd/api/types/transfer/registry_pb";
 import { namespaceRequired, type Ctx } from "@sandboxd/core";
-import { isAlreadyExists, unauthenticated } from "@sandboxd/errdefs";
+import { invalidArgument, isAlreadyExists, unauthenticated } from "@sandboxd/errdefs";
 import {
   configureHosts,
   PullService,
@@ -82,7 +82,11 @@ function withDefaultScheme(hosts: HostsResolver, scheme: string): HostsResolver 
     );
 }
 
-/** Credentials from the client over its auth stream (one question in flight). */
+/**
+ * Credentials from the client over its auth stream, one question in flight.
+ * containerd's authorizer asks once per host and keeps the answer for the
+ * pull, so each host is asked once here too (the client may be a person).
+ */
 function streamCredentials(
   ctx: Ctx,
   streams: StreamManager,
@@ -91,17 +95,23 @@ function streamCredentials(
 ): CredentialsProvider {
   const stream = streams.get(namespaceRequired(ctx), id);
   let chain: Promise<unknown> = Promise.resolve();
+  const answers = new Map<string, Promise<Credentials | undefined>>();
   const ask = async (host: string): Promise<Credentials | undefined> => {
     stream.send(pack(AuthRequestSchema, { host, reference }));
     const reply = await stream.recv(ctx.signal);
     const resp = reply ? unpackAs(reply, AuthResponseSchema) : undefined;
-    if (!resp) throw unauthenticated(`no credentials from the client's auth stream for ${host}`);
+    if (!resp) {
+      throw unauthenticated(
+        `${host} asks for credentials and the client's auth stream ${JSON.stringify(id)} ended without an AuthResponse`,
+      );
+    }
     switch (resp.authType) {
       case AuthType.CREDENTIALS:
         return { username: resp.username, password: resp.secret };
       case AuthType.REFRESH:
         return resp.secret ? { identityToken: resp.secret } : undefined;
       case AuthType.HEADER:
+        // containerd drops HEADER answers (a TODO there); a bearer token is usable as is.
         return { registryToken: resp.secret.replace(/^Bearer\s+/i, "") };
       case AuthType.NONE:
       default:
@@ -109,9 +119,13 @@ function streamCredentials(
     }
   };
   return (host) => {
-    const next = chain.then(() => ask(host));
-    chain = next.catch(() => undefined);
-    return next;
+    let answer = answers.get(host);
+    if (!answer) {
+      answer = chain.then(() => ask(host));
+      chain = answer.catch(() => undefined);
+      answers.set(host, answer);
+    }
+    return answer;
   };
 }
 
@@ -120,6 +134,11 @@ export async function pullOverTransfer(ctx: Ctx, o: PullOverTransfer): Promise<v
   const reference = registry.reference;
   const source = `OCI Registry (${reference})`;
   const snapshotter = stack.snapshotters.get(o.snapshotter || stack.defaultSnapshotter);
+  if (o.unpack && o.snapshotter && !snapshotter) {
+    throw invalidArgument(
+      `UnpackConfiguration.snapshotter ${JSON.stringify(o.snapshotter)} is not one this daemon has (${[...stack.snapshotters.keys()].join(", ")})`,
+    );
+  }
   const authStream = registry.resolver?.authStream;
   const pulls = new PullService({
     content: stack.content,
