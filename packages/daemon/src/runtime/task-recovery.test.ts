@@ -32,6 +32,14 @@ function taskEvents(s: Stack): string[] {
 
 const getReq = (id: string) => ({ containerId: id, execId: "" }) as never;
 
+/**
+ * Recovery has dropped the task: its bundle is gone. (Get alone is no sign: it passes on
+ * the sandboxer's NotFound while recovery is still removing the task.)
+ */
+async function dropped(s: Stack, id: string): Promise<boolean> {
+  return !(await readdir(join(s.dirs.state, "k8s"))).includes(id);
+}
+
 test("bundle files are replaced whole: no temp file is left beside them", async (t) => {
   const s = await stack(t);
   await runningTask(s, "app");
@@ -88,10 +96,11 @@ test("a sandboxer down at start: the task waits UNKNOWN; back without it, the ta
   const back = fakeTaskServer(s.fake.procs);
   await back.server.listen(s.socket);
   t.after(() => back.server.close());
-  await waitUntil(() => local.get(ctx, getReq("app")).then(() => false, isNotFound), {
+  await waitUntil(() => dropped(s, "app"), {
     timeoutMs: 60_000,
     what: "the task the sandboxer never created is dropped",
   });
+  await assert.rejects(local.get(ctx, getReq("app")), isNotFound);
   await waitUntil(
     async () => (await local.get(ctx, getReq("kept"))).process?.status === Status.RUNNING,
     { timeoutMs: 60_000, what: "the other task confirmed RUNNING" },
@@ -120,9 +129,10 @@ test("a sandboxer too busy to answer at start: the task is asked again until it 
     async () => (await local.get(ctx, getReq("app"))).process?.status === Status.RUNNING,
     { timeoutMs: 60_000, what: "the task confirmed RUNNING once the sandboxer answers" },
   );
-  await waitUntil(() => local.get(ctx, getReq("never")).then(() => false, isNotFound), {
+  await waitUntil(() => dropped(s, "never"), {
     timeoutMs: 60_000,
     what: "the task the sandboxer never created is dropped",
   });
+  await assert.rejects(local.get(ctx, getReq("never")), isNotFound);
   assert.deepEqual(taskEvents(s), []);
 });
