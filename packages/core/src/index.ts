@@ -32,6 +32,7 @@ export {
 } from "./fieldpaths/fieldpaths.js";
 export { KeyedMutex, abortReason, abortable, mapLimit, sleep } from "./async/async.js";
 export { Rollback, withRollback, type Undo } from "./rollback/rollback.js";
+export { syncDir, writeFileAtomic, type AtomicWriteOptions } from "./fs/atomic.js";
 export {
   commandLine,
   exitText,

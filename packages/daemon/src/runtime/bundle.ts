@@ -11,7 +11,6 @@ import {
   readdir,
   readFile,
   readlink,
-  rename,
   rm,
   rmdir,
   stat,
@@ -21,7 +20,7 @@ import {
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { alreadyExists } from "@sandboxd/errdefs";
-import { isValidIdentifier, validateIdentifier } from "@sandboxd/core";
+import { isValidIdentifier, validateIdentifier, writeFileAtomic } from "@sandboxd/core";
 
 const execFileAsync = promisify(execFile);
 
@@ -41,8 +40,6 @@ export const BundleFile = {
   /** sandboxd's own: the exit of a task whose shim died, kept until the task is deleted. */
   Exit: "exit.json",
 } as const;
-
-let writeSeq = 0;
 
 export class Bundle {
   readonly namespace: string;
@@ -72,20 +69,13 @@ export class Bundle {
   }
 
   /**
-   * Writes a file whole or not at all (a temp file renamed over it): these files
-   * are rewritten while tasks run (bootstrap.json on reconnect), and a daemon
-   * killed mid-write must not leave an empty one for the next start to read.
+   * Writes a file whole or not at all: these files are rewritten while tasks
+   * run (bootstrap.json on reconnect), and a daemon killed mid-write must not
+   * leave an empty one for the next start to read. Not fsynced: the bundle is
+   * state (a tmpfs on a node), gone after a reboot anyway.
    */
-  async write(name: string, data: string | Uint8Array): Promise<void> {
-    const target = this.file(name);
-    const temp = `${target}.${process.pid}.${(writeSeq = (writeSeq + 1) % 1e9)}.tmp`;
-    try {
-      await writeFile(temp, data, { mode: 0o600 });
-      await rename(temp, target);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+  write(name: string, data: string | Uint8Array): Promise<void> {
+    return writeFileAtomic(this.file(name), data, { durable: false });
   }
 }
 

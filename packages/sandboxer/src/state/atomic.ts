@@ -1,37 +1,20 @@
 /**
  * Crash-safe files: a reader sees the old content or the new one, never a torn
- * write. Write to a temp file in the same directory, fsync it, rename it over
- * the target, then fsync the directory so the rename itself is durable.
+ * write, and what was written survives a crash (core's writeFileAtomic, durable),
+ * plus the JSON records and directories the sandboxer's state is made of.
  */
+import { syncDir, writeFileAtomic as writeCore } from "@sandboxd/core";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { checkRecord } from "./records.js";
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
 
-export async function writeFileAtomic(
+/** The sandboxer's state is durable: fsynced file and directory (core's writeFileAtomic). */
+export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode = 0o600,
 ): Promise<void> {
-  const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
-  const file = await open(temp, "wx", mode);
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } catch (err) {
-    await file.close();
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await file.close();
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await syncDir(dir);
+  return writeCore(path, data, { mode });
 }
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
@@ -63,15 +46,6 @@ export async function readText(path: string): Promise<string | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

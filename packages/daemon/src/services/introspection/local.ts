@@ -5,9 +5,9 @@
  * uuid made once and kept under root, and the pid.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseFilters, type Ctx } from "@sandboxd/core";
+import { parseFilters, writeFileAtomic, type Ctx } from "@sandboxd/core";
 import type {
   PluginsRequest,
   PluginsResponseSchema,
@@ -45,8 +45,7 @@ export class IntrospectionLocal {
     if (uuid === "") {
       uuid = randomUUID();
       await mkdir(dir, { recursive: true, mode: 0o711 });
-      await writeFile(`${file}.tmp`, uuid, { mode: 0o644 });
-      await rename(`${file}.tmp`, file);
+      await writeFileAtomic(file, uuid, { mode: 0o644 });
     }
     const pidns = await stat("/proc/self/ns/pid", { bigint: true })
       .then((s) => s.ino)
