@@ -11,6 +11,7 @@ import { background } from "@sandboxd/core";
 import { isNotFound } from "@sandboxd/errdefs";
 import { waitUntil } from "@sandboxd/testing";
 import { Status } from "@sandboxd/api/types/task/task_pb";
+import type { TasksLocal } from "../services/tasks/local.js";
 import {
   createContainer,
   ctx,
@@ -33,11 +34,13 @@ function taskEvents(s: Stack): string[] {
 const getReq = (id: string) => ({ containerId: id, execId: "" }) as never;
 
 /**
- * Recovery has dropped the task: its bundle is gone. (Get alone is no sign: it passes on
- * the sandboxer's NotFound while recovery is still removing the task.)
+ * Recovery has dropped the task: its bundle is gone and Get no longer finds it. (Get alone
+ * is no sign: it passes on the sandboxer's NotFound while recovery is still removing the
+ * task; nor is the bundle alone: the task leaves the table just after.)
  */
-async function dropped(s: Stack, id: string): Promise<boolean> {
-  return !(await readdir(join(s.dirs.state, "k8s"))).includes(id);
+async function dropped(s: Stack, local: TasksLocal, id: string): Promise<boolean> {
+  if ((await readdir(join(s.dirs.state, "k8s"))).includes(id)) return false;
+  return local.get(ctx, getReq(id)).then(() => false, isNotFound);
 }
 
 test("bundle files are replaced whole: no temp file is left beside them", async (t) => {
@@ -96,7 +99,7 @@ test("a sandboxer down at start: the task waits UNKNOWN; back without it, the ta
   const back = fakeTaskServer(s.fake.procs);
   await back.server.listen(s.socket);
   t.after(() => back.server.close());
-  await waitUntil(() => dropped(s, "app"), {
+  await waitUntil(() => dropped(s, local, "app"), {
     timeoutMs: 60_000,
     what: "the task the sandboxer never created is dropped",
   });
@@ -129,7 +132,7 @@ test("a sandboxer too busy to answer at start: the task is asked again until it 
     async () => (await local.get(ctx, getReq("app"))).process?.status === Status.RUNNING,
     { timeoutMs: 60_000, what: "the task confirmed RUNNING once the sandboxer answers" },
   );
-  await waitUntil(() => dropped(s, "never"), {
+  await waitUntil(() => dropped(s, local, "never"), {
     timeoutMs: 60_000,
     what: "the task the sandboxer never created is dropped",
   });
