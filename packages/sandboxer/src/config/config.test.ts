@@ -50,6 +50,10 @@ test("bad values are rejected naming the key", () => {
     ['[network]\nenabled = "yes"', /network.enabled: expected a boolean/],
     [`task_socket = "/${"x".repeat(120)}"`, /task_socket .* longer than 106 bytes/],
     ['cgroup_parent = "/abs"', /cgroup_parent/],
+    // a key in the wrong table is named with its table, not silently dropped
+    ['[binaries]\ncgroup_parent = "x"', /unknown key binaries\.cgroup_parent .*knows: .*runc/],
+    ['stat_dir = "/run/x"', /unknown key stat_dir/],
+    ['[network]\nsubnets = "10.0.0.0/8"', /unknown key network\.subnets/],
   ];
   for (const [text, message] of cases) {
     assert.throws(

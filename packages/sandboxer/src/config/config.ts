@@ -134,6 +134,11 @@ export function parseConfigText(text: string, path = "config"): Record<string, u
   }
 }
 
+/** A flag, else the file's key, else the default; as arguments, the file's key is always read (and checked). */
+function first<T>(flag: T | undefined, file: T | undefined, fallback: T): T {
+  return flag ?? file ?? fallback;
+}
+
 /** Merges a parsed TOML table and flags over the defaults, and validates the result. */
 export function resolveConfig(
   file: Record<string, unknown>,
@@ -141,17 +146,24 @@ export function resolveConfig(
   source?: string,
 ): Config {
   const t = new Table(file, "");
-  const stateDir = overrides.stateDir ?? t.string("state_dir") ?? defaultStateDir;
+  const stateDir = first(overrides.stateDir, t.string("state_dir"), defaultStateDir);
   const config = defaultConfig(stateDir);
   config.source = source;
-  config.listen = overrides.listen ?? t.string("listen") ?? config.listen;
-  config.taskSocket = overrides.taskSocket ?? t.string("task_socket") ?? config.taskSocket;
-  config.logLevel = logLevelOf(overrides.logLevel ?? t.string("log_level") ?? config.logLevel);
+  config.listen = first(overrides.listen, t.string("listen"), config.listen);
+  config.taskSocket = first(overrides.taskSocket, t.string("task_socket"), config.taskSocket);
+  config.logLevel = logLevelOf(first(overrides.logLevel, t.string("log_level"), config.logLevel));
   config.logFile = t.string("log_file") ?? config.logFile;
-  config.eventsAddress =
-    overrides.eventsAddress ?? t.string("events_address") ?? config.eventsAddress;
+  config.eventsAddress = first(
+    overrides.eventsAddress,
+    t.string("events_address"),
+    config.eventsAddress,
+  );
   config.sandboxEvents = t.boolean("sandbox_events") ?? config.sandboxEvents;
-  config.cgroupParent = overrides.cgroupParent ?? t.string("cgroup_parent") ?? config.cgroupParent;
+  config.cgroupParent = first(
+    overrides.cgroupParent,
+    t.string("cgroup_parent"),
+    config.cgroupParent,
+  );
   config.recoveryConcurrency = t.integer("recovery_concurrency") ?? config.recoveryConcurrency;
   config.sweepIntervalMs = t.integer("sweep_interval_ms") ?? config.sweepIntervalMs;
   const bin = t.table("binaries");
@@ -161,15 +173,16 @@ export function resolveConfig(
   config.binaries.taskKeeper = bin.string("task_keeper") ?? config.binaries.taskKeeper;
   const net = t.table("network");
   const n = config.network;
-  n.enabled = overrides.network ?? net.boolean("enabled") ?? n.enabled;
+  n.enabled = first(overrides.network, net.boolean("enabled"), n.enabled);
   n.name = net.string("name") ?? n.name;
-  n.bridge = overrides.bridge ?? net.string("bridge") ?? n.bridge;
-  n.subnet = overrides.subnet ?? net.string("subnet") ?? n.subnet;
-  n.cniBinDir = overrides.cniBinDir ?? net.string("cni_bin_dir") ?? n.cniBinDir;
+  n.bridge = first(overrides.bridge, net.string("bridge"), n.bridge);
+  n.subnet = first(overrides.subnet, net.string("subnet"), n.subnet);
+  n.cniBinDir = first(overrides.cniBinDir, net.string("cni_bin_dir"), n.cniBinDir);
   n.isGateway = net.boolean("is_gateway") ?? n.isGateway;
   n.ipMasq = net.boolean("ip_masq") ?? n.ipMasq;
   n.mtu = net.integer("mtu") ?? n.mtu;
   n.resolvConf = net.string("resolv_conf") ?? n.resolvConf;
+  t.rejectUnknown();
   validateConfig(config);
   return config;
 }
@@ -229,13 +242,32 @@ function logLevelOf(value: string): LogLevel {
 class Table {
   private readonly data: Record<string, unknown>;
   private readonly prefix: string;
+  private readonly known = new Set<string>();
+  private readonly tables: Table[] = [];
 
   constructor(data: Record<string, unknown>, prefix: string) {
     this.data = data;
     this.prefix = prefix;
   }
 
+  /**
+   * A key nobody read is a typo or a key in the wrong table (say
+   * `cgroup_parent` under `[binaries]`): silently ignoring it would run the
+   * sandboxer on a default the operator meant to change.
+   */
+  rejectUnknown(): void {
+    const unknown = Object.keys(this.data).filter((k) => !this.known.has(k));
+    if (unknown.length > 0) {
+      const known = [...this.known].sort().join(", ");
+      throw invalidArgument(
+        `config: unknown key ${unknown.map((k) => this.prefix + k).join(", ")} (this table knows: ${known})`,
+      );
+    }
+    for (const table of this.tables) table.rejectUnknown();
+  }
+
   #get(key: string, type: string): unknown {
+    this.known.add(key);
     const value = this.data[key];
     if (value === undefined) return undefined;
     const actual = Array.isArray(value) ? "array" : typeof value;
@@ -260,6 +292,8 @@ class Table {
 
   table(key: string): Table {
     const value = this.#get(key, "object") as Record<string, unknown> | undefined;
-    return new Table(value ?? {}, `${this.prefix}${key}.`);
+    const table = new Table(value ?? {}, `${this.prefix}${key}.`);
+    this.tables.push(table);
+    return table;
   }
 }
