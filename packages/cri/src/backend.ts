@@ -147,6 +147,14 @@ export interface ImageEntry {
   labels: Readonly<Record<string, string>>;
 }
 
+/** Bytes and inodes a snapshot (or a snapshotter) uses, and when that was measured. */
+export interface FsUsage {
+  usedBytes: number;
+  inodesUsed: number;
+  /** ms since the epoch. */
+  timestampMs: number;
+}
+
 export interface Mount {
   type: string;
   source: string;
@@ -163,10 +171,22 @@ export interface ImagesPort {
   list(ctx: Ctx): Promise<ImageEntry[]>;
   /** Deletes records by name (missing ones ignored), then collects garbage. */
   remove(ctx: Ctx, names: readonly string[]): Promise<void>;
-  /** The snapshotter's directory and its usage. */
-  fsInfo(ctx: Ctx): Promise<{ mountpoint: string; usedBytes: number; inodesUsed: number }>;
+  /**
+   * The default snapshotter's directory and the usage of its snapshots in the ctx's namespace
+   * (containerd's ImageFsInfo: the sum of every snapshot's Usage, containers' included), as of
+   * the oldest of those measurements.
+   */
+  fsInfo(ctx: Ctx): Promise<{ mountpoint: string } & FsUsage>;
   /** The snapshotter containers' rootfs snapshots live in. */
   readonly snapshotter: string;
+  /** A snapshotter's root directory: the CRI's `fs_id.mountpoint` for what it stores. */
+  root(snapshotter: string): string;
+  /**
+   * Snapshots.Usage of `key` (an active overlay snapshot: its upper directory), measured
+   * recently (ImagesPort implementations may reuse a measurement for a few seconds).
+   * NotFound if there is no such snapshot or snapshotter.
+   */
+  usage(ctx: Ctx, snapshotter: string, key: string): Promise<FsUsage>;
   /** Prepares the active snapshot `key` on `parent` (a chain ID); its mounts. */
   prepare(ctx: Ctx, key: string, parent: string): Promise<Mount[]>;
   /** The mounts of the snapshot `key`. */

@@ -10,7 +10,7 @@ import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, notFound } from "@sandboxd/errdefs";
 import type { ServerCall, ServiceImpl } from "@sandboxd/grpc";
 import type { ImageEntry, ImagesPort, PullAuth } from "./backend.js";
-import { nsOf } from "./runtime/util.js";
+import { layerOf } from "./runtime/writable-layer.js";
 
 const idPattern = /^(sha256:)?[0-9a-f]{1,64}$/;
 
@@ -141,16 +141,9 @@ export function imageService(
     },
     imageFsInfo: async (_req, call) => {
       const fs = await images.port.fsInfo(ctxOf(call));
-      return {
-        imageFilesystems: [
-          {
-            timestamp: nsOf(Date.now()),
-            fsId: { mountpoint: fs.mountpoint },
-            usedBytes: { value: BigInt(fs.usedBytes) },
-            inodesUsed: { value: BigInt(fs.inodesUsed) },
-          },
-        ],
-      };
+      // container_filesystems stays empty, as containerd 2.1 leaves it: containers' writable
+      // layers are snapshots on the same filesystem, counted here and in their own stats.
+      return { imageFilesystems: [layerOf(fs.mountpoint, fs)] };
     },
   };
 }

@@ -5,7 +5,8 @@
  * the task service, a pod's cpu/memory from its sandbox cgroup through the
  * sandbox controller, its network from its netns, its process count is the
  * sum of its containers' (as containerd computes them), so a pod's stats and
- * its containers' are read the same way.
+ * its containers' are read the same way. Writable layers are the containers'
+ * snapshots' usage (`writable-layer.ts`).
  */
 import { create } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
@@ -36,6 +37,7 @@ import type { Pod, Pods } from "./pods.js";
 import type { CriContainer } from "./records.js";
 import { containerStats, memoryUsage, usageOf, type Usage } from "./stats.js";
 import { nsOf } from "./util.js";
+import { writableLayers } from "./writable-layer.js";
 
 export interface StatsParts {
   backend: Backend;
@@ -132,9 +134,12 @@ class Stats {
   }
 
   async containers(ctx: Ctx, list: CriContainer[]): Promise<ContainerStats[]> {
-    const usage = await this.#usage(ctx, list);
+    const [usage, layers] = await Promise.all([
+      this.#usage(ctx, list),
+      writableLayers(ctx, this.#p.backend.images, list),
+    ]);
     const now = nsOf(Date.now());
-    return list.map((c) => containerStats(attributesOf(c), now, usage.get(c.id)));
+    return list.map((c) => containerStats(attributesOf(c), now, usage.get(c.id), layers.get(c.id)));
   }
 
   /** Cgroup usage of each container with a task (created-only containers have none). */
@@ -189,6 +194,14 @@ class Stats {
     return { ready: true, usage, network, containers, containerUsage };
   }
 
+  /** The pod's containers' stats, writable layers included (not needed for its metrics). */
+  async #podContainers(ctx: Ctx, f: PodFigures, now: bigint): Promise<ContainerStats[]> {
+    const layers = await writableLayers(ctx, this.#p.backend.images, f.containers);
+    return f.containers.map((c) =>
+      containerStats(attributesOf(c), now, f.containerUsage.get(c.id), layers.get(c.id)),
+    );
+  }
+
   async pod(ctx: Ctx, pod: Pod): Promise<PodSandboxStats> {
     const f = await this.#figures(ctx, pod);
     const now = nsOf(Date.now());
@@ -221,9 +234,7 @@ class Stats {
             }
           : {}),
         process: { timestamp: now, processCount: { value: pids } },
-        containers: f.containers.map((c) =>
-          containerStats(attributesOf(c), now, f.containerUsage.get(c.id)),
-        ),
+        containers: await this.#podContainers(ctx, f, now),
       },
     });
   }

@@ -2,7 +2,11 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { MetricsSchema as V1Metrics } from "@sandboxd/api/cgroups/cgroup1/stats/metrics_pb";
 import { MetricsSchema as V2Metrics } from "@sandboxd/api/cgroups/cgroup2/stats/metrics_pb";
-import { ContainerStatsSchema, type ContainerStats } from "@sandboxd/api/cri/runtime/v1/api_pb";
+import {
+  ContainerStatsSchema,
+  type ContainerStats,
+  type FilesystemUsage,
+} from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { Any } from "@bufbuild/protobuf/wkt";
 
 export interface Usage {
@@ -88,21 +92,18 @@ export function usageOf(data: Any | undefined): Usage | undefined {
   return undefined;
 }
 
+/** A container's stats: cpu and memory from its cgroup, its writable layer (`writable-layer.ts`). */
 export function containerStats(
   attributes: ContainerStats["attributes"],
   tsNs: bigint,
   u: Usage | undefined,
+  writableLayer: FilesystemUsage | undefined,
 ): ContainerStats {
   return create(ContainerStatsSchema, {
     attributes,
     cpu: { timestamp: tsNs, usageCoreNanoSeconds: { value: u?.cpuNs ?? 0n } },
     memory: memoryUsage(tsNs, u),
-    writableLayer: {
-      timestamp: tsNs,
-      fsId: { mountpoint: "/" },
-      usedBytes: { value: 0n },
-      inodesUsed: { value: 0n },
-    },
+    ...(writableLayer ? { writableLayer } : {}),
   });
 }
 

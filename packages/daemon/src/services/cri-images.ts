@@ -2,10 +2,9 @@
  * The CRI's view of the daemon's image services (ImagesPort): pulls through
  * the daemon's PullService, records through ImagesLocal (events, GC on
  * delete), manifests and configs from the content store, rootfs snapshots
- * from the default snapshotter.
+ * from the default snapshotter, their usage through the snapshotters' Usage
+ * (`snapshot-usage.ts` bounds and shares those walks).
  */
-import { lstat, readdir } from "node:fs/promises";
-import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   DeleteImageRequestSchema,
@@ -13,7 +12,7 @@ import {
 } from "@sandboxd/api/services/images/v1/images_pb";
 import type { Ctx } from "@sandboxd/core";
 import type { ImageEntry, ImagesPort } from "@sandboxd/cri";
-import { isNotFound, failedPrecondition } from "@sandboxd/errdefs";
+import { Kind, isNotFound, failedPrecondition, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
   chainIds,
   defaultPlatform,
@@ -21,7 +20,6 @@ import {
   isIndexType,
   parseReference,
   selectManifest,
-  snapshotterDir,
   type Index,
   type Manifest,
   type PullService,
@@ -29,6 +27,7 @@ import {
 import type { Exchange } from "../events/exchange.js";
 import { ImagesLocal } from "./images/local.js";
 import type { ImageStack } from "./images/stack.js";
+import { UsageMemo } from "./snapshot-usage.js";
 
 async function readJson<T>(ctx: Ctx, stack: ImageStack, digest: string): Promise<T> {
   const parts: Uint8Array[] = [];
@@ -70,34 +69,32 @@ async function resolve(
   };
 }
 
-async function usage(dir: string): Promise<{ bytes: number; inodes: number }> {
-  let bytes = 0;
-  let inodes = 0;
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      const p = join(d, e.name);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) continue;
-      inodes++;
-      bytes += st.blocks * 512;
-      if (e.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return { bytes, inodes };
-}
-
-export function criImages(
-  stack: ImageStack,
-  pulls: PullService,
-  root: string,
-  exchange: Exchange,
-): ImagesPort {
+export function criImages(stack: ImageStack, pulls: PullService, exchange: Exchange): ImagesPort {
   const local = new ImagesLocal(stack.images, (ctx) => stack.gc.collect(ctx), exchange);
   const snapshotter = stack.snapshotters.get(stack.defaultSnapshotter);
+  const find = (name: string) => {
+    const s = stack.snapshotters.get(name);
+    if (!s) throw notFound(`snapshotter ${JSON.stringify(name)} was not found`);
+    return s;
+  };
+  const memo = new UsageMemo(async (ctx, name, key) => {
+    try {
+      return await find(name).usage(ctx, key);
+    } catch (err) {
+      // Its directory went away between the record being read and the walk: removed meanwhile.
+      if (err instanceof Error && "code" in err && err.code === "ENOENT")
+        throw wrapAs(Kind.NotFound, err, `snapshot ${JSON.stringify(key)} removed while measured`);
+      throw err;
+    }
+  });
+  const root = (name: string) => find(name).root;
   return {
     snapshotter: stack.defaultSnapshotter,
+    root,
+    async usage(ctx, name, key) {
+      const m = await memo.get(ctx, name, key);
+      return { usedBytes: m.size, inodesUsed: m.inodes, timestampMs: m.atMs };
+    },
     normalize: (ref) => formatReference(parseReference(ref)),
     async pull(ctx, ref, auth) {
       const image = await pulls.pull(ctx, ref, auth ? { auth } : {});
@@ -126,10 +123,26 @@ export function criImages(
         }
       }
     },
-    async fsInfo() {
-      const mountpoint = snapshotterDir(root, stack.defaultSnapshotter as "overlayfs" | "native");
-      const u = await usage(mountpoint);
-      return { mountpoint, usedBytes: u.bytes, inodesUsed: u.inodes };
+    async fsInfo(ctx) {
+      const name = stack.defaultSnapshotter;
+      const keys = find(name)
+        .walk(ctx)
+        .map((i) => i.name);
+      let usedBytes = 0;
+      let inodesUsed = 0;
+      let timestampMs = Date.now();
+      const all = await Promise.allSettled(keys.map((k) => memo.get(ctx, name, k)));
+      for (const r of all) {
+        // A snapshot removed since the walk listed it uses nothing.
+        if (r.status === "rejected") {
+          if (isNotFound(r.reason)) continue;
+          throw r.reason;
+        }
+        usedBytes += r.value.size;
+        inodesUsed += r.value.inodes;
+        timestampMs = Math.min(timestampMs, r.value.atMs);
+      }
+      return { mountpoint: root(name), usedBytes, inodesUsed, timestampMs };
     },
     async prepare(ctx, key, parent) {
       if (!snapshotter) throw failedPrecondition("no snapshotter to prepare a rootfs in");
@@ -153,6 +166,7 @@ export function criImages(
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
+      memo.forget(ctx, stack.defaultSnapshotter, key);
     },
   };
 }

@@ -38,7 +38,7 @@ export async function startCri(d: CriDeps): Promise<Cri> {
     tasks: d.tasks,
     sandboxStore: d.sandboxStore,
     sandboxController: d.sandboxController,
-    images: criImages(d.images, pullServiceOf(d.images), d.config.root, d.exchange),
+    images: criImages(d.images, pullServiceOf(d.images), d.exchange),
     events: { subscribe: (signal, filters) => d.exchange.subscribe(signal, filters) },
     sandboxers: sandboxerNames(d.config),
     defaultSandboxer: d.config.sandbox.defaultSandboxer,
