@@ -90,19 +90,12 @@ export class BinaryShims {
     const { bundle } = request;
     const binary = this.resolve(request.runtime);
     const log = this.#shimLogger(bundle, request.runtime);
+    // Before `start`, not after: a daemon killed once the shim runs can then still find
+    // the binary whose `delete` cleans it up.
+    bundle.writeNow(BundleFile.ShimBinaryPath, binary);
     const logPath = bundle.file(BundleFile.Log);
-    const opened = (
-      this.#config.fifoPool ? this.#config.fifoPool.take(logPath) : makeFifo(logPath)
-    ).then(() => openShimLog(logPath, log));
-    try {
-      // Before `start`, not after: a daemon killed once the shim runs can then still find
-      // the binary whose `delete` cleans it up.
-      await Promise.all([bundle.write(BundleFile.ShimBinaryPath, binary), opened]);
-    } catch (err) {
-      (await opened.catch(() => undefined))?.close();
-      throw err;
-    }
-    const shimLog = await opened;
+    await (this.#config.fifoPool ? this.#config.fifoPool.take(logPath) : makeFifo(logPath));
+    const shimLog = await openShimLog(logPath, log);
     let started = false;
     let recorded: Promise<void> | undefined;
     try {
