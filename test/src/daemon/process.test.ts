@@ -164,7 +164,14 @@ test("metrics: RPCs by method and code, latency histogram, tasks by state", asyn
     text,
     /^grpc_server_handling_seconds_bucket\{grpc_service="containerd\.services\.tasks\.v1\.Tasks",grpc_method="Create",le="\+Inf"\} 1$/m,
   );
-  assert.match(text, /^sandboxd_tasks\{state="running"\} 1$/m);
+  // The status comes from the shim's /tasks/start event, which may land after ctr returns.
+  await waitUntil(
+    async () =>
+      /^sandboxd_tasks\{state="running"\} 1$/m.test(
+        await (await fetch(`http://${address}/v1/metrics`)).text(),
+      ),
+    { timeoutMs: 30_000, what: "sandboxd_tasks counts the started task as running" },
+  );
   assert.equal((await fetch(`http://${address}/nope`)).status, 404);
 });
 

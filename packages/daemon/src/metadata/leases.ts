@@ -1,9 +1,9 @@
 /**
  * Leases (containerd metadata/leases.go). Lease ids are not identifiers
  * (containerd does not validate them: the Go client makes ids such as
- * `1700000000-AbC_`), but must be non-empty. Resources are recorded so that
- * AddResource/ListResources round-trip; sandboxd has no content or snapshot
- * store, so nothing is garbage-collected through them.
+ * `1700000000-AbC_`), but must be non-empty. A live lease's resources are
+ * garbage-collection roots (the images' collector reads them); deleting a
+ * lease deletes its resources with it.
  */
 import { randomBytes } from "node:crypto";
 import { invalidArgument, notFound, notImplemented } from "@sandboxd/errdefs";
@@ -42,10 +42,17 @@ export class LeaseStore {
     return lease;
   }
 
-  delete(ctx: Ctx, id: string): void {
+  /** Deletes the lease (its resources with it); returns how many resources it held. */
+  delete(ctx: Ctx, id: string): number {
     const ns = namespaceRequired(ctx);
-    const result = this.#db.stmt("DELETE FROM leases WHERE namespace = ? AND id = ?").run(ns, id);
-    if (result.changes === 0) throw notFound(`lease ${JSON.stringify(id)}`);
+    return this.#db.tx(() => {
+      const held = this.#db
+        .stmt("SELECT COUNT(*) AS n FROM lease_resources WHERE namespace = ? AND lease = ?")
+        .get(ns, id) as { n: number };
+      const result = this.#db.stmt("DELETE FROM leases WHERE namespace = ? AND id = ?").run(ns, id);
+      if (result.changes === 0) throw notFound(`lease ${JSON.stringify(id)}`);
+      return Number(held.n);
+    });
   }
 
   list(ctx: Ctx, filters: readonly string[] = []): Lease[] {

@@ -90,10 +90,14 @@ export class BinaryShims {
     const { bundle } = request;
     const binary = this.resolve(request.runtime);
     const log = this.#shimLogger(bundle, request.runtime);
+    // Before `start`, not after: a daemon killed once the shim runs can then still find
+    // the binary whose `delete` cleans it up.
+    bundle.writeNow(BundleFile.ShimBinaryPath, binary);
     const logPath = bundle.file(BundleFile.Log);
     await (this.#config.fifoPool ? this.#config.fifoPool.take(logPath) : makeFifo(logPath));
     const shimLog = await openShimLog(logPath, log);
     let started = false;
+    let recorded: Promise<void> | undefined;
     try {
       const result = await run(ctx, binary, this.#args(bundle, "start"), {
         cwd: bundle.path,
@@ -112,16 +116,15 @@ export class BinaryShims {
       } catch (err) {
         throw wrap(err, "failed to start shim: start failed");
       }
-      // What a restarted daemon needs to reconnect is on disk before Create returns.
-      const [connection] = await Promise.all([
-        connectTask(info.address, info.version, {
-          namespace: bundle.namespace,
-          signal: ctx.signal,
-          timeoutMs: connectTimeoutMs,
-        }),
-        bundle.write(BundleFile.ShimBinaryPath, binary),
-        writeBootstrap(bundle, info),
-      ]);
+      // What a restarted daemon needs to reconnect: written while the task is created (the
+      // task manager awaits `recorded` before Create returns), off the path to the shim.
+      recorded = writeBootstrap(bundle, info);
+      recorded.catch(() => undefined);
+      const connection = await connectTask(info.address, info.version, {
+        namespace: bundle.namespace,
+        signal: ctx.signal,
+        timeoutMs: connectTimeoutMs,
+      });
       return new BinaryShim(
         this,
         bundle,
@@ -130,8 +133,10 @@ export class BinaryShims {
         shimLog,
         info,
         plainOutput(result.bytes.combined),
+        recorded,
       );
     } catch (err) {
+      await recorded?.catch(() => undefined);
       if (started) await this.delete(ctx, bundle, binary).catch(() => undefined);
       shimLog.close();
       throw err;
@@ -150,7 +155,16 @@ export class BinaryShims {
     const shimLog = await openShimLog(bundle.file(BundleFile.Log), log).catch(() => ({
       close: () => undefined,
     }));
-    return new BinaryShim(this, bundle, connection, binary, shimLog, info, false);
+    return new BinaryShim(
+      this,
+      bundle,
+      connection,
+      binary,
+      shimLog,
+      info,
+      false,
+      Promise.resolve(),
+    );
   }
 
   /**
@@ -222,6 +236,7 @@ class BinaryShim implements BinaryShimHandle {
   readonly bootstrap: BootstrapInfo;
   readonly plainOutput: boolean;
   readonly binary: string;
+  readonly recorded: Promise<void>;
   readonly #shims: BinaryShims;
   readonly #log: ShimLog;
 
@@ -233,8 +248,10 @@ class BinaryShim implements BinaryShimHandle {
     log: ShimLog,
     bootstrap: BootstrapInfo,
     plain: boolean,
+    recorded: Promise<void>,
   ) {
     this.#shims = shims;
+    this.recorded = recorded;
     this.bundle = bundle;
     this.connection = connection;
     this.binary = binary;

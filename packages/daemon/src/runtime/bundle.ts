@@ -6,17 +6,9 @@
  * persistent `<root>/io.containerd.runtime.v2.task/<ns>/<id>`.
  */
 import { execFile } from "node:child_process";
-import {
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rm,
-  rmdir,
-  stat,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { lstatSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { readdir, readFile, readlink, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { alreadyExists } from "@sandboxd/errdefs";
@@ -77,6 +69,22 @@ export class Bundle {
   write(name: string, data: string | Uint8Array): Promise<void> {
     return writeFileAtomic(this.file(name), data, { durable: false });
   }
+
+  /**
+   * `write`, done now on the calling thread: for the few bytes a task's create path
+   * records before its shim starts, where four trips through the thread pool (open,
+   * write, close, rename), each waking two threads, cost more than the syscalls.
+   */
+  writeNow(name: string, data: string | Uint8Array): void {
+    const temp = this.file(`.${name}.${randomBytes(4).toString("hex")}.tmp`);
+    try {
+      writeFileSync(temp, data, { mode: 0o600, flag: "wx" });
+      renameSync(temp, this.file(name));
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+  }
 }
 
 export interface BundleDirs {
@@ -98,6 +106,13 @@ function bundleFor(dirs: BundleDirs, namespace: string, id: string): Bundle {
 /**
  * Creates the bundle. On failure everything made so far is removed; a bundle
  * that already exists is AlreadyExists and left alone.
+ *
+ * The directories, the link and config.json (a few KiB) are made on the calling
+ * thread, as containerd makes them in its request goroutine: about ten metadata
+ * syscalls, no fsync, on the state dir (a tmpfs on a node). On an ext4 state dir at
+ * load 16 they took a median 0.8 ms this way, 4.3 ms as thread-pool trips (each
+ * wakes a worker, then the loop). Only a work dir left by an earlier task, of
+ * unknown size, is removed off the thread.
  */
 export async function createBundle(
   dirs: BundleDirs,
@@ -107,25 +122,22 @@ export async function createBundle(
 ): Promise<Bundle> {
   validateIdentifier(id);
   const bundle = bundleFor(dirs, namespace, id);
-  await mkdir(join(dirs.state, namespace), { recursive: true, mode: 0o711 });
+  mkdirSync(join(dirs.state, namespace), { recursive: true, mode: 0o711 });
   try {
-    await mkdir(bundle.path, { mode: 0o700 });
+    mkdirSync(bundle.path, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST")
       throw alreadyExists(`bundle ${bundle.path}`);
     throw err;
   }
   try {
-    await Promise.all([
-      mkdir(bundle.file("rootfs"), { mode: 0o711 }),
-      mkdir(join(dirs.root, namespace), { recursive: true, mode: 0o711 })
-        .then(() => rm(bundle.workPath, { recursive: true, force: true }))
-        .then(() => mkdir(bundle.workPath, { mode: 0o711 }))
-        .then(() => symlink(bundle.workPath, bundle.file("work"))),
-      spec === undefined
-        ? undefined
-        : writeFile(bundle.file(BundleFile.Config), spec, { mode: 0o666 }),
-    ]);
+    mkdirSync(bundle.file("rootfs"), { mode: 0o711 });
+    mkdirSync(join(dirs.root, namespace), { recursive: true, mode: 0o711 });
+    if (lstatSync(bundle.workPath, { throwIfNoEntry: false }) !== undefined)
+      await rm(bundle.workPath, { recursive: true, force: true });
+    mkdirSync(bundle.workPath, { mode: 0o711 });
+    symlinkSync(bundle.workPath, bundle.file("work"));
+    if (spec !== undefined) writeFileSync(bundle.file(BundleFile.Config), spec, { mode: 0o666 });
   } catch (err) {
     await deleteBundle(bundle).catch(() => undefined);
     throw err;

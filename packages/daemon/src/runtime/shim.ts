@@ -28,6 +28,11 @@ export interface Shim {
    * has nothing to clean. Never throws for a shim that is already gone.
    */
   cleanup(ctx: Ctx): Promise<ExitInfo | undefined>;
+  /**
+   * Settles once what a restarted daemon needs to reconnect (bootstrap.json) is on disk;
+   * a task's Create must not return before. Undefined: on disk before the shim was returned.
+   */
+  readonly recorded?: Promise<void>;
   /** Stops copying the shim's log (after the shim is gone). */
   release(): void;
   /**

@@ -118,30 +118,41 @@ export class TaskManager {
           });
         });
       }
-      const created = await api.create(
-        {
-          id: container.id,
-          bundle: bundle.path,
-          rootfs: options.rootfs,
-          terminal: options.terminal,
-          stdin: options.stdin,
-          stdout: options.stdout,
-          stderr: options.stderr,
-          options: shimOptions,
-        },
-        callOptions(ctx),
-      );
+      const [creating, recorded] = await Promise.allSettled([
+        api.create(
+          {
+            id: container.id,
+            bundle: bundle.path,
+            rootfs: options.rootfs,
+            terminal: options.terminal,
+            stdin: options.stdin,
+            stdout: options.stdout,
+            stderr: options.stderr,
+            options: shimOptions,
+          },
+          callOptions(ctx),
+        ),
+        shim.recorded,
+      ]);
+      if (creating.status === "rejected") throw creating.reason;
+      const created = creating.value;
       if (shim.kind !== "sandbox") {
         rollback.push("delete shim task", (c) => api.delete({ id: container.id }, callOptions(c)));
       }
-      const connected = await api.connect({ id: container.id }, callOptions(ctx));
+      if (recorded.status === "rejected") throw recorded.reason;
+      // A shim binary's Create answers with the task's pid (containerd keeps that one, and
+      // asks no Connect); a sandbox's task API is asked, as is a shim whose Create gave none.
+      const pid =
+        shim.kind === "binary" && created.pid > 0
+          ? created.pid
+          : (await api.connect({ id: container.id }, callOptions(ctx))).taskPid || created.pid;
       const task = new Task({
         namespace: ns,
         id: container.id,
         bundle,
         runtime,
         shim,
-        pid: connected.taskPid || created.pid,
+        pid,
         status: Status.CREATED,
       });
       this.#add(task);

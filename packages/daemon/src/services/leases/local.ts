@@ -1,8 +1,12 @@
 /**
  * Leases policy (containerd services/leases/local.go): an empty id gets a
  * generated one. A lease's resources (content, ingests, snapshots) are
- * garbage-collection roots while it lives; Delete runs a collection, awaited
- * with `sync`.
+ * garbage-collection roots while it lives. Delete runs a collection (awaited
+ * with `sync`) when it may have freed something: the lease held resources, or
+ * a resource was taken off a lease since the last collection. An empty lease
+ * (ctr's per-command lease, which `ctr run --rootfs` fills with nothing) frees
+ * nothing, so it costs no collection, as containerd's scheduler does not
+ * collect after every delete either (metadata/gc thresholds).
  */
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Ctx } from "@sandboxd/core";
@@ -24,6 +28,8 @@ import { empty, type Empty, type Reply } from "../reply.js";
 export class LeasesLocal {
   readonly #store: LeaseStore;
   readonly #collect: ((ctx: Ctx) => Promise<unknown>) | undefined;
+  /** A resource left a lease (DeleteResource) and no collection has run since. */
+  #dirty = false;
 
   /** `collect` runs garbage collection after a delete (awaited when the request asks `sync`). */
   constructor(store: LeaseStore, collect?: (ctx: Ctx) => Promise<unknown>) {
@@ -36,7 +42,9 @@ export class LeasesLocal {
   }
 
   async delete(ctx: Ctx, req: DeleteRequest): Promise<Empty> {
-    this.#store.delete(ctx, req.id);
+    const held = this.#store.delete(ctx, req.id);
+    if (held === 0 && !this.#dirty && !req.sync) return empty;
+    this.#dirty = false;
     const gc = this.#collect?.(ctx);
     if (req.sync) await gc;
     else gc?.catch((err: unknown) => ctx.log.warn({ error: String(err) }, "gc after lease delete"));
@@ -60,6 +68,7 @@ export class LeasesLocal {
       id: req.resource?.id ?? "",
       type: req.resource?.type ?? "",
     });
+    this.#dirty = true;
     return empty;
   }
 
