@@ -1,37 +1,30 @@
 // The entry of sbx's V8 startup snapshot (scripts/bundle.mjs bundles it into
 // dist/sbx.snapshot.cjs and runs `node --build-snapshot` on it; bin/sbx starts
 // Node from the blob when it is current). Node deserializes the heap below
-// instead of compiling and evaluating the modules (docs/benchmarks-startup.md).
+// instead of reading, compiling and evaluating the modules: their top levels,
+// protobuf-es's descriptors above all, are done. Their functions are not: the
+// blob is built without compiled code (scripts/snapshot.mjs says why), so code
+// run here to train the blob would gain nothing (measured: 2%, not kept).
+// Figures in docs/benchmarks-startup.md.
 //
 // What is evaluated here is frozen into the blob: only module top levels that
 // read nothing from the environment, the clock or the file system belong here.
 // process.env, process.argv and the standard streams are the run's own again
 // when the main function below starts.
-import { Writable } from "node:stream";
 import { pathToFileURL } from "node:url";
 import { startupSnapshot } from "node:v8";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { main } from "../main.js";
 // Every command that talks to sandboxd loads these; booting protobuf-es's
 // descriptors (descriptor.proto and the services the SDK uses) is most of what
 // the snapshot saves.
 import { Client } from "@sandboxd/client";
 import { Channel } from "@sandboxd/grpc/client";
-import { Version, VersionResponseSchema } from "@sandboxd/api/services/version/v1/version_pb";
+import { Version } from "@sandboxd/api/services/version/v1/version_pb";
 
 // Used, so that the bundler keeps them: their packages say they have no side effects.
 if ([Client, Channel, Version].includes(undefined as never)) {
   throw new Error("sbx snapshot: a preloaded module exports nothing");
 }
-
-// Training: functions that ran are in the blob compiled (Node keeps their
-// bytecode), so a run does not parse and compile them again: flag parsing, the
-// command table, help, protobuf-es's binary codec. Nothing here reads the
-// environment (env is empty, output goes nowhere). Measured: -8% instructions.
-const nowhere = new Writable({ write: (_chunk, _encoding, done) => done() });
-void main(["version", "--help"], { stdout: nowhere, stderr: nowhere, env: {} });
-const reply = create(VersionResponseSchema, { version: "0", revision: "0" });
-fromBinary(VersionResponseSchema, toBinary(VersionResponseSchema, reply));
 
 /** What `import.meta.url` reads in the snapshot bundle (it is a script, not a module). */
 interface MetaUrl {
