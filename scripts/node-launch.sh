@@ -34,3 +34,18 @@ sbx_pick() {
     sbx_entry=$1/dist/bin/$2.js
   fi
 }
+
+# sbx_snapshot PKG_DIR NAME: after sbx_pick, sets sbx_blob to the V8 startup
+# snapshot (PKG_DIR/dist/NAME.blob, made by scripts/snapshot.mjs) when Node can
+# start from it: the bundle is what runs, the blob is newer than the bundle and
+# than the project's Node (a blob loads only in the Node that made it; Node
+# aborts on a foreign one), and neither SANDBOXD_NODE nor SANDBOXD_NO_SNAPSHOT
+# is set. Else empty, and the bundle runs as usual.
+sbx_snapshot() {
+  sbx_blob=$1/dist/$2.blob
+  if [ -n "${SANDBOXD_NODE:-}" ] || [ -n "${SANDBOXD_NO_SNAPSHOT:-}" ] ||
+    [ "$sbx_entry" != "$1/dist/$2.mjs" ] || ! [ "$sbx_blob" -nt "$1/dist/$2.bundle.mjs" ] ||
+    ! [ "$sbx_blob" -nt "$sbx_node" ]; then
+    sbx_blob=
+  fi
+}

@@ -110,7 +110,7 @@ export function profileSections(p: ProfileResult): Section[] {
       `Whole \`sbx run --rm\`: median ${fmt(p.sbx.totalMs.median)} ms (p99 ${fmt(p.sbx.totalMs.p99)} ms); its RPCs: ${p.sbx.rpcs}.`,
       `CPU per run (mean): ${cpuText(p.cpuMsPerRun.sbx)}.`,
       `Node start-up measured apart, ${p.rounds} times: \`node -e 0\` takes ${fmt(p.nodeStartup.bareMs.median)} ms (spawn to exit); ` +
-        `\`sbx --version\` through its launcher (Node, the launcher, sbx's start-up from its bundle when current; no RPC) ${fmt(p.nodeStartup.importMs.median)} ms, loading ${p.nodeStartup.modules} modules (files and node: builtins).`,
+        `\`sbx --version\` through its launcher (Node, the launcher, sbx's start-up from its snapshot, else its bundle, when current; no RPC) ${fmt(p.nodeStartup.importMs.median)} ms, loading ${p.nodeStartup.modules} modules (files and node: builtins; none from the snapshot).`,
     ],
   };
   const timeline: Section = {

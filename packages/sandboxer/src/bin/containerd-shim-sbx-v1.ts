@@ -1,7 +1,10 @@
 import module from "node:module";
+import { fileURLToPath } from "node:url";
 
 // Cache compiled code between runs: start-up latency is part of the product.
-module.enableCompileCache?.();
+// In the install, not os.tmpdir(), where any user could plant code for root
+// (NODE_COMPILE_CACHE still wins; unwritable only means no cache).
+module.enableCompileCache?.(fileURLToPath(new URL("../.compile-cache", import.meta.url)));
 
 // On the hot path of every container under stock containerd: only what the
 // action needs is imported, and nothing stays running after it.
