@@ -1,16 +1,14 @@
 /** FIFOs for task and exec stdio (the daemon hands their paths to the task). */
-import { execFile } from "node:child_process";
 import { constants, openSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { Socket } from "node:net";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
+import { mkfifo } from "@sandboxd/core";
 
 /**
- * The FIFOs `names` in `dir` (made there if missing), by name. One mkfifo for
- * all of them: each process spawned blocks the daemon's event loop while it forks.
+ * The FIFOs `names` in `dir` (made there if missing), by name; mode 0600. With
+ * mkfifo(3), not a mkfifo(1) per FIFO: each process spawned blocks the daemon's
+ * event loop while it forks.
  */
 export async function makeFifos(
   dir: string,
@@ -18,18 +16,13 @@ export async function makeFifos(
 ): Promise<Record<string, string>> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const out: Record<string, string> = {};
-  for (const n of names) out[n] = join(dir, n);
-  const paths = Object.values(out);
-  if (paths.length === 0) return out;
-  await run("mkfifo", ["-m", "600", ...paths]).catch(
-    (err: NodeJS.ErrnoException & { stderr?: string }) => {
-      // mkfifo goes on after a failure and names every file it could not make.
-      const failed = String(err.stderr ?? "")
-        .split("\n")
-        .filter((l) => l.trim() !== "" && !l.includes("File exists"));
-      if (failed.length || err.stderr === undefined) throw err;
-    },
-  );
+  for (const n of names) {
+    const p = join(dir, n);
+    await mkfifo(p, 0o600).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "EEXIST") throw err;
+    });
+    out[n] = p;
+  }
   return out;
 }
 

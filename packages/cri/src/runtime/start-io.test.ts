@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { makeFifos } from "./io.js";
 import { ImageUserFiles, type UserFiles } from "./rootfs-user.js";
 
-test("makeFifos makes every FIFO at once, and again over FIFOs already there", async () => {
+test("makeFifos makes every FIFO, and again over FIFOs already there", async () => {
   const dir = await mkdtemp(join(tmpdir(), "cri-fifos-"));
   try {
     const io = join(dir, "io");
@@ -30,7 +30,7 @@ test("makeFifos makes every FIFO at once, and again over FIFOs already there", a
 test("makeFifos fails naming what it could not make", async () => {
   const dir = await mkdtemp(join(tmpdir(), "cri-fifos-"));
   try {
-    // mkfifo goes on past a name it cannot make: the others are made, the call still fails.
+    // The FIFOs before the one it cannot make are made; the call fails naming that one.
     await assert.rejects(makeFifos(join(dir, "io"), ["stdout", "missing/stderr"]), /missing/);
     assert.ok((await stat(join(dir, "io", "stdout"))).isFIFO());
     await writeFile(join(dir, "plain"), "");

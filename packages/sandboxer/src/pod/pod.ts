@@ -10,11 +10,11 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Ctx } from "@sandboxd/core";
-import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
+import { failedPrecondition, messageOf, unknown as unknownError } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
-import { run, runChecked, withRollback } from "@sandboxd/core";
+import { MountFlag, mountFs, run, withRollback } from "@sandboxd/core";
 import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits, Cgroups } from "./cgroups.js";
@@ -242,7 +242,7 @@ export class Pod {
         this.rec.shm = shm;
         await this.save();
         undo.push("unmount /dev/shm", (c) => unmountShm(c, shm));
-        await mountShm(ctx, shm);
+        await mountShm(shm);
       };
       // All settle before a failure rolls back, so the rollback sees all they made.
       const made = await Promise.allSettled([
@@ -359,16 +359,13 @@ async function missingAncestors(cgroups: Cgroups, rel: string): Promise<string[]
   return out;
 }
 
-async function mountShm(ctx: Ctx, dir: string): Promise<void> {
+/** A tmpfs with mount(2), as `mount -t tmpfs -o mode=1777,size=65536k,nosuid,nodev,noexec shm DIR`. */
+async function mountShm(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await runChecked(ctx, "mount", [
-    "-t",
-    "tmpfs",
-    "-o",
-    "mode=1777,size=65536k,nosuid,nodev,noexec",
-    "shm",
-    dir,
-  ]);
+  const flags = MountFlag.nosuid | MountFlag.nodev | MountFlag.noexec;
+  await mountFs("shm", dir, "tmpfs", flags, "mode=1777,size=65536k").catch((err: unknown) => {
+    throw unknownError(`mount /dev/shm of the pod on ${dir}: ${messageOf(err)}`, { cause: err });
+  });
 }
 
 async function unmountShm(ctx: Ctx, dir: string): Promise<void> {
