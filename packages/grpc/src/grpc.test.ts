@@ -85,10 +85,13 @@ const Echo = createFileRegistry(file, () => undefined).getService(
   "test.echo.v1.Echo",
 ) as DescService as GenService<never>;
 
-async function withServer(fn: (channel: Channel) => Promise<void>): Promise<void> {
+async function withServer(
+  fn: (channel: Channel) => Promise<void>,
+  options?: ConstructorParameters<typeof GrpcServer>[0],
+): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "grpc-test-"));
   const socket = join(dir, "s.sock");
-  const server = new GrpcServer();
+  const server = new GrpcServer(options);
   const impl = {
     say: (
       req: Msg,
@@ -167,6 +170,40 @@ test("unary calls carry headers and return typed messages", async () => {
     )) as Msg;
     assert.equal(other.text, "x|ns=other");
   });
+});
+
+test("unary replies wait for beforeReply; its failure becomes the reply", async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let reached: () => void = () => undefined;
+  const hookReached = new Promise<void>((r) => (reached = r));
+  let failing = false;
+  await withServer(
+    async (channel) => {
+      const echo = channel.client(Echo) as unknown as Loose;
+      let answered = false;
+      const call = echo.say!({ text: "hi", count: 1 }).then((r) => {
+        answered = true;
+        return r as Msg;
+      });
+      // The handler has answered once the hook runs; the reply is held until it resolves.
+      await hookReached;
+      assert.equal(answered, false);
+      release();
+      assert.equal((await call).count, 2);
+      // Errors wait too, and keep their own status.
+      await assert.rejects(echo.say!({ text: "missing" }), (err: unknown) => isNotFound(err));
+      failing = true;
+      await assert.rejects(echo.say!({ text: "hi" }), /disk gone/);
+    },
+    {
+      beforeReply: async () => {
+        reached();
+        await gate;
+        if (failing) throw new Error("disk gone");
+      },
+    },
+  );
 });
 
 test("errors cross the wire as typed errdefs errors", async () => {

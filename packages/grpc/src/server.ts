@@ -19,6 +19,11 @@ import { maxMessageBytes } from "./limits.js";
 
 export interface GrpcServerOptions {
   errorToStatus?: (err: unknown) => StatusLike;
+  /**
+   * Awaited before each unary reply, success or error (e.g. a storage's group commit, so
+   * that a reply means the call's writes are durable); a rejection becomes the reply.
+   */
+  beforeReply?: () => Promise<void>;
   /** Called once per call with its outcome (code) and duration, for metrics and logs. */
   onCallDone?: (info: { path: string; code: number; durationMs: number; error?: unknown }) => void;
 }
@@ -29,6 +34,7 @@ export class GrpcServer {
   readonly #server: grpc.Server;
   readonly #errorToStatus: (err: unknown) => StatusLike;
   readonly #onCallDone: GrpcServerOptions["onCallDone"];
+  readonly #beforeReply: () => Promise<void>;
 
   constructor(options: GrpcServerOptions = {}) {
     this.#server = new grpc.Server({
@@ -37,6 +43,7 @@ export class GrpcServer {
     });
     this.#errorToStatus = options.errorToStatus ?? toStatus;
     this.#onCallDone = options.onCallDone;
+    this.#beforeReply = options.beforeReply ?? (() => Promise.resolve());
   }
 
   /** Registers an implementation; RPCs it leaves out answer UNIMPLEMENTED. */
@@ -110,7 +117,18 @@ export class GrpcServer {
       Promise.resolve()
         .then(() => handler(call.request, serverCall))
         .then(
-          (result) => finish(undefined, toMessage(method.output, result)),
+          async (result) => {
+            const response = toMessage(method.output, result);
+            await this.#beforeReply();
+            return response;
+          },
+          async (err: unknown) => {
+            await this.#beforeReply().catch(() => undefined);
+            throw err;
+          },
+        )
+        .then(
+          (response) => finish(undefined, response),
           (err: unknown) => finish(err),
         );
     };

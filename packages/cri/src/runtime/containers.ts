@@ -5,9 +5,8 @@
  * exit is recorded on the container (times, code, reason) and the task is
  * deleted, so an exited container keeps its status.
  */
-import { constants, openSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
-import net from "node:net";
+import type { Socket } from "node:net";
 import { isAbsolute, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -42,7 +41,7 @@ import type { Backend } from "../backend.js";
 import { handlerOf, type CriConfig } from "../config.js";
 import { ContainerOutput } from "../logs/cri-log.js";
 import { Images } from "../images.js";
-import { makeFifos } from "./io.js";
+import { makeFifos, openStdin } from "./io.js";
 import { usageOf } from "./stats.js";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Pod } from "./pods.js";
@@ -57,7 +56,13 @@ import {
 } from "./records.js";
 import { specIdentity, withGroupsPolicy } from "./identity.js";
 import { targetPid } from "./pid-target.js";
-import { containerUser, overlayRootfs, userFilesOfDir, userFilesOfMounts } from "./rootfs-user.js";
+import {
+  ImageUserFiles,
+  containerUser,
+  overlayRootfs,
+  userFilesOfDir,
+  userFilesOfMounts,
+} from "./rootfs-user.js";
 import { containerSpec } from "./spec.js";
 import { containerStatus } from "./status.js";
 import { anyOf, ignoreNotFound, jsonAny, newId } from "./util.js";
@@ -67,7 +72,7 @@ export const specTypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Sp
 export interface Live {
   output: ContainerOutput;
   /** The container's stdin (config.stdin): held open here, as containerd's CRI does; attach writes to it. */
-  stdin: net.Socket | undefined;
+  stdin: Socket | undefined;
   exited: Promise<void>;
   oom: boolean;
 }
@@ -87,6 +92,7 @@ export class Containers {
 
   readonly #root: Ctx;
   readonly #images: Images;
+  readonly #userFiles = new ImageUserFiles();
 
   /** `root`: the CRI's long-lived context (namespace k8s.io), for background waits. */
   constructor(b: Backend, config: CriConfig, root: Ctx) {
@@ -125,7 +131,9 @@ export class Containers {
       if (entry) prepared = id;
       const user = await containerUser(config, entry?.config.User, () =>
         entry
-          ? userFilesOfMounts(ctx, mounts, join(this.#config.stateDir, "tmpmounts"))
+          ? this.#userFiles.get(`${this.#b.images.snapshotter}\0${entry.chainId}`, () =>
+              userFilesOfMounts(ctx, mounts, join(this.#config.stateDir, "tmpmounts")),
+            )
           : userFilesOfDir(image),
       );
       const spec = await containerSpec(ctx, {
@@ -254,7 +262,7 @@ export class Containers {
   }
 
   /** Waits for the exit in the background, records it, deletes the task. */
-  #watch(c: CriContainer, output: ContainerOutput, stdin: net.Socket | undefined): void {
+  #watch(c: CriContainer, output: ContainerOutput, stdin: Socket | undefined): void {
     const ctx = this.#root;
     const live: Live = { output, stdin, oom: false, exited: Promise.resolve() };
     live.exited = (async () => {
@@ -382,17 +390,6 @@ export class Containers {
   status(c: CriContainer): ContainerStatus {
     return containerStatus(c);
   }
-}
-
-/** The container's stdin FIFO, held open read-write so it never reports EOF. */
-function openStdin(path: string): net.Socket {
-  const s = new net.Socket({
-    fd: openSync(path, constants.O_RDWR | constants.O_NONBLOCK),
-    readable: false,
-    writable: true,
-  });
-  s.on("error", () => undefined);
-  return s;
 }
 
 function nameOf(c: CriContainer): string {

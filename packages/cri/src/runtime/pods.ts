@@ -56,6 +56,19 @@ export function podName(c: PodSandboxConfig): string {
   return [m?.name, m?.namespace, m?.uid, m?.attempt ?? 0].join("_");
 }
 
+/** The CRI pod a sandbox record is, if it is one. */
+function podOf(s: Sandbox): Pod | undefined {
+  const config = fromAny(PodSandboxConfigSchema, s.extensions[podConfigExtension]);
+  if (!config || s.labels[podLabel] === undefined) return undefined;
+  return {
+    id: s.sandboxId,
+    config,
+    handler: s.labels[handlerLabel] ?? "",
+    createdAtMs: msOfTs(s.createdAt),
+    record: s,
+  };
+}
+
 export class Pods {
   readonly #b: Backend;
   readonly #config: CriConfig;
@@ -131,6 +144,17 @@ export class Pods {
   }
 
   async get(ctx: Ctx, id: string): Promise<Pod> {
+    // A full id (what kubelet sends) is one record; only a prefix needs them all.
+    // Any failure (not found, not a valid id) leaves it to the listing below, as before.
+    const stored = id
+      ? await Promise.resolve()
+          .then(() =>
+            this.#b.sandboxStore.get(ctx, create(StoreGetRequestSchema, { sandboxId: id })),
+          )
+          .catch(() => undefined)
+      : undefined;
+    const one = stored?.sandbox ? podOf(create(SandboxSchema, stored.sandbox)) : undefined;
+    if (one) return one;
     const all = await this.list(ctx);
     const exact = all.find((p) => p.id === id);
     if (exact) return exact;
@@ -143,16 +167,8 @@ export class Pods {
     const r = await this.#b.sandboxStore.list(ctx, create(StoreListRequestSchema, {}));
     const pods: Pod[] = [];
     for (const init of r.list ?? []) {
-      const s = create(SandboxSchema, init);
-      const config = fromAny(PodSandboxConfigSchema, s.extensions[podConfigExtension]);
-      if (!config || s.labels[podLabel] === undefined) continue;
-      pods.push({
-        id: s.sandboxId,
-        config,
-        handler: s.labels[handlerLabel] ?? "",
-        createdAtMs: msOfTs(s.createdAt),
-        record: s,
-      });
+      const pod = podOf(create(SandboxSchema, init));
+      if (pod) pods.push(pod);
     }
     return pods;
   }

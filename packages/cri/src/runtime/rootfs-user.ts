@@ -2,7 +2,8 @@
  * The user of a CRI container resolved against its own root filesystem, as
  * containerd's oci.WithUser does: the snapshot is mounted read-only on a
  * temporary directory, /etc/passwd and /etc/group are read inside it
- * (symlinks followed within the root), and the mount is always undone.
+ * (symlinks followed within the root), and the mount is always undone. What
+ * was read is kept per image chain (ImageUserFiles).
  */
 import { lstat, mkdir, readFile, readlink, rmdir } from "node:fs/promises";
 import { join, posix } from "node:path";
@@ -126,6 +127,44 @@ export async function userFilesOfMounts(
     await rmdir(target).catch((err: unknown) =>
       ctx.log.warn({ error: err, target }, "removing a read-only rootfs view"),
     );
+  }
+}
+
+/**
+ * /etc/passwd and /etc/group of images' root filesystems, by snapshotter and
+ * chain ID. A committed chain never changes (its ID hashes its layers), and a
+ * container's fresh snapshot shows exactly its image's chain, so the files read
+ * through the first container's read-only mount answer every later container of
+ * that image without mounting again (kubelet starts many containers of few images).
+ * Concurrent reads of one chain share one mount; failures are not kept; the
+ * least recently used entries go beyond `limit`.
+ */
+export class ImageUserFiles {
+  readonly #limit: number;
+  readonly #entries = new Map<string, Promise<UserFiles>>();
+
+  constructor(limit = 64) {
+    this.#limit = limit;
+  }
+
+  get(key: string, read: () => Promise<UserFiles>): Promise<UserFiles> {
+    const hit = this.#entries.get(key);
+    if (hit) {
+      // Map order is insertion order: re-inserting marks the entry most recently used.
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit;
+    }
+    const reading = read();
+    this.#entries.set(key, reading);
+    reading.catch(() => {
+      if (this.#entries.get(key) === reading) this.#entries.delete(key);
+    });
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.#limit) break;
+      this.#entries.delete(oldest);
+    }
+    return reading;
   }
 }
 

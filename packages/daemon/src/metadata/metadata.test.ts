@@ -80,6 +80,23 @@ test("schema: migrations run once and set user_version; a newer schema is refuse
   });
 });
 
+test("durable(): commits are not synced by SQLite; one WAL sync covers every caller before it", async () => {
+  await withDb(async (m) => {
+    const row = m.db.stmt("PRAGMA synchronous").get() as { synchronous: number };
+    assert.equal(row.synchronous, 1, "NORMAL: the commit itself does not fsync");
+    await m.db.durable();
+    const ctx = ctxIn("default");
+    m.namespaces.create("default", {});
+    for (let i = 0; i < 5; i++) m.containers.create(ctx, container(`c${i}`));
+    // Callers while a sync runs wait for it (or the next one): all resolve.
+    await Promise.all([m.db.durable(), m.db.durable(), m.db.durable()]);
+    // Nothing written since: nothing to wait for.
+    await m.db.durable();
+    m.db.close();
+    await m.db.durable();
+  });
+});
+
 test("the database is locked while open: a second opener fails fast", async () => {
   await withDb((_m, path) => {
     assert.throws(

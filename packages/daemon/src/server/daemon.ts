@@ -198,7 +198,12 @@ export class Daemon {
     if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
 
     const metrics = taskMetrics(tasks);
-    const grpc = new GrpcServer({ errorToStatus: toStatus, onCallDone: callLog(log, metrics) });
+    const grpc = new GrpcServer({
+      errorToStatus: toStatus,
+      onCallDone: callLog(log, metrics),
+      // A reply means the call's metadata writes are on disk (the database's group commit).
+      beforeReply: () => metadata.db.durable(),
+    });
     // Stop accepting, end subscriptions (or they hold the drain), give calls in flight the grace.
     closers.push("drain gRPC calls", async () => {
       exchange.close();

@@ -115,8 +115,9 @@ export class Container {
     );
   }
 
-  async save(): Promise<void> {
-    await writeJsonAtomic(join(this.dir, "container.json"), this.rec);
+  /** Not fsynced: runtime state (see writeFileAtomic). */
+  async save(durable = false): Promise<void> {
+    await writeJsonAtomic(join(this.dir, "container.json"), this.rec, durable);
   }
 
   /** Creates the container (runc create under conmon) in `pod`; nothing is left on failure. */
@@ -154,8 +155,8 @@ export class Container {
     const c = new Container(env, pod, rec);
     await withRollback(ctx, async (undo) => {
       undo.push("remove container state", () => rm(c.dir, { recursive: true, force: true }));
-      await ensureDir(c.dir);
-      await ensureDir(env.layout.runcRoot(p.namespace));
+      await ensureDir(c.dir, 0o711, false);
+      await ensureDir(env.layout.runcRoot(p.namespace), 0o711, false);
       // Written first, so that a crash in the middle leaves a record recovery can undo.
       await c.save();
       const rootfs = join(p.bundle, "rootfs");
@@ -165,8 +166,9 @@ export class Container {
       }
       const configPath = join(p.bundle, "config.json");
       const original = await readFile(configPath);
-      undo.push("restore config.json", () => writeFileAtomic(configPath, original, 0o644));
-      await writeFileAtomic(configPath, JSON.stringify(placed), 0o644);
+      // The bundle is sandboxd's, which does not fsync it either.
+      undo.push("restore config.json", () => writeFileAtomic(configPath, original, 0o644, false));
+      await writeFileAtomic(configPath, JSON.stringify(placed), 0o644, false);
       undo.push("resize sandbox", () => resize(undefined));
       await resize(rec.resources ?? {});
 

@@ -1,12 +1,13 @@
 /**
- * The rootfs mounts of a task (CreateTaskRequest.rootfs) on <bundle>/rootfs,
- * with util-linux mount(8); an empty list means config.json's root.path is used
+ * The rootfs mounts of a task (CreateTaskRequest.rootfs) on <bundle>/rootfs:
+ * a new filesystem (an overlay snapshot) with mount(2), what needs more (bind,
+ * propagation, ...) with util-linux mount(8); an empty list means config.json's root.path is used
  * as is (`ctr run --rootfs DIR`).
  */
 import { mkdir } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
-import { invalidArgument, unknown as unknownError } from "@sandboxd/errdefs";
-import { exitText, run } from "@sandboxd/core";
+import { invalidArgument, messageOf, unknown as unknownError } from "@sandboxd/errdefs";
+import { exitText, mountFs, mountOptions, run } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
 
 export interface MountSpec {
@@ -46,6 +47,16 @@ export async function mountRootfs(
   let done = 0;
   try {
     for (const m of mounts) {
+      const direct = directMount(m);
+      if (direct) {
+        await mountFs(m.source, target, m.type, direct.flags, direct.data).catch((err: unknown) => {
+          throw unknownError(`mount rootfs ${m.type} ${m.source} on ${target}: ${messageOf(err)}`, {
+            cause: err,
+          });
+        });
+        done++;
+        continue;
+      }
       const r = await run(ctx, "mount", mountArgs(m, target), { timeoutMs: helperTimeoutMs });
       if (r.code !== 0) {
         throw unknownError(
@@ -58,6 +69,13 @@ export async function mountRootfs(
     if (done > 0) await unmountAll(ctx, target).catch(() => undefined);
     throw err;
   }
+}
+
+/** Flags and data for mount(2) when `m` is a new filesystem of a named type (no process needed). */
+function directMount(m: MountSpec): { flags: number; data: string } | undefined {
+  if (m.source === "" || m.type === "" || m.type === "none" || m.type === "bind") return undefined;
+  if (m.type === "rbind") return undefined;
+  return mountOptions(m.options);
 }
 
 /** Unmounts `target` until nothing is mounted there (stacked mounts included). */

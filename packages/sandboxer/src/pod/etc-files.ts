@@ -55,7 +55,7 @@ export interface EtcOptions {
 }
 
 export async function writeEtcFiles(dir: string, options: EtcOptions): Promise<EtcFiles> {
-  await ensureDir(dir);
+  await ensureDir(dir, 0o711, false);
   const files: EtcFiles = {
     hosts: join(dir, "hosts"),
     hostname: join(dir, "hostname"),
@@ -70,9 +70,12 @@ export async function writeEtcFiles(dir: string, options: EtcOptions): Promise<E
   const hosts = options.hostNetwork
     ? await readFile("/etc/hosts", "utf8").catch(() => hostsContent(options.hostname, undefined))
     : hostsContent(options.hostname, options.ip);
-  await writeFileAtomic(files.hosts, hosts, 0o644);
-  await writeFileAtomic(files.hostname, `${options.hostname}\n`, 0o644);
-  await writeFileAtomic(files.resolvConf, resolv, 0o644);
+  // Not fsynced: the pod they serve lives no longer than a machine crash (see writeFileAtomic).
+  await Promise.all([
+    writeFileAtomic(files.hosts, hosts, 0o644, false),
+    writeFileAtomic(files.hostname, `${options.hostname}\n`, 0o644, false),
+    writeFileAtomic(files.resolvConf, resolv, 0o644, false),
+  ]);
   return files;
 }
 

@@ -36,8 +36,22 @@ export interface PidHolder {
   nsInode: string;
 }
 
-/** Makes `dir` a private bind mount of itself, once. */
+/** Pin roots this process found private (Pod.start checks again when pinning fails). */
+const privatePinRoots = new Set<string>();
+
+/** Forgets that `dir` was found private: the next ensurePinRoot reads mountinfo again. */
+export function forgetPinRoot(dir: string): void {
+  privatePinRoots.delete(dir);
+}
+
+/** Makes `dir` a private bind mount of itself, once (one mountinfo read per process). */
 export async function ensurePinRoot(ctx: Ctx, dir: string): Promise<void> {
+  if (privatePinRoots.has(dir)) return;
+  await ensurePrivate(ctx, dir);
+  privatePinRoots.add(dir);
+}
+
+async function ensurePrivate(ctx: Ctx, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const entry = mountEntry(await readFile("/proc/self/mountinfo", "utf8"), dir);
   if (entry && !entry.shared) return;

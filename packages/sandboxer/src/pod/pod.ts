@@ -1,8 +1,8 @@
 /**
  * One pod sandbox: its record on disk and the host resources behind it. start()
- * builds them in order (pinned namespaces, shared pid holder, then the cgroup
- * and the CNI network at once, /etc files) and rolls back what it made if a
- * step fails; release()
+ * builds them (the pinned namespaces then the CNI network in them, the shared
+ * pid holder, the cgroup and /dev/shm at once; then the /etc files) and rolls
+ * back what it made if a step fails; release()
  * undoes them in reverse and is safe to repeat. Containers are tracked by the
  * Sandboxer, which stops them before the pod is released.
  */
@@ -10,11 +10,11 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Ctx } from "@sandboxd/core";
-import { failedPrecondition, unknown as unknownError } from "@sandboxd/errdefs";
+import { failedPrecondition, messageOf, unknown as unknownError } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
-import { run, runChecked, withRollback } from "@sandboxd/core";
+import { MountFlag, mountFs, run, withRollback } from "@sandboxd/core";
 import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits, Cgroups } from "./cgroups.js";
@@ -22,6 +22,7 @@ import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
 import { writeEtcFiles } from "./etc-files.js";
 import {
   ensurePinRoot,
+  forgetPinRoot,
   pidHolderAlive,
   pinNamespaces,
   startPidHolder,
@@ -41,6 +42,7 @@ export class Pod {
   #resolveExited!: () => void;
   #lastSave: Promise<void> | undefined;
   #queuedSave: Promise<void> | undefined;
+  #queuedDurable = true;
 
   constructor(env: Env, rec: SandboxRecord) {
     this.env = env;
@@ -70,18 +72,26 @@ export class Pod {
   /**
    * Writes the record. Saves run one at a time, each writing the record as it
    * is when its write begins; a save asked for while another waits shares it
-   * (concurrent steps of start() never write an older record over a newer one).
+   * (concurrent steps of start() never write an older record over a newer one),
+   * durable if any of its askers wanted it so. Durable only where the record
+   * guards what outlives a machine crash (see writeFileAtomic).
    */
-  save(): Promise<void> {
-    if (this.#queuedSave) return this.#queuedSave;
+  save(durable = false): Promise<void> {
+    if (this.#queuedSave) {
+      this.#queuedDurable ||= durable;
+      return this.#queuedSave;
+    }
+    this.#queuedDurable = durable;
     const queued = (this.#lastSave ?? Promise.resolve())
       .catch(() => undefined)
       .then(async () => {
         this.#queuedSave = undefined;
-        await ensureDir(this.dir);
+        const durable = this.#queuedDurable;
+        await ensureDir(this.dir, 0o711, durable);
         await writeJsonAtomic(
           this.env.layout.sandboxFile(this.rec.namespace, this.rec.id),
           this.rec,
+          durable,
         );
       });
     this.#queuedSave = queued;
@@ -147,19 +157,33 @@ export class Pod {
     const { config, layout, cgroups } = this.env;
     const { namespace, id } = this.rec;
     await withRollback(ctx, async (undo) => {
-      await ensurePinRoot(ctx, layout.pinRoot);
-      const pinDir = layout.pinDir(namespace, id);
-      undo.push("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
-      this.rec.pins = await pinNamespaces(ctx, pinDir, {
-        net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
-        ipc: !this.rec.hostIpc,
-        // A host-network pod shares the host's UTS namespace too (as CRI's pause does).
-        uts: !this.rec.hostNetwork,
-        hostname: this.rec.hostname,
-      });
-      await this.save();
-
-      if (this.rec.sharePid) {
+      // The namespaces then the network in them; the pid namespace's holder, the cgroup and
+      // /dev/shm need none of those: all four made at once (each records what it made).
+      const makeNamespaces = async (): Promise<void> => {
+        await ensurePinRoot(ctx, layout.pinRoot);
+        const pinDir = layout.pinDir(namespace, id);
+        undo.push("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
+        const pin = () =>
+          pinNamespaces(ctx, pinDir, {
+            net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
+            ipc: !this.rec.hostIpc,
+            // A host-network pod shares the host's UTS namespace too (as CRI's pause does).
+            uts: !this.rec.hostNetwork,
+            hostname: this.rec.hostname,
+          });
+        this.rec.pins = await pin().catch(async (err: unknown) => {
+          // The pin root was found private earlier; if someone unmounted it since, make it
+          // again (what a check on every start did) and pin once more.
+          forgetPinRoot(layout.pinRoot);
+          await ensurePinRoot(ctx, layout.pinRoot);
+          ctx.log.debug({ error: err }, "pinning namespaces again after checking the pin root");
+          return pin();
+        });
+        await this.save();
+        await makeNetwork();
+      };
+      const makePidHolder = async (): Promise<void> => {
+        if (!this.rec.sharePid) return;
         const holder = await startPidHolder(ctx, {
           stateDir: this.env.layout.root,
           pod: `${namespace}/${id}`,
@@ -167,9 +191,7 @@ export class Pod {
         undo.push("stop pid namespace holder", () => stopPidHolder(holder));
         this.rec.pidHolder = holder;
         await this.save();
-      }
-
-      // The cgroup and the network do not depend on each other: made at once.
+      };
       const cgroup = this.cgroupPath();
       const makeCgroup = async (): Promise<void> => {
         if (this.rec.cgroupParent) {
@@ -193,7 +215,7 @@ export class Pod {
         // Recorded before ADD: an ADD cut short (cancelled, or kill -9) may already hold an
         // IPAM lease and a veth, which only a DEL with this container id gives back.
         this.rec.network = { containerId, netns, result: {} };
-        await this.save();
+        await this.save(true);
         undo.push("CNI DEL", (c) =>
           teardownPodNetwork(
             c,
@@ -213,18 +235,23 @@ export class Pod {
         );
         await this.save();
       };
-      // Both settle before a failure rolls back, so the rollback sees all they made.
-      const made = await Promise.allSettled([makeCgroup(), makeNetwork()]);
-      for (const r of made) if (r.status === "rejected") throw r.reason;
-
-      if (!this.rec.implicit && !this.rec.hostIpc) {
+      const makeShm = async (): Promise<void> => {
+        if (this.rec.implicit || this.rec.hostIpc) return;
         // One /dev/shm per pod, shared by its containers (what CRI gives a pause pod).
         const shm = join(this.dir, "shm");
         this.rec.shm = shm;
         await this.save();
         undo.push("unmount /dev/shm", (c) => unmountShm(c, shm));
-        await mountShm(ctx, shm);
-      }
+        await mountShm(shm);
+      };
+      // All settle before a failure rolls back, so the rollback sees all they made.
+      const made = await Promise.allSettled([
+        makeNamespaces(),
+        makePidHolder(),
+        makeCgroup(),
+        makeShm(),
+      ]);
+      for (const r of made) if (r.status === "rejected") throw r.reason;
 
       const etcDir = layout.etcDir(namespace, id);
       undo.push("remove /etc files", () => rm(etcDir, { recursive: true, force: true }));
@@ -332,16 +359,13 @@ async function missingAncestors(cgroups: Cgroups, rel: string): Promise<string[]
   return out;
 }
 
-async function mountShm(ctx: Ctx, dir: string): Promise<void> {
+/** A tmpfs with mount(2), as `mount -t tmpfs -o mode=1777,size=65536k,nosuid,nodev,noexec shm DIR`. */
+async function mountShm(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  await runChecked(ctx, "mount", [
-    "-t",
-    "tmpfs",
-    "-o",
-    "mode=1777,size=65536k,nosuid,nodev,noexec",
-    "shm",
-    dir,
-  ]);
+  const flags = MountFlag.nosuid | MountFlag.nodev | MountFlag.noexec;
+  await mountFs("shm", dir, "tmpfs", flags, "mode=1777,size=65536k").catch((err: unknown) => {
+    throw unknownError(`mount /dev/shm of the pod on ${dir}: ${messageOf(err)}`, { cause: err });
+  });
 }
 
 async function unmountShm(ctx: Ctx, dir: string): Promise<void> {

@@ -8,17 +8,26 @@ import { mkdir, readdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { checkRecord } from "./records.js";
 
-/** The sandboxer's state is durable: fsynced file and directory (core's writeFileAtomic). */
+/**
+ * A file replaced atomically (temp + rename): a reader, or the sandboxer after a kill -9, sees
+ * the old content or the new one, never a torn write, and a kill -9 loses no written page.
+ * `durable` also fsyncs file and directory (core's writeFileAtomic), against a machine crash.
+ * The sandboxer's records describe runtime state (its default state_dir is /run/sbx-sandboxer,
+ * a tmpfs, like containerd's /run state): mounts, namespaces, cgroups and processes that a
+ * machine crash ends with them. They are fsynced only where they guard what a crash leaves on
+ * a disk-backed state_dir (the record naming a CNI ADD's IPAM lease, see Pod.start).
+ */
 export function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   mode = 0o600,
+  durable = true,
 ): Promise<void> {
-  return writeCore(path, data, { mode });
+  return writeCore(path, data, { mode, durable });
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+export async function writeJsonAtomic(path: string, value: unknown, durable = true): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, 0o600, durable);
 }
 
 /** Parsed JSON, or undefined when the file does not exist. */
@@ -49,10 +58,10 @@ export async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-/** mkdir -p, then fsync the parent so a new directory survives a crash. */
-export async function ensureDir(dir: string, mode = 0o711): Promise<void> {
+/** mkdir -p, then (`durable`) fsync the parent so a new directory survives a crash. */
+export async function ensureDir(dir: string, mode = 0o711, durable = true): Promise<void> {
   const created = await mkdir(dir, { recursive: true, mode });
-  if (created !== undefined) await syncDir(dirname(dir));
+  if (created !== undefined && durable) await syncDir(dirname(dir));
 }
 
 /** The names of the directories in `dir` (records are kept one directory each); none when unreadable. */

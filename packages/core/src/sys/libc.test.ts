@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { MountFlag, mkfifo, mountFs, mountOptions } from "./libc.js";
+
+const run = promisify(execFile);
+
+test("mkfifo makes a FIFO; an existing path is EEXIST, a missing directory ENOENT", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "core-libc-"));
+  try {
+    const p = join(dir, "f");
+    await mkfifo(p, 0o600);
+    const st = await stat(p);
+    assert.ok(st.isFIFO());
+    assert.equal(st.mode & 0o700, 0o600);
+    await assert.rejects(mkfifo(p, 0o600), { code: "EEXIST", syscall: "mkfifo", path: p });
+    await assert.rejects(mkfifo(join(dir, "no", "f"), 0o600), { code: "ENOENT" });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("mountOptions: flag words become flags, the rest data; bind and propagation need mount(8)", () => {
+  assert.deepEqual(mountOptions(["rw", "lowerdir=/a:/b", "upperdir=/u", "workdir=/w"]), {
+    flags: 0,
+    data: "lowerdir=/a:/b,upperdir=/u,workdir=/w",
+  });
+  assert.deepEqual(mountOptions(["ro", "nosuid", "nodev", "mode=755"]), {
+    flags: MountFlag.rdonly | MountFlag.nosuid | MountFlag.nodev,
+    data: "mode=755",
+  });
+  assert.deepEqual(mountOptions(["ro", "rw", "defaults"]), { flags: 0, data: "" });
+  for (const o of ["bind", "rbind", "remount", "rprivate", "shared", "x-gvfs-show", "loop"])
+    assert.equal(mountOptions(["ro", o]), undefined, o);
+});
+
+test("mountFs mounts a new filesystem with its flags and data; failures carry errno", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("needs root");
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "core-libc-"));
+  const target = join(dir, "m");
+  await mkdir(target);
+  try {
+    await mountFs(
+      "sbxtest",
+      target,
+      "tmpfs",
+      MountFlag.nosuid | MountFlag.nodev,
+      "size=1m,mode=700",
+    );
+    await writeFile(join(target, "x"), "y");
+    const line = (await readFile("/proc/self/mountinfo", "utf8"))
+      .split("\n")
+      .find((l) => l.split(" ")[4] === target);
+    assert.ok(line, "mounted");
+    assert.match(line, /nosuid,nodev/);
+    assert.match(line, /- tmpfs sbxtest rw.*size=1024k,mode=700/);
+    await assert.rejects(mountFs("x", join(dir, "none"), "tmpfs", 0, ""), {
+      code: "ENOENT",
+      syscall: "mount",
+    });
+  } finally {
+    await run("umount", [target]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,127 @@
+/**
+ * mkfifo(3) and mount(2) through koffi's FFI into libc, for the request paths
+ * that would otherwise fork a helper (mkfifo(1), mount(8)) per call: a spawn
+ * blocks the daemon's event loop while its large process forks and until the
+ * child runs, which a busy machine stretches to tens of milliseconds. koffi is
+ * loaded on first use, so importing core does not load it.
+ */
+import { constants } from "node:os";
+
+interface Libc {
+  mkfifo: (path: string, mode: number) => number;
+  mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
+  errno: () => number;
+}
+
+let libc: Promise<Libc> | undefined;
+
+function load(): Promise<Libc> {
+  libc ??= import("koffi").then(({ default: koffi }) => {
+    const lib = koffi.load("libc.so.6");
+    return {
+      mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)") as Libc["mkfifo"],
+      mount: lib.func(
+        "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
+      ) as Libc["mount"],
+      errno: () => koffi.errno(),
+    };
+  });
+  return libc;
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, n]) => [n, name]),
+);
+
+/** An error like Node's fs errors: `code` (EEXIST, ...), `errno`, `syscall`, `path`. */
+function failure(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+  const code = errnoNames.get(errno) ?? `E${errno}`;
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall} ${path}`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
+
+/** Makes a FIFO at `path` (the process umask applies to `mode`, as with mkfifo(1) without -m). */
+export async function mkfifo(path: string, mode: number): Promise<void> {
+  const c = await load();
+  if (c.mkfifo(path, mode) !== 0) throw failure(c.errno(), "mkfifo", path);
+}
+
+/** mount(2)'s flags that mount(8) takes from option words (the rest is the filesystem's data). */
+export const MountFlag = {
+  rdonly: 0x1,
+  nosuid: 0x2,
+  nodev: 0x4,
+  noexec: 0x8,
+  synchronous: 0x10,
+  dirsync: 0x80,
+  noatime: 0x400,
+  nodiratime: 0x800,
+  relatime: 0x200000,
+  strictatime: 0x1000000,
+} as const;
+
+/** mount(8)'s option words that set or clear a flag. */
+const flagWords: Record<string, [flag: number, set: boolean]> = {
+  ro: [MountFlag.rdonly, true],
+  rw: [MountFlag.rdonly, false],
+  nosuid: [MountFlag.nosuid, true],
+  suid: [MountFlag.nosuid, false],
+  nodev: [MountFlag.nodev, true],
+  dev: [MountFlag.nodev, false],
+  noexec: [MountFlag.noexec, true],
+  exec: [MountFlag.noexec, false],
+  sync: [MountFlag.synchronous, true],
+  async: [MountFlag.synchronous, false],
+  dirsync: [MountFlag.dirsync, true],
+  noatime: [MountFlag.noatime, true],
+  atime: [MountFlag.noatime, false],
+  nodiratime: [MountFlag.nodiratime, true],
+  diratime: [MountFlag.nodiratime, false],
+  relatime: [MountFlag.relatime, true],
+  norelatime: [MountFlag.relatime, false],
+  strictatime: [MountFlag.strictatime, true],
+};
+
+/**
+ * Flags and data of a new (not bind, not remount, not propagation) mount from
+ * mount(8)-style option words; undefined when a word needs more than mount(2)
+ * (bind, remount, propagation, loop, x-*): the caller runs mount(8) then.
+ */
+export function mountOptions(
+  options: readonly string[],
+): { flags: number; data: string } | undefined {
+  let flags = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const word = flagWords[o];
+    if (word) {
+      flags = word[1] ? flags | word[0] : flags & ~word[0];
+      continue;
+    }
+    if (o === "defaults") continue;
+    if (
+      /^(r?bind|remount|move|loop|r?(private|shared|slave|unbindable))$/.test(o) ||
+      o.startsWith("x-") ||
+      o.startsWith("loop=")
+    )
+      return undefined;
+    data.push(o);
+  }
+  return { flags, data: data.join(",") };
+}
+
+/** mount(2) of a new filesystem: `mount -t fstype -o options source target`. */
+export async function mountFs(
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data: string,
+): Promise<void> {
+  const c = await load();
+  if (c.mount(source, target, fstype, flags, data) !== 0) throw failure(c.errno(), "mount", target);
+}
