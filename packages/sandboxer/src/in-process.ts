@@ -5,7 +5,7 @@
  * ttrpc Task/Sandbox/Sandboxer services on `task_socket`, monitor sweep), but
  * its Controller is called directly instead of over gRPC, and its events go
  * straight to the host instead of to `events_address`. On a single node this
- * saves a whole Node process (docs/benchmarks.md, "One process or two").
+ * saves a whole Node process (docs/benchmarks-memory.md).
  *
  * The one entry point another package may import (`@sandboxd/sandboxer/in-process`);
  * sandboxd loads it only when configured.

@@ -1,7 +1,7 @@
 /**
  * sbx-sandboxer hosted in sandboxd's own process (`[sandbox] in_process =
  * "NAME"`), as containerd hosts its podsandbox controller: on a single node,
- * one Node process instead of two (docs/benchmarks.md, "One process or two").
+ * one Node process instead of two (docs/benchmarks-memory.md).
  * The sandboxer is the same code as the sbx-sandboxer executable, started from
  * its one public entry point (`@sandboxd/sandboxer/in-process`, imported only
  * when configured, so a daemon without it never loads the sandboxer):
