@@ -44,6 +44,11 @@ export async function startInProcess(o: InProcessOptions): Promise<InProcessSand
     );
   }
   config.eventsAddress = "";
+  // sbx-sandboxer's own rule, kept when hosted: one failed background task must not take
+  // every pod's control plane (now the host's too) down with it.
+  process.on("unhandledRejection", (reason) =>
+    o.log.error({ error: reason }, "unhandled rejection"),
+  );
   const daemon = await startDaemon(config, o.log, {
     serveController: false,
     localEvents: o.events,
