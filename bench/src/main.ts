@@ -138,7 +138,7 @@ async function measure(
     results,
     "memory",
     only,
-    () => benchMemory({ ...plan.memory, rootfs, containerd, stack, freshPssKiB }),
+    () => benchMemory({ ...plan.memory, rootfs, containerd, stack, freshPssKiB, inProcess: true }),
     clear,
   );
   results.recovery = await section(

@@ -5,16 +5,20 @@
  *
  * - sandboxd stack: sandboxd + sbx-sandboxer + one conmon per container (+ any
  *   other process of the stack, e.g. a shim, should one be running);
- * - containerd 1.6: containerd + one containerd-shim-runc-v2 per container.
+ * - containerd 1.6: containerd + one containerd-shim-runc-v2 per container;
+ * - with `inProcess`, also sandboxd hosting the sandboxer (`[sandbox] in_process`) +
+ *   conmons: a fresh stack started for this row and stopped after it.
  *
  * Reported: the total at N, the total / N (per pod), and (total at N − total
  * at N/2) / (N/2), what one more pod costs. Each figure is the median of three
  * samples taken after the pods settled.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Client } from "@sandboxd/client";
 import type { Containerd } from "@sandboxd/testing";
 import { clearContainerd, sdkStartPod } from "./concurrent.js";
-import { pool } from "./harness.js";
+import { openBenchEnv, pool } from "./harness.js";
+import { startInProcessStack } from "./inproc-stack.js";
 import { pidsOf, processTable, sample, type MemorySample } from "./pss.js";
 import { percentile } from "./stats.js";
 import { NAMESPACE, removeSandboxes, type SbxStack } from "./systems.js";
@@ -38,6 +42,8 @@ export interface MemoryResult {
   /** PSS KiB of each daemon right after it started, before any section ran. */
   freshPssKiB?: Record<string, number>;
   sbx?: MemorySeries;
+  /** sandboxd with sbx-sandboxer in its process, started fresh for this row. */
+  inProcess?: MemorySeries;
   containerd: MemorySeries;
   skipped?: string;
 }
@@ -109,6 +115,8 @@ export async function benchMemory(o: {
   containerd: Containerd;
   stack: SbxStack;
   freshPssKiB?: Record<string, number>;
+  /** Also measure the in-process stack (in an environment of its own); without it, not. */
+  inProcess?: boolean;
 }): Promise<MemoryResult> {
   const half = Math.floor(o.pods / 2);
   const fresh = o.freshPssKiB ? { freshPssKiB: o.freshPssKiB } : {};
@@ -139,13 +147,35 @@ export async function benchMemory(o: {
       skipped: "sandboxd does not serve the Sandbox API yet",
     };
   }
-  const sSampler = sbxSampler(o.stack);
-  const sIdle = await settled(0, sSampler);
-  const sdkRun = (id: string): Promise<void> => sdkStartPod(o.stack.client, id, o.rootfs);
-  await pool(batch("ms", 0, half), 8, sdkRun);
-  const sHalf = await settled(half, sSampler);
-  await pool(batch("ms", half, o.pods), 8, sdkRun);
-  const sFull = await settled(o.pods, sSampler);
-  await removeSandboxes(o.stack.client);
-  return { pods: o.pods, ...fresh, containerd, sbx: series(sIdle, sHalf, sFull) };
+  const sbxSeries = (client: Client, sampler: Sampler) => async (): Promise<MemorySeries> => {
+    const idle = await settled(0, sampler);
+    const sdkRun = (id: string): Promise<void> => sdkStartPod(client, id, o.rootfs);
+    await pool(batch("ms", 0, half), 8, sdkRun);
+    const halfPoint = await settled(half, sampler);
+    await pool(batch("ms", half, o.pods), 8, sdkRun);
+    const full = await settled(o.pods, sampler);
+    await removeSandboxes(client);
+    return series(idle, halfPoint, full);
+  };
+  const sbx = await sbxSeries(o.stack.client, sbxSampler(o.stack))();
+  const inProcess = o.inProcess ? await inProcessSeries(sbxSeries) : undefined;
+  return { pods: o.pods, ...fresh, containerd, sbx, ...(inProcess ? { inProcess } : {}) };
+}
+
+/** The same pods on a fresh sandboxd hosting its sandboxer, in an environment of its own. */
+async function inProcessSeries(
+  measure: (client: Client, sampler: Sampler) => () => Promise<MemorySeries>,
+): Promise<MemorySeries> {
+  const env = await openBenchEnv("sbxb-inproc-");
+  try {
+    const stack = await startInProcessStack(env);
+    return await measure(stack.client, async () => ({
+      sandboxd: await sample([stack.sandboxd.process.pid ?? 0]),
+      conmon: await sample(await pidsOf("conmon", stack.stateDir)),
+    }))();
+  } finally {
+    const swept = await env.close();
+    if (swept.length)
+      process.stderr.write(`memory: the in-process stack left ${swept.join("; ")}\n`);
+  }
 }

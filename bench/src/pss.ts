@@ -9,15 +9,26 @@ export interface MemorySample {
   processes: number;
   pssKiB: number;
   rssKiB: number;
+  /**
+   * Private_Clean + Private_Dirty (USS): pages no other process maps. Unlike
+   * PSS it does not move with how many other Node processes run on the machine.
+   */
+  privateKiB?: number;
 }
 
-/** Pss and Rss (KiB) of one process, from smaps_rollup; undefined when it is gone. */
-export async function memoryOf(pid: number): Promise<{ pss: number; rss: number } | undefined> {
+/** Pss, Rss and private (KiB) of one process, from smaps_rollup; undefined when it is gone. */
+export async function memoryOf(
+  pid: number,
+): Promise<{ pss: number; rss: number; private: number } | undefined> {
   const text = await readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const field = (name: string): number =>
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
-  return { pss: field("Pss"), rss: field("Rss") };
+  return {
+    pss: field("Pss"),
+    rss: field("Rss"),
+    private: field("Private_Clean") + field("Private_Dirty"),
+  };
 }
 
 /** Every process as pid and argv. */
@@ -55,15 +66,17 @@ export async function nodePidsOf(script: string, needle: string): Promise<number
 export async function sample(pids: readonly number[]): Promise<MemorySample> {
   let pss = 0;
   let rss = 0;
+  let priv = 0;
   let n = 0;
   for (const pid of pids) {
     const m = await memoryOf(pid);
     if (!m) continue;
     pss += m.pss;
     rss += m.rss;
+    priv += m.private;
     n++;
   }
-  return { processes: n, pssKiB: pss, rssKiB: rss };
+  return { processes: n, pssKiB: pss, rssKiB: rss, privateKiB: priv };
 }
 
 /** Processes started on the machine since boot (/proc/stat `processes`): forks, counted. */

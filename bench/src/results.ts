@@ -257,6 +257,9 @@ function memorySection(r: MemoryResult): Section {
             `not measured: ${r.skipped ?? "?"}`,
           ],
         ]),
+    ...(r.inProcess
+      ? memRows("sandboxd (sbx-sandboxer in process) + conmons, fresh", r.inProcess)
+      : []),
     ...memRows("containerd 1.6 + containerd-shim-runc-v2s", r.containerd),
   ];
   return {
@@ -270,7 +273,13 @@ function memorySection(r: MemoryResult): Section {
         ? `; right after they started they had ${Object.entries(r.freshPssKiB)
             .map(([k, v]) => `${k} ${fmt(v / MB, 1)} MB`)
             .join(", ")} PSS.`
-        : "."),
+        : ".") +
+      (r.inProcess
+        ? " The in-process row is a sandboxd started for it with `[sandbox] in_process` (sbx-sandboxer inside sandboxd's process), idle = right after its start."
+        : ""),
+    notes: [
+      "Both ways (sbx-sandboxer as a process of its own, or inside sandboxd) on fresh daemons, private memory beside PSS, and where the daemons' memory goes: [benchmarks-memory.md](benchmarks-memory.md).",
+    ],
     table: {
       header: [
         "runtime processes",

@@ -16,7 +16,9 @@ import { dirname } from "node:path";
 import type { Ctx, Logger } from "@sandboxd/core";
 import { background } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, toStatus } from "@sandboxd/errdefs";
-import { GrpcServer } from "@sandboxd/grpc";
+import { GrpcServer, type ServiceImpl } from "@sandboxd/grpc";
+import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
+import type { Envelope } from "@sandboxd/api/types/event_pb";
 import { Server } from "@sandboxd/ttrpc";
 import type { Config } from "./config/config.js";
 import type { Env } from "./env.js";
@@ -28,7 +30,7 @@ import type { RecoveryReport } from "./recovery.js";
 import { recover } from "./recovery.js";
 import { Sandboxer } from "./sandboxer.js";
 import { ensureKeeper, keeperBackendSocket } from "./task-keeper.js";
-import { registerController } from "./services/controller-grpc.js";
+import { controllerService } from "./services/controller-grpc.js";
 import { SandboxApi } from "./services/sandbox-api.js";
 import { registerSandboxService } from "./services/sandbox-ttrpc.js";
 import { registerAdminService } from "./services/shim-admin.js";
@@ -40,7 +42,16 @@ import { Tasks } from "./tasks.js";
 export interface Daemon {
   readonly sandboxer: Sandboxer;
   readonly recovery: RecoveryReport;
+  /** The Controller as the gRPC server serves it (sandboxd's in-process mode calls it directly). */
+  readonly controller: ServiceImpl<typeof Controller>;
   close(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** Serve the gRPC Controller on `listen` (default true; off when hosted in sandboxd). */
+  serveController?: boolean;
+  /** Every event as it is published (see ForwarderOptions.local). */
+  localEvents?: (envelope: Envelope) => void;
 }
 
 /** The abstract socket name that locks `stateDir`. */
@@ -77,7 +88,11 @@ async function checkBinaries(config: Config): Promise<void> {
   }
 }
 
-export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+export async function startDaemon(
+  config: Config,
+  log: Logger,
+  options: DaemonOptions = {},
+): Promise<Daemon> {
   const root: Ctx = background(log);
   await mkdir(config.stateDir, { recursive: true, mode: 0o711 });
   const lock = await takeLock(config.stateDir);
@@ -86,7 +101,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     const layout = new Layout(config.stateDir);
     const registry = new EventsRegistry(layout, config.eventsAddress);
     await registry.load();
-    const forwarder = new Forwarder({ log, targets: (ns) => registry.targets(ns) });
+    const forwarder = new Forwarder({
+      log,
+      targets: (ns) => registry.targets(ns),
+      ...(options.localEvents ? { local: options.localEvents } : {}),
+    });
     const env: Env = {
       config,
       layout,
@@ -108,11 +127,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     registerTaskService(ttrpc, root, tasks);
     registerSandboxService(ttrpc, root, api);
     registerAdminService(ttrpc, { root, tasks, events: registry });
-    const grpc = new GrpcServer();
-    registerController(grpc, root, api);
+    const controller = controllerService(root, api);
+    const serveController = options.serveController ?? true;
     // With a keeper, containerd's connections go to it and it relays to a backend socket.
     const taskListen = config.binaries.taskKeeper ? keeperBackendSocket(config) : config.taskSocket;
-    for (const socket of [taskListen, config.listen]) {
+    for (const socket of serveController ? [taskListen, config.listen] : [taskListen]) {
       await mkdir(dirname(socket), { recursive: true, mode: 0o711 });
       await rm(socket, { force: true });
     }
@@ -120,7 +139,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // Only the node's containerd (root) talks to it, like a shim's socket.
     await chmod(taskListen, 0o600);
     if (config.binaries.taskKeeper) await ensureKeeper(config);
-    await grpc.listenUnix(config.listen, 0o600);
+    let grpc: GrpcServer | undefined;
+    if (serveController) {
+      grpc = new GrpcServer();
+      grpc.register(Controller, controller);
+      await grpc.listenUnix(config.listen, 0o600);
+    }
 
     const sweep = setInterval(
       () =>
@@ -131,15 +155,20 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     );
     sweep.unref();
     log.info(
-      { listen: config.listen, task_socket: config.taskSocket, state_dir: config.stateDir },
+      {
+        listen: serveController ? config.listen : "(in process)",
+        task_socket: config.taskSocket,
+        state_dir: config.stateDir,
+      },
       "serving",
     );
     return {
       sandboxer: sb,
       recovery: report,
+      controller,
       async close() {
         clearInterval(sweep);
-        await Promise.all([ttrpc.close(), grpc.shutdown(1000)]);
+        await Promise.all([ttrpc.close(), grpc?.shutdown(1000)]);
         await forwarder.close();
         await cleanStop(root, env, sb.pods.size).catch((err: unknown) => {
           log.warn({ error: err }, "clean stop");

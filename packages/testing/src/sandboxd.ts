@@ -49,6 +49,11 @@ export interface SandboxdOptions {
   /** `[sandbox] default_sandboxer` (sandboxd's default is "shim"). */
   defaultSandboxer?: string;
   /**
+   * `[sandbox] in_process`: sandboxd hosts sbx-sandboxer under this name, on
+   * `sandboxerConfig` (`in_process_config`), in its own process.
+   */
+  inProcessSandboxer?: string;
+  /**
    * The config a shim-started sbx-sandboxer uses (SBX_SANDBOXER_CONFIG). Default:
    * one written under `dir` on the first start and reused by later starts.
    */
@@ -134,8 +139,15 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
       `  address = ${JSON.stringify(paths.ttrpcAddress)}`,
       "[debug]",
       `  level = ${JSON.stringify(options.logLevel ?? "debug")}`,
+      ...(options.defaultSandboxer || options.inProcessSandboxer ? ["[sandbox]"] : []),
       ...(options.defaultSandboxer
-        ? ["[sandbox]", `  default_sandboxer = ${JSON.stringify(options.defaultSandboxer)}`]
+        ? [`  default_sandboxer = ${JSON.stringify(options.defaultSandboxer)}`]
+        : []),
+      ...(options.inProcessSandboxer
+        ? [
+            `  in_process = ${JSON.stringify(options.inProcessSandboxer)}`,
+            `  in_process_config = ${JSON.stringify(sandboxerConfig.path)}`,
+          ]
         : []),
       ...proxies,
       options.extraConfig ?? "",

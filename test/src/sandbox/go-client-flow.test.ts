@@ -21,6 +21,7 @@ import { Status } from "@sandboxd/api/types/task/task_pb";
 import { waitUntil } from "@sandboxd/testing";
 import { collectEvents, processesMentioning } from "./helpers.js";
 import {
+  modeNames,
   modes,
   namespacesOf,
   newContainer,
@@ -31,7 +32,7 @@ import {
 } from "./sbx.js";
 
 for (const mode of modes) {
-  test(`Go client flow through ${mode === "shim" ? "the shim controller (containerd-shim-sbx-v1)" : "a proxy plugin"}: NewSandbox, LoadSandbox, a container inside it, Shutdown + Store.Delete`, async (t) => {
+  test(`Go client flow through ${modeNames[mode]}: NewSandbox, LoadSandbox, a container inside it, Shutdown + Store.Delete`, async (t) => {
     const w = await sbxWorld(t, mode);
     const { c } = w;
     const events = await collectEvents(t, c, [`namespace==${w.namespace}`]);

@@ -1,8 +1,9 @@
-// The real sbx-sandboxer under sandboxd, both ways sandboxd can reach it:
+// The real sbx-sandboxer under sandboxd, every way sandboxd can reach it:
 // `shim` (runtime io.containerd.sbx.v1: containerd-shim-sbx-v1 `start`
 // launches the sandboxer on the harness's private config, then the ttrpc
-// Sandbox service on its task socket) and `proxy` (`[proxy_plugins.sbx]
-// type = "sandbox"`, a sandboxer the test runs, over its gRPC Controller).
+// Sandbox service on its task socket), `proxy` (`[proxy_plugins.sbx]
+// type = "sandbox"`, a sandboxer the test runs, over its gRPC Controller) and
+// `inproc` (`[sandbox] in_process = "sbx"`: sandboxd hosts the sandboxer).
 // A leak baseline is taken once the sandboxer runs and before the test's
 // pods exist; containers run a busybox rootfs.
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
@@ -31,8 +32,14 @@ import { requireRuntime } from "../sandboxer/helpers.js";
 import { clients, noProcessesMentioning, sandboxRecord, type Clients } from "./helpers.js";
 
 export const sbxRuntime = "io.containerd.sbx.v1";
-export const modes = ["shim", "proxy"] as const;
+export const modes = ["shim", "proxy", "inproc"] as const;
 export type Mode = (typeof modes)[number];
+
+export const modeNames: Record<Mode, string> = {
+  shim: "the shim controller (containerd-shim-sbx-v1)",
+  proxy: "a proxy plugin",
+  inproc: "the sandboxer in sandboxd's process",
+};
 
 export interface SbxWorld {
   mode: Mode;
@@ -88,10 +95,12 @@ export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Pro
     daemon = stack.sandboxd;
     restart = () => stack.restartSandboxd();
   } else {
-    daemon = await startSandboxd(daemonOptions);
+    const options =
+      mode === "inproc" ? { ...daemonOptions, inProcessSandboxer: "sbx" } : daemonOptions;
+    daemon = await startSandboxd(options);
     restart = async () => {
       await current.daemon.kill();
-      return startSandboxd(daemonOptions);
+      return startSandboxd(options);
     };
   }
   const c = clients(daemon.address, namespace);

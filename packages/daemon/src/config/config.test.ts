@@ -139,3 +139,29 @@ test("command line: global flags, --flag=value, publish", () => {
   assert.throws(() => parseArgs(["frob"]), /unknown command "frob"/);
   assert.equal(parseArgs(["-h"]).global.help, true);
 });
+
+test("[sandbox] in_process: a sandboxer name default_sandboxer may name; clashes and orphans refused", () => {
+  const { config } = parseConfig(
+    '[sandbox]\ndefault_sandboxer = "sbx"\nin_process = "sbx"\nin_process_config = "/etc/s.toml"\n',
+  );
+  assert.deepEqual(config.sandbox, {
+    defaultSandboxer: "sbx",
+    inProcess: { name: "sbx", config: "/etc/s.toml" },
+  });
+  assert.deepEqual(defaultConfig().sandbox.inProcess, { name: "", config: "" });
+  for (const [text, message] of [
+    ['[sandbox]\nin_process = "shim"', /"sandbox.in_process": .*built-in shim controller's/],
+    [
+      '[sandbox]\nin_process = "sbx"\n[proxy_plugins.sbx]\ntype = "sandbox"\naddress = "/s.sock"',
+      /"sandbox.in_process": .*\[proxy_plugins.sbx\]'s/,
+    ],
+    ['[sandbox]\nin_process_config = "/x.toml"', /"sandbox.in_process_config": needs/],
+    ['[sandbox]\ndefault_sandboxer = "sbx"', /unknown sandboxer "sbx".*sandbox.in_process/],
+  ] as const) {
+    assert.throws(
+      () => parseConfig(text, "f.toml"),
+      (err: unknown) => isInvalidArgument(err) && message.test(String(err)),
+      text,
+    );
+  }
+});

@@ -32,8 +32,16 @@ export interface Config {
   /** `host:port` for Prometheus text metrics; empty = off. */
   readonly metrics: { readonly address: string };
   readonly proxyPlugins: Readonly<Record<string, ProxyPlugin>>;
-  /** The Sandbox API: the controller used when neither a request nor the record names one. */
-  readonly sandbox: { readonly defaultSandboxer: string };
+  readonly sandbox: {
+    /** The controller used when neither a request nor the record names one. */
+    readonly defaultSandboxer: string;
+    /**
+     * sbx-sandboxer hosted in sandboxd's own process under this sandboxer name
+     * (`in_process`), with its config file (`in_process_config`; default: the
+     * sandboxer's own default). Empty name = off.
+     */
+    readonly inProcess: { readonly name: string; readonly config: string };
+  };
   /** containerd's `[plugins."NAME"]` tables as written; components (the CRI) read their own. */
   readonly plugins: Readonly<Record<string, unknown>>;
   /** The file this came from, if any. */
@@ -57,7 +65,7 @@ export function defaultConfig(): Config {
     debug: { level: "info" },
     metrics: { address: "" },
     proxyPlugins: {},
-    sandbox: { defaultSandboxer: shimSandboxer },
+    sandbox: { defaultSandboxer: shimSandboxer, inProcess: { name: "", config: "" } },
     plugins: {},
   };
 }
@@ -71,10 +79,11 @@ export const sandboxProxyTypes: readonly string[] = [
   "io.containerd.sandbox.controller.v1",
 ];
 
-/** The sandbox controllers a config provides: `shim` and every sandbox proxy plugin. */
-export function sandboxerNames(config: Pick<Config, "proxyPlugins">): string[] {
+/** The sandbox controllers a config provides: `shim`, the in-process one, every sandbox proxy plugin. */
+export function sandboxerNames(config: Pick<Config, "proxyPlugins" | "sandbox">): string[] {
   return [
     shimSandboxer,
+    ...(config.sandbox.inProcess.name ? [config.sandbox.inProcess.name] : []),
     ...Object.entries(config.proxyPlugins)
       .filter(([, p]) => sandboxProxyTypes.includes(p.type))
       .map(([name]) => name),
@@ -158,15 +167,35 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
         "sandbox.default_sandboxer",
         base.sandbox.defaultSandboxer,
       ),
+      inProcess: {
+        name: reader.string(sandbox, "sandbox.in_process", ""),
+        config: reader.string(sandbox, "sandbox.in_process_config", ""),
+      },
     },
     plugins: reader.table(doc, "plugins"),
     file,
   };
+  const inProcess = config.sandbox.inProcess.name;
+  if (
+    inProcess === shimSandboxer ||
+    sandboxProxyTypes.includes(config.proxyPlugins[inProcess]?.type ?? "")
+  ) {
+    throw reader.fail(
+      "sandbox.in_process",
+      `the name ${JSON.stringify(inProcess)} is already the ${inProcess === shimSandboxer ? "built-in shim controller's" : `[proxy_plugins.${inProcess}]'s`}`,
+    );
+  }
+  if (config.sandbox.inProcess.config && !inProcess) {
+    throw reader.fail(
+      "sandbox.in_process_config",
+      "needs sandbox.in_process (the sandboxer's name)",
+    );
+  }
   const known = sandboxerNames(config);
   if (!known.includes(config.sandbox.defaultSandboxer)) {
     throw reader.fail(
       "sandbox.default_sandboxer",
-      `unknown sandboxer ${JSON.stringify(config.sandbox.defaultSandboxer)} (${known.map((n) => JSON.stringify(n)).join(", ")}: "shim" or a [proxy_plugins.NAME] with type = "sandbox")`,
+      `unknown sandboxer ${JSON.stringify(config.sandbox.defaultSandboxer)} (${known.map((n) => JSON.stringify(n)).join(", ")}: "shim", sandbox.in_process or a [proxy_plugins.NAME] with type = "sandbox")`,
     );
   }
   reader.unknown(doc, "", [
@@ -185,7 +214,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   reader.unknown(ttrpc, "ttrpc.", ["address"]);
   reader.unknown(debug, "debug.", ["level"]);
   reader.unknown(metrics, "metrics.", ["address"]);
-  reader.unknown(sandbox, "sandbox.", ["default_sandboxer"]);
+  reader.unknown(sandbox, "sandbox.", ["default_sandboxer", "in_process", "in_process_config"]);
   // The plugin tables sandboxd reads (containerd 2.x's CRI keys); a 1.x `io.containerd.grpc.v1.cri` is not.
   reader.unknown(config.plugins, "plugins.", [
     "io.containerd.cri.v1.runtime",

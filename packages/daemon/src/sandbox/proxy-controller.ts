@@ -8,6 +8,10 @@
  * is Unavailable naming it. After such a failure the next call uses a fresh
  * channel, so a sandboxer that comes back is reached at once rather than
  * after gRPC's own reconnect backoff.
+ *
+ * The same controller serves sbx-sandboxer hosted in sandboxd's own process
+ * (`[sandbox] in_process`, sandbox/in-process.ts): then its transport is a
+ * local client of the sandboxer's Controller implementation, not a Channel.
  */
 import { Kind, isNotFound, isUnavailable, wrapAs } from "@sandboxd/errdefs";
 import { namespaceHeader, namespaceRequired, type Ctx } from "@sandboxd/core";
@@ -25,17 +29,52 @@ import type {
   StatusResult,
 } from "./controller.js";
 
-export class ProxyController implements SandboxController {
-  readonly name: string;
-  readonly address: string;
+/** How a ProxyController reaches its sandboxer's Controller. */
+export interface ControllerTransport {
+  /** Where the sandboxer is, for error messages. */
+  readonly where: string;
+  readonly client: Client<typeof Controller>;
+  /** After an Unavailable error: the next call should use a fresh connection. */
+  reset(): void;
+  close(): void;
+}
+
+/** A sandboxer over gRPC on a unix socket. */
+class ChannelTransport implements ControllerTransport {
+  readonly where: string;
   #channel: Channel;
   #client: Client<typeof Controller>;
 
-  constructor(name: string, address: string) {
-    this.name = name;
-    this.address = address.startsWith("unix://") ? address.slice("unix://".length) : address;
-    this.#channel = new Channel(this.address);
+  constructor(address: string) {
+    this.where = address.startsWith("unix://") ? address.slice("unix://".length) : address;
+    this.#channel = new Channel(this.where);
     this.#client = this.#channel.client(Controller);
+  }
+
+  get client(): Client<typeof Controller> {
+    return this.#client;
+  }
+
+  reset(): void {
+    const old = this.#channel;
+    this.#channel = new Channel(this.where);
+    this.#client = this.#channel.client(Controller);
+    old.close();
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
+
+export class ProxyController implements SandboxController {
+  readonly name: string;
+  readonly #transport: ControllerTransport;
+
+  /** `peer`: the sandboxer's socket address, or a transport of its own. */
+  constructor(name: string, peer: string | ControllerTransport) {
+    this.name = name;
+    this.#transport = typeof peer === "string" ? new ChannelTransport(peer) : peer;
   }
 
   async create(ctx: Ctx, sandbox: Sandbox, options: CreateOptions): Promise<void> {
@@ -148,7 +187,7 @@ export class ProxyController implements SandboxController {
   }
 
   close(): Promise<void> {
-    this.#channel.close();
+    this.#transport.close();
     return Promise.resolve();
   }
 
@@ -161,20 +200,16 @@ export class ProxyController implements SandboxController {
       deadline: ctx.deadline,
       metadata: { [namespaceHeader]: namespaceRequired(ctx) },
     };
-    const channel = this.#channel;
+    const client = this.#transport.client;
     try {
-      return await fn(this.#client, options);
+      return await fn(client, options);
     } catch (err) {
       if (!isUnavailable(err)) throw err;
-      if (this.#channel === channel) {
-        this.#channel = new Channel(this.address);
-        this.#client = this.#channel.client(Controller);
-        channel.close();
-      }
+      if (this.#transport.client === client) this.#transport.reset();
       throw wrapAs(
         Kind.Unavailable,
         err,
-        `sandboxer ${JSON.stringify(this.name)} at ${this.address} unreachable`,
+        `sandboxer ${JSON.stringify(this.name)} at ${this.#transport.where} unreachable`,
       );
     }
   }

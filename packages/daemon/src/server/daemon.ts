@@ -33,6 +33,7 @@ import { openImageStack, startImageHousekeeping } from "../services/images/stack
 import type { SandboxController } from "../sandbox/controller.js";
 import { SandboxManager } from "../sandbox/manager.js";
 import { ProxyController } from "../sandbox/proxy-controller.js";
+import { hostSandboxer } from "../sandbox/in-process.js";
 import { ShimController } from "../sandbox/shim-controller.js";
 import type { Cri } from "@sandboxd/cri";
 import { startCri } from "../services/cri.js";
@@ -173,12 +174,23 @@ export class Daemon {
     });
     closers.push("close shim connections", () => tasks.close());
     exchange.listen((envelope) => tasks.observe(envelope));
+    const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
+    const hosted = config.sandbox.inProcess.name
+      ? await hostSandboxer({
+          name: config.sandbox.inProcess.name,
+          configPath: config.sandbox.inProcess.config,
+          log,
+          forward: (envelope) => events.forward(root, { envelope }),
+        })
+      : undefined;
+    if (hosted) closers.push("stop the in-process sandboxer", () => hosted.close());
 
     const controllers: SandboxController[] = [
       new ShimController({ root: config.root, state: config.state, binary }),
       ...Object.entries(config.proxyPlugins)
         .filter(([, p]) => sandboxProxyTypes.includes(p.type))
         .map(([name, p]) => new ProxyController(name, p.address)),
+      ...(hosted ? [hosted.controller] : []),
     ];
     const sandboxes = new SandboxManager({
       store: metadata.sandboxes,
@@ -196,6 +208,7 @@ export class Daemon {
     if (kept + undone > 0) log.info({ sandboxes: kept, undone }, "sandboxes loaded");
     const loaded = await tasks.load(root);
     if (loaded.live + loaded.dead + loaded.removed > 0) log.info(loaded, "tasks loaded");
+    hosted?.openEvents();
 
     const metrics = taskMetrics(tasks);
     const grpc = new GrpcServer({
@@ -210,7 +223,6 @@ export class Daemon {
       await grpc.shutdown(grace.ms);
     });
     const images = await openImageStack(config.root, metadata);
-    const events = new EventsLocal(exchange, (envelope) => tasks.acceptForward(envelope));
     const introspection = await IntrospectionLocal.open(
       config.root,
       pluginList(config, { runtimeRoot: dirs.root, runtimeState: dirs.state }, services),

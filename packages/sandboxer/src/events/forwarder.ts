@@ -32,6 +32,12 @@ export interface ForwarderOptions {
   log: Logger;
   /** Endpoints (ttrpc socket paths) that should get events of `namespace`. */
   targets: (namespace: string) => readonly string[];
+  /**
+   * Gets every event, in order, as it is published: the daemon hosting the
+   * sandboxer in its own process (sandboxd's in-process mode), in place of
+   * an `events_address` it would reach over its own socket.
+   */
+  local?: (envelope: Envelope) => void;
   maxQueue?: number;
   maxAttempts?: number;
   /** Delay before retry n (1-based); default 250 ms × n. */
@@ -60,6 +66,7 @@ export class Forwarder implements EventPublisher {
   publishAny(namespace: string, topic: string, event: Any): void {
     if (this.#closed) return;
     const envelope = create(EnvelopeSchema, { timestamp: ts(Date.now()), namespace, topic, event });
+    this.#options.local?.(envelope);
     for (const address of this.#options.targets(namespace)) {
       let queue = this.#queues.get(address);
       if (!queue) {

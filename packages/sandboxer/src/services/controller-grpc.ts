@@ -5,17 +5,13 @@
  * address (`ttrpc+unix://…`) with version 3, so containerd ≥ 2.1 talks to the
  * sandboxer's task service directly, without a shim binary.
  */
-import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
+import type { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Ctx } from "@sandboxd/core";
 import { callContext, namespaceHeader, namespaceRequired } from "@sandboxd/core";
-import type { GrpcServer, ServerCall, ServiceImpl } from "@sandboxd/grpc";
+import type { ServerCall, ServiceImpl } from "@sandboxd/grpc";
 import type { SandboxApi } from "./sandbox-api.js";
 import { taskApiVersion } from "./sandbox-api.js";
 import { sandboxHandlers, type CallScope } from "./sandbox-handlers.js";
-
-export function registerController(server: GrpcServer, root: Ctx, api: SandboxApi): void {
-  server.register(Controller, controllerService(root, api));
-}
 
 function scope(root: Ctx, call: ServerCall, id: string): CallScope {
   const ctx = callContext(
@@ -31,7 +27,8 @@ function scope(root: Ctx, call: ServerCall, id: string): CallScope {
   return { ctx, ns: namespaceRequired(ctx) };
 }
 
-function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
+/** The Controller's implementation: what the gRPC server serves, and what sandboxd calls in process. */
+export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Controller> {
   const answer = sandboxHandlers(api);
   return {
     async create(req, call) {
