@@ -73,6 +73,7 @@ export class Container {
     this.rec = rec;
     this.runc = new Runc(env.config.binaries.runc, env.layout.runcRoot(rec.namespace));
     this.init = new Proc(this.dir, rec, {
+      save: () => this.save(),
       onExit: (exit) => this.#onInitExit(exit),
       onOom: () =>
         env.events.publish(rec.namespace, Topic.TaskOOM, TaskOOMSchema, { containerId: rec.id }),
@@ -255,9 +256,7 @@ export class Container {
     }
     await this.init.starting(async () => {
       await this.runc.start(ctx, this.id);
-      if (this.rec.status === "created") this.rec.status = "running";
-      this.rec.startedAt = Date.now();
-      await this.save();
+      await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
         containerId: this.id,
         pid: this.rec.pid,
@@ -267,16 +266,12 @@ export class Container {
   }
 
   #onInitExit(exit: ExitInfo): Promise<void> {
-    return this.init.reportExit(
-      () => this.save(),
-      () =>
-        this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
-          containerId: this.id,
-          id: this.id,
-          pid: this.rec.pid,
-          exitStatus: exit.status,
-          exitedAt: ts(exit.at),
-        }),
+    return this.init.reportExit(exit, (event) =>
+      this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
+        containerId: this.id,
+        id: this.id,
+        ...event,
+      }),
     );
   }
 

@@ -6,7 +6,6 @@
 import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ts } from "../util/time.js";
 import { Topic } from "@sandboxd/api/names";
 import {
   TaskExecAddedSchema,
@@ -35,6 +34,7 @@ export class ExecProcess {
     this.container = container;
     this.rec = rec;
     this.proc = new Proc(this.dir, rec, {
+      save: () => this.save(),
       onExit: (exit) => this.#onExit(exit),
       onOom: () => undefined,
       onError: (err) =>
@@ -174,9 +174,7 @@ export class ExecProcess {
         io.closeChildFds();
         for (const fd of outputHold ?? []) closeQuietly(fd);
       }
-      if (this.rec.status === "created") this.rec.status = "running";
-      this.rec.startedAt = Date.now();
-      await this.save();
+      await this.proc.recordStart();
       this.proc.watch();
       c.env.events.publish(c.namespace, Topic.TaskExecStarted, TaskExecStartedSchema, {
         containerId: c.id,
@@ -189,16 +187,12 @@ export class ExecProcess {
 
   #onExit(exit: ExitInfo): Promise<void> {
     const c = this.container;
-    return this.proc.reportExit(
-      () => this.save(),
-      () =>
-        c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
-          containerId: c.id,
-          id: this.id,
-          pid: this.rec.pid,
-          exitStatus: exit.status,
-          exitedAt: ts(exit.at),
-        }),
+    return this.proc.reportExit(exit, (event) =>
+      c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
+        containerId: c.id,
+        id: this.id,
+        ...event,
+      }),
     );
   }
 
