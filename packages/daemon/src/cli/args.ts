@@ -3,7 +3,13 @@
  * optional command (`publish`, used by shims through `-publish-binary`).
  * `--flag value` and `--flag=value` are both accepted.
  */
-import { flagHelp, parseArgs as parseFlags, UsageError, type FlagSpec } from "@sandboxd/core/args";
+import {
+  flagHelp,
+  parseArgs as parseFlags,
+  UsageError,
+  valueFlags,
+  type FlagSpec,
+} from "@sandboxd/core/args";
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -27,39 +33,13 @@ export type Command =
 // The defaults are the config loader's (a flag overrides the file), so they are
 // stated in the descriptions rather than given to the parser.
 const globalFlags = [
-  {
-    name: "config",
-    short: "c",
-    type: "value",
-    valueName: "FILE",
-    description: "TOML config (default /etc/sandboxd/config.toml if it exists)",
-  },
-  {
-    name: "root",
-    type: "value",
-    valueName: "DIR",
-    description: "persistent data (default /var/lib/sandboxd)",
-  },
-  {
-    name: "state",
-    type: "value",
-    valueName: "DIR",
-    description: "runtime state (default /run/sandboxd)",
-  },
-  {
-    name: "address",
-    short: "a",
-    type: "value",
-    valueName: "PATH",
-    description: "gRPC socket (default /run/sandboxd/sandboxd.sock)",
-  },
-  {
-    name: "log-level",
-    short: "l",
-    type: "value",
-    valueName: "LEVEL",
-    description: "trace, debug, info, warn, error, fatal (default info)",
-  },
+  ...valueFlags([
+    ["config", "FILE", "TOML config (default /etc/sandboxd/config.toml if it exists)", "c"],
+    ["root", "DIR", "persistent data (default /var/lib/sandboxd)"],
+    ["state", "DIR", "runtime state (default /run/sandboxd)"],
+    ["address", "PATH", "gRPC socket (default /run/sandboxd/sandboxd.sock)", "a"],
+    ["log-level", "LEVEL", "trace, debug, info, warn, error, fatal (default info)", "l"],
+  ]),
   { name: "help", short: "h", type: "switch", description: "show this help" },
   { name: "version", short: "v", type: "switch", description: "print the version" },
 ] as const satisfies readonly FlagSpec[];

@@ -4,63 +4,26 @@ import type { FlagSpec } from "@sandboxd/core/args";
 // Cache compiled code between runs: start-up latency is part of the product.
 module.enableCompileCache?.();
 
-const flags = [
-  {
-    name: "config",
-    type: "value",
-    valueName: "FILE",
-    description:
-      "TOML config (default: $SBX_SANDBOXER_CONFIG, else /etc/sbx-sandboxer/config.toml)",
-  },
-  {
-    name: "state-dir",
-    type: "value",
-    valueName: "DIR",
-    description: "state directory (default /run/sbx-sandboxer)",
-  },
-  {
-    name: "listen",
-    type: "value",
-    valueName: "PATH",
-    description: "gRPC socket (default <state-dir>/sandboxer.sock)",
-  },
-  {
-    name: "task-socket",
-    type: "value",
-    valueName: "PATH",
-    description: "ttrpc socket (default <state-dir>/task.sock)",
-  },
-  {
-    name: "log-level",
-    type: "value",
-    valueName: "LEVEL",
-    description: "trace, debug, info, warn, error",
-  },
-  {
-    name: "events-address",
-    type: "value",
-    valueName: "PATH",
-    description: "a ttrpc events endpoint that gets every event",
-  },
-  {
-    name: "cgroup-parent",
-    type: "value",
-    valueName: "PATH",
-    description: "parent cgroup of the sandboxes (default sbx-sandboxer)",
-  },
-  { name: "bridge", type: "value", valueName: "NAME", description: "CNI bridge (default sbx0)" },
-  {
-    name: "subnet",
-    type: "value",
-    valueName: "CIDR",
-    description: "pod subnet (default 10.88.0.0/16)",
-  },
-  {
-    name: "cni-bin-dir",
-    type: "value",
-    valueName: "DIR",
-    description: "CNI plugins (default /usr/lib/cni)",
-  },
+// The defaults are the config loader's, so they are stated in the
+// descriptions rather than given to the parser.
+const valueFlagRows = [
+  [
+    "config",
+    "FILE",
+    "TOML config (default: $SBX_SANDBOXER_CONFIG, else /etc/sbx-sandboxer/config.toml)",
+  ],
+  ["state-dir", "DIR", "state directory (default /run/sbx-sandboxer)"],
+  ["listen", "PATH", "gRPC socket (default <state-dir>/sandboxer.sock)"],
+  ["task-socket", "PATH", "ttrpc socket (default <state-dir>/task.sock)"],
+  ["log-level", "LEVEL", "trace, debug, info, warn, error"],
+  ["events-address", "PATH", "a ttrpc events endpoint that gets every event"],
+  ["cgroup-parent", "PATH", "parent cgroup of the sandboxes (default sbx-sandboxer)"],
+  ["bridge", "NAME", "CNI bridge (default sbx0)"],
+  ["subnet", "CIDR", "pod subnet (default 10.88.0.0/16)"],
+  ["cni-bin-dir", "DIR", "CNI plugins (default /usr/lib/cni)"],
+] as const;
+
+const switches = [
   {
     name: "no-network",
     type: "switch",
@@ -70,7 +33,7 @@ const flags = [
   { name: "help", short: "h", type: "switch", description: "show this help" },
 ] as const satisfies readonly FlagSpec[];
 
-function usage(flagHelp: (specs: readonly FlagSpec[]) => string[]): string {
+function usage(flagLines: readonly string[]): string {
   return `usage: sbx-sandboxer [options]
 
 A domain sandboxer for Linux pods: one process per node owning every sandbox.
@@ -78,19 +41,20 @@ Serves gRPC containerd.services.sandbox.v1.Controller on --listen and ttrpc Task
 (v2, v3), Sandbox and sandboxd.sandboxer.v1.Sandboxer on --task-socket.
 
 options:
-${flagHelp(flags).join("\n")}
+${flagLines.join("\n")}
 `;
 }
 
 async function main(): Promise<number> {
   // Loaded here, not imported above: the compile cache must be on first.
-  const { flagHelp, parseArgs } = await import("@sandboxd/core/args");
+  const { flagHelp, parseArgs, valueFlags } = await import("@sandboxd/core/args");
+  const flags = [...valueFlags(valueFlagRows), ...switches];
   const { flags: values } = parseArgs(process.argv.slice(2), flags, {
     program: "sbx-sandboxer",
     command: "",
   });
   if (values.help) {
-    process.stdout.write(usage(flagHelp));
+    process.stdout.write(usage(flagHelp(flags)));
     return 0;
   }
   if (values.version) {
