@@ -19,11 +19,9 @@ const defaultUpdatePaths = ["labels", "spec", "extensions", "image", "snapshotke
 export type NewContainer = NewRecord<Container>;
 
 export class ContainerStore {
-  readonly #db: MetadataDb;
   readonly #table: RecordTable<Container>;
 
   constructor(db: MetadataDb, namespaces: NamespaceStore) {
-    this.#db = db;
     this.#table = new RecordTable<Container>(db, namespaces, "containers", {
       image: "image",
       snapshotter: "snapshotter",
@@ -42,20 +40,12 @@ export class ContainerStore {
 
   /** Whether the container exists (no error). */
   has(ctx: Ctx, id: string): boolean {
-    const ns = namespaceRequired(ctx);
-    return (
-      this.#db.stmt("SELECT 1 FROM containers WHERE namespace = ? AND id = ?").get(ns, id) !==
-      undefined
-    );
+    return this.#table.has(namespaceRequired(ctx), id);
   }
 
   /** Ids of the containers that name `sandbox` as theirs. */
   inSandbox(ctx: Ctx, sandbox: string): string[] {
-    const ns = namespaceRequired(ctx);
-    return this.#db
-      .stmt("SELECT id FROM containers WHERE namespace = ? AND sandbox = ? ORDER BY id")
-      .all(ns, sandbox)
-      .map((row) => String(row.id));
+    return this.#table.idsWhere(namespaceRequired(ctx), "sandbox", sandbox);
   }
 
   list(ctx: Ctx, filters: readonly string[] = []): Container[] {
@@ -79,7 +69,7 @@ export class ContainerStore {
   update(ctx: Ctx, container: NewContainer, paths: readonly string[] = []): Container {
     const ns = namespaceRequired(ctx);
     if (container.id === "") throw invalidArgument("must specify a container id");
-    return this.#db.tx(() => {
+    return this.#table.tx(() => {
       const current = this.get(ctx, container.id);
       let effective = paths;
       if (paths.length === 0) {

@@ -77,6 +77,7 @@ export type NewRecord<T extends StoredRecord> = Omit<T, "createdAt" | "updatedAt
 export class RecordTable<T extends StoredRecord> {
   readonly #db: MetadataDb;
   readonly #namespaces: NamespaceStore;
+  readonly #table: string;
   readonly #own: [field: keyof T & string, column: string][];
   readonly #select: string;
   readonly #list: string;
@@ -87,6 +88,7 @@ export class RecordTable<T extends StoredRecord> {
   constructor(db: MetadataDb, namespaces: NamespaceStore, table: string, own: TextColumns<T>) {
     this.#db = db;
     this.#namespaces = namespaces;
+    this.#table = table;
     this.#own = Object.entries(own) as [keyof T & string, string][];
     const columns = [...sharedColumns, ...this.#own.map(([, column]) => column)];
     const list = columns.join(", ");
@@ -101,6 +103,28 @@ export class RecordTable<T extends StoredRecord> {
   find(ns: string, id: string): T | undefined {
     const row = this.#db.stmt(this.#select).get(ns, id);
     return row ? this.#fromRow(row) : undefined;
+  }
+
+  /** Whether the record exists (nothing decoded). */
+  has(ns: string, id: string): boolean {
+    const sql = `SELECT 1 FROM ${this.#table} WHERE namespace = ? AND id = ?`;
+    return this.#db.stmt(sql).get(ns, id) !== undefined;
+  }
+
+  /** Ids, in order, of the records of the namespace whose own text `field` is `value`. */
+  idsWhere(ns: string, field: keyof TextColumns<T>, value: string): string[] {
+    // The constructor's TextColumns<T> names a column for every such field.
+    const [, column] = this.#own.find(([f]) => f === field)!;
+    const sql = `SELECT id FROM ${this.#table} WHERE namespace = ? AND ${column} = ? ORDER BY id`;
+    return this.#db
+      .stmt(sql)
+      .all(ns, value)
+      .map((row) => String(row.id));
+  }
+
+  /** Runs `fn` in one write transaction (a read, a check and a write that belong together). */
+  tx<R>(fn: () => R): R {
+    return this.#db.tx(fn);
   }
 
   /**
