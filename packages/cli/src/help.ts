@@ -1,24 +1,7 @@
 // Help text, made from the command table.
-import type { FlagSpec } from "@sandboxd/core/args";
+import { flagHelp as flagLines } from "@sandboxd/core/args";
 import type { CommandSpec, GroupSpec } from "./commands.js";
 import { commands, globalFlags, groupCommands, groups } from "./commands.js";
-
-function flagLines(flags: readonly FlagSpec[]): string[] {
-  const left = flags.map((f) => {
-    const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}`;
-    return f.type === "value" ? `${names} ${f.valueName ?? "VALUE"}` : names;
-  });
-  const width = Math.max(...left.map((l) => l.length));
-  return flags.map((f, i) => {
-    const extras = [
-      f.multiple ? "repeatable" : "",
-      f.env ? `$${f.env}` : "",
-      f.default !== undefined ? `default ${f.default}` : "",
-    ].filter(Boolean);
-    const suffix = extras.length ? ` (${extras.join(", ")})` : "";
-    return `  ${left[i]!.padEnd(width)}   ${f.description}${suffix}`;
-  });
-}
 
 function commandRows(list: readonly { name: string; summary: string }[]): string[] {
   const width = Math.max(...list.map((c) => c.name.length));

@@ -6,7 +6,12 @@
 import type { ErrdefsError } from "./errors.js";
 import { Kind, kindOf, withMessage } from "./errors.js";
 
-/** gRPC status codes (google.rpc.Code). */
+/**
+ * gRPC status codes (google.rpc.Code). `@sandboxd/ttrpc` keeps its own copy of
+ * this table (ttrpc/src/code.ts) on purpose: ttrpc is a transport below
+ * errdefs and must not import it. The numbers are the wire contract, so the
+ * two cannot drift.
+ */
 export const Code = {
   OK: 0,
   Canceled: 1,

@@ -4,7 +4,8 @@ import { StreamingServer } from "./server.js";
 import { spdyConnect } from "./client/spdy.js";
 import { wsConnect } from "./client/ws.js";
 import { Protocol, portForwardProtocol } from "./protocol/remotecommand.js";
-import { ProcessRuntime, waitFor, execOf } from "./testing/process-runtime.js";
+import { waitUntil } from "@sandboxd/testing";
+import { ProcessRuntime, execOf } from "./testing/process-runtime.js";
 
 const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
 
@@ -28,13 +29,13 @@ test("clients that leave half-way leave no timers, sockets or sessions behind", 
     const ws = server.getExec(execOf(["sleep", "1000"], { stdin: true }));
     let hello = false;
     const c = await wsConnect(ws.url, [Protocol.V5], () => (hello = true));
-    await waitFor(() => hello && server.activeSessions === 3, "three live sessions");
+    await waitUntil(() => hello && server.activeSessions === 3, { what: "three live sessions" });
     assert.ok(timers() > baseline, "the creation timers are pending");
     a.session.destroy();
     b.session.destroy();
     c.ws.destroy();
-    await waitFor(() => server.activeSessions === 0, "every session to be released");
-    await waitFor(() => timers() === baseline, "every timer to be cleared");
+    await waitUntil(() => server.activeSessions === 0, { what: "every session to be released" });
+    await waitUntil(() => timers() === baseline, { what: "every timer to be cleared" });
   } finally {
     await server.close();
   }

@@ -78,6 +78,8 @@ export type {
   SnapshotMount,
 } from "./cri-pod.js";
 export { busyboxRootfs } from "./rootfs.js";
+export { readmeExamples, runExample } from "./readme-examples.js";
+export type { Example, RunExampleOptions } from "./readme-examples.js";
 export { openStack, startStack } from "./stack.js";
 export { proxySandboxerName, proxyStackDirs, startProxyStack } from "./proxy-stack.js";
 export type { ProxyStack, ProxyStackOptions } from "./proxy-stack.js";

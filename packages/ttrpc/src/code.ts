@@ -1,6 +1,11 @@
 /**
  * gRPC status codes (google.rpc.Code). ttrpc carries them in `google.rpc.Status`
  * exactly as gRPC does, so the numbers are the wire contract.
+ *
+ * `@sandboxd/errdefs` has the same table (errdefs/src/status.ts). The copy is
+ * deliberate: ttrpc is a transport that errdefs' users build on, and it must
+ * not import errdefs (nor anything else of sandboxd's); the fixed numbers
+ * keep the two from drifting.
  */
 export const Code = {
   OK: 0,

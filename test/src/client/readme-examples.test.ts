@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Client } from "@sandboxd/client";
-import { readmeExamples, runExample } from "@sandboxd/client/testing";
+import { readmeExamples, runExample, startStack } from "@sandboxd/testing";
 import { sbxStack } from "./daemon.js";
-import { startStack } from "@sandboxd/testing";
 
 const readme = fileURLToPath(new URL("../../../packages/client/README.md", import.meta.url));
 const packageDir = fileURLToPath(new URL("../../../packages/client/", import.meta.url));

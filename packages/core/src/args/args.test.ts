@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { FlagSpec } from "./args.js";
-import { keyValues, parseArgs, UsageError } from "./args.js";
+import { flagHelp, keyValues, parseArgs, UsageError, valueFlags } from "./args.js";
 
 const specs: FlagSpec[] = [
   { name: "rm", type: "switch", description: "" },
@@ -121,4 +121,46 @@ test("the program and the unknown-flag wording are the caller's", () => {
     () => parseArgs(["-z"], [], { program: "sbx-sandboxer", command: "" }),
     /unknown flag -z for "sbx-sandboxer"/,
   );
+});
+
+test("help lists every flag from its spec, aligned, with its extras once", () => {
+  const lines = flagHelp([
+    { name: "rm", type: "switch", description: "remove it" },
+    {
+      name: "env",
+      short: "e",
+      type: "value",
+      multiple: true,
+      valueName: "K=V",
+      description: "env",
+    },
+    {
+      name: "namespace",
+      short: "n",
+      type: "value",
+      env: "NS",
+      default: "default",
+      description: "ns",
+    },
+  ]);
+  assert.deepEqual(lines, [
+    "      --rm                remove it",
+    "  -e, --env K=V           env (repeatable)",
+    "  -n, --namespace VALUE   ns ($NS, default default)",
+  ]);
+});
+
+test("value flags from rows parse like their objects, short names included", () => {
+  const specs = valueFlags([
+    ["config", "FILE", "TOML config", "c"],
+    ["root", "DIR", "persistent data"],
+  ]);
+  assert.deepEqual(specs, [
+    { name: "config", type: "value", valueName: "FILE", description: "TOML config", short: "c" },
+    { name: "root", type: "value", valueName: "DIR", description: "persistent data" },
+  ]);
+  const { flags } = parseArgs(["-c", "a.toml"], specs, { command: "" });
+  const config: string | undefined = flags.config;
+  assert.equal(config, "a.toml");
+  assert.equal(flags.root, undefined);
 });

@@ -7,6 +7,7 @@
  * typed from the specs: declare them `as const` (or inline in `parseArgs`),
  * and a switch comes back as `boolean`, a repeatable flag as `string[]`, a
  * value flag with a default as `string`, any other as `string | undefined`.
+ * Help lists the flags from the same specs (`flagHelp`), so the two agree.
  */
 
 /** A flag a command (or a program itself) accepts. */
@@ -28,6 +29,35 @@ export interface FlagSpec<Name extends string = string> {
   /** Default shown in help and used when absent. */
   default?: string;
   description: string;
+}
+
+/** A value flag written as one row: name, value name (help), description, one-letter alias. */
+export type ValueFlagRow = readonly [
+  name: string,
+  valueName: string,
+  description: string,
+  short?: string,
+];
+
+/** The spec of a value flag of `valueFlags`, its name kept literal for typed results. */
+export interface ValueFlag<Name extends string> extends FlagSpec<Name> {
+  type: "value";
+}
+
+/**
+ * Value flags from a table of rows, for programs whose flags are mostly plain
+ * values (sandboxd, sbx-sandboxer): shorter to read than one object each.
+ */
+export function valueFlags<const R extends readonly ValueFlagRow[]>(
+  rows: R,
+): ValueFlag<R[number][0]>[] {
+  return rows.map(([name, valueName, description, short]) => ({
+    name,
+    type: "value",
+    valueName,
+    description,
+    ...(short !== undefined ? { short } : {}),
+  }));
 }
 
 /** Parsed flags of unknown specs: switches are booleans, value flags strings, multiple flags lists. */
@@ -201,6 +231,27 @@ export function parseArgs<const F extends readonly FlagSpec[]>(
     else if (spec.multiple) flags[spec.name] = [];
   }
   return { flags: flags as FlagsOf<F>, positionals };
+}
+
+/**
+ * One help line per flag, aligned: `-n, --name VALUE   description (extras)`,
+ * where the extras say repeatable, the environment variable and the default.
+ */
+export function flagHelp(flags: readonly FlagSpec[]): string[] {
+  const left = flags.map((f) => {
+    const names = `${f.short ? `-${f.short}, ` : "    "}--${f.name}`;
+    return f.type === "value" ? `${names} ${f.valueName ?? "VALUE"}` : names;
+  });
+  const width = Math.max(...left.map((l) => l.length));
+  return flags.map((f, i) => {
+    const extras = [
+      f.multiple ? "repeatable" : "",
+      f.env ? `$${f.env}` : "",
+      f.default !== undefined ? `default ${f.default}` : "",
+    ].filter(Boolean);
+    const suffix = extras.length ? ` (${extras.join(", ")})` : "";
+    return `  ${left[i]!.padEnd(width)}   ${f.description}${suffix}`;
+  });
 }
 
 /** A string flag's value (undefined when absent). */

@@ -3,7 +3,13 @@
  * optional command (`publish`, used by shims through `-publish-binary`).
  * `--flag value` and `--flag=value` are both accepted.
  */
-import { parseArgs as parseFlags, UsageError, type FlagSpec } from "@sandboxd/core/args";
+import {
+  flagHelp,
+  parseArgs as parseFlags,
+  UsageError,
+  valueFlags,
+  type FlagSpec,
+} from "@sandboxd/core/args";
 
 export interface GlobalArgs {
   config?: string | undefined;
@@ -24,13 +30,17 @@ export type Command =
       readonly namespace: string;
     };
 
+// The defaults are the config loader's (a flag overrides the file), so they are
+// stated in the descriptions rather than given to the parser.
 const globalFlags = [
-  { name: "config", short: "c", type: "value", description: "TOML config" },
-  { name: "root", type: "value", description: "persistent data" },
-  { name: "state", type: "value", description: "runtime state" },
-  { name: "address", short: "a", type: "value", description: "gRPC socket" },
-  { name: "log-level", short: "l", type: "value", description: "log level" },
-  { name: "help", short: "h", type: "switch", description: "show help" },
+  ...valueFlags([
+    ["config", "FILE", "TOML config (default /etc/sandboxd/config.toml if it exists)", "c"],
+    ["root", "DIR", "persistent data (default /var/lib/sandboxd)"],
+    ["state", "DIR", "runtime state (default /run/sandboxd)"],
+    ["address", "PATH", "gRPC socket (default /run/sandboxd/sandboxd.sock)", "a"],
+    ["log-level", "LEVEL", "trace, debug, info, warn, error, fatal (default info)", "l"],
+  ]),
+  { name: "help", short: "h", type: "switch", description: "show this help" },
   { name: "version", short: "v", type: "switch", description: "print the version" },
 ] as const satisfies readonly FlagSpec[];
 
@@ -88,13 +98,7 @@ sandboxd: a containerd-compatible daemon (metadata, namespaces, containers,
 tasks through runtime v2 shims, events, leases) on containerd's gRPC API.
 
 Global options:
-  -c, --config FILE       TOML config (default /etc/sandboxd/config.toml if it exists)
-      --root DIR          persistent data (default /var/lib/sandboxd)
-      --state DIR         runtime state (default /run/sandboxd)
-  -a, --address PATH      gRPC socket (default /run/sandboxd/sandboxd.sock)
-  -l, --log-level LEVEL   trace, debug, info, warn, error, fatal (default info)
-  -h, --help              show this help
-  -v, --version           print the version
+${flagHelp(globalFlags).join("\n")}
 
 Commands:
   publish --topic T --namespace N   publish a protobuf Any event read from stdin

@@ -14,58 +14,31 @@
 import { Kind, failedPrecondition, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
   namespaceRequired,
-  parseFieldPaths,
-  parseFilters,
   validateIdentifier,
   validateLabels,
   type Ctx,
   type FieldPath,
 } from "@sandboxd/core";
-import { adaptObject } from "./adaptors.js";
 import type { MetadataDb } from "./db.js";
-import {
-  anyFromBlob,
-  anyMapFromText,
-  anyMapToText,
-  anyToBlob,
-  labelsFromText,
-  labelsToText,
-} from "./encoding.js";
 import type { NamespaceStore } from "./namespaces.js";
-import { RecordTable, type Row } from "./record-table.js";
-import { applyMapPath } from "./update.js";
+import { RecordTable, type NewRecord, type Row } from "./record-table.js";
+import { applyPaths, parseUpdatePaths } from "./update.js";
 import type { InstanceState, Sandbox, SandboxInstance } from "./types.js";
 
-const columns = [
-  "id",
-  "runtime_name",
-  "runtime_options",
-  "spec",
-  "labels",
-  "extensions",
-  "sandboxer",
-  "created_at",
-  "updated_at",
-];
-
-const updateRules = {
-  fields: ["spec", "runtime", "sandboxer"],
-  maps: ["labels", "extensions"],
-} as const;
+/** Paths an update may name beyond labels, extensions and spec. */
+const ownUpdatePaths = ["runtime", "sandboxer"];
 /** With no paths, containerd replaces these (never `sandboxer`). */
 const defaultUpdatePaths = ["labels", "extensions", "spec", "runtime"];
 
-export type NewSandbox = Omit<Sandbox, "createdAt" | "updatedAt">;
+export type NewSandbox = NewRecord<Sandbox>;
 
 export class SandboxStore {
   readonly #db: MetadataDb;
-  readonly #namespaces: NamespaceStore;
   readonly #table: RecordTable<Sandbox>;
 
   constructor(db: MetadataDb, namespaces: NamespaceStore) {
     this.#db = db;
-    this.#namespaces = namespaces;
-    this.#table = new RecordTable(db, "sandboxes", columns, { toRow, fromRow });
+    this.#table = new RecordTable<Sandbox>(db, namespaces, "sandboxes", { sandboxer: "sandboxer" });
   }
 
   get(ctx: Ctx, id: string): Sandbox {
@@ -83,30 +56,13 @@ export class SandboxStore {
 
   /** Filters: `id`, `labels.KEY`, `runtime.name`, `sandboxer` (containerd filter syntax). */
   list(ctx: Ctx, filters: readonly string[] = []): Sandbox[] {
-    const ns = namespaceRequired(ctx);
-    const filter = parseFilters(filters);
-    return this.#table
-      .list(ns)
-      .filter((s) =>
-        filter(
-          adaptObject(
-            { id: s.id, "runtime.name": s.runtime.name, sandboxer: s.sandboxer },
-            s.labels,
-          ),
-        ),
-      );
+    return this.#table.list(namespaceRequired(ctx), filters, (s) => ({ sandboxer: s.sandboxer }));
   }
 
   create(ctx: Ctx, sandbox: NewSandbox): Sandbox {
     const ns = namespaceRequired(ctx);
     validate(sandbox, "create sandbox failed validation");
-    const now = Date.now();
-    const created: Sandbox = { ...sandbox, createdAt: now, updatedAt: now };
-    this.#db.tx(() => {
-      this.#namespaces.ensure(ns);
-      this.#table.insert(ns, created, `sandbox ${JSON.stringify(sandbox.id)}`);
-    });
-    return created;
+    return this.#table.create(ns, sandbox, `sandbox ${JSON.stringify(sandbox.id)}`);
   }
 
   /**
@@ -124,7 +80,7 @@ export class SandboxStore {
     const parsed: FieldPath[] = effective.map((path) =>
       path === "runtime.name" || path === "runtime.options"
         ? { kind: "field", field: path }
-        : (parseFieldPaths([path], updateRules, describe)[0] as FieldPath),
+        : (parseUpdatePaths([path], ownUpdatePaths, describe)[0] as FieldPath),
     );
     const touchesRuntime = effective.some((p) => p === "runtime" || p.startsWith("runtime."));
     return this.#db.tx(() => {
@@ -138,22 +94,11 @@ export class SandboxStore {
           `sandbox.Runtime.Name field is immutable (sandbox ${JSON.stringify(sandbox.id)} runs ${JSON.stringify(current.runtime.name)}, not ${JSON.stringify(sandbox.runtime.name)})`,
         );
       }
-      const next: Sandbox = {
-        ...current,
-        labels: { ...current.labels },
-        extensions: { ...current.extensions },
-      };
-      for (const path of parsed) {
-        if (applyMapPath(next, sandbox, path)) continue;
-        switch (path.field) {
-          case "spec":
-            next.spec = sandbox.spec;
-            break;
+      const next = applyPaths(current, sandbox, parsed, (next, field) => {
+        switch (field) {
           case "runtime":
           case "runtime.options":
             next.runtime = { name: current.runtime.name, options: sandbox.runtime.options };
-            break;
-          case "runtime.name":
             break;
           case "sandboxer":
             if (sandbox.sandboxer !== current.sandboxer) {
@@ -166,12 +111,11 @@ export class SandboxStore {
             }
             next.sandboxer = sandbox.sandboxer;
             break;
+          // runtime.name: checked above, never changed.
         }
-      }
+      });
       validate(next, "update sandbox failed validation");
-      next.updatedAt = Math.max(Date.now(), current.updatedAt);
-      this.#table.replace(ns, next);
-      return next;
+      return this.#table.replace(ns, next, current);
     });
   }
 
@@ -181,9 +125,7 @@ export class SandboxStore {
     return this.#db.tx(() => {
       const current = this.get(ctx, id);
       if (current.sandboxer !== "" || sandboxer === "") return current;
-      const next = { ...current, sandboxer, updatedAt: Math.max(Date.now(), current.updatedAt) };
-      this.#table.replace(ns, next);
-      return next;
+      return this.#table.replace(ns, { ...current, sandboxer }, current);
     });
   }
 
@@ -291,33 +233,6 @@ function validate(s: NewSandbox | Sandbox, context: string): void {
   } catch (err) {
     throw wrapAs(Kind.InvalidArgument, err, context);
   }
-}
-
-function toRow(s: Sandbox): (string | number | Uint8Array | null)[] {
-  return [
-    s.id,
-    s.runtime.name,
-    anyToBlob(s.runtime.options),
-    anyToBlob(s.spec),
-    labelsToText(s.labels),
-    anyMapToText(s.extensions),
-    s.sandboxer,
-    s.createdAt,
-    s.updatedAt,
-  ];
-}
-
-function fromRow(row: Row): Sandbox {
-  return {
-    id: String(row.id),
-    runtime: { name: String(row.runtime_name), options: anyFromBlob(row.runtime_options) },
-    spec: anyFromBlob(row.spec),
-    labels: labelsFromText(row.labels),
-    extensions: anyMapFromText(row.extensions),
-    sandboxer: String(row.sandboxer),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
 }
 
 function instanceFromRow(row: Row): SandboxInstance {

@@ -1,56 +1,63 @@
 import module from "node:module";
 import { fileURLToPath } from "node:url";
+import type { FlagSpec } from "@sandboxd/core/args";
 
 // Cache compiled code between runs: start-up latency is part of the product.
 // In the install, not os.tmpdir(), where any user could plant code for root
 // (NODE_COMPILE_CACHE still wins; unwritable only means no cache).
 module.enableCompileCache?.(fileURLToPath(new URL("../.compile-cache", import.meta.url)));
 
-const usage = `usage: sbx-sandboxer [options]
+// The defaults are the config loader's, so they are stated in the
+// descriptions rather than given to the parser.
+const valueFlagRows = [
+  [
+    "config",
+    "FILE",
+    "TOML config (default: $SBX_SANDBOXER_CONFIG, else /etc/sbx-sandboxer/config.toml)",
+  ],
+  ["state-dir", "DIR", "state directory (default /run/sbx-sandboxer)"],
+  ["listen", "PATH", "gRPC socket (default <state-dir>/sandboxer.sock)"],
+  ["task-socket", "PATH", "ttrpc socket (default <state-dir>/task.sock)"],
+  ["log-level", "LEVEL", "trace, debug, info, warn, error"],
+  ["events-address", "PATH", "a ttrpc events endpoint that gets every event"],
+  ["cgroup-parent", "PATH", "parent cgroup of the sandboxes (default sbx-sandboxer)"],
+  ["bridge", "NAME", "CNI bridge (default sbx0)"],
+  ["subnet", "CIDR", "pod subnet (default 10.88.0.0/16)"],
+  ["cni-bin-dir", "DIR", "CNI plugins (default /usr/lib/cni)"],
+] as const;
+
+const switches = [
+  {
+    name: "no-network",
+    type: "switch",
+    description: "no CNI networking (pods get an empty netns)",
+  },
+  { name: "version", short: "v", type: "switch", description: "print the version" },
+  { name: "help", short: "h", type: "switch", description: "show this help" },
+] as const satisfies readonly FlagSpec[];
+
+function usage(flagLines: readonly string[]): string {
+  return `usage: sbx-sandboxer [options]
 
 A domain sandboxer for Linux pods: one process per node owning every sandbox.
 Serves gRPC containerd.services.sandbox.v1.Controller on --listen and ttrpc Task
 (v2, v3), Sandbox and sandboxd.sandboxer.v1.Sandboxer on --task-socket.
 
 options:
-  --config FILE          TOML config (default: $SBX_SANDBOXER_CONFIG, else /etc/sbx-sandboxer/config.toml)
-  --state-dir DIR        state directory (default /run/sbx-sandboxer)
-  --listen PATH          gRPC socket (default <state-dir>/sandboxer.sock)
-  --task-socket PATH     ttrpc socket (default <state-dir>/task.sock)
-  --log-level LEVEL      trace, debug, info, warn, error
-  --events-address PATH  a ttrpc events endpoint that gets every event
-  --cgroup-parent PATH   parent cgroup of the sandboxes (default sbx-sandboxer)
-  --bridge NAME          CNI bridge (default sbx0)
-  --subnet CIDR          pod subnet (default 10.88.0.0/16)
-  --cni-bin-dir DIR      CNI plugins (default /usr/lib/cni)
-  --no-network           no CNI networking (pods get an empty netns)
-  -v, --version          print the version
+${flagLines.join("\n")}
 `;
+}
 
 async function main(): Promise<number> {
-  const { parseArgs } = await import("@sandboxd/core/args");
-  const value = <N extends string>(name: N) => ({ name, type: "value", description: "" }) as const;
-  const { flags: values } = parseArgs(
-    process.argv.slice(2),
-    [
-      value("config"),
-      value("state-dir"),
-      value("listen"),
-      value("task-socket"),
-      value("log-level"),
-      value("events-address"),
-      value("cgroup-parent"),
-      value("bridge"),
-      value("subnet"),
-      value("cni-bin-dir"),
-      { name: "no-network", type: "switch", description: "" },
-      { name: "version", short: "v", type: "switch", description: "" },
-      { name: "help", short: "h", type: "switch", description: "" },
-    ],
-    { program: "sbx-sandboxer", command: "" },
-  );
+  // Loaded here, not imported above: the compile cache must be on first.
+  const { flagHelp, parseArgs, valueFlags } = await import("@sandboxd/core/args");
+  const flags = [...valueFlags(valueFlagRows), ...switches];
+  const { flags: values } = parseArgs(process.argv.slice(2), flags, {
+    program: "sbx-sandboxer",
+    command: "",
+  });
   if (values.help) {
-    process.stdout.write(usage);
+    process.stdout.write(usage(flagHelp(flags)));
     return 0;
   }
   if (values.version) {

@@ -4,7 +4,6 @@
  * conmon and runc state); exits are learned from conmon's files and published as
  * events in runtime-v2 order (create, start, exit, delete).
  */
-import { constants, openSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ts } from "../util/time.js";
@@ -28,11 +27,10 @@ import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js"
 import type { ContainerRecord, Stdio } from "../state/records.js";
 import { recordVersion } from "../state/records.js";
 import { withRollback } from "@sandboxd/core";
-import { startConmon } from "./conmon.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { StdinPump, closeQuietly, openStdio } from "./io.js";
+import { launch } from "./launch.js";
 import type { TerminalPaths } from "./terminal.js";
-import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
+import { terminalPaths } from "./terminal.js";
 import type { MountSpec } from "./mounts.js";
 import { mountRootfs, unmountAll } from "./mounts.js";
 import { Proc, isAlive } from "./process.js";
@@ -73,6 +71,7 @@ export class Container {
     this.rec = rec;
     this.runc = new Runc(env.config.binaries.runc, env.layout.runcRoot(rec.namespace));
     this.init = new Proc(this.dir, rec, {
+      save: () => this.save(),
       onExit: (exit) => this.#onInitExit(exit),
       onOom: () =>
         env.events.publish(rec.namespace, Topic.TaskOOM, TaskOOMSchema, { containerId: rec.id }),
@@ -172,59 +171,20 @@ export class Container {
       undo.push("resize sandbox", () => resize(undefined));
       await resize(rec.resources ?? {});
 
-      const tty = p.stdio.terminal ? c.terminalPaths() : undefined;
-      if (tty) await ensureDir(tty.socketDir);
-      // With a terminal conmon owns the process's stdio (the pty); ours is /dev/null.
-      // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
-      const outputHold =
-        tty && p.stdio.stdout ? [openSync(p.stdio.stdout, constants.O_RDWR)] : undefined;
-      const io = await openStdio(
-        ctx,
-        tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : p.stdio,
-        c.dir,
-      );
       undo.push("close stdio", () => c.init.close());
       undo.push("delete runc container", async (u) => {
         await c.runc.delete(u, p.id, true).catch(() => undefined);
         if (rec.conmonPid > 0 && isAlive(rec.conmonPid)) process.kill(rec.conmonPid, "SIGKILL");
       });
-      try {
-        const started = await startConmon(ctx, {
-          conmon: env.config.binaries.conmon,
-          runc: env.config.binaries.runc,
-          runcRoot: env.layout.runcRoot(p.namespace),
-          cid: p.id,
-          dir: c.dir,
-          bundle: p.bundle,
-          stdio: io.stdio,
-          hold: outputHold,
-          terminal: tty && {
-            cuuid: tty.cuuid,
-            log: tty.log,
-            socketDir: tty.socketDir,
-            controlDir: p.bundle,
-          },
-        });
-        rec.pid = started.pid;
-        rec.conmonPid = started.conmonPid;
-        if (io.stdinPump) c.init.stdin = new StdinPump(io.stdinPump);
-        if (tty) {
-          c.init.terminal = new TerminalOutput(tty, p.stdio.stdout, { base: 0, skip: 0 });
-          c.init.terminal.start(c.dir);
-          if (p.stdio.stdin)
-            rec.ttyInputPid = await startInputBridge(
-              env.config.binaries.socat,
-              p.stdio.stdin,
-              tty.attach,
-            );
-        }
-      } catch (err) {
-        io.closeAll();
-        throw err;
-      } finally {
-        io.closeChildFds();
-        for (const fd of outputHold ?? []) closeQuietly(fd);
-      }
+      await launch(ctx, c.init, {
+        binaries: env.config.binaries,
+        runcRoot: env.layout.runcRoot(p.namespace),
+        cid: p.id,
+        stdio: p.stdio,
+        tty: p.stdio.terminal ? c.terminalPaths() : undefined,
+        run: { bundle: p.bundle },
+        controlDir: p.bundle,
+      });
       rec.status = "created";
       await c.save();
     });
@@ -257,9 +217,7 @@ export class Container {
     }
     await this.init.starting(async () => {
       await this.runc.start(ctx, this.id);
-      if (this.rec.status === "created") this.rec.status = "running";
-      this.rec.startedAt = Date.now();
-      await this.save();
+      await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
         containerId: this.id,
         pid: this.rec.pid,
@@ -269,16 +227,12 @@ export class Container {
   }
 
   #onInitExit(exit: ExitInfo): Promise<void> {
-    return this.init.reportExit(
-      () => this.save(),
-      () =>
-        this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
-          containerId: this.id,
-          id: this.id,
-          pid: this.rec.pid,
-          exitStatus: exit.status,
-          exitedAt: ts(exit.at),
-        }),
+    return this.init.reportExit(exit, (event) =>
+      this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
+        containerId: this.id,
+        id: this.id,
+        ...event,
+      }),
     );
   }
 

@@ -3,10 +3,8 @@
  * directory for the process spec and conmon's pid/exit files, so its exit code
  * survives a sandboxer restart like the container's.
  */
-import { constants, openSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { ts } from "../util/time.js";
 import { Topic } from "@sandboxd/api/names";
 import {
   TaskExecAddedSchema,
@@ -18,12 +16,11 @@ import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@s
 import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
 import type { ExecRecord, Stdio } from "../state/records.js";
 import { recordVersion } from "../state/records.js";
-import { startConmon } from "./conmon.js";
 import type { Container } from "./container.js";
 import type { ExitInfo } from "./exit-watch.js";
-import { StdinPump, closeQuietly, openStdio } from "./io.js";
+import { launch } from "./launch.js";
 import type { TerminalPaths } from "./terminal.js";
-import { TerminalOutput, startInputBridge, terminalPaths } from "./terminal.js";
+import { terminalPaths } from "./terminal.js";
 import { Proc } from "./process.js";
 
 export class ExecProcess {
@@ -35,6 +32,7 @@ export class ExecProcess {
     this.container = container;
     this.rec = rec;
     this.proc = new Proc(this.dir, rec, {
+      save: () => this.save(),
       onExit: (exit) => this.#onExit(exit),
       onOom: () => undefined,
       onError: (err) =>
@@ -122,61 +120,17 @@ export class ExecProcess {
     }
     const c = this.container;
     await this.proc.starting(async () => {
-      const tty = this.rec.stdio.terminal ? this.terminalPaths() : undefined;
-      if (tty) await ensureDir(tty.socketDir);
-      // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
-      const outputHold =
-        tty && this.rec.stdio.stdout
-          ? [openSync(this.rec.stdio.stdout, constants.O_RDWR)]
-          : undefined;
-      const io = await openStdio(
-        ctx,
-        tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : this.rec.stdio,
-        this.dir,
-      );
-      try {
-        const started = await startConmon(ctx, {
-          conmon: c.env.config.binaries.conmon,
-          runc: c.env.config.binaries.runc,
-          runcRoot: c.env.layout.runcRoot(c.namespace),
-          cid: c.id,
-          dir: this.dir,
-          processSpec: join(this.dir, "process.json"),
-          stdio: io.stdio,
-          hold: outputHold,
-          terminal: tty && {
-            cuuid: tty.cuuid,
-            log: tty.log,
-            socketDir: tty.socketDir,
-            controlDir: this.dir,
-          },
-        });
-        this.rec.pid = started.pid;
-        this.rec.conmonPid = started.conmonPid;
-        if (io.stdinPump) this.proc.stdin = new StdinPump(io.stdinPump);
-        if (tty) {
-          this.proc.terminal = new TerminalOutput(tty, this.rec.stdio.stdout, { base: 0, skip: 0 });
-          this.proc.terminal.start(this.dir);
-          if (this.rec.stdio.stdin) {
-            this.rec.ttyInputPid = await startInputBridge(
-              c.env.config.binaries.socat,
-              this.rec.stdio.stdin,
-              tty.attach,
-            );
-          }
-        }
-        void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
-      } catch (err) {
-        io.closeAll();
-        this.proc.close();
-        throw err;
-      } finally {
-        io.closeChildFds();
-        for (const fd of outputHold ?? []) closeQuietly(fd);
-      }
-      if (this.rec.status === "created") this.rec.status = "running";
-      this.rec.startedAt = Date.now();
-      await this.save();
+      const started = await launch(ctx, this.proc, {
+        binaries: c.env.config.binaries,
+        runcRoot: c.env.layout.runcRoot(c.namespace),
+        cid: c.id,
+        stdio: this.rec.stdio,
+        tty: this.rec.stdio.terminal ? this.terminalPaths() : undefined,
+        run: { processSpec: join(this.dir, "process.json") },
+        controlDir: this.dir,
+      });
+      void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
+      await this.proc.recordStart();
       this.proc.watch();
       c.env.events.publish(c.namespace, Topic.TaskExecStarted, TaskExecStartedSchema, {
         containerId: c.id,
@@ -189,16 +143,12 @@ export class ExecProcess {
 
   #onExit(exit: ExitInfo): Promise<void> {
     const c = this.container;
-    return this.proc.reportExit(
-      () => this.save(),
-      () =>
-        c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
-          containerId: c.id,
-          id: this.id,
-          pid: this.rec.pid,
-          exitStatus: exit.status,
-          exitedAt: ts(exit.at),
-        }),
+    return this.proc.reportExit(exit, (event) =>
+      c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
+        containerId: c.id,
+        id: this.id,
+        ...event,
+      }),
     );
   }
 

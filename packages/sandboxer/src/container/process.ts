@@ -7,7 +7,9 @@
  * monitor that died without writing one.
  */
 import { readFile } from "node:fs/promises";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ProcessStatus } from "../state/records.js";
+import { ts } from "../util/time.js";
 import type { ExitInfo } from "./exit-watch.js";
 import { hasOomFile, readExitFile, watchExitDir } from "./exit-watch.js";
 import type { StdinPump } from "./io.js";
@@ -21,9 +23,19 @@ export interface ProcState {
   exitedAt?: number | undefined;
   exitPublished?: boolean | undefined;
   ttyInputPid?: number | undefined;
+  startedAt?: number | undefined;
+}
+
+/** The part of /tasks/exit the process knows; the caller adds whose it is. */
+export interface ExitEvent {
+  pid: number;
+  exitStatus: number;
+  exitedAt: Timestamp;
 }
 
 export interface ProcHooks {
+  /** Persists the record whose state this is. */
+  save(): Promise<void>;
   /** Called once with the exit (status stopped is already set). */
   onExit(exit: ExitInfo): Promise<void>;
   onOom(): void;
@@ -91,18 +103,26 @@ export class Proc {
     }
   }
 
+  /** Inside starting(): the start succeeded, so running (unless its exit came first) since now. */
+  async recordStart(): Promise<void> {
+    if (this.state.status === "created") this.state.status = "running";
+    this.state.startedAt = Date.now();
+    await this.#hooks.save();
+  }
+
   /**
    * Reports an exit once (the init's and every exec's `onExit`): the record is
    * saved, a start in flight is waited for, `publish` sends /tasks/exit unless
    * it was already sent (before a restart), and that it was sent is saved.
    */
-  async reportExit(save: () => Promise<void>, publish: () => void): Promise<void> {
-    await save().catch(() => undefined);
+  async reportExit(exit: ExitInfo, publish: (event: ExitEvent) => void): Promise<void> {
+    const save = (): Promise<void> => this.#hooks.save().catch(() => undefined);
+    await save();
     if (this.#startPending) await this.#startPending;
     if (this.state.exitPublished) return;
-    publish();
+    publish({ pid: this.state.pid, exitStatus: exit.status, exitedAt: ts(exit.at) });
     this.state.exitPublished = true;
-    await save().catch(() => undefined);
+    await save();
   }
 
   get started(): Promise<void> {

@@ -32,14 +32,9 @@ export function controllerService(root: Ctx, api: SandboxApi): ServiceImpl<typeo
   const answer = sandboxHandlers(api);
   return {
     async create(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.create(ctx, ns, {
-        id: req.sandboxId,
-        netnsPath: req.netnsPath,
-        annotations: { ...req.annotations },
+      await answer.create(scope(root, call, req.sandboxId), req, {
         labels: { ...(req.sandbox?.labels ?? {}) },
         spec: req.sandbox?.spec,
-        options: req.options,
       });
       return { sandboxId: req.sandboxId };
     },

@@ -1,12 +1,13 @@
 /**
  * The answers that the gRPC Controller (controller-grpc.ts) and the ttrpc
  * Sandbox service (sandbox-ttrpc.ts) give alike, from one SandboxApi. Each
- * transport builds its own call scope and adds what only it returns (the
- * Controller's task address and version, its create and update).
+ * transport builds its own call scope and adds what only it takes or returns
+ * (the Controller's record and task address, ttrpc's bundle, update).
  */
+import type { Any } from "@bufbuild/protobuf/wkt";
 import type { Ctx } from "@sandboxd/core";
 import { ts } from "../util/time.js";
-import type { SandboxApi } from "./sandbox-api.js";
+import type { CreateArgs, SandboxApi } from "./sandbox-api.js";
 
 /** A call's context and namespace, as each transport derives them. */
 export interface CallScope {
@@ -14,8 +15,29 @@ export interface CallScope {
   ns: string;
 }
 
+/** The create request fields both transports carry. */
+interface CreateRequest {
+  sandboxId: string;
+  netnsPath: string;
+  annotations: Record<string, string>;
+  options?: Any | undefined;
+}
+
 export function sandboxHandlers(api: SandboxApi) {
   return {
+    async create(
+      { ctx, ns }: CallScope,
+      req: CreateRequest,
+      own: Pick<CreateArgs, "labels" | "spec" | "bundlePath">,
+    ) {
+      await api.create(ctx, ns, {
+        id: req.sandboxId,
+        netnsPath: req.netnsPath,
+        annotations: { ...req.annotations },
+        options: req.options,
+        ...own,
+      });
+    },
     async start({ ctx, ns }: CallScope, id: string) {
       const r = await api.start(ctx, ns, id);
       return { pid: r.pid, createdAt: ts(r.createdAt), labels: r.labels };

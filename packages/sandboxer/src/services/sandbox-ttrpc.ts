@@ -25,14 +25,9 @@ function sandboxService(root: Ctx, api: SandboxApi): ServiceImpl<typeof Sandbox>
   const answer = sandboxHandlers(api);
   return {
     async createSandbox(req, call) {
-      const { ctx, ns } = scope(root, call, req.sandboxId);
-      await api.create(ctx, ns, {
-        id: req.sandboxId,
-        netnsPath: req.netnsPath,
-        annotations: { ...req.annotations },
+      await answer.create(scope(root, call, req.sandboxId), req, {
         labels: {},
         bundlePath: req.bundlePath,
-        options: req.options,
       });
       return {};
     },

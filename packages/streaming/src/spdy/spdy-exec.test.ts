@@ -3,12 +3,8 @@ import assert from "node:assert/strict";
 import { StreamingServer } from "../server.js";
 import { spdyConnect } from "../client/spdy.js";
 import { Protocol } from "../protocol/remotecommand.js";
-import {
-  ProcessRuntime,
-  waitFor,
-  execOf,
-  waitKilledAndReleased,
-} from "../testing/process-runtime.js";
+import { waitUntil } from "@sandboxd/testing";
+import { ProcessRuntime, execOf, waitKilledAndReleased } from "../testing/process-runtime.js";
 import type { SpdySession, SpdyStream } from "./session.js";
 
 function collect(stream: SpdyStream | null): Promise<string> {
@@ -124,7 +120,7 @@ describe("exec and attach over SPDY/3.1", () => {
         resize!.write('{"Width":80,"Height":24}');
         resize!.write('{"Width":100,');
         resize!.write('"Height":40}');
-        await waitFor(() => runtime.resizes.length === seen + 2, "two resize events");
+        await waitUntil(() => runtime.resizes.length === seen + 2, { what: "two resize events" });
       },
     });
     assert.deepEqual(runtime.resizes.slice(seen), [
@@ -238,7 +234,7 @@ describe("exec and attach over SPDY/3.1", () => {
     await session.openStream({ streamtype: "stderr" });
     let out = "";
     stdout.on("data", (c: Buffer) => (out += c.toString()));
-    await waitFor(() => out === "started\n", "the process to start");
+    await waitUntil(() => out === "started\n", { what: "the process to start" });
     const child = runtime.children.at(-1)!;
     assert.equal(child.exitCode, null);
     session.destroy();
@@ -253,7 +249,7 @@ describe("exec and attach over SPDY/3.1", () => {
       // Whether or not the reply beats the timeout, the session must end.
       session.openStream({ streamtype: "error" }).catch(() => undefined);
       await new Promise<void>((resolve) => session.once("close", resolve));
-      await waitFor(() => quick.activeSessions === 0, "the session to be released");
+      await waitUntil(() => quick.activeSessions === 0, { what: "the session to be released" });
     } finally {
       await quick.close();
     }

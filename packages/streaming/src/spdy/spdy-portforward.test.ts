@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 import { StreamingServer } from "../server.js";
 import { spdyConnect } from "../client/spdy.js";
 import { portForwardProtocol } from "../protocol/remotecommand.js";
-import { ProcessRuntime, waitFor } from "../testing/process-runtime.js";
+import { waitUntil } from "@sandboxd/testing";
+import { ProcessRuntime } from "../testing/process-runtime.js";
 import type { SpdyStream } from "./session.js";
 
 function collect(stream: SpdyStream): Promise<string> {
@@ -54,14 +55,14 @@ describe("port-forward over SPDY/3.1", () => {
       const data = await session.openStream({ streamtype: "data", port: String(port), requestid });
       conns.push({ error: collect(error), data, out: collect(data) });
     }
-    await waitFor(() => open.size === 2, "two connections to the pod");
+    await waitUntil(() => open.size === 2, { what: "two connections to the pod" });
     conns[0]!.data.end("one");
     conns[1]!.data.end("two");
     assert.equal(await conns[0]!.out, "echo:one");
     assert.equal(await conns[1]!.out, "echo:two");
     assert.equal(await conns[0]!.error, "");
     session.destroy();
-    await waitFor(() => server.activeSessions === 0, "the session to be released");
+    await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
   });
 
   test("a port nobody listens on is reported on the error stream", async () => {
@@ -97,14 +98,13 @@ describe("port-forward over SPDY/3.1", () => {
     let got = "";
     data.on("data", (c: Buffer) => (got += c.toString()));
     data.write("ping");
-    await waitFor(() => got === "echo:ping", "the echo");
-    await waitFor(() => open.size === 1, "one connection to the pod");
+    await waitUntil(() => got === "echo:ping", { what: "the echo" });
+    await waitUntil(() => open.size === 1, { what: "one connection to the pod" });
     session.destroy();
-    await waitFor(
-      () => open.size === 0 && runtime.forwards.size === 0,
-      "the pod-side socket to close",
-    );
-    await waitFor(() => server.activeSessions === 0, "the session to be released");
+    await waitUntil(() => open.size === 0 && runtime.forwards.size === 0, {
+      what: "the pod-side socket to close",
+    });
+    await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
   });
 
   test("a stream without a valid port is refused, the session lives on", async () => {
@@ -143,7 +143,7 @@ describe("port-forward over SPDY/3.1", () => {
         "timed out waiting for both data and error streams for request 3",
       );
       session.destroy();
-      await waitFor(() => quick.activeSessions === 0, "the session to be released");
+      await waitUntil(() => quick.activeSessions === 0, { what: "the session to be released" });
     } finally {
       await quick.close();
     }

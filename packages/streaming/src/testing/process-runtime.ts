@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { waitUntil } from "@sandboxd/testing";
 import type { ExecRequest, Runtime, StreamIO, TerminalSize } from "../runtime.js";
 
 export class ProcessRuntime implements Runtime {
@@ -81,19 +82,6 @@ export class ProcessRuntime implements Runtime {
   }
 }
 
-/** Polls `cond` until it holds or `timeoutMs` passed (a generous deadline, not a sleep). */
-export async function waitFor(
-  cond: () => boolean,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** An exec of `cmd` in container "c" with only stdout, unless `o` says otherwise. */
 export function execOf(
   cmd: readonly string[],
@@ -107,9 +95,8 @@ export async function waitKilledAndReleased(
   child: ChildProcess,
   server: { readonly activeSessions: number },
 ): Promise<void> {
-  await waitFor(
-    () => child.exitCode !== null || child.signalCode !== null,
-    "the process to be killed",
-  );
-  await waitFor(() => server.activeSessions === 0, "the session to be released");
+  await waitUntil(() => child.exitCode !== null || child.signalCode !== null, {
+    what: "the process to be killed",
+  });
+  await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
 }

@@ -1,7 +1,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { StreamingServer } from "../server.js";
-import { ProcessRuntime, waitFor, execOf } from "../testing/process-runtime.js";
+import { waitUntil } from "@sandboxd/testing";
+import { ProcessRuntime, execOf } from "../testing/process-runtime.js";
 
 // Node's own WebSocket (undici): an RFC 6455 client this package did not write.
 let server: StreamingServer;
@@ -45,5 +46,5 @@ test("exec over v5.channel.k8s.io with Node's built-in WebSocket client", async 
   };
   assert.equal(status.reason, "NonZeroExitCode");
   assert.equal(status.details.causes[0]!.message, "2");
-  await waitFor(() => server.activeSessions === 0, "the session to be released");
+  await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
 });

@@ -4,12 +4,8 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { StreamingServer } from "../server.js";
 import { wsConnect } from "../client/ws.js";
-import {
-  ProcessRuntime,
-  waitFor,
-  execOf,
-  waitKilledAndReleased,
-} from "../testing/process-runtime.js";
+import { waitUntil } from "@sandboxd/testing";
+import { ProcessRuntime, execOf, waitKilledAndReleased } from "../testing/process-runtime.js";
 import type { WsConnection } from "./conn.js";
 import { WsByteStream } from "./tunnel.js";
 import { SpdySession } from "../spdy/session.js";
@@ -54,7 +50,7 @@ describe("exec and port-forward over WebSocket", () => {
     );
     const { ws, protocol, r } = await connect(url, ["v5.channel.k8s.io", "v4.channel.k8s.io"]);
     assert.equal(protocol, "v5.channel.k8s.io");
-    await waitFor(() => r.channels.has(1), "the connected message on stdout");
+    await waitUntil(() => r.channels.has(1), { what: "the connected message on stdout" });
     ws.send(Buffer.concat([Buffer.of(0), Buffer.from("from stdin\n")]));
     ws.send(Buffer.of(255, 0));
     await r.closed;
@@ -83,10 +79,10 @@ describe("exec and port-forward over WebSocket", () => {
       execOf(["sh", "-c", "echo ready; exec sleep 1000"], { tty: true, stdin: true }),
     );
     const { ws, r } = await connect(url, ["v4.channel.k8s.io"]);
-    await waitFor(() => text(r, 1) === "ready\n", "the process to start");
+    await waitUntil(() => text(r, 1) === "ready\n", { what: "the process to start" });
     const seen = runtime.resizes.length;
     ws.send(Buffer.concat([Buffer.of(4), Buffer.from('{"Width":120,"Height":30}')]));
-    await waitFor(() => runtime.resizes.length === seen + 1, "the resize");
+    await waitUntil(() => runtime.resizes.length === seen + 1, { what: "the resize" });
     assert.deepEqual(runtime.resizes.at(-1), { width: 120, height: 30 });
     const child = runtime.children.at(-1)!;
     ws.destroy();
@@ -117,15 +113,15 @@ describe("exec and port-forward over WebSocket", () => {
     try {
       const { url } = server.getPortForward({ podSandboxId: "p" });
       const { ws, r } = await connect(`${url}?port=${port}`, ["v4.channel.k8s.io"]);
-      await waitFor(() => r.channels.has(0) && r.channels.has(1), "the port headers");
+      await waitUntil(() => r.channels.has(0) && r.channels.has(1), { what: "the port headers" });
       assert.equal(r.channels.get(0)![0]!.readUInt16LE(0), port);
       assert.equal(r.channels.get(1)![0]!.readUInt16LE(0), port);
       ws.send(Buffer.concat([Buffer.of(0), Buffer.from("ping")]));
-      await waitFor(() => text(r, 0).endsWith("echo:ping"), "the echo");
-      await waitFor(() => open.size === 1, "one connection to the pod");
+      await waitUntil(() => text(r, 0).endsWith("echo:ping"), { what: "the echo" });
+      await waitUntil(() => open.size === 1, { what: "one connection to the pod" });
       ws.destroy();
-      await waitFor(() => open.size === 0, "the pod-side socket to close");
-      await waitFor(() => server.activeSessions === 0, "the session to be released");
+      await waitUntil(() => open.size === 0, { what: "the pod-side socket to close" });
+      await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
     } finally {
       await new Promise<void>((resolve) => target.close(() => resolve()));
     }
@@ -152,7 +148,7 @@ describe("exec and port-forward over WebSocket", () => {
       await ended;
       assert.equal(Buffer.concat(chunks).toString(), "echo:tunnel");
       session.destroy();
-      await waitFor(() => server.activeSessions === 0, "the session to be released");
+      await waitUntil(() => server.activeSessions === 0, { what: "the session to be released" });
     } finally {
       await new Promise<void>((resolve) => target.close(() => resolve()));
     }

@@ -1,5 +1,6 @@
 // Runs the ```ts blocks of a README, each as its own Node process (Node 24
-// strips the types), so documented examples are known to work.
+// strips the types), so documented examples are known to work
+// (test/src/client/readme-examples.test.ts runs the SDK's).
 import { execFile } from "node:child_process";
 import { access, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
