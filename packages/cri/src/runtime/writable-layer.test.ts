@@ -75,7 +75,8 @@ test("writable layer: the container's snapshot usage on its snapshotter's root, 
 
 test("writable layer: no snapshot, a removed one or a failed walk is 0 on the snapshotter's root, not an error", async () => {
   const p = port({ broken: unknown("walk failed: EACCES") });
-  const start = Date.now() * 1_000_000;
+  // In bigint: ms × 10⁶ as a double is past 2⁵³ and may round up, above the exact value.
+  const start = BigInt(Date.now()) * 1_000_000n;
   const layers = await writableLayers(ctx, p, [
     container("local"),
     container("gone", { snapshotter: "overlayfs", key: "gone" }),
@@ -88,6 +89,6 @@ test("writable layer: no snapshot, a removed one or a failed walk is 0 on the sn
     assert.equal(l?.fsId?.mountpoint, "/var/lib/sbx/io.containerd.snapshotter.v1.overlayfs", id);
     assert.equal(l?.usedBytes?.value, 0n, id);
     assert.equal(l?.inodesUsed?.value, 0n, id);
-    assert.ok((l?.timestamp ?? 0n) >= BigInt(start), `${id}: sampled now`);
+    assert.ok((l?.timestamp ?? 0n) >= start, `${id}: sampled now`);
   }
 });
