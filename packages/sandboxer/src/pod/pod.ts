@@ -96,6 +96,7 @@ export class Pod {
     if (net) out.network = net;
     if (this.rec.pins?.ipc) out.ipc = this.rec.pins.ipc;
     if (this.rec.pins?.uts) out.uts = this.rec.pins.uts;
+    if (this.rec.pins?.user) out.user = this.rec.pins.user;
     if (this.rec.pidHolder) out.pid = `/proc/${this.rec.pidHolder.initPid}/ns/pid`;
     return out;
   }
@@ -156,14 +157,16 @@ export class Pod {
         // A host-network pod shares the host's UTS namespace too (as CRI's pause does).
         uts: !this.rec.hostNetwork,
         hostname: this.rec.hostname,
+        userns: this.rec.userns && { helper: this.env.config.binaries.userns, ...this.rec.userns },
       });
       await this.save();
 
       if (this.rec.sharePid) {
-        const holder = await startPidHolder(ctx, {
-          stateDir: this.env.layout.root,
-          pod: `${namespace}/${id}`,
-        });
+        const holder = await startPidHolder(
+          ctx,
+          { stateDir: this.env.layout.root, pod: `${namespace}/${id}` },
+          this.rec.pins.user,
+        );
         undo.push("stop pid namespace holder", () => stopPidHolder(holder));
         this.rec.pidHolder = holder;
         await this.save();
