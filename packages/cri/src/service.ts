@@ -24,6 +24,7 @@ import { stateOf } from "./runtime/records.js";
 import { statsService } from "./runtime/service-stats.js";
 import { idMatches, labelsMatch, resolveId } from "./runtime/filters.js";
 import { ignoreNotFound, nsOf } from "./runtime/util.js";
+import { supportsUserns } from "./runtime/userns.js";
 
 export const runtimeName = "sandboxd";
 export const runtimeApiVersion = "v1";
@@ -77,9 +78,23 @@ export function runtimeService(p: RuntimeParts): ServiceImpl<typeof RuntimeServi
       runtimeHandlers: Object.values(p.config.runtimes)
         .map((h) => ({
           name: h.name,
-          features: { recursiveReadOnlyMounts: true, userNamespaces: false },
+          features: {
+            recursiveReadOnlyMounts: true,
+            userNamespaces: supportsUserns(h.runtimeType),
+          },
         }))
-        .concat([{ name: "", features: { recursiveReadOnlyMounts: true, userNamespaces: false } }]),
+        .concat([
+          {
+            // The default handler, under the empty name, as containerd lists it.
+            name: "",
+            features: {
+              recursiveReadOnlyMounts: true,
+              userNamespaces: supportsUserns(
+                p.config.runtimes[p.config.defaultRuntimeName]?.runtimeType ?? "",
+              ),
+            },
+          },
+        ]),
       // Strict and Merge are both honoured (runtime/identity.ts).
       features: { supplementalGroupsPolicy: true },
       // crictl info prints these; containerd's "config" is its CRI configuration as JSON.

@@ -35,6 +35,7 @@ import { alreadyExists, invalidArgument, notFound } from "@sandboxd/errdefs";
 import type { Backend } from "../backend.js";
 import { handlerOf, type CriConfig } from "../config.js";
 import { idMatches, labelsMatch, resolveId } from "./filters.js";
+import { checkUserns } from "./userns.js";
 import { anyOf, fromAny, ignoreNotFound, msOfTs, newId, nsOf } from "./util.js";
 
 /** The extension holding the pod's PodSandboxConfig. */
@@ -84,6 +85,7 @@ export class Pods {
     const m = config.metadata;
     if (!m || !m.name) throw invalidArgument("PodSandboxConfig.metadata.name must be set");
     const handler = handlerOf(this.#config, runtimeHandler);
+    checkUserns(config, handler.runtimeType);
     const name = podName(config);
     if (this.#reserved.has(name) || (await this.list(ctx)).some((p) => podName(p.config) === name))
       throw alreadyExists(

@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { constants, open } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import net from "node:net";
 import { promisify } from "node:util";
 import type { Logger } from "@sandboxd/core";
@@ -45,6 +45,9 @@ export class FifoPool {
   /** Empties the pool directory (FIFOs left by a previous run) and fills it. */
   async init(): Promise<void> {
     await rm(this.#dir, { recursive: true, force: true });
+    // The parent is the runtime's state dir, which holds the bundles: 0711 as containerd
+    // has it, so that a container's root in a user namespace can reach its rootfs.
+    await mkdir(dirname(this.#dir), { recursive: true, mode: 0o711 });
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
     this.#refill();
     await this.#refilling;

@@ -9,6 +9,7 @@ import { isAbsolute, join } from "node:path";
 import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import type { LogLevel } from "@sandboxd/core";
 import { parse as parseToml } from "smol-toml";
+import { defaultUsernsHelper } from "../native-paths.js";
 
 const configEnv = "SBX_SANDBOXER_CONFIG";
 const defaultStateDir = "/run/sbx-sandboxer";
@@ -51,7 +52,7 @@ export interface Config {
    * runc and conmon are required; socat only for terminals; task_keeper (optional) holds
    * the task socket's connections while the sandboxer restarts (native/task-keeper.c).
    */
-  binaries: { runc: string; conmon: string; socat: string; taskKeeper: string };
+  binaries: { runc: string; conmon: string; socat: string; taskKeeper: string; userns: string };
   network: NetworkConfig;
   /** The file the config was read from, if any. */
   source?: string | undefined;
@@ -74,6 +75,7 @@ export function defaultConfig(stateDir = defaultStateDir): Config {
       conmon: "/usr/bin/conmon",
       socat: "/usr/bin/socat",
       taskKeeper: "",
+      userns: defaultUsernsHelper,
     },
     network: {
       enabled: true,
@@ -171,6 +173,7 @@ export function resolveConfig(
   config.binaries.conmon = bin.string("conmon") ?? config.binaries.conmon;
   config.binaries.socat = bin.string("socat") ?? config.binaries.socat;
   config.binaries.taskKeeper = bin.string("task_keeper") ?? config.binaries.taskKeeper;
+  config.binaries.userns = bin.string("userns") ?? config.binaries.userns;
   const net = t.table("network");
   const n = config.network;
   n.enabled = first(overrides.network, net.boolean("enabled"), n.enabled);

@@ -32,6 +32,7 @@ import { launch } from "./launch.js";
 import type { TerminalPaths } from "./terminal.js";
 import { terminalPaths } from "./terminal.js";
 import type { MountSpec } from "./mounts.js";
+import { mountIdmappedRootfs } from "./idmap-rootfs.js";
 import { mountRootfs, unmountAll } from "./mounts.js";
 import { Proc, isAlive } from "./process.js";
 import { Runc } from "./runc.js";
@@ -135,6 +136,7 @@ export class Container {
       etc: pod.rec.etc,
       sysctls: pod.rec.sysctls,
       shm: pod.rec.shm,
+      userns: pod.rec.userns,
     });
     const rec: ContainerRecord = {
       version: recordVersion,
@@ -161,7 +163,14 @@ export class Container {
       const rootfs = join(p.bundle, "rootfs");
       if (p.rootfs.length > 0) {
         undo.push("unmount rootfs", (u) => unmountAll(u, rootfs));
-        await mountRootfs(ctx, p.rootfs, rootfs);
+        const userns = pod.rec.pins?.user;
+        if (userns && pod.rec.userns) {
+          await mountIdmappedRootfs(ctx, p.rootfs, rootfs, {
+            helper: env.config.binaries.userns,
+            ...{ userns, ids: pod.rec.userns, bundle: p.bundle },
+            scratch: join(c.dir, "idmap"),
+          });
+        } else await mountRootfs(ctx, p.rootfs, rootfs);
       }
       const configPath = join(p.bundle, "config.json");
       const original = await readFile(configPath);

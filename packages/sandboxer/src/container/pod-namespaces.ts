@@ -10,7 +10,7 @@
  */
 import { invalidArgument } from "@sandboxd/errdefs";
 
-export type PodNsType = "network" | "ipc" | "uts" | "pid";
+export type PodNsType = "network" | "ipc" | "uts" | "pid" | "user";
 
 export interface OciNamespace {
   type: string;
@@ -59,8 +59,10 @@ export function mapPodNamespaces(
   let podUts = false;
   let podNetwork = false;
   let podIpc = false;
+  const podUser = view.namespaces.user;
   for (const entry of input) {
     const ns = { ...entry };
+    if (ns.type === "user" && podUser !== undefined) continue; // the pod's, added below
     if (!podTypes.includes(ns.type)) {
       if (ns.type === "user" && ns.path && view.authoritative && procNsPid(ns.path) !== undefined) {
         throw invalidArgument(
@@ -111,5 +113,8 @@ export function mapPodNamespaces(
       out.push(ns);
     }
   }
+  // A pod with a user namespace owns its other namespaces through it: every container
+  // joins it, whatever its spec said.
+  if (podUser !== undefined) out.push({ type: "user", path: podUser });
   return { namespaces: out, podUts, podNetwork, podIpc };
 }

@@ -181,3 +181,32 @@ test("a read-only root filesystem gets the pod's /etc files read-only", () => {
     ["ro", "ro", "ro"],
   );
 });
+
+test("a pod with a user namespace: every container joins it, with the pod's mappings", () => {
+  const ids = { containerId: 0, hostId: 1000, length: 65536 };
+  const own = spec();
+  own.linux!.namespaces!.push({ type: "user", path: "/proc/1/ns/user" });
+  for (const input of [spec(), own]) {
+    const out = placeInSandbox(input, {
+      namespaces: { network: "/pins/net", ipc: "/pins/ipc", uts: "/pins/uts", user: "/pins/user" },
+      authoritative: true,
+      cgroupsPath: "/sbx/p/c",
+      userns: { uid: ids, gid: { ...ids, hostId: 2000 } },
+    });
+    const user = out.linux!.namespaces!.filter((n) => n.type === "user");
+    assert.deepEqual(user, [{ type: "user", path: "/pins/user" }]);
+    assert.deepEqual(out.linux!.uidMappings, [{ containerID: 0, hostID: 1000, size: 65536 }]);
+    assert.deepEqual(out.linux!.gidMappings, [{ containerID: 0, hostID: 2000, size: 65536 }]);
+  }
+  // Without one, nothing of it is added.
+  const plain = placeInSandbox(spec(), {
+    namespaces: { network: "/pins/net" },
+    authoritative: true,
+    cgroupsPath: "/sbx/p/c",
+  });
+  assert.equal(
+    plain.linux!.namespaces!.some((n) => n.type === "user"),
+    false,
+  );
+  assert.equal(plain.linux!.uidMappings, undefined);
+});

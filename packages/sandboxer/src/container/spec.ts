@@ -10,6 +10,7 @@ import type { EtcFiles, OciMount } from "../pod/etc-files.js";
 import { etcMounts } from "../pod/etc-files.js";
 import type { PodNamespaceView } from "./pod-namespaces.js";
 import { mapPodNamespaces } from "./pod-namespaces.js";
+import type { IdMapping, PodUserns } from "../pod/pod-config.js";
 
 export interface OciSpec {
   ociVersion?: string;
@@ -32,6 +33,8 @@ export interface SandboxView extends PodNamespaceView {
   etc?: EtcFiles | undefined;
   /** The pod's /dev/shm (a tmpfs), shared by the containers in its IPC namespace. */
   shm?: string | undefined;
+  /** The pod's user namespace mappings (with namespaces.user): every container gets them. */
+  userns?: PodUserns | undefined;
   /** The pod's sysctls (namespaced ones, checked at sandbox create); the container's win. */
   sysctls?: Record<string, string> | undefined;
 }
@@ -58,6 +61,14 @@ export function placeInSandbox(spec: OciSpec, sandbox: SandboxView): OciSpec {
   // The pod named its UTS namespace (or shares the host's); a container must not rename it.
   if (placed.podUts) delete out.hostname;
   out.linux.cgroupsPath = sandbox.cgroupsPath;
+  if (sandbox.userns && sandbox.namespaces.user) {
+    // runc 1.1 wants the mappings of the user namespace it joins spelled out.
+    const map = (m: IdMapping) => [
+      { containerID: m.containerId, hostID: m.hostId, size: m.length },
+    ];
+    out.linux.uidMappings = map(sandbox.userns.uid);
+    out.linux.gidMappings = map(sandbox.userns.gid);
+  }
   if (placed.podNetwork && sandbox.etc)
     out.mounts = [
       ...(out.mounts ?? []),

@@ -16,6 +16,7 @@ import { unknown as unknownError } from "@sandboxd/errdefs";
 import { exitText, run, runChecked } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
 import { spawnDetached } from "../util/detached.js";
+import type { IdMapping } from "./pod-config.js";
 
 export type PinnedKind = "net" | "ipc" | "uts";
 
@@ -25,6 +26,15 @@ export interface PinnedNamespaces {
   /** Absent: the pod shares the host's (host IPC; host network also shares the host's UTS). */
   ipc?: string | undefined;
   uts?: string | undefined;
+  /** The pod's own user namespace (it owns the others); absent: the host's. */
+  user?: string | undefined;
+}
+
+/** A user namespace to make first, with the helper that makes it (native/userns.c). */
+export interface UsernsRequest {
+  helper: string;
+  uid: IdMapping;
+  gid: IdMapping;
 }
 
 export interface PidHolder {
@@ -80,7 +90,13 @@ export function mountEntry(mountinfo: string, mountPoint: string): { shared: boo
 export async function pinNamespaces(
   ctx: Ctx,
   dir: string,
-  options: { net: boolean; ipc?: boolean; uts?: boolean; hostname: string },
+  options: {
+    net: boolean;
+    ipc?: boolean;
+    uts?: boolean;
+    hostname: string;
+    userns?: UsernsRequest | undefined;
+  },
 ): Promise<PinnedNamespaces> {
   await mkdir(dir, { recursive: true, mode: 0o711 });
   const wanted: Record<PinnedKind, boolean> = {
@@ -89,6 +105,7 @@ export async function pinNamespaces(
     uts: options.uts ?? true,
   };
   const kinds = (["net", "ipc", "uts"] as const).filter((k) => wanted[k]);
+  if (options.userns) return pinInUserns(ctx, dir, kinds, options.hostname, options.userns);
   if (kinds.length === 0) return { dir };
   for (const kind of kinds) await (await open(join(dir, kind), "a", 0o444)).close();
   const args = kinds.map((kind) => `--${kind}=${join(dir, kind)}`);
@@ -104,6 +121,40 @@ export async function pinNamespaces(
     ipc: wanted.ipc ? join(dir, "ipc") : undefined,
     uts: wanted.uts ? join(dir, "uts") : undefined,
   };
+}
+
+/**
+ * The user namespace and, inside it, the pod's other namespaces (owned by it, as runc
+ * needs to mount sysfs, proc and mqueue for containers that join it), made and pinned
+ * by the helper: util-linux 2.38's unshare maps ids only through newuidmap.
+ */
+async function pinInUserns(
+  ctx: Ctx,
+  dir: string,
+  kinds: readonly PinnedKind[],
+  hostname: string,
+  userns: UsernsRequest,
+): Promise<PinnedNamespaces> {
+  const map = (m: IdMapping): string => `${m.containerId}:${m.hostId}:${m.length}`;
+  const user = join(dir, "user");
+  const args = [
+    "pin",
+    map(userns.uid),
+    map(userns.gid),
+    kinds.includes("uts") ? hostname : "",
+    user,
+    ...kinds.map((kind) => `${kind}=${join(dir, kind)}`),
+  ];
+  const result = await run(ctx, userns.helper, args, { timeoutMs: helperTimeoutMs });
+  if (result.code !== 0) {
+    await unpinNamespaces(ctx, dir);
+    throw unknownError(
+      `pin a user namespace with ${userns.helper}: ${exitText(result)}: ${result.stderr.trim()}`,
+    );
+  }
+  const at = (kind: PinnedKind): string | undefined =>
+    kinds.includes(kind) ? join(dir, kind) : undefined;
+  return { dir, user, net: at("net"), ipc: at("ipc"), uts: at("uts") };
 }
 
 /** Unmounts and removes every pin under `dir`; already gone is fine. */
@@ -161,12 +212,17 @@ function podInitCommand(): string[] {
 export async function startPidHolder(
   ctx: Ctx,
   owner: { stateDir: string; pod: string },
+  userns?: string,
 ): Promise<PidHolder> {
   // No --kill-child: once the namespace's init runs, unshare (which only waits for it) is
   // killed, so the pod costs one process, the init, reparented to the node's init. Its
   // environment names its sandboxer and pod: its argv cannot, and an operator (or a leak
   // check) looking at a lone catatonit can tell whose it is.
-  const { child, pid } = await spawnDetached("unshare", ["--pid", "--fork", ...podInitCommand()], {
+  // In a pod with a user namespace, the pid namespace must belong to it (runc mounts
+  // /proc from inside); nsenter enters it as its root and execs unshare (same pid).
+  const unshare = ["unshare", "--pid", "--fork", ...podInitCommand()];
+  const argv = userns ? ["nsenter", `--user=${userns}`, ...unshare] : unshare;
+  const { child, pid } = await spawnDetached(argv[0]!, argv.slice(1), {
     SBX_SANDBOXER_STATE: owner.stateDir,
     SBX_POD: owner.pod,
   });

@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { isInvalidArgument, isNotImplemented } from "@sandboxd/errdefs";
+import { isInvalidArgument } from "@sandboxd/errdefs";
 import { NamespaceMode, decodePodSandboxConfig, isPodSandboxConfig } from "./pod-config.js";
 import { criSettings } from "./pod-cri.js";
 import { cgroupParentPath, checkPodSysctls, dnsResolvConf } from "./pod-settings.js";
 
 /** A PodSandboxConfig as kubelet/critest send it (field numbers of cri-api v0.32). */
 function config(
-  o: { network?: number; pid?: number; ipc?: number; userns?: boolean; noSysctls?: boolean } = {},
+  o: {
+    network?: number;
+    pid?: number;
+    ipc?: number;
+    /** userns_options: a mode and [container, host, length] mappings (for uids and gids). */
+    userns?: { mode: number; maps?: [number, number, number][] };
+    noSysctls?: boolean;
+  } = {},
 ) {
   const w = new BinaryWriter();
   w.tag(1, 2).fork().tag(1, 2).string("web").tag(2, 2).string("uid-1").tag(3, 2).string("team");
@@ -26,7 +33,13 @@ function config(
   if (o.network) w.tag(1, 0).uint32(o.network);
   if (o.pid) w.tag(2, 0).uint32(o.pid);
   if (o.ipc) w.tag(3, 0).uint32(o.ipc);
-  if (o.userns) w.tag(5, 2).fork().tag(1, 0).uint32(NamespaceMode.POD).join();
+  if (o.userns) {
+    w.tag(5, 2).fork().tag(1, 0).uint32(o.userns.mode);
+    for (const field of [2, 3])
+      for (const [c, h, l] of o.userns.maps ?? [])
+        w.tag(field, 2).fork().tag(1, 0).uint32(h).tag(2, 0).uint32(c).tag(3, 0).uint32(l).join();
+    w.join();
+  }
   w.join().tag(6, 0).bool(true).join();
   if (!o.noSysctls)
     w.tag(3, 2).fork().tag(1, 2).string("kernel.shm_rmid_forced").tag(2, 2).string("1").join();
@@ -89,11 +102,43 @@ test("namespace modes: host network/IPC/PID, shared pid by default", () => {
   );
 });
 
-test("refused clearly: a pod user namespace, a netns for a host-network pod, garbage", () => {
-  assert.throws(
-    () => criSettings(decodePodSandboxConfig(config({ userns: true })), undefined),
-    (e: unknown) => isNotImplemented(e) && /user namespace/.test(String(e)),
-  );
+test("a pod user namespace: one mapping each, container id 0 mapped, its own network", () => {
+  const settings = (userns: { mode: number; maps?: [number, number, number][] }, netns?: string) =>
+    criSettings(decodePodSandboxConfig(config({ userns })), netns);
+  const one = { containerId: 0, hostId: 1000, length: 65536 };
+  assert.deepEqual(settings({ mode: NamespaceMode.POD, maps: [[0, 1000, 65536]] }).rec.userns, {
+    uid: one,
+    gid: one,
+  });
+  assert.equal(settings({ mode: NamespaceMode.NODE }).rec.userns, undefined);
+  const refused: [{ mode: number; maps?: [number, number, number][] }, RegExp, string?][] = [
+    [{ mode: NamespaceMode.POD }, /uids: exactly one mapping is supported, got 0/],
+    [
+      {
+        mode: NamespaceMode.POD,
+        maps: [
+          [0, 1000, 1],
+          [1, 2000, 1],
+        ],
+      },
+      /got 2/,
+    ],
+    [{ mode: NamespaceMode.POD, maps: [[1, 1000, 65536]] }, /container id 0 must be mapped/],
+    [{ mode: NamespaceMode.POD, maps: [[0, 1000, 0]] }, /length 0/],
+    [{ mode: NamespaceMode.NODE, maps: [[0, 1000, 1]] }, /NODE takes no mappings/],
+    [{ mode: NamespaceMode.CONTAINER }, /mode CONTAINER is not supported/],
+    [{ mode: NamespaceMode.TARGET }, /mode TARGET is not supported/],
+    [{ mode: NamespaceMode.POD, maps: [[0, 1000, 1]] }, /network namespace inside it/, "/x"],
+  ];
+  for (const [userns, message, netns] of refused)
+    assert.throws(
+      () => settings(userns, netns),
+      (e: unknown) => isInvalidArgument(e) && message.test(String(e)),
+      message.source,
+    );
+});
+
+test("refused clearly: a netns for a host-network pod, garbage", () => {
   assert.throws(
     () => criSettings(decodePodSandboxConfig(config({ network: NamespaceMode.NODE })), "/x"),
     (e: unknown) => isInvalidArgument(e) && /host network/.test(String(e)),

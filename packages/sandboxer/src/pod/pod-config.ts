@@ -36,6 +36,32 @@ export interface PodPortMapping {
   hostIp: string;
 }
 
+/** CRI's IDMapping: `length` ids from `containerId` on inside are those from `hostId` on outside. */
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  length: number;
+}
+
+/** A pod's own user namespace: one mapping each for uids and gids, container id 0 mapped. */
+export interface PodUserns {
+  uid: IdMapping;
+  gid: IdMapping;
+}
+
+function readIdMapping(r: BinaryReader): IdMapping {
+  const m: IdMapping = { containerId: 0, hostId: 0, length: 0 };
+  sub(r, (r, f, w) => {
+    if (w !== WireType.Varint || f < 1 || f > 3) return false;
+    const v = r.uint32();
+    if (f === 1) m.hostId = v;
+    else if (f === 2) m.containerId = v;
+    else m.length = v;
+    return true;
+  });
+  return m;
+}
+
 export interface PodConfig {
   name: string;
   uid: string;
@@ -52,6 +78,9 @@ export interface PodConfig {
   ipc: NamespaceMode;
   /** userns_options.mode, when the pod asks for a user namespace setting. */
   userns?: NamespaceMode | undefined;
+  /** userns_options.uids and .gids, as given (checked in pod-cri.ts). */
+  usernsUids?: IdMapping[] | undefined;
+  usernsGids?: IdMapping[] | undefined;
   privileged: boolean;
   sysctls: Record<string, string>;
   portMappings: PodPortMapping[];
@@ -211,8 +240,11 @@ function readLinux(r: BinaryReader, f: number, w: WireType, c: PodConfig): boole
         if (f === 5 && w === WireType.LengthDelimited) {
           c.userns = NamespaceMode.POD;
           sub(r, (r, f, w) => {
-            if (f !== 1 || w !== WireType.Varint) return false;
-            c.userns = r.uint32() as NamespaceMode;
+            if (f === 1 && w === WireType.Varint) c.userns = r.uint32() as NamespaceMode;
+            else if (w !== WireType.LengthDelimited) return false;
+            else if (f === 2) (c.usernsUids ??= []).push(readIdMapping(r));
+            else if (f === 3) (c.usernsGids ??= []).push(readIdMapping(r));
+            else return false;
             return true;
           });
           return true;

@@ -5,10 +5,10 @@
  * honour, with the field named, before anything is made.
  */
 import { isIP } from "node:net";
-import { invalidArgument, notImplemented } from "@sandboxd/errdefs";
+import { invalidArgument } from "@sandboxd/errdefs";
 import type { PortMapping } from "./cni.js";
 import type { SandboxRecord } from "../state/records.js";
-import type { PodConfig, PodPortMapping } from "./pod-config.js";
+import type { IdMapping, PodConfig, PodPortMapping, PodUserns } from "./pod-config.js";
 import { NamespaceMode, modeName } from "./pod-config.js";
 import { cgroupParentPath, checkPodSysctls, dnsResolvConf } from "./pod-settings.js";
 
@@ -17,7 +17,14 @@ export interface CriSettings {
   sharePid: boolean;
   rec: Pick<
     SandboxRecord,
-    "hostIpc" | "hostPid" | "sysctls" | "resolvConf" | "cgroupParent" | "cri" | "portMappings"
+    | "hostIpc"
+    | "hostPid"
+    | "userns"
+    | "sysctls"
+    | "resolvConf"
+    | "cgroupParent"
+    | "cri"
+    | "portMappings"
   >;
 }
 
@@ -35,9 +42,15 @@ export function criSettings(c: PodConfig, netnsPath: string | undefined): CriSet
       `PodSandboxConfig: ipc namespace mode ${modeName(c.ipc)}: a pod's IPC is POD or NODE`,
     );
   }
-  if (c.userns !== undefined && c.userns !== NamespaceMode.NODE) {
-    throw notImplemented(
-      `PodSandboxConfig: user namespace mode ${modeName(c.userns)}: sbx-sandboxer runs pods in the host's user namespace only`,
+  const userns = podUserns(c);
+  if (userns && (hostNetwork || hostIpc || c.pid === NamespaceMode.NODE)) {
+    throw invalidArgument(
+      "PodSandboxConfig: a pod with a user namespace (userns_options mode POD) cannot share the host's network, IPC or PID namespace",
+    );
+  }
+  if (userns && netnsPath) {
+    throw invalidArgument(
+      `PodSandboxConfig: a pod with a user namespace makes its network namespace inside it, but ${JSON.stringify(netnsPath)} was given`,
     );
   }
   if (hostNetwork && netnsPath) {
@@ -60,6 +73,7 @@ export function criSettings(c: PodConfig, netnsPath: string | undefined): CriSet
       ...(c.dns ? { resolvConf: dnsResolvConf(c.dns) } : {}),
       ...(cgroupParent ? { cgroupParent } : {}),
       ...(portMappings.length > 0 ? { portMappings } : {}),
+      ...(userns ? { userns } : {}),
       cri: { name: c.name, uid: c.uid, namespace: c.namespace, attempt: c.attempt },
     },
   };
@@ -89,4 +103,43 @@ function hostPorts(list: readonly PodPortMapping[]): PortMapping[] {
     });
   }
   return out;
+}
+
+/**
+ * The user namespace a pod asks for, checked as containerd's CRI checks it: NODE (or
+ * nothing) is the host's and takes no mappings; POD takes exactly one uid and one gid
+ * mapping (what an idmapped rootfs can follow), which must map container id 0;
+ * CONTAINER and TARGET do not exist for user namespaces.
+ */
+export function podUserns(c: PodConfig): PodUserns | undefined {
+  const uids = c.usernsUids ?? [];
+  const gids = c.usernsGids ?? [];
+  const mode = c.userns ?? NamespaceMode.NODE;
+  if (mode === NamespaceMode.NODE) {
+    if (uids.length > 0 || gids.length > 0)
+      throw invalidArgument(
+        `PodSandboxConfig: user namespace mode NODE takes no mappings, got ${uids.length} uid and ${gids.length} gid mappings`,
+      );
+    return undefined;
+  }
+  if (mode !== NamespaceMode.POD)
+    throw invalidArgument(
+      `PodSandboxConfig: user namespace mode ${modeName(mode)} is not supported (NODE or POD)`,
+    );
+  return { uid: oneMapping(uids, "uids"), gid: oneMapping(gids, "gids") };
+}
+
+function oneMapping(list: readonly IdMapping[], field: string): IdMapping {
+  const where = `PodSandboxConfig: user namespace mode POD: ${field}`;
+  if (list.length !== 1)
+    throw invalidArgument(`${where}: exactly one mapping is supported, got ${list.length}`);
+  const m = list[0]!;
+  if (m.length < 1) throw invalidArgument(`${where}: mapping length ${m.length} is not positive`);
+  if (m.containerId !== 0)
+    throw invalidArgument(
+      `${where}: container id 0 must be mapped (the mapping starts at ${m.containerId})`,
+    );
+  if (m.hostId + m.length > 2 ** 32 - 1)
+    throw invalidArgument(`${where}: host ids ${m.hostId}+${m.length} run past 4294967294`);
+  return m;
 }

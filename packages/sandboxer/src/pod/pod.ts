@@ -106,6 +106,7 @@ export class Pod {
     if (net) out.network = net;
     if (this.rec.pins?.ipc) out.ipc = this.rec.pins.ipc;
     if (this.rec.pins?.uts) out.uts = this.rec.pins.uts;
+    if (this.rec.pins?.user) out.user = this.rec.pins.user;
     if (this.rec.pidHolder) out.pid = `/proc/${this.rec.pidHolder.initPid}/ns/pid`;
     return out;
   }
@@ -158,7 +159,8 @@ export class Pod {
     const { namespace, id } = this.rec;
     await withRollback(ctx, async (undo) => {
       // The namespaces then the network in them; the pid namespace's holder, the cgroup and
-      // /dev/shm need none of those: all four made at once (each records what it made).
+      // /dev/shm need none of those: all four made at once (each records what it made). In a
+      // pod with its own user namespace the holder starts inside it, so after the pins.
       const makeNamespaces = async (): Promise<void> => {
         await ensurePinRoot(ctx, layout.pinRoot);
         const pinDir = layout.pinDir(namespace, id);
@@ -170,6 +172,10 @@ export class Pod {
             // A host-network pod shares the host's UTS namespace too (as CRI's pause does).
             uts: !this.rec.hostNetwork,
             hostname: this.rec.hostname,
+            userns: this.rec.userns && {
+              helper: this.env.config.binaries.userns,
+              ...this.rec.userns,
+            },
           });
         this.rec.pins = await pin().catch(async (err: unknown) => {
           // The pin root was found private earlier; if someone unmounted it since, make it
@@ -180,14 +186,19 @@ export class Pod {
           return pin();
         });
         await this.save();
-        await makeNetwork();
+        const after = await Promise.allSettled([
+          makeNetwork(),
+          this.rec.userns ? makePidHolder() : undefined,
+        ]);
+        for (const r of after) if (r.status === "rejected") throw r.reason;
       };
       const makePidHolder = async (): Promise<void> => {
         if (!this.rec.sharePid) return;
-        const holder = await startPidHolder(ctx, {
-          stateDir: this.env.layout.root,
-          pod: `${namespace}/${id}`,
-        });
+        const holder = await startPidHolder(
+          ctx,
+          { stateDir: this.env.layout.root, pod: `${namespace}/${id}` },
+          this.rec.pins?.user,
+        );
         undo.push("stop pid namespace holder", () => stopPidHolder(holder));
         this.rec.pidHolder = holder;
         await this.save();
@@ -247,7 +258,7 @@ export class Pod {
       // All settle before a failure rolls back, so the rollback sees all they made.
       const made = await Promise.allSettled([
         makeNamespaces(),
-        makePidHolder(),
+        this.rec.userns ? undefined : makePidHolder(),
         makeCgroup(),
         makeShm(),
       ]);

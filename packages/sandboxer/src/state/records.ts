@@ -8,6 +8,7 @@ import type { CniResult, PortMapping } from "../pod/cni.js";
 import type { EtcFiles } from "../pod/etc-files.js";
 import type { PidHolder, PinnedNamespaces } from "../pod/namespaces.js";
 import type { LinuxResources } from "../pod/resources.js";
+import type { PodUserns } from "../pod/pod-config.js";
 
 export const recordVersion = 1;
 
@@ -53,6 +54,8 @@ export interface SandboxRecord {
   sharePid: boolean;
   /** Shares the host's IPC namespace (CRI ipc NODE). */
   hostIpc?: boolean | undefined;
+  /** The pod's own user namespace (CRI userns_options mode POD): its mappings; pinned in pins.user. */
+  userns?: PodUserns | undefined;
   /** Shares the host's pid namespace (CRI pid NODE). */
   hostPid?: boolean | undefined;
   /** Namespaced sysctls of the pod (CRI), applied through each container's spec. */
