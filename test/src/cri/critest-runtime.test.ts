@@ -33,13 +33,14 @@ describe("critest Runtime info, PodSandbox, Idempotence", { timeout: 180_000 }, 
       assert.deepEqual(s.info, {}, "no info unless verbose");
     });
 
-    test("Status features: every handler (and the default) has rro, none user namespaces; SupplementalGroupsPolicy", async () => {
+    test("Status features: every handler (and the default) has rro and user namespaces (sbx handlers); SupplementalGroupsPolicy", async () => {
       const s = await w.rt.status({});
       const names = s.runtimeHandlers.map((h) => h.name).sort();
       assert.deepEqual(names, ["", "sbx"]);
       for (const h of s.runtimeHandlers) {
         assert.equal(h.features?.recursiveReadOnlyMounts, true, h.name);
-        assert.equal(h.features?.userNamespaces, false, h.name);
+        // the sbx runtime type runs user-namespaced pods (userns.test.ts)
+        assert.equal(h.features?.userNamespaces, true, h.name);
       }
       assert.equal(s.features?.supplementalGroupsPolicy, true);
     });
