@@ -10,11 +10,11 @@ import type { Session } from "./session.js";
 
 import type * as StreamingPb from "@sandboxd/api/services/streaming/v1/streaming_pb";
 import type * as TransferPb from "@sandboxd/api/services/transfer/v1/transfer_pb";
-import type * as TypesStreamingPb from "@sandboxd/api/types/transfer/streaming_pb";
+import type * as ByteStream from "@sandboxd/api/byte-stream";
 
 type StreamingModule = typeof StreamingPb;
 type TransferModule = typeof TransferPb;
-type TypesStreaming = typeof TypesStreamingPb;
+type ByteStreamModule = typeof ByteStream;
 
 export interface ImportImageOptions {
   /** Names for archive entries tagged only by a tag (ctr's --base-name). */
@@ -35,9 +35,6 @@ export interface ExportImageOptions {
   skipDockerManifest?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
-
-const maxChunk = 32 * 1024;
-const windowSize = 2 * maxChunk;
 
 /** containerd's streaming.GenerateID. */
 function streamId(prefix: string): string {
@@ -126,64 +123,25 @@ class ClientStream {
 interface Modules {
   streaming: StreamingModule;
   transfer: TransferModule;
-  data: TypesStreaming;
+  bytes: ByteStreamModule;
   streamingClient: GrpcClient<StreamingModule["Streaming"]>;
   transferClient: GrpcClient<TransferModule["Transfer"]>;
 }
 
 async function modules(session: Session): Promise<Modules> {
-  const [streaming, transfer, data] = await Promise.all([
+  const [streaming, transfer, bytes] = await Promise.all([
     import("@sandboxd/api/services/streaming/v1/streaming_pb"),
     import("@sandboxd/api/services/transfer/v1/transfer_pb"),
-    import("@sandboxd/api/types/transfer/streaming_pb"),
+    import("@sandboxd/api/byte-stream"),
   ]);
   const channel = session.services.channel;
   return {
     streaming,
     transfer,
-    data,
+    bytes,
     streamingClient: channel.client(streaming.Streaming),
     transferClient: channel.client(transfer.Transfer),
   };
-}
-
-/** Sends `source` as Data within the daemon's credit, then half-closes (SendStream). */
-async function sendBytes(
-  m: Modules,
-  stream: ClientStream,
-  source: AsyncIterable<Uint8Array>,
-): Promise<void> {
-  let credit = 0;
-  let ended = false;
-  let wake: (() => void) | undefined;
-  void (async () => {
-    for (;;) {
-      const a = await stream.recv().catch(() => undefined);
-      if (!a) break;
-      const u = unpackAs(a, m.data.WindowUpdateSchema);
-      if (u) credit += u.update;
-      wake?.();
-    }
-    ended = true;
-    wake?.();
-  })();
-  try {
-    for await (const chunk of source) {
-      for (let off = 0; off < chunk.length;) {
-        while (credit <= 0) {
-          if (ended) return;
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-        }
-        const n = Math.min(maxChunk, credit, chunk.length - off);
-        stream.send(pack(m.data.DataSchema, { data: chunk.subarray(off, off + n) }));
-        credit -= n;
-        off += n;
-      }
-    }
-  } finally {
-    stream.close();
-  }
 }
 
 /** Imports an image archive (OCI layout or docker-archive tar); returns the names recorded. */
@@ -212,7 +170,8 @@ export async function importImage(
   })();
   const importId = streamId("import");
   const bytes = await ClientStream.open(m.streamingClient, m.streaming, importId, call);
-  const sending = sendBytes(m, bytes, source);
+  // A daemon that went away before all was sent fails the Transfer call itself.
+  const sending = m.bytes.sendBytes(bytes, source);
   const platform = platformMessage(options.platform);
   try {
     await m.transferClient.transfer(
@@ -265,22 +224,6 @@ export async function* exportImage(
   );
   // Errors surface from the transfer once the stream ends.
   transfer.catch(() => undefined);
-  let window = 0;
-  try {
-    for (;;) {
-      if (window < windowSize) {
-        stream.send(pack(m.data.WindowUpdateSchema, { update: windowSize }));
-        window += windowSize;
-      }
-      const a = await stream.recv();
-      if (!a) break;
-      const d = unpackAs(a, m.data.DataSchema);
-      if (!d) continue;
-      window -= d.data.length;
-      yield d.data;
-    }
-  } finally {
-    stream.close();
-  }
+  yield* m.bytes.receiveBytes(stream);
   await transfer;
 }

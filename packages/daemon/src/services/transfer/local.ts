@@ -10,6 +10,7 @@
 import { Readable } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
 import type { Any } from "@bufbuild/protobuf/wkt";
+import { receiveBytes, sendBytes } from "@sandboxd/api/byte-stream";
 import { pack, typeNameOf, unpackAs } from "@sandboxd/api/names";
 import type { TransferRequest } from "@sandboxd/api/services/transfer/v1/transfer_pb";
 import { ImageStoreSchema, type ImageStore } from "@sandboxd/api/types/transfer/imagestore_pb";
@@ -23,11 +24,10 @@ import { ProgressSchema } from "@sandboxd/api/types/transfer/progress_pb";
 import { OCIRegistrySchema, type OCIRegistry } from "@sandboxd/api/types/transfer/registry_pb";
 import type { Platform as PlatformMessage } from "@sandboxd/api/types/platform_pb";
 import { namespaceRequired, type Ctx } from "@sandboxd/core";
-import { invalidArgument, isAlreadyExists, notImplemented } from "@sandboxd/errdefs";
+import { canceled, invalidArgument, isAlreadyExists, notImplemented } from "@sandboxd/errdefs";
 import { normalizePlatform, type ArchiveService, type Platform } from "@sandboxd/images";
 import type { ImageStack } from "../images/stack.js";
 import type { StreamManager } from "../streaming/manager.js";
-import { receiveBytes, sendBytes } from "../streaming/bytes.js";
 import { pullOverTransfer, type ProgressFn, type TransferProgress } from "./pull.js";
 
 export interface TransferDeps {
@@ -235,7 +235,9 @@ export class TransferLocal {
       ...(platform ? { platform } : {}),
       skipDockerManifest: dst.skipCompatibilityManifest,
     });
-    await sendBytes(stream, tar, ctx.signal);
+    if (!(await sendBytes(stream, tar, ctx.signal))) {
+      throw canceled("the receiver of the byte stream went away");
+    }
     for (const name of names) progress({ event: "exported", name });
   }
 }

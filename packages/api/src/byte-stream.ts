@@ -1,20 +1,28 @@
 /**
- * Byte streams over a registered stream, with containerd's credit flow control
- * (core/transfer/streaming/stream.go): the receiver grants 64 KiB with
- * WindowUpdate whenever its window is below that, the sender sends Data of at
- * most 32 KiB while it has credit and closes the stream at the end.
+ * Byte streams over containerd's streaming.v1 (core/transfer/streaming/stream.go),
+ * one implementation for both ends (the SDK's image import/export, the daemon's
+ * transfer service): the receiver grants 64 KiB with WindowUpdate whenever its
+ * window is below that; the sender sends Data of at most 32 KiB while it has
+ * credit, then closes the stream.
  */
-import { pack, unpackAs } from "@sandboxd/api/names";
-import { DataSchema, WindowUpdateSchema } from "@sandboxd/api/types/transfer/streaming_pb";
-import { canceled } from "@sandboxd/errdefs";
-import type { AnyStream } from "./manager.js";
+import type { Any } from "@bufbuild/protobuf/wkt";
+import { DataSchema, WindowUpdateSchema } from "./gen/types/transfer/streaming_pb.js";
+import { pack, unpackAs } from "./names.js";
 
 export const maxChunk = 32 * 1024;
 export const windowSize = 2 * maxChunk;
 
-/** The bytes a client sends on `stream`, granting credit as it goes. */
+/** Either end of a registered stream, as both the SDK and the daemon hold one. */
+export interface AnyByteStream {
+  send(message: Any): void;
+  /** The peer's next message; undefined once it half-closed or went away. */
+  recv(signal?: AbortSignal): Promise<Any | undefined>;
+  close(): void;
+}
+
+/** The bytes the peer sends on `stream`, granting credit as they are read; closes it at the end. */
 export async function* receiveBytes(
-  stream: AnyStream,
+  stream: AnyByteStream,
   signal?: AbortSignal,
 ): AsyncIterable<Uint8Array> {
   let window = 0;
@@ -39,18 +47,22 @@ export async function* receiveBytes(
   }
 }
 
-/** Sends `source` on `stream` as Data within the credit the client grants, then closes it. */
+/**
+ * Sends `source` on `stream` as Data within the credit the peer grants, then
+ * closes it. False when the peer went away (or `signal` aborted) before all was
+ * sent: whether that is an error is the caller's to say.
+ */
 export async function sendBytes(
-  stream: AnyStream,
+  stream: AnyByteStream,
   source: AsyncIterable<Uint8Array>,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<boolean> {
   let credit = 0;
   let ended = false;
   let wake: (() => void) | undefined;
-  const credits = (async () => {
+  void (async () => {
     for (;;) {
-      const message = await stream.recv(signal);
+      const message = await stream.recv(signal).catch(() => undefined);
       if (!message) break;
       const update = unpackAs(message, WindowUpdateSchema);
       if (update) credit += update.update;
@@ -63,9 +75,7 @@ export async function sendBytes(
     for await (const chunk of source) {
       for (let off = 0; off < chunk.length;) {
         while (credit <= 0) {
-          if (ended || signal?.aborted) {
-            throw canceled("the receiver of the byte stream went away");
-          }
+          if (ended || signal?.aborted) return false;
           await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
         }
@@ -75,8 +85,8 @@ export async function sendBytes(
         off += n;
       }
     }
+    return true;
   } finally {
     stream.close();
-    void credits;
   }
 }
