@@ -14,9 +14,11 @@ export function explanations(r: BenchResults): string[] {
   const p = r.profile;
   const runc = st?.[System.runc]?.summary.median;
   const sdk = st?.[System.sdk]?.summary.median;
+  const sdkNone = st?.[System.sdkNone]?.summary.median;
+  const sdkBare = st?.[System.sdkBare]?.summary.median;
   const step = (s: string): number =>
     p?.sdk.steps.find((x) => x.step === s)?.clientMs.median ?? Number.NaN;
-  if (runc !== undefined && sdk !== undefined && sdk > 1.2 * runc && p) {
+  if (runc !== undefined && sdkNone !== undefined && sdkNone > 2.0 * runc && p) {
     const pod = step(SdkStep.start) + step(SdkStep.shutdown);
     const container =
       step(SdkStep.newTask) +
@@ -24,15 +26,18 @@ export function explanations(r: BenchResults): string[] {
       step(SdkStep.exit) +
       step(SdkStep.taskDelete);
     out.push(
-      `**SDK vs runc run** (${fmt(sdk)} vs ${fmt(runc)} ms): \`runc run\` is one process that creates, starts and deletes a container with no pod. ` +
-        `In the profile's SDK run (${fmt(p.sdk.totalMs.median)} ms) the pod alone (Controller.Start and the shutdown: namespace pins, cgroup, CNI ADD and DEL) takes ${fmt(pod)} ms, ` +
-        `${fmt(pod / runc, 1)}× the whole \`runc run\`; the container (Tasks.Create with conmon and \`runc create\`, \`runc start\`, the exit, \`runc delete\`) ${fmt(container)} ms, ` +
-        "since conmon and runc are separate processes run one after the other. 1.2× runc leaves no room for a pod per container.",
+      `**SDK vs runc run** (${fmt(sdkNone)} ms with no pod network, ${fmt(sdk ?? NaN)} ms with the CNI network, vs ${fmt(runc)} ms): \`runc run\` is one process that creates, starts and deletes a container with no pod and no seccomp filter. ` +
+        (sdkBare !== undefined
+          ? `Without the RuntimeDefault seccomp filter (which runc compiles at every create) the SDK takes ${fmt(sdkBare)} ms (${fmt(sdkBare / runc, 2)}×). `
+          : "") +
+        `In the profile's SDK run (CNI network, ${fmt(p.sdk.totalMs.median)} ms) the pod (Controller.Start and the shutdown: namespace pins, cgroup, CNI ADD and DEL) takes ${fmt(pod)} ms, ` +
+        `the container (Tasks.Create with conmon and \`runc create\`, \`runc start\`, the exit, \`runc delete\`) ${fmt(container)} ms: ` +
+        "conmon, `runc create`, `runc start` and `runc delete` are four processes run one after the other, where `runc run` is one.",
     );
   }
   const ctr = st?.[System.ctrContainerd]?.summary.median;
   const sbx = st?.[System.sbx]?.summary.median;
-  if (ctr !== undefined && sbx !== undefined && sbx > 0.8 * ctr && p) {
+  if (ctr !== undefined && sbx !== undefined && sbx > 1.0 * ctr && p) {
     const phase = (s: string): number =>
       p.sbx.phases.find((x) => x.step === s)?.clientMs.median ?? Number.NaN;
     const pod = step(SdkStep.start) + step(SdkStep.shutdown);

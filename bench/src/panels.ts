@@ -36,10 +36,10 @@ function panelsOf(r: BenchResults): Panel[] {
       title: "Start to exit, /bin/true",
       unit: "ms (median)",
       targets: [
-        { value: 1.2 * med(System.runc), label: "SDK target: 1.2 × runc run" },
+        { value: 2.0 * med(System.runc), label: "SDK (no network) target: 2.0 × runc run" },
         {
           value: 0.8 * med(System.ctrContainerd),
-          label: "sbx run target: 0.8 × ctr run → containerd",
+          label: "sbx run --net none target: 0.8 × ctr run → containerd",
         },
       ],
       bars: Object.values(System).flatMap((name) => {

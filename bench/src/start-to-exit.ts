@@ -8,9 +8,14 @@
  * - the same `ctr run --rm` through sandboxd (runc shim): issue 3's comparison;
  * - `sbx run --rm --rootfs` through sandboxd + sbx-sandboxer: a pod per container, the
  *   sandboxer reached as sandboxd's proxy sandbox controller (a node service);
+ * - the same with `--net none`: a pod with loopback only, like the empty network
+ *   namespace that ctr's and runc's containers get (issue 13 judges both);
  * - the same with `--sandboxer shim`: sandboxd runs `containerd-shim-sbx-v1 start` per pod;
  * - the SDK in this long-running process: create sandbox + container, start,
- *   wait, delete task, container and sandbox (no process start-up per run).
+ *   wait, delete task, container and sandbox (no process start-up per run);
+ *   again with no network, and once more also without seccomp: `runc run`'s
+ *   own work (sbx and the SDK apply containerd's RuntimeDefault profile by
+ *   default, which ctr and `runc spec` do not; runc compiles it at every create).
  *
  * Every run must exit 0. Besides the time, the number of processes the
  * machine started during each run (/proc/stat) shows what each path spawns.
@@ -28,8 +33,11 @@ export const System = {
   ctrContainerd: "ctr run --rm → containerd 1.6",
   ctrSandboxd: "ctr run --rm → sandboxd",
   sbx: "sbx run --rm",
+  sbxNone: "sbx run --rm --net none",
   sbxShim: "sbx run --rm (shim controller)",
   sdk: "SDK (long-running process)",
+  sdkNone: "SDK, no network",
+  sdkBare: "SDK, no network, no seccomp",
 } as const;
 export type System = (typeof System)[keyof typeof System];
 
@@ -82,22 +90,35 @@ function check(what: string, r: { code: number | null; stderr: string }): void {
   if (r.code !== 0) throw new Error(`${what} exited with ${r.code}: ${r.stderr.trim()}`);
 }
 
+export interface SdkRunOptions {
+  /** The pod's network: the sandboxer's CNI network by default. */
+  network?: "none";
+  /** The container's seccomp filter: containerd's RuntimeDefault by default. */
+  seccomp?: "unconfined";
+}
+
 /** One run through the SDK: what `sbx run --rm` does, without the process. */
 export async function sdkRun(
   client: Client,
   id: string,
   rootfs: string,
   args: readonly string[],
+  options: SdkRunOptions = {},
 ): Promise<number> {
   const podSpec = defaultSpec({ id, namespace: client.namespace, hostname: id });
   delete podSpec.process;
   delete podSpec.root;
-  const sandbox = await client.newSandbox(id, { spec: podSpec });
+  const sandbox = await client.newSandbox(id, {
+    spec: podSpec,
+    ...(options.network ? { network: options.network } : {}),
+  });
   try {
     await sandbox.start();
-    const container = await sandbox.newContainer(id, {
-      spec: defaultSpec({ id, namespace: client.namespace, args: [...args], rootfs, hostname: id }),
+    const spec = defaultSpec({
+      ...{ id, namespace: client.namespace, args: [...args], rootfs, hostname: id },
+      ...(options.seccomp ? { seccomp: options.seccomp } : {}),
     });
+    const container = await sandbox.newContainer(id, { spec });
     try {
       const task = await container.newTask();
       const exited = task.wait();
@@ -162,18 +183,21 @@ export async function benchStartToExit(o: StartToExitOptions): Promise<StartToEx
       );
     };
     systems[System.sbx] = sbxRun([]);
+    systems[System.sbxNone] = sbxRun(["--net", "none"]);
     // The out-of-the-box path: sandboxd runs containerd-shim-sbx-v1 (start) per sandbox,
     // which finds (or starts) a sandboxer; measured for comparison, not for a target.
     systems[System.sbxShim] = sbxRun(["--sandboxer", "shim"]);
-    systems[System.sdk] = async () => {
-      const status = await sdkRun(o.stack.client, id("k"), o.rootfs, ["/bin/true"]);
+    const sdk = (options: SdkRunOptions) => async (): Promise<void> => {
+      const status = await sdkRun(o.stack.client, id("k"), o.rootfs, ["/bin/true"], options);
       if (status !== 0) throw new Error(`SDK run exited with ${status}`);
     };
+    systems[System.sdk] = sdk({});
+    systems[System.sdkNone] = sdk({ network: "none" });
+    systems[System.sdkBare] = sdk({ network: "none", seccomp: "unconfined" });
   } else {
     const why = "sandboxd does not serve the Sandbox API yet";
-    skipped[System.sbx] = why;
-    skipped[System.sbxShim] = why;
-    skipped[System.sdk] = why;
+    for (const s of [System.sbx, System.sbxNone, System.sbxShim]) skipped[s] = why;
+    for (const s of [System.sdk, System.sdkNone, System.sdkBare]) skipped[s] = why;
   }
 
   const forks: Record<string, number[]> = {};

@@ -53,10 +53,11 @@ export {
   capture,
   defaultFifoDir,
   nullIO,
+  preparedIO,
   stdio,
   withStreams,
 } from "./cio/io.js";
-export type { FifoOptions, IOConfig, IOCreator, Streams, TaskIO } from "./cio/io.js";
+export type { FifoOptions, IOConfig, IOCreator, PreparedIO, Streams, TaskIO } from "./cio/io.js";
 
 export { BUSYBOX_PATH, prepareBusyboxRootfs } from "./rootfs/busybox.js";
 export type { BusyboxRootfsOptions } from "./rootfs/busybox.js";

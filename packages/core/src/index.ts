@@ -33,7 +33,15 @@ export {
 export { KeyedMutex, abortReason, abortable, mapLimit, sleep } from "./async/async.js";
 export { Rollback, withRollback, type Undo } from "./rollback/rollback.js";
 export { syncDir, writeFileAtomic, type AtomicWriteOptions } from "./fs/atomic.js";
-export { MountFlag, mkfifo, mountFs, mountOptions } from "./sys/libc.js";
+export {
+  MountFlag,
+  UnmountFlag,
+  mkfifo,
+  mountFs,
+  mountOptions,
+  unmount,
+  unmountAll,
+} from "./sys/libc.js";
 export {
   commandLine,
   exitText,

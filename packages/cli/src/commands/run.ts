@@ -62,6 +62,12 @@ export async function run(
   let container: Container;
   let task: Task;
   let exited: Promise<{ exitStatus: number }>;
+  // The FIFOs are made while the sandbox starts (a mkfifo process and the opens).
+  const io = sdk.preparedIO(
+    detach ? sdk.nullIO() : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) }),
+    id,
+  );
+  undo.push(() => io.discard());
   try {
     const sandboxId = flags.sandbox;
     if (sandboxId === undefined) {
@@ -126,9 +132,6 @@ export async function run(
     }
     const made = container;
     undo.push(() => made.delete({ force: true }, cleanup));
-    const io = detach
-      ? sdk.nullIO()
-      : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) });
     task = await container.newTask({ io });
     const madeTask = task;
     // Kills it, deletes it and removes its FIFOs.

@@ -6,7 +6,7 @@ import { access, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { capture, nullIO, withStreams } from "./io.js";
+import { capture, nullIO, preparedIO, withStreams } from "./io.js";
 
 // A fake shim: a shell that opens the FIFOs the way runc's process would.
 function fakeShim(script: string, env: Record<string, string>): Promise<number> {
@@ -115,4 +115,27 @@ test("close without a peer cleans up and is idempotent", async (t) => {
   await io.close();
   await io.close();
   await assert.rejects(access(dir));
+});
+
+test("preparedIO makes the FIFOs ahead, hands them over once, and discard removes unused ones", async (t) => {
+  const dir = await tempDir(t);
+  const out = new PassThrough();
+  const used = preparedIO(withStreams({ stdout: out }, { fifoDir: dir }), "p1");
+  await assert.rejects(used.create("other"), { kind: "invalid argument" });
+  const io = await used.create("p1");
+  await access(io.config.stdout);
+  await used.discard(); // taken by a task: not closed by discard
+  await access(io.config.stdout);
+  const chunks: Buffer[] = [];
+  out.on("data", (d: Buffer) => chunks.push(d));
+  io.started();
+  assert.equal(await fakeShim('printf made > "$OUT"', { OUT: io.config.stdout }), 0);
+  await io.drain();
+  assert.equal(Buffer.concat(chunks).toString(), "made");
+  await io.close();
+
+  const unused = preparedIO(withStreams({ stdout: new PassThrough() }, { fifoDir: dir }), "p2");
+  await unused.discard();
+  await unused.discard();
+  assert.deepEqual(await readdir(dir), []);
 });

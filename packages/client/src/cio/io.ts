@@ -6,6 +6,7 @@ import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
+import { invalidArgument } from "@sandboxd/errdefs";
 import { closeFd, mkfifos, openFifoReader, openFifoWriterWhenRead } from "./fifo.js";
 
 /** The paths the shim opens for a process's stdio ("" = none, /dev/null). */
@@ -91,6 +92,41 @@ export function stdio(options: FifoOptions & { stdin?: boolean } = {}): IOCreato
     },
     options,
   );
+}
+
+/** An IOCreator whose IO is being made ahead of the task that will use it. */
+export interface PreparedIO extends IOCreator {
+  /** Closes the IO (removes its FIFOs) if no task took it; a no-op once one did. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Starts making `id`'s IO now: a FIFO set costs a process (Node has no
+ * mkfifo) and a few opens, which can overlap with the sandbox's start.
+ * `create` then hands over what was made; `id` must be the same.
+ */
+export function preparedIO(creator: IOCreator, id: string): PreparedIO {
+  const made = creator.create(id);
+  // Seen by create() or discard(); never an unhandled rejection meanwhile.
+  made.catch(() => undefined);
+  let taken = false;
+  return {
+    create(forId: string): Promise<TaskIO> {
+      if (forId !== id) {
+        return Promise.reject(
+          invalidArgument(`IO prepared for ${JSON.stringify(id)}, not ${JSON.stringify(forId)}`),
+        );
+      }
+      taken = true;
+      return made;
+    },
+    async discard(): Promise<void> {
+      if (taken) return;
+      taken = true;
+      const io = await made.catch(() => undefined);
+      await io?.close();
+    },
+  };
 }
 
 /** Output collected in memory (for tests and scripts). */

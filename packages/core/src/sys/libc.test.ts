@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { MountFlag, mkfifo, mountFs, mountOptions } from "./libc.js";
+import {
+  MountFlag,
+  UnmountFlag,
+  mkfifo,
+  mountFs,
+  mountOptions,
+  unmount,
+  unmountAll,
+} from "./libc.js";
 
 const run = promisify(execFile);
 
@@ -67,6 +75,47 @@ test("mountFs mounts a new filesystem with its flags and data; failures carry er
     });
   } finally {
     await run("umount", [target]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("unmount and unmountAll: stacked mounts all go; nothing mounted or no path is false", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("needs root");
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "core-libc-"));
+  const target = join(dir, "m");
+  await mkdir(target);
+  const mountsAt = async (): Promise<number> =>
+    (await readFile("/proc/self/mountinfo", "utf8"))
+      .split("\n")
+      .filter((l) => l.split(" ")[4] === target).length;
+  try {
+    assert.equal(await unmount(target), false, "a plain directory");
+    assert.equal(await unmount(join(dir, "missing")), false, "a missing path");
+    await mountFs("sbxtest", target, "tmpfs", 0, "size=1m");
+    assert.equal(await unmount(target), true);
+    assert.equal(await mountsAt(), 0);
+    for (let i = 0; i < 3; i++) await mountFs(`sbxtest${i}`, target, "tmpfs", 0, "size=1m");
+    assert.equal(await mountsAt(), 3);
+    await unmountAll(target);
+    assert.equal(await mountsAt(), 0);
+    await unmountAll(target);
+    // Busy: a process holds a directory on the mount, so only a lazy unmount takes it.
+    await mountFs("sbxtest", target, "tmpfs", 0, "size=1m");
+    await mkdir(join(target, "d"));
+    const holder = spawn("sleep", ["600"], { cwd: join(target, "d"), stdio: "ignore" });
+    try {
+      await new Promise((resolve) => holder.once("spawn", resolve));
+      await assert.rejects(unmount(target), { code: "EBUSY", syscall: "umount", path: target });
+      assert.equal(await unmount(target, UnmountFlag.detach), true);
+      assert.equal(await mountsAt(), 0);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  } finally {
+    await run("umount", ["-l", target]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -1,6 +1,7 @@
 /**
- * mkfifo(3) and mount(2) through koffi's FFI into libc, for the request paths
- * that would otherwise fork a helper (mkfifo(1), mount(8)) per call: a spawn
+ * mkfifo(3), mount(2) and umount2(2) through koffi's FFI into libc, for the
+ * request paths that would otherwise fork a helper (mkfifo(1), mount(8),
+ * umount(8)) per call: a spawn
  * blocks the daemon's event loop while its large process forks and until the
  * child runs, which a busy machine stretches to tens of milliseconds. koffi is
  * loaded on first use, so importing core does not load it.
@@ -10,6 +11,7 @@ import { constants } from "node:os";
 interface Libc {
   mkfifo: (path: string, mode: number) => number;
   mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
+  umount2: (target: string, flags: number) => number;
   errno: () => number;
 }
 
@@ -23,6 +25,7 @@ function load(): Promise<Libc> {
       mount: lib.func(
         "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
       ) as Libc["mount"],
+      umount2: lib.func("int umount2(const char *target, int flags)") as Libc["umount2"],
       errno: () => koffi.errno(),
     };
   });
@@ -124,4 +127,29 @@ export async function mountFs(
 ): Promise<void> {
   const c = await load();
   if (c.mount(source, target, fstype, flags, data) !== 0) throw failure(c.errno(), "mount", target);
+}
+
+/** umount2(2)'s flags. */
+export const UnmountFlag = {
+  /** MNT_DETACH: lazy, as `umount -l`. */
+  detach: 0x2,
+} as const;
+
+/**
+ * umount2(2) of `target`: true when a mount was removed, false when nothing is
+ * mounted there or the path does not exist (EINVAL, ENOENT), which is what a
+ * cleanup that may run twice wants; any other failure (EBUSY, EPERM) throws.
+ */
+export async function unmount(target: string, flags = 0): Promise<boolean> {
+  const c = await load();
+  if (c.umount2(target, flags) === 0) return true;
+  const errno = c.errno();
+  if (errno === constants.errno.EINVAL || errno === constants.errno.ENOENT) return false;
+  throw failure(errno, "umount", target);
+}
+
+/** Unmounts `target` until nothing is mounted there (stacked mounts included). */
+export async function unmountAll(target: string): Promise<void> {
+  for (let i = 0; i < 32; i++) if (!(await unmount(target))) return;
+  throw failure(constants.errno.EBUSY, "umount (32 stacked mounts)", target);
 }

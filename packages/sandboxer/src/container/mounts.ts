@@ -7,7 +7,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Ctx } from "@sandboxd/core";
 import { invalidArgument, messageOf, unknown as unknownError } from "@sandboxd/errdefs";
-import { exitText, mountFs, mountOptions, run } from "@sandboxd/core";
+import { exitText, mountFs, mountOptions, run, unmount } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
 
 export interface MountSpec {
@@ -78,12 +78,17 @@ function directMount(m: MountSpec): { flags: number; data: string } | undefined 
   return mountOptions(m.options);
 }
 
-/** Unmounts `target` until nothing is mounted there (stacked mounts included). */
+/**
+ * Unmounts `target` until nothing is mounted there (stacked mounts included),
+ * with umount2(2): no umount(8) per layer, and the context is checked between.
+ */
 export async function unmountAll(ctx: Ctx, target: string): Promise<void> {
   for (let i = 0; i < 32; i++) {
-    const r = await run(ctx, "umount", [target], { timeoutMs: helperTimeoutMs });
-    if (r.code === 0) continue;
-    if (/not mounted|no mount point|not found|No such file/i.test(r.stderr)) return;
-    throw unknownError(`unmount ${target}: ${r.stderr.trim()}`);
+    ctx.signal.throwIfAborted();
+    const removed = await unmount(target).catch((err: unknown) => {
+      throw unknownError(`unmount ${target}: ${messageOf(err)}`, { cause: err });
+    });
+    if (!removed) return;
   }
+  throw unknownError(`unmount ${target}: still mounted after 32 unmounts`);
 }

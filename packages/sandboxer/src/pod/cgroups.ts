@@ -166,26 +166,23 @@ export class Cgroups {
    * leave it a moment later), then reported.
    */
   async remove(rel: string): Promise<void> {
-    const failures: string[] = [];
-    for (const dir of this.dirs(rel)) {
-      try {
-        await removeTree(dir);
-      } catch (err) {
-        failures.push(`${dir}: ${messageOf(err)}`);
-      }
-    }
+    // One tree per v1 controller, independent of each other: removed at once.
+    const results = await Promise.allSettled(this.dirs(rel).map((dir) => removeTree(dir)));
+    const failures = results.flatMap((r, i) =>
+      r.status === "rejected" ? [`${this.dirs(rel)[i]}: ${messageOf(r.reason)}`] : [],
+    );
     if (failures.length) throw unknownError(`remove cgroup ${rel}: ${failures.join("; ")}`);
   }
 
   /** Removes `rel` only where it is empty of children; used for shared levels (the namespace). */
   async removeIfEmpty(rel: string): Promise<void> {
-    for (const dir of this.dirs(rel)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        // in use by another sandbox, or already gone
-      }
-    }
+    await Promise.all(
+      this.dirs(rel).map((dir) =>
+        rmdir(dir).catch(() => {
+          // in use by another sandbox, or already gone
+        }),
+      ),
+    );
   }
 
   async exists(rel: string): Promise<boolean> {
@@ -333,8 +330,9 @@ async function removeTree(dir: string): Promise<void> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return;
-      if (code !== "EBUSY" || attempt >= 50) throw err;
-      await delay(20);
+      // EBUSY: a process killed a moment ago is still leaving; it usually takes a few ms.
+      if (code !== "EBUSY" || attempt >= 60) throw err;
+      await delay(Math.min(2 ** attempt, 20));
     }
   }
 }

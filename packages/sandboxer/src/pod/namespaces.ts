@@ -12,8 +12,8 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
-import { unknown as unknownError } from "@sandboxd/errdefs";
-import { exitText, run, runChecked } from "@sandboxd/core";
+import { messageOf, unknown as unknownError } from "@sandboxd/errdefs";
+import { exitText, run, runChecked, unmount } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
 import { spawnDetached } from "../util/detached.js";
 import type { IdMapping } from "./pod-config.js";
@@ -171,23 +171,15 @@ export async function unpinNamespaces(ctx: Ctx, dir: string): Promise<void> {
     await rmdir(dir).catch(() => undefined);
     return;
   }
-  // One umount for every pin (one process, not one each); it reports each file
-  // it could not unmount on a line of its own, naming the file.
-  const r = await run(ctx, "umount", files, { timeoutMs: helperTimeoutMs });
+  // umount2(2) per pin: no umount(8) process for the pod's teardown.
+  ctx.signal.throwIfAborted();
   const failed = new Set<string>();
   const failures: string[] = [];
-  if (r.code !== 0) {
-    const lines = r.stderr.split("\n").filter((l) => l.trim() !== "");
-    for (const file of files) {
-      const line = lines.find((l) => l.includes(file));
-      if (line === undefined || /not mounted|no mount point|not found/i.test(line)) continue;
+  for (const file of files) {
+    await unmount(file).catch((err: unknown) => {
       failed.add(file);
-      failures.push(`umount ${file}: ${line.trim()}`);
-    }
-    if (failures.length === 0 && lines.some((l) => !files.some((f) => l.includes(f)))) {
-      failures.push(`umount: ${r.stderr.trim()}`);
-      for (const file of files) failed.add(file);
-    }
+      failures.push(`umount ${file}: ${messageOf(err)}`);
+    });
   }
   for (const file of files) if (!failed.has(file)) await rm(file, { force: true });
   if (failures.length) throw unknownError(`unpin namespaces: ${failures.join("; ")}`);

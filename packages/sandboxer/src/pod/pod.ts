@@ -14,7 +14,7 @@ import { failedPrecondition, messageOf, unknown as unknownError } from "@sandbox
 import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
-import { MountFlag, mountFs, run, withRollback } from "@sandboxd/core";
+import { MountFlag, mountFs, unmount, withRollback } from "@sandboxd/core";
 import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits, Cgroups } from "./cgroups.js";
@@ -304,31 +304,29 @@ export class Pod {
   /** CNI DEL, pinned namespaces, the pid holder and /dev/shm; each step recorded as undone. */
   async releaseNetwork(ctx: Ctx): Promise<void> {
     const { config, layout } = this.env;
-    if (this.rec.network) {
+    const { network, pidHolder, pins, shm } = this.rec;
+    if (!network && !pidHolder && !pins && !shm) return;
+    if (network) {
       await teardownPodNetwork(
         ctx,
         config.network,
         layout.cniDataDir,
-        this.rec.network,
+        network,
         this.rec.portMappings,
       );
       this.rec.network = undefined;
-      await this.save();
     }
-    if (this.rec.pidHolder) {
-      await stopPidHolder(this.rec.pidHolder);
-      this.rec.pidHolder = undefined;
-    }
-    if (this.rec.pins) {
-      await unpinNamespaces(ctx, this.rec.pins.dir);
-      this.rec.pins = undefined;
-      await this.save();
-    }
-    if (this.rec.shm) {
-      await unmountShm(ctx, this.rec.shm);
-      this.rec.shm = undefined;
-      await this.save();
-    }
+    // The pid holder, the pins and /dev/shm need nothing of each other once the network is
+    // gone: released at once, then one record of what went. Each release (CNI DEL too) is
+    // idempotent, so a crash before the record only repeats some of them at recovery.
+    const released = await Promise.allSettled([
+      pidHolder && stopPidHolder(pidHolder).then(() => (this.rec.pidHolder = undefined)),
+      pins && unpinNamespaces(ctx, pins.dir).then(() => (this.rec.pins = undefined)),
+      shm && unmountShm(ctx, shm).then(() => (this.rec.shm = undefined)),
+    ]);
+    await this.save();
+    const failed = released.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** Everything: network, cgroup, files and the state directory. Idempotent. */
@@ -380,8 +378,9 @@ async function mountShm(dir: string): Promise<void> {
 }
 
 async function unmountShm(ctx: Ctx, dir: string): Promise<void> {
-  const r = await run(ctx, "umount", [dir]);
-  if (r.code !== 0 && !/not mounted|no mount point|not found|No such file/i.test(r.stderr))
-    throw unknownError(`unmount ${dir}: ${r.stderr.trim()}`);
+  ctx.signal.throwIfAborted();
+  await unmount(dir).catch((err: unknown) => {
+    throw unknownError(`unmount ${dir}: ${messageOf(err)}`, { cause: err });
+  });
   await rm(dir, { recursive: true, force: true });
 }
