@@ -247,7 +247,11 @@ export class Tasks {
     stdio: Stdio,
   ): Promise<void> {
     validateIdentifier(execId);
-    await ExecProcess.add(ctx, this.container(namespace, id), execId, spec, stdio);
+    await ExecProcess.add(ctx, this.container(namespace, id), {
+      id: execId,
+      processSpec: spec,
+      stdio,
+    });
   }
 
   async wait(
