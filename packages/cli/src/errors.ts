@@ -11,7 +11,10 @@ import {
 import {
   cannotDeleteContainerText,
   cannotReachText,
+  missingApiOf,
   namespaceRequiredText,
+  notFoundKindOf,
+  sandboxApi,
   stillHasContainersText,
 } from "@sandboxd/core/messages";
 import { UsageError } from "@sandboxd/core/args";
@@ -39,6 +42,7 @@ export function describeError(
   }
   const message = err instanceof Error ? err.message : String(err);
   const lines = [`sbx: ${message}`];
+  const listed = isNotFound(err) ? notFoundKindOf(message) : undefined;
   if (isDaemonDown(err)) {
     lines.splice(0, 1, ...daemonDown(options.address, message));
   } else if (isUnavailable(err) && /EACCES|permission denied/i.test(message)) {
@@ -54,14 +58,13 @@ export function describeError(
   } else if (isFailedPrecondition(err) && message.startsWith(cannotDeleteContainerText)) {
     const id = quotedId(message, `${cannotDeleteContainerText} `);
     lines.push(`  Stop it first ("sbx task kill ${id}"), or use "sbx container rm -f ${id}".`);
-  } else if (isNotFound(err) && /^(sandbox|container|task)/.test(message)) {
-    const kind = message.split(" ")[0];
+  } else if (listed) {
     lines.push(
-      `  See what exists with "sbx ${kind} ls"${kind === "task" ? "" : " (in this namespace; -n picks another)"}.`,
+      `  See what exists with "sbx ${listed} ls"${listed === "task" ? "" : " (in this namespace; -n picks another)"}.`,
     );
   } else if (isFailedPrecondition(err) && message.includes(namespaceRequiredText)) {
     lines.push("  Give one with -n NAME.");
-  } else if (isNotImplemented(err) && /containerd\.services\.sandbox\.v1/.test(message)) {
+  } else if (isNotImplemented(err) && missingApiOf(err) === sandboxApi) {
     lines.push(
       `  The daemon at ${options.address} has no Sandbox API (containerd 1.6?): sbx needs sandboxd, or containerd 2.x.`,
     );

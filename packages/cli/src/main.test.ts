@@ -117,14 +117,3 @@ test("distance", () => {
   assert.equal(distance("sandbox", "sandbox"), 0);
   assert.equal(distance("", "abc"), 3);
 });
-
-test("a daemon without the Sandbox API is named as such", async () => {
-  const { describeError } = await import("./errors.js");
-  const { notImplemented } = await import("@sandboxd/errdefs");
-  const { text, status } = describeError(
-    notImplemented("unknown service containerd.services.sandbox.v1.Store"),
-    { address: "/run/containerd/containerd.sock", debug: false },
-  );
-  assert.equal(status, 1);
-  assert.match(text, /has no Sandbox API \(containerd 1\.6\?\)/);
-});

@@ -12,19 +12,28 @@ import type { Pull } from "@sandboxd/api/sandboxd/images/v1/pull_pb";
 import type { Images } from "@sandboxd/api/services/images/v1/images_pb";
 import type { Content } from "@sandboxd/api/services/content/v1/content_pb";
 import type { Snapshots } from "@sandboxd/api/services/snapshots/v1/snapshots_pb";
-import { isNotFound } from "@sandboxd/errdefs";
+import {
+  ErrdefsError,
+  isErrdefsError,
+  isNotFound,
+  isNotImplemented,
+  messageOf,
+} from "@sandboxd/errdefs";
+import { sandboxApi } from "@sandboxd/core/messages";
 import type { CallOptions } from "./call-options.js";
 import { NAMESPACE_HEADER } from "./defaults.js";
 
 /**
  * A typed client whose service code is loaded on its first call: loading the
  * SDK does not load every generated service (start-up time is part of sbx).
- * `streaming` names the server-streaming methods, which return AsyncIterables.
+ * `streaming` names the server-streaming methods, which return AsyncIterables;
+ * `failed` may replace the error of a unary call.
  */
 function lazyClient<S extends AnyService>(
   channel: Channel,
   load: () => Promise<S>,
   streaming: readonly string[] = [],
+  failed: (err: unknown) => unknown = (err) => err,
 ): Client<S> {
   let client: Promise<Record<string, (...args: unknown[]) => unknown>> | undefined;
   const get = (): Promise<Record<string, (...args: unknown[]) => unknown>> =>
@@ -44,10 +53,37 @@ function lazyClient<S extends AnyService>(
               yield* (await get())[method]!(...args) as AsyncIterable<unknown>;
             })();
         }
-        return async (...args: unknown[]) => (await get())[method]!(...args);
+        return async (...args: unknown[]) => {
+          try {
+            return await (
+              await get()
+            )[method]!(...args);
+          } catch (err) {
+            throw failed(err);
+          }
+        };
       },
     },
   ) as Client<S>;
+}
+
+/**
+ * A NotImplemented answer from a service that, where it is served at all,
+ * implements every method: the daemon does not serve `api`. Same kind and
+ * message; `missingApi` (read with core's `missingApiOf`) says which API.
+ */
+class MissingApiError extends ErrdefsError {
+  readonly missingApi: string;
+
+  constructor(api: string, err: ErrdefsError) {
+    super(err.kind, err.message, { cause: err, rawMessage: messageOf(err) });
+    this.missingApi = api;
+  }
+}
+
+function missing(api: string): (err: unknown) => unknown {
+  return (err) =>
+    isErrdefsError(err) && isNotImplemented(err) ? new MissingApiError(api, err) : err;
 }
 
 /** The typed service clients of one connection. */
@@ -78,7 +114,12 @@ export class Services {
       channel,
       async () => (await import("@sandboxd/api/services/tasks/v1/tasks_pb")).Tasks,
     );
-    this.sandboxStore = lazyClient(channel, async () => (await sandbox()).Store);
+    this.sandboxStore = lazyClient(
+      channel,
+      async () => (await sandbox()).Store,
+      [],
+      missing(sandboxApi),
+    );
     this.sandboxController = lazyClient(channel, async () => (await sandbox()).Controller);
     this.namespaces = lazyClient(
       channel,

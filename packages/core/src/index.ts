@@ -52,7 +52,9 @@ export {
 } from "./process/process.js";
 export {
   callContext,
+  grpcCallInfo,
   namespaceHeader,
+  ttrpcCallInfo,
   ttrpcNamespaceHeader,
   type CallContextOptions,
   type CallInfo,

@@ -138,37 +138,7 @@ export class GrpcServer {
     method: DescMethod,
     handler: AnyHandler | undefined,
   ): grpc.handleServerStreamingCall<Message, Message> {
-    return (call) => {
-      const started = performance.now();
-      const { serverCall, end } = serverCallOf(call);
-      const fail = (err: unknown): void => {
-        end();
-        const status = this.#errorToStatus(err);
-        call.emit("error", { code: status.code, details: status.message });
-        this.#done(serverCall.path, status.code, started, err);
-      };
-      if (!handler) {
-        fail(unimplemented(`method ${method.name} not implemented`));
-        return;
-      }
-      const pump = async (): Promise<void> => {
-        const stream = handler(call.request, serverCall) as AsyncIterable<unknown>;
-        for await (const item of stream) {
-          if (serverCall.signal.aborted) break;
-          if (!call.write(toMessage(method.output, item))) {
-            await new Promise((resolve) => call.once("drain", resolve));
-          }
-        }
-      };
-      pump().then(
-        () => {
-          end();
-          if (!call.cancelled) call.end();
-          this.#done(serverCall.path, call.cancelled ? Code.Canceled : Code.OK, started);
-        },
-        (err: unknown) => fail(err),
-      );
-    };
+    return (call) => this.#streamReplies(method, handler, call, () => call.request);
   }
 
   /** Bidi: the handler reads the requests as an async iterable and yields responses. */
@@ -176,46 +146,57 @@ export class GrpcServer {
     method: DescMethod,
     handler: AnyHandler | undefined,
   ): grpc.handleBidiStreamingCall<Message, Message> {
-    return (call) => {
-      const started = performance.now();
+    return (call) =>
       // A duplex call has the writable call's surface (cancelled, deadline, metadata).
-      const { serverCall, end } = serverCallOf(
+      this.#streamReplies(
+        method,
+        handler,
         call as unknown as grpc.ServerWritableStream<Message, Message>,
-      );
-      const fail = (err: unknown): void => {
-        end();
-        const status = this.#errorToStatus(err);
-        call.emit("error", { code: status.code, details: status.message });
-        this.#done(serverCall.path, status.code, started, err);
-      };
-      if (!handler) {
-        fail(unimplemented(`method ${method.name} not implemented`));
-        return;
-      }
-      const pump = async (): Promise<void> => {
         // Not destroyed when the handler stops reading early (content.v1 Write of a blob the
         // store has: one reply, then the status): a destroyed duplex never sends its status.
-        const requests = (call as unknown as Readable).iterator({ destroyOnReturn: false });
-        const stream = handler(
-          requests as unknown as Message,
-          serverCall,
-        ) as AsyncIterable<unknown>;
-        for await (const item of stream) {
-          if (serverCall.signal.aborted) break;
-          if (!call.write(toMessage(method.output, item))) {
-            await new Promise((resolve) => call.once("drain", resolve));
-          }
-        }
-      };
-      pump().then(
-        () => {
-          end();
-          if (!call.cancelled) call.end();
-          this.#done(serverCall.path, call.cancelled ? Code.Canceled : Code.OK, started);
-        },
-        (err: unknown) => fail(err),
+        () => (call as unknown as Readable).iterator({ destroyOnReturn: false }),
       );
+  }
+
+  /**
+   * A call whose replies stream: the handler, given `input()` as its request,
+   * yields them; each is written as the call drains, then the status.
+   */
+  #streamReplies(
+    method: DescMethod,
+    handler: AnyHandler | undefined,
+    call: grpc.ServerWritableStream<Message, Message>,
+    input: () => unknown,
+  ): void {
+    const started = performance.now();
+    const { serverCall, end } = serverCallOf(call);
+    const fail = (err: unknown): void => {
+      end();
+      const status = this.#errorToStatus(err);
+      call.emit("error", { code: status.code, details: status.message });
+      this.#done(serverCall.path, status.code, started, err);
     };
+    if (!handler) {
+      fail(unimplemented(`method ${method.name} not implemented`));
+      return;
+    }
+    const pump = async (): Promise<void> => {
+      const stream = handler(input() as Message, serverCall) as AsyncIterable<unknown>;
+      for await (const item of stream) {
+        if (serverCall.signal.aborted) break;
+        if (!call.write(toMessage(method.output, item))) {
+          await new Promise((resolve) => call.once("drain", resolve));
+        }
+      }
+    };
+    pump().then(
+      () => {
+        end();
+        if (!call.cancelled) call.end();
+        this.#done(serverCall.path, call.cancelled ? Code.Canceled : Code.OK, started);
+      },
+      (err: unknown) => fail(err),
+    );
   }
 
   #done(path: string, code: number, started: number, error?: unknown): void {

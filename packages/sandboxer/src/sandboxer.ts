@@ -17,7 +17,7 @@ import { TaskPausedSchema, TaskResumedSchema } from "@sandboxd/api/events/task_p
 import type { Metric } from "@sandboxd/api/types/metrics_pb";
 import { MetricSchema } from "@sandboxd/api/types/metrics_pb";
 import type { Ctx } from "@sandboxd/core";
-import { validateIdentifier } from "@sandboxd/core";
+import { notFoundText, validateIdentifier } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, notFound } from "@sandboxd/errdefs";
 import type { Container } from "./container/container.js";
 import type { OciSpec } from "./container/spec.js";
@@ -71,7 +71,7 @@ export class Sandboxer {
 
   pod(namespace: string, id: string): Pod {
     const pod = this.pods.get(namespace, id);
-    if (!pod) throw notFound(`sandbox ${JSON.stringify(id)}`);
+    if (!pod) throw notFound(notFoundText("sandbox", id));
     return pod;
   }
 

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
-import { detached, validateIdentifier } from "@sandboxd/core";
+import { detached, notFoundText, validateIdentifier } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
 import { Container } from "./container/container.js";
 import type { ExitResult } from "./container/container.js";
@@ -42,7 +42,7 @@ export class Tasks {
 
   container(namespace: string, id: string): Container {
     const c = this.sb.containers.get(namespace, id);
-    if (!c || c.deleted) throw notFound(`task ${JSON.stringify(id)}`);
+    if (!c || c.deleted) throw notFound(notFoundText("task", id));
     return c;
   }
 
@@ -107,7 +107,7 @@ export class Tasks {
       let pod = this.sb.pods.get(namespace, sandboxId);
       if (!pod) {
         if (fromFile)
-          throw notFound(`sandbox ${JSON.stringify(sandboxId)} of task ${JSON.stringify(t.id)}`);
+          throw notFound(notFoundText("sandbox", sandboxId, ` of task ${JSON.stringify(t.id)}`));
         const specNet = spec.linux?.namespaces?.find((n) => n.type === "network");
         pod = await this.sb.createSandbox(ctx, namespace, {
           id: sandboxId,
@@ -247,7 +247,11 @@ export class Tasks {
     stdio: Stdio,
   ): Promise<void> {
     validateIdentifier(execId);
-    await ExecProcess.add(ctx, this.container(namespace, id), execId, spec, stdio);
+    await ExecProcess.add(ctx, this.container(namespace, id), {
+      id: execId,
+      processSpec: spec,
+      stdio,
+    });
   }
 
   async wait(

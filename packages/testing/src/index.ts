@@ -83,4 +83,4 @@ export type { Example, RunExampleOptions } from "./readme-examples.js";
 export { openStack, startStack } from "./stack.js";
 export { proxySandboxerName, proxyStackDirs, startProxyStack } from "./proxy-stack.js";
 export type { ProxyStack, ProxyStackOptions } from "./proxy-stack.js";
-export type { Stack, StackOptions } from "./stack.js";
+export type { SandboxerMode, Stack, StackOptions } from "./stack.js";

@@ -1,9 +1,9 @@
 /**
  * sbx-sandboxer as a node service and sandboxd reaching it as its proxy
  * sandbox controller (`[proxy_plugins.sbx] type = "sandbox"`), the way a node
- * runs them: the sandboxer forwards its events to sandboxd's ttrpc socket. The
- * one way tests start this pair (the CRI, fault and Sandbox API suites add
- * what they need on top); the shim-started form is stack.ts's `openStack`.
+ * runs them: the sandboxer forwards its events to sandboxd's ttrpc socket.
+ * stack.ts's `openStack({ mode: "proxy" })` builds on it (temp dir, rootfs,
+ * leak baseline, clean-up); the CRI suite uses it in dirs of its own.
  */
 import { join } from "node:path";
 import { sandboxdPaths, startSandboxd, type Sandboxd, type SandboxdOptions } from "./sandboxd.js";

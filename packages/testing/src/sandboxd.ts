@@ -85,10 +85,11 @@ export interface Sandboxd {
   kill(): Promise<void>;
   /** SIGTERM and wait for a clean exit; returns the exit code. Nothing else is cleaned up. */
   terminate(): Promise<number | null>;
+  /** Removes every sandbox (forced: their tasks and containers too), task and container. */
+  empty(): Promise<void>;
   /**
-   * Removes every sandbox (forced: their tasks and containers too), task and
-   * container, stops sandboxd, kills leftover shims and the shim-started
-   * sandboxer, removes state.
+   * Empties sandboxd (when it runs and its socket is there), stops it, kills
+   * leftover shims and the shim-started sandboxer, removes state.
    */
   stop(): Promise<void>;
 }
@@ -206,14 +207,15 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
     return child.exitCode;
   };
   const sandboxerPids = (): Promise<number[]> => sandboxersUsing(sandboxerConfig.path);
+  const empty = async (): Promise<void> => {
+    await removeSandboxes(paths.address).catch(() => undefined);
+    await removeEverything(ctr);
+  };
   const stop = async (): Promise<void> => {
     if (running()) {
       // The socket may already be gone (a test removed the directory first):
       // then there is nothing to ask, and the shims and containers are killed below.
-      if (await isSocket(paths.address)) {
-        await removeSandboxes(paths.address).catch(() => undefined);
-        await removeEverything(ctr);
-      }
+      if (await isSocket(paths.address)) await empty();
       await terminate();
     }
     await killShimsOf(paths.address);
@@ -241,6 +243,7 @@ export async function startSandboxd(options: SandboxdOptions): Promise<Sandboxd>
     log,
     kill,
     terminate,
+    empty,
     stop,
   };
 }

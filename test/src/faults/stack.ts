@@ -3,27 +3,20 @@
 // and sandboxd, each on its own temp dirs, with a leak baseline taken before
 // any pod exists and everything removed after the test.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "@sandboxd/client";
 import { Code, codeOf, kindOf } from "@sandboxd/errdefs";
 import {
-  busyboxRootfs,
-  assertNoLeaks,
-  createCleanup,
   requireBinary,
   requirePodRuntime,
-  sandboxdPaths,
-  snapshotLeaks,
-  startProxyStack,
-  unmountAll,
+  startStack as startTestStack,
   type AfterHook,
   type LeakScope,
-  type LeakSnapshot,
   type RunningSandboxer,
   type Sandboxd,
+  type StackOptions as TestStackOptions,
 } from "@sandboxd/testing";
 
 const execFileAsync = promisify(execFile);
@@ -38,22 +31,14 @@ export interface Stack {
   /** Starts sandboxd again on the same root and state (after kill()). */
   restartSandboxd(): Promise<void>;
   scope: LeakScope;
-  baseline: LeakSnapshot;
   /** Fails if mounts, cgroups, processes or veths are left compared with the baseline. */
   checkLeaks(timeoutMs?: number): Promise<void>;
   /** Whether sandboxd serves the Sandbox API. */
   sandboxApi(): Promise<boolean>;
 }
 
-export interface StackOptions {
+export interface StackOptions extends Pick<TestStackOptions, "prepare" | "release"> {
   network?: boolean;
-  /** Runs before anything starts, e.g. to mount a small tmpfs on a state directory. */
-  prepare?: (paths: { sandboxdDir: string; sandboxerDir: string }) => Promise<void>;
-  /**
-   * Undoes `prepare` at the end, once sandboxd has stopped and before its state is removed
-   * (e.g. unmounts that tmpfs); the stack's directory is unmounted recursively anyway.
-   */
-  release?: () => Promise<void>;
   sandboxerExtra?: string;
   sweepIntervalMs?: number;
 }
@@ -63,76 +48,52 @@ export async function requireRuntime(): Promise<void> {
   await requireBinary("/usr/bin/ctr", "containerd");
 }
 
+/** @sandboxd/testing's stack in proxy mode (debug logs), with SDK clients on top. */
 export async function startStack(t: AfterHook, o: StackOptions = {}): Promise<Stack> {
   await requireRuntime();
-  const cleanup = createCleanup(t);
-  const dir = await mkdtemp(join(tmpdir(), "sbxf-"));
-  cleanup.after(async () => {
-    await unmountAll(dir);
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-  });
-  const sandboxdDir = join(dir, "d");
-  const sandboxerDir = join(dir, "s");
-  await mkdir(sandboxdDir, { recursive: true });
-  await mkdir(sandboxerDir, { recursive: true });
-  if (o.prepare) await o.prepare({ sandboxdDir, sandboxerDir });
-  const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  const pair = await startProxyStack({
-    sandboxdDir,
-    sandboxerDir,
-    sandboxer: {
+  const stack = await startTestStack(t, {
+    mode: "proxy",
+    prefix: "sbxf-",
+    rootfs: true,
+    logLevel: "debug",
+    proxySandboxer: {
       network: o.network ?? true,
       logLevel: "debug",
       ...(o.sandboxerExtra ? { extra: o.sandboxerExtra } : {}),
       ...(o.sweepIntervalMs ? { sweepIntervalMs: o.sweepIntervalMs } : {}),
     },
-    sandboxd: { logLevel: "debug" },
+    leakBaseline: { namespace: "default" },
+    ...(o.prepare ? { prepare: o.prepare } : {}),
+    ...(o.release ? { release: o.release } : {}),
   });
-  const sandboxer = pair.sandboxer;
-  cleanup.after(async () => {
-    if (process.env.SBX_TEST_LOG) process.stderr.write(await sandboxer.log());
-    await sandboxer.stop();
-  });
-  const paths = sandboxdPaths(sandboxdDir);
-  const scope: LeakScope = {
-    paths: [sandboxer.stateDir, paths.state, paths.root],
-    cgroupParents: [sandboxer.cgroupParent],
-    bridges: [sandboxer.bridge],
-  };
-  const baseline = await snapshotLeaks(scope);
+  const sandboxer = stack.proxy;
+  if (!sandboxer) throw new Error("a proxy stack has its sandboxer");
   const clients: Client[] = [];
-  cleanup.after(async () => {
+  // After the stack's own close (node:test runs `after` hooks first-registered first).
+  t.after(() => {
     for (const c of clients) c.close();
-    const sandboxd = pair.sandboxd;
-    if (process.env.SBX_TEST_LOG) process.stderr.write(await sandboxd.log());
-    await removeAll(sandboxd.address).catch(() => undefined);
-    if (o.release) {
-      await sandboxd.terminate();
-      await o.release();
-    }
-    await sandboxd.stop();
-    await shutdownLeftPods(sandboxer);
   });
-  const stack: Stack = {
-    dir,
-    rootfs,
+  const connect = (namespace: string): Promise<Client> =>
+    Client.connect({ address: stack.address, namespace });
+  return {
+    dir: stack.dir,
+    rootfs: stack.rootfs,
     get sandboxd() {
-      return pair.sandboxd;
+      return stack.sandboxd;
     },
     sandboxer,
     async client(namespace = "default") {
-      const c = await Client.connect({ address: pair.sandboxd.address, namespace });
+      const c = await connect(namespace);
       clients.push(c);
       return c;
     },
     async restartSandboxd() {
-      await pair.restartSandboxd();
+      await stack.restartSandboxd();
     },
-    scope,
-    baseline,
-    checkLeaks: (timeoutMs = 15_000) => assertNoLeaks(baseline, scope, timeoutMs),
+    scope: stack.leakScope,
+    checkLeaks: (timeoutMs) => stack.checkLeaks(timeoutMs),
     async sandboxApi() {
-      const c = await Client.connect({ address: pair.sandboxd.address, namespace: "default" });
+      const c = await connect("default");
       try {
         await c.sandboxes();
         return true;
@@ -144,7 +105,6 @@ export async function startStack(t: AfterHook, o: StackOptions = {}): Promise<St
       }
     },
   };
-  return stack;
 }
 
 /** Removes every sandbox, task and container in every namespace through sandboxd. */
@@ -178,26 +138,6 @@ export async function sandboxerPods(sandboxer: RunningSandboxer): Promise<string
     }
   }
   return out;
-}
-
-async function shutdownLeftPods(sandboxer: RunningSandboxer): Promise<void> {
-  const pods = await sandboxerPods(sandboxer);
-  if (pods.length === 0) return;
-  const { Channel } = await import("@sandboxd/grpc");
-  const { Controller } = await import("@sandboxd/api/services/sandbox/v1/sandbox_pb");
-  for (const pod of pods) {
-    const [ns, id] = pod.split("/") as [string, string];
-    const ch = new Channel(sandboxer.listen, { metadata: { "containerd-namespace": ns } });
-    await ch
-      .client(Controller)
-      .stop({ sandboxId: id, timeoutSecs: 0 })
-      .catch(() => undefined);
-    await ch
-      .client(Controller)
-      .shutdown({ sandboxId: id })
-      .catch(() => undefined);
-    ch.close();
-  }
 }
 
 /** `runc list` of the sandboxer's runc root for a namespace: container ids. */

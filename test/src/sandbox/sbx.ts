@@ -6,33 +6,25 @@
 // `inproc` (`[sandbox] in_process = "sbx"`: sandboxd hosts the sandboxer).
 // A leak baseline is taken once the sandboxer runs and before the test's
 // pods exist; containers run a busybox rootfs.
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { JsonTypeUrl, packJson } from "@sandboxd/api";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { defaultSpec } from "@sandboxd/client";
 import {
-  busyboxRootfs,
   binDir,
-  run,
-  assertNoLeaks,
-  proxyStackDirs,
-  snapshotLeaks,
-  startProxyStack,
-  startSandboxd,
+  startStack,
   type AfterHook,
-  type LeakScope,
-  type LeakSnapshot,
   type RunningSandboxer,
   type Sandboxd,
   type SandboxerConfig,
+  type SandboxerMode,
 } from "@sandboxd/testing";
 import { requireRuntime } from "../sandboxer/helpers.js";
 import { clients, noProcessesMentioning, sandboxRecord, type Clients } from "./helpers.js";
 
 export const sbxRuntime = "io.containerd.sbx.v1";
-export const modes = ["shim", "proxy", "inproc"] as const;
+export const modes = ["shim", "proxy", "inproc"] as const satisfies readonly SandboxerMode[];
 export type Mode = (typeof modes)[number];
 
 export const modeNames: Record<Mode, string> = {
@@ -63,100 +55,45 @@ export interface SbxWorld {
 }
 
 /**
- * sandboxd and an sbx-sandboxer reaching each other as `mode` says; after
- * the test everything is removed and no process mentioning the test's
- * directories is left. Shim mode starts (and removes) one warm-up sandbox
- * first, so the sandboxer runs before the leak baseline.
+ * @sandboxd/testing's stack in `mode`, with gRPC clients in `namespace` and
+ * an /out directory; after the test everything is removed and no process
+ * mentioning the test's directory is left.
  */
 export async function sbxWorld(t: AfterHook, mode: Mode, namespace = "sbx"): Promise<SbxWorld> {
   await requireRuntime();
-  const dir = await mkdtemp(join(tmpdir(), `sbxd-${mode}-`));
-  const cleanups: (() => Promise<unknown>)[] = [];
-  t.after(async () => {
-    for (const fn of cleanups.reverse()) await fn();
-    await rm(dir, { recursive: true, force: true });
-    await noProcessesMentioning(dir);
+  const stack = await startStack(t, {
+    mode,
+    prefix: `sbxd-${mode}-`,
+    rootfs: true,
+    extraPath: [binDir],
+    leakBaseline: { namespace },
   });
-  const rootfs = await busyboxRootfs(join(dir, "rootfs"));
-  const out = join(dir, "out");
+  const out = join(stack.dir, "out");
   await mkdir(out);
-  const daemonOptions = { dir: join(dir, "d"), extraPath: [binDir] };
-  let proxy: RunningSandboxer | undefined;
-  let restart: () => Promise<Sandboxd>;
-  let daemon: Sandboxd;
-  if (mode === "proxy") {
-    // In proxy mode no shim registers an events endpoint: the sandboxer is told sandboxd's.
-    const stack = await startProxyStack({
-      ...proxyStackDirs(dir),
-      sandboxd: { extraPath: daemonOptions.extraPath },
-    });
-    proxy = stack.sandboxer;
-    cleanups.push(() => stack.sandboxer.stop());
-    daemon = stack.sandboxd;
-    restart = () => stack.restartSandboxd();
-  } else {
-    const options =
-      mode === "inproc" ? { ...daemonOptions, inProcessSandboxer: "sbx" } : daemonOptions;
-    daemon = await startSandboxd(options);
-    restart = async () => {
-      await current.daemon.kill();
-      return startSandboxd(options);
-    };
-  }
-  const c = clients(daemon.address, namespace);
-  const config = proxy ?? daemon.sandboxerConfig;
-  // What restartDaemon replaced last: the cleanup stops that one.
-  const current = { daemon, c };
-  cleanups.push(async () => {
-    current.c.channel.close();
-    await current.daemon.stop();
-    // A test that failed while the sandboxer was down leaves containers nobody can stop.
-    await removeContainersUnder(config.stateDir);
-  });
-  const sandboxer = mode === "shim" ? "shim" : "sbx";
-  if (mode === "shim") {
-    await c.store.create({ sandbox: sandboxRecord("warmup", { runtime: { name: sbxRuntime } }) });
-    await c.controller.start({ sandboxId: "warmup" });
-    await c.controller.shutdown({ sandboxId: "warmup" });
-    await c.store.delete({ sandboxId: "warmup" });
-  }
-  const scope: LeakScope = {
-    paths: [join(dir, "d"), config.stateDir],
-    cgroupParents: [config.cgroupParent],
-    bridges: [config.bridge],
-  };
-  const baseline: LeakSnapshot = await snapshotLeaks(scope);
   const w: SbxWorld = {
     mode,
-    sandboxer,
-    daemon,
-    config,
-    proxy,
-    dir,
-    rootfs,
+    sandboxer: mode === "shim" ? "shim" : "sbx",
+    daemon: stack.sandboxd,
+    config: stack.sandboxer,
+    proxy: stack.proxy,
+    dir: stack.dir,
+    rootfs: stack.rootfs,
     out,
-    c,
+    c: clients(stack.address, namespace),
     namespace,
-    checkLeaks: () => assertNoLeaks(baseline, scope, 15_000),
+    checkLeaks: () => stack.checkLeaks(),
     async restartDaemon() {
       w.c.channel.close();
-      w.daemon = current.daemon = await restart();
-      w.c = current.c = clients(w.daemon.address, namespace);
+      w.daemon = await stack.restartSandboxd();
+      w.c = clients(w.daemon.address, namespace);
     },
   };
+  // After the stack's own close (node:test runs `after` hooks first-registered first).
+  t.after(async () => {
+    w.c.channel.close();
+    await noProcessesMentioning(stack.dir);
+  });
   return w;
-}
-
-/** `runc delete --force` of every container in the sandboxer's runc roots (failure paths only). */
-async function removeContainersUnder(stateDir: string): Promise<void> {
-  const roots = join(stateDir, "runc");
-  for (const ns of await readdir(roots).catch(() => [] as string[])) {
-    const root = join(roots, ns);
-    const listed = await run("runc", ["--root", root, "list", "-q"]).catch(() => undefined);
-    for (const id of listed?.stdout.toString().split("\n").filter(Boolean) ?? []) {
-      await run("runc", ["--root", root, "delete", "--force", id]).catch(() => undefined);
-    }
-  }
 }
 
 /** A sandbox record for the sbx runtime, in this world's sandboxer, with a spec naming the hostname. */

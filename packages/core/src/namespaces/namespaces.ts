@@ -31,6 +31,43 @@ export interface CallContextOptions {
   fields?: Record<string, unknown> | undefined;
 }
 
+/**
+ * A gRPC server call's CallInfo (@sandboxd/grpc's ServerCall, by shape: core
+ * imports no transport): the namespace from `containerd-namespace`.
+ */
+export function grpcCallInfo(call: {
+  readonly signal: AbortSignal;
+  readonly deadline: number | undefined;
+  header(key: string): string | undefined;
+  readonly path: string;
+}): CallInfo {
+  return {
+    signal: call.signal,
+    deadline: call.deadline,
+    namespace: call.header(namespaceHeader),
+    method: call.path,
+  };
+}
+
+/**
+ * A ttrpc handler call's CallInfo (@sandboxd/ttrpc's HandlerContext, by
+ * shape): the namespace from `containerd-namespace-ttrpc`.
+ */
+export function ttrpcCallInfo(call: {
+  readonly signal: AbortSignal;
+  readonly deadline: number | undefined;
+  readonly metadata: { get(key: string): string | undefined };
+  readonly service: string;
+  readonly method: string;
+}): CallInfo {
+  return {
+    signal: call.signal,
+    deadline: call.deadline,
+    namespace: call.metadata.get(ttrpcNamespaceHeader),
+    method: `/${call.service}/${call.method}`,
+  };
+}
+
 /** The Ctx of one call, derived from the server's root context. */
 export function callContext(root: Ctx, call: CallInfo, options: CallContextOptions = {}): Ctx {
   const namespace = call.namespace || undefined;

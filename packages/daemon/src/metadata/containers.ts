@@ -4,7 +4,13 @@
  * namespace comes from the context and is the first key column.
  */
 import { Kind, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
-import { namespaceRequired, validateIdentifier, validateLabels, type Ctx } from "@sandboxd/core";
+import {
+  namespaceRequired,
+  notFoundText,
+  validateIdentifier,
+  validateLabels,
+  type Ctx,
+} from "@sandboxd/core";
 import type { MetadataDb } from "./db.js";
 import type { NamespaceStore } from "./namespaces.js";
 import { RecordTable, type NewRecord } from "./record-table.js";
@@ -34,7 +40,7 @@ export class ContainerStore {
     const ns = namespaceRequired(ctx);
     const container = this.#table.find(ns, id);
     if (!container)
-      throw notFound(`container ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
+      throw notFound(notFoundText("container", id, ` in namespace ${JSON.stringify(ns)}`));
     return container;
   }
 
@@ -101,7 +107,7 @@ export class ContainerStore {
 
   delete(ctx: Ctx, id: string): void {
     const ns = namespaceRequired(ctx);
-    if (!this.#table.delete(ns, id)) throw notFound(`container ${id}`);
+    if (!this.#table.delete(ns, id)) throw notFound(notFoundText("container", id));
   }
 }
 

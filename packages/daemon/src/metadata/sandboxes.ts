@@ -14,6 +14,7 @@
 import { Kind, failedPrecondition, invalidArgument, notFound, wrapAs } from "@sandboxd/errdefs";
 import {
   namespaceRequired,
+  notFoundText,
   validateIdentifier,
   validateLabels,
   type Ctx,
@@ -45,7 +46,7 @@ export class SandboxStore {
     const ns = namespaceRequired(ctx);
     validateId(id);
     const sandbox = this.#table.find(ns, id);
-    if (!sandbox) throw notFound(`sandbox ${JSON.stringify(id)}`);
+    if (!sandbox) throw notFound(notFoundText("sandbox", id));
     return sandbox;
   }
 
@@ -140,7 +141,7 @@ export class SandboxStore {
           `sandbox ${JSON.stringify(id)} still has an instance in sandboxer ${JSON.stringify(instance.sandboxer)}: shut it down first (Controller.Shutdown)`,
         );
       }
-      if (!this.#table.delete(ns, id)) throw notFound(`sandbox ${JSON.stringify(id)}`);
+      if (!this.#table.delete(ns, id)) throw notFound(notFoundText("sandbox", id));
     });
   }
 

@@ -13,6 +13,7 @@ import {
   isFailedPrecondition,
   isNotFound,
   isUnavailable,
+  notFound,
   withMessage,
   Kind,
 } from "@sandboxd/errdefs";
@@ -21,6 +22,7 @@ import {
   NamespacedMap,
   Rollback,
   namespaceRequired,
+  notFoundText,
   withLogFields,
   withNamespace,
   withTimeout,
@@ -69,7 +71,7 @@ export class TaskManager {
 
   get(ctx: Ctx, id: string): Task {
     const task = this.#tasks.get(namespaceRequired(ctx), id);
-    if (!task) throw withMessage(Kind.NotFound, `task ${id} not found`);
+    if (!task) throw notFound(notFoundText("task", id));
     return task;
   }
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { background, createLogger, withNamespace, type Ctx } from "@sandboxd/core";
+import { background, createLogger, notFoundText, withNamespace, type Ctx } from "@sandboxd/core";
 import { notFound, toStatus } from "@sandboxd/errdefs";
 import { Server } from "@sandboxd/ttrpc";
 import { JsonTypeUrl, packJson, ServiceName } from "@sandboxd/api";
@@ -43,14 +43,14 @@ export function fakeTaskServer(procs: Procs = new Map()) {
     connect: () => ({ shimPid: 7, taskPid: 42, version: "3" }),
     start: (req: { id: string }) => {
       const p = procs.get(req.id);
-      if (!p) throw notFound(`container ${req.id}`);
+      if (!p) throw notFound(notFoundText("task", req.id));
       p.status = Status.RUNNING;
       return { pid: 42 };
     },
     state: async (req: { id: string }) => {
       await control.stateGate;
       const p = procs.get(req.id);
-      if (!p) throw notFound(`container ${req.id}`);
+      if (!p) throw notFound(notFoundText("task", req.id));
       return {
         id: req.id,
         pid: 42,
@@ -61,19 +61,19 @@ export function fakeTaskServer(procs: Procs = new Map()) {
     },
     kill: (req: { id: string; signal: number }) => {
       const p = procs.get(req.id);
-      if (!p) throw notFound(`container ${req.id}`);
+      if (!p) throw notFound(notFoundText("task", req.id));
       exit(p, 128 + req.signal);
       return {};
     },
     wait: async (req: { id: string }) => {
       const p = procs.get(req.id);
-      if (!p) throw notFound(`container ${req.id}`);
+      if (!p) throw notFound(notFoundText("task", req.id));
       if (p.status !== Status.STOPPED) await new Promise<void>((r) => p.waiters.push(r));
       return { exitStatus: p.exit ?? 0, exitedAt: timestampFromMs(1000) };
     },
     delete: (req: { id: string }) => {
       const p = procs.get(req.id);
-      if (!p) throw notFound(`container ${req.id}`);
+      if (!p) throw notFound(notFoundText("task", req.id));
       if (p.status === Status.RUNNING) throw new Error("cannot delete a running process");
       procs.delete(req.id);
       return { pid: 42, exitStatus: p.exit ?? 0, exitedAt: timestampFromMs(1000) };
@@ -128,7 +128,7 @@ export async function stack(t: { after: (fn: () => unknown) => void }): Promise<
     endpoint: (_ctx: Ctx, id: string) =>
       id === "sb1"
         ? Promise.resolve({ address: `ttrpc+unix://${socket}`, version: 3 })
-        : Promise.reject(notFound(`sandbox ${JSON.stringify(id)}`)),
+        : Promise.reject(notFound(notFoundText("sandbox", id))),
     knownEndpoint: (_ns: string, id: string) =>
       id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined,
   });

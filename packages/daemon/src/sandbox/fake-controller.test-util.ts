@@ -7,7 +7,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { alreadyExists, notFound, unavailable } from "@sandboxd/errdefs";
-import { namespaceRequired, type Ctx } from "@sandboxd/core";
+import { namespaceRequired, notFoundText, type Ctx } from "@sandboxd/core";
 import type { Metric } from "@sandboxd/api/types/metrics_pb";
 import type { Sandbox } from "../metadata/types.js";
 import type {
@@ -140,7 +140,7 @@ export class FakeController implements SandboxController {
 
   #get(k: string, id: string): Held {
     const h = this.sandboxes.get(k);
-    if (!h) throw notFound(`sandbox ${JSON.stringify(id)} not found in ${this.name}`);
+    if (!h) throw notFound(notFoundText("sandbox", id, ` in ${this.name}`));
     return h;
   }
 

@@ -10,7 +10,7 @@
  * shutdown and a NOTREADY status).
  */
 import { failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
-import { namespaceRequired, type Ctx } from "@sandboxd/core";
+import { namespaceRequired, notFoundText, type Ctx } from "@sandboxd/core";
 import type { SandboxStore } from "../metadata/sandboxes.js";
 import { InstanceState, type Sandbox, type SandboxInstance } from "../metadata/types.js";
 import type { SandboxEndpoints, TaskEndpoint } from "../runtime/shim-manager.js";
@@ -118,7 +118,7 @@ export class Controllers {
 
 /** Status and routing of a Store row no controller created. */
 export function notCreated(id: string): Error {
-  return notFound(`sandbox ${JSON.stringify(id)} has no instance: no controller created it`);
+  return notFound(notFoundText("sandbox", id, " has no instance: no controller created it"));
 }
 
 export function endpointOf(instance: SandboxInstance): TaskEndpoint | undefined {
@@ -137,7 +137,7 @@ export class Endpoints implements SandboxEndpoints {
 
   async endpoint(ctx: Ctx, id: string): Promise<TaskEndpoint> {
     const record = this.#store.find(ctx, id);
-    if (!record) throw notFound(`sandbox ${JSON.stringify(id)}`);
+    if (!record) throw notFound(notFoundText("sandbox", id));
     const instance = this.#store.instance(ctx, id);
     const notReady = (why: string): Error =>
       failedPrecondition(`sandbox ${JSON.stringify(id)} is not ready: ${why}`);

@@ -33,6 +33,7 @@ import {
   NamespacedMap,
   Rollback,
   namespaceRequired,
+  notFoundText,
   withLogFields,
   withNamespace,
   type Ctx,
@@ -245,7 +246,7 @@ export class ShimController implements SandboxController {
   /** The shim API has no update: a no-op for a sandbox it runs, as in containerd. */
   update(ctx: Ctx, id: string): Promise<void> {
     if (!this.#entries.has(namespaceRequired(ctx), id)) {
-      return Promise.reject(notFound(`sandbox ${JSON.stringify(id)} in the shim sandboxer`));
+      return Promise.reject(notFound(notFoundText("sandbox", id, " in the shim sandboxer")));
     }
     return Promise.resolve();
   }
@@ -293,7 +294,7 @@ export class ShimController implements SandboxController {
   /** The shim's Sandbox service; reconnects first when the connection was lost. */
   async #api(ctx: Ctx, id: string): Promise<{ api: SandboxApi; entry: Entry }> {
     const entry = this.#entries.get(namespaceRequired(ctx), id);
-    if (!entry) throw notFound(`sandbox ${JSON.stringify(id)} in the shim sandboxer`);
+    if (!entry) throw notFound(notFoundText("sandbox", id, " in the shim sandboxer"));
     if (entry.handle && !entry.handle.connection.closed) {
       return { api: entry.handle.connection.service(SandboxService), entry };
     }

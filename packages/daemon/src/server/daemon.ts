@@ -44,10 +44,9 @@ import { SandboxStoreLocal } from "../services/sandbox/store-local.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { Metrics } from "./metrics.js";
 import { pluginList } from "./plugins.js";
-import { requestContexts } from "./rpc.js";
+import { requestContexts, ttrpcContexts } from "./rpc.js";
 import { services } from "./services.js";
 import { prepareSocket } from "./socket.js";
-import { ttrpcContexts } from "./ttrpc.js";
 
 export interface DaemonOptions {
   config: Config;

@@ -10,7 +10,6 @@ import { ts } from "../util/time.js";
 import {
   TaskCreateSchema,
   TaskDeleteSchema,
-  TaskExitSchema,
   TaskOOMSchema,
   TaskPausedSchema,
   TaskResumedSchema,
@@ -23,11 +22,10 @@ import type { Env } from "../env.js";
 import type { Pod } from "../pod/pod.js";
 import { containerCgroupsPath } from "../pod/cgroups.js";
 import type { LinuxResources } from "../pod/resources.js";
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
+import { ensureDir, writeFileAtomic } from "../state/atomic.js";
 import type { ContainerRecord, Stdio } from "../state/records.js";
 import { recordVersion } from "../state/records.js";
 import { withRollback } from "@sandboxd/core";
-import type { ExitInfo } from "./exit-watch.js";
 import { launch } from "./launch.js";
 import type { TerminalPaths } from "./terminal.js";
 import { terminalPaths } from "./terminal.js";
@@ -72,15 +70,13 @@ export class Container {
     this.rec = rec;
     this.runc = new Runc(env.config.binaries.runc, env.layout.runcRoot(rec.namespace));
     this.init = new Proc(this.dir, rec, {
-      save: () => this.save(),
-      onExit: (exit) => this.#onInitExit(exit),
+      env,
+      recordFile: "container.json",
+      namespace: rec.namespace,
+      containerId: rec.id,
+      id: rec.id,
       onOom: () =>
         env.events.publish(rec.namespace, Topic.TaskOOM, TaskOOMSchema, { containerId: rec.id }),
-      onError: (err) =>
-        env.root.log.error(
-          { namespace: rec.namespace, id: rec.id, error: err },
-          "exit handling failed",
-        ),
     });
   }
 
@@ -115,9 +111,9 @@ export class Container {
     );
   }
 
-  /** Not fsynced: runtime state (see writeFileAtomic). */
-  async save(durable = false): Promise<void> {
-    await writeJsonAtomic(join(this.dir, "container.json"), this.rec, durable);
+  /** Not fsynced unless `durable`: runtime state (see writeFileAtomic). */
+  save(durable = false): Promise<void> {
+    return this.init.save(durable);
   }
 
   /** Creates the container (runc create under conmon) in `pod`; nothing is left on failure. */
@@ -219,12 +215,7 @@ export class Container {
   }
 
   async start(ctx: Ctx): Promise<number> {
-    if (this.rec.status !== "created") {
-      throw failedPrecondition(
-        `container ${JSON.stringify(this.id)} is ${this.rec.status}: cannot start`,
-      );
-    }
-    await this.init.starting(async () => {
+    await this.init.starting(`container ${JSON.stringify(this.id)}`, async () => {
       await this.runc.start(ctx, this.id);
       await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
@@ -233,16 +224,6 @@ export class Container {
       });
     });
     return this.rec.pid;
-  }
-
-  #onInitExit(exit: ExitInfo): Promise<void> {
-    return this.init.reportExit(exit, (event) =>
-      this.env.events.publish(this.namespace, Topic.TaskExit, TaskExitSchema, {
-        containerId: this.id,
-        id: this.id,
-        ...event,
-      }),
-    );
   }
 
   /** Signals the init process (or, with `all`, every process of the container). */

@@ -6,22 +6,25 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Topic } from "@sandboxd/api/names";
-import {
-  TaskExecAddedSchema,
-  TaskExecStartedSchema,
-  TaskExitSchema,
-} from "@sandboxd/api/events/task_pb";
-import type { Ctx } from "@sandboxd/core";
+import { TaskExecAddedSchema, TaskExecStartedSchema } from "@sandboxd/api/events/task_pb";
+import { withRollback, type Ctx } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "@sandboxd/errdefs";
-import { ensureDir, writeFileAtomic, writeJsonAtomic } from "../state/atomic.js";
+import { ensureDir, writeFileAtomic } from "../state/atomic.js";
 import type { ExecRecord, Stdio } from "../state/records.js";
 import { recordVersion } from "../state/records.js";
 import type { Container } from "./container.js";
-import type { ExitInfo } from "./exit-watch.js";
 import { launch } from "./launch.js";
 import type { TerminalPaths } from "./terminal.js";
 import { terminalPaths } from "./terminal.js";
 import { Proc } from "./process.js";
+
+export interface ExecParams {
+  /** The exec id. */
+  id: string;
+  /** The OCI process to run (its `terminal` is taken from `stdio`). */
+  processSpec: Record<string, unknown>;
+  stdio: Stdio;
+}
 
 export class ExecProcess {
   readonly container: Container;
@@ -32,14 +35,11 @@ export class ExecProcess {
     this.container = container;
     this.rec = rec;
     this.proc = new Proc(this.dir, rec, {
-      save: () => this.save(),
-      onExit: (exit) => this.#onExit(exit),
-      onOom: () => undefined,
-      onError: (err) =>
-        container.env.root.log.error(
-          { namespace: rec.namespace, id: container.id, exec_id: rec.id, error: err },
-          "exit handling failed",
-        ),
+      env: container.env,
+      recordFile: "exec.json",
+      namespace: rec.namespace,
+      containerId: container.id,
+      id: rec.id,
     });
   }
 
@@ -62,48 +62,40 @@ export class ExecProcess {
     );
   }
 
-  async save(): Promise<void> {
-    await writeJsonAtomic(join(this.dir, "exec.json"), this.rec);
+  save(): Promise<void> {
+    return this.proc.save();
   }
 
-  /** Registers an exec (the Exec RPC); it runs on start(). */
-  static async add(
-    ctx: Ctx,
-    container: Container,
-    execId: string,
-    processSpec: Record<string, unknown>,
-    stdio: Stdio,
-  ): Promise<ExecProcess> {
+  /** Registers an exec (the Exec RPC); it runs on start(). Nothing is left on failure. */
+  static async add(ctx: Ctx, container: Container, p: ExecParams): Promise<ExecProcess> {
+    const execId = p.id;
     if (container.execs.has(execId)) throw alreadyExists(`exec ${JSON.stringify(execId)}`);
     if (container.rec.status !== "running") {
       throw failedPrecondition(
         `container ${JSON.stringify(container.id)} is ${container.rec.status}: cannot exec`,
       );
     }
-    if (!Array.isArray(processSpec.args) || processSpec.args.length === 0) {
+    if (!Array.isArray(p.processSpec.args) || p.processSpec.args.length === 0) {
       throw invalidArgument(`exec ${JSON.stringify(execId)}: process spec has no args`);
     }
-    const spec = { ...processSpec, terminal: stdio.terminal };
+    const spec = { ...p.processSpec, terminal: p.stdio.terminal };
     const exec = new ExecProcess(container, {
       version: recordVersion,
       id: execId,
       containerId: container.id,
       namespace: container.namespace,
-      stdio,
+      stdio: p.stdio,
       status: "created",
       pid: 0,
       conmonPid: 0,
       createdAt: Date.now(),
     });
-    await ensureDir(exec.dir);
-    try {
+    await withRollback(ctx, async (undo) => {
+      undo.push("remove exec state", () => rm(exec.dir, { recursive: true, force: true }));
+      await ensureDir(exec.dir);
       await writeFileAtomic(join(exec.dir, "process.json"), JSON.stringify(spec));
       await exec.save();
-    } catch (err) {
-      await rm(exec.dir, { recursive: true, force: true });
-      throw err;
-    }
-    void ctx;
+    });
     container.execs.set(execId, exec);
     container.env.events.publish(container.namespace, Topic.TaskExecAdded, TaskExecAddedSchema, {
       containerId: container.id,
@@ -113,13 +105,8 @@ export class ExecProcess {
   }
 
   async start(ctx: Ctx): Promise<number> {
-    if (this.rec.status !== "created") {
-      throw failedPrecondition(
-        `exec ${JSON.stringify(this.id)} is ${this.rec.status}: cannot start`,
-      );
-    }
     const c = this.container;
-    await this.proc.starting(async () => {
+    await this.proc.starting(`exec ${JSON.stringify(this.id)}`, async () => {
       const started = await launch(ctx, this.proc, {
         binaries: c.env.config.binaries,
         runcRoot: c.env.layout.runcRoot(c.namespace),
@@ -139,17 +126,6 @@ export class ExecProcess {
       });
     });
     return this.rec.pid;
-  }
-
-  #onExit(exit: ExitInfo): Promise<void> {
-    const c = this.container;
-    return this.proc.reportExit(exit, (event) =>
-      c.env.events.publish(c.namespace, Topic.TaskExit, TaskExitSchema, {
-        containerId: c.id,
-        id: this.id,
-        ...event,
-      }),
-    );
   }
 
   kill(signal: number): void {

@@ -1,13 +1,20 @@
 /**
  * What the init process of a container and each exec have in common: a conmon
- * monitor, a directory where conmon records the exit, the stdin write end we
- * hold, and the exit as a promise. Exits are learned from the `exit` file
+ * monitor, a directory where conmon records the exit and we keep the record,
+ * the stdin write end we hold, the start/exit ordering, the exit as a promise
+ * and as the /tasks/exit event. Exits are learned from the `exit` file
  * (inotify + a check after arming, for exits that happened while we were down),
  * from the end of the sync pipe, and from a periodic sweep that notices a
  * monitor that died without writing one.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { TaskExitSchema } from "@sandboxd/api/events/task_pb";
+import { Topic } from "@sandboxd/api/names";
+import { failedPrecondition } from "@sandboxd/errdefs";
+import type { Env } from "../env.js";
+import { writeJsonAtomic } from "../state/atomic.js";
 import type { ProcessStatus } from "../state/records.js";
 import { ts } from "../util/time.js";
 import type { ExitInfo } from "./exit-watch.js";
@@ -33,14 +40,17 @@ export interface ExitEvent {
   exitedAt: Timestamp;
 }
 
-export interface ProcHooks {
-  /** Persists the record whose state this is. */
-  save(): Promise<void>;
-  /** Called once with the exit (status stopped is already set). */
-  onExit(exit: ExitInfo): Promise<void>;
-  onOom(): void;
-  /** A failure while handling an exit (logged; the exit itself is still recorded). */
-  onError?(err: unknown): void;
+/** Whose process it is: the container's init (`id` is the container's) or one of its execs. */
+export interface ProcOwner {
+  readonly env: Env;
+  /** The file in the process's directory that holds its record (whose state this is). */
+  readonly recordFile: string;
+  readonly namespace: string;
+  readonly containerId: string;
+  /** The exec id, or the container's id for its init (as /tasks/exit names them). */
+  readonly id: string;
+  /** An OOM kill seen in the process's directory (the init's; execs share its cgroup). */
+  onOom?(): void;
 }
 
 export class Proc {
@@ -50,7 +60,7 @@ export class Proc {
   stdin: StdinPump | undefined;
   /** A terminal's output, tailed from conmon's log into the client's stdout. */
   terminal: TerminalOutput | undefined;
-  readonly #hooks: ProcHooks;
+  readonly #owner: ProcOwner;
   #stopWatch: (() => void) | undefined;
   #exit: Promise<ExitInfo>;
   #resolveExit!: (e: ExitInfo) => void;
@@ -61,10 +71,10 @@ export class Proc {
   /** A start in flight: an exit meanwhile is published after its start event. */
   #startPending: Promise<void> | undefined;
 
-  constructor(dir: string, state: ProcState, hooks: ProcHooks) {
+  constructor(dir: string, state: ProcState, owner: ProcOwner) {
     this.dir = dir;
     this.state = state;
-    this.#hooks = hooks;
+    this.#owner = owner;
     this.#exit = new Promise((resolve) => (this.#resolveExit = resolve));
     this.#started = new Promise((resolve) => (this.#resolveStarted = resolve));
     if (state.status === "stopped" && state.exitStatus !== undefined) {
@@ -90,9 +100,11 @@ export class Proc {
    * Runs the start of the process (runc start, or the exec's spawn and its
    * start event), then marks it started whatever the outcome. The init and
    * every exec start this way, so an exit that races the start is reported
-   * after it.
+   * after it. FailedPrecondition naming `what` unless it is created.
    */
-  async starting<T>(fn: () => Promise<T>): Promise<T> {
+  async starting<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const { status } = this.state;
+    if (status !== "created") throw failedPrecondition(`${what} is ${status}: cannot start`);
     let done!: () => void;
     this.#startPending = new Promise((resolve) => (done = resolve));
     try {
@@ -103,26 +115,44 @@ export class Proc {
     }
   }
 
+  /** Persists the record whose state this is (not fsynced unless `durable`: see writeFileAtomic). */
+  async save(durable = false): Promise<void> {
+    await writeJsonAtomic(join(this.dir, this.#owner.recordFile), this.state, durable);
+  }
+
   /** Inside starting(): the start succeeded, so running (unless its exit came first) since now. */
   async recordStart(): Promise<void> {
     if (this.state.status === "created") this.state.status = "running";
     this.state.startedAt = Date.now();
-    await this.#hooks.save();
+    await this.save();
   }
 
   /**
-   * Reports an exit once (the init's and every exec's `onExit`): the record is
-   * saved, a start in flight is waited for, `publish` sends /tasks/exit unless
-   * it was already sent (before a restart), and that it was sent is saved.
+   * Reports an exit once: the record is saved, a start in flight is waited
+   * for, /tasks/exit is published unless it was already (before a restart),
+   * and that it was is saved.
    */
-  async reportExit(exit: ExitInfo, publish: (event: ExitEvent) => void): Promise<void> {
-    const save = (): Promise<void> => this.#hooks.save().catch(() => undefined);
+  async #reportExit(exit: ExitInfo): Promise<void> {
+    const save = (): Promise<void> => this.save().catch(() => undefined);
     await save();
     if (this.#startPending) await this.#startPending;
     if (this.state.exitPublished) return;
-    publish({ pid: this.state.pid, exitStatus: exit.status, exitedAt: ts(exit.at) });
+    const { env, namespace, containerId, id } = this.#owner;
+    const event: ExitEvent = {
+      pid: this.state.pid,
+      exitStatus: exit.status,
+      exitedAt: ts(exit.at),
+    };
+    env.events.publish(namespace, Topic.TaskExit, TaskExitSchema, { containerId, id, ...event });
     this.state.exitPublished = true;
     await save();
+  }
+
+  /** A failure while handling an exit: logged; the exit itself is still recorded. */
+  #report(err: unknown): void {
+    const { env, namespace, containerId, id } = this.#owner;
+    const exec = id === containerId ? {} : { exec_id: id };
+    env.root.log.error({ namespace, id: containerId, ...exec, error: err }, "exit handling failed");
   }
 
   get started(): Promise<void> {
@@ -132,7 +162,7 @@ export class Proc {
   /** Arms the exit watch and checks once for an exit that already happened. */
   watch(): void {
     if (this.#stopWatch || this.state.status === "stopped") return;
-    const report = (err: unknown): void => this.#hooks.onError?.(err);
+    const report = (err: unknown): void => this.#report(err);
     this.#stopWatch = watchExitDir(this.dir, (name) => {
       if (name === "exit") this.check().catch(report);
       else this.#checkOom().catch(report);
@@ -149,7 +179,7 @@ export class Proc {
   async recover(): Promise<void> {
     if (this.state.status === "stopped") {
       if (!this.state.exitPublished && this.state.exitStatus !== undefined) {
-        await this.#hooks.onExit({
+        await this.#reportExit({
           status: this.state.exitStatus,
           at: this.state.exitedAt ?? Date.now(),
         });
@@ -198,7 +228,7 @@ export class Proc {
     this.state.exitStatus = exit.status;
     this.state.exitedAt = exit.at;
     try {
-      await this.#hooks.onExit(exit);
+      await this.#reportExit(exit);
     } finally {
       this.#resolveExit(exit);
     }
@@ -208,7 +238,7 @@ export class Proc {
     if (this.#oomSeen) return;
     if (await hasOomFile(this.dir)) {
       this.#oomSeen = true;
-      this.#hooks.onOom();
+      this.#owner.onOom?.();
     }
   }
 

@@ -3,7 +3,7 @@
  * Unlike the daemon, the sandboxer rejects a malformed ttrpc namespace as soon
  * as the call arrives: every ttrpc method it serves is namespaced.
  */
-import { callContext, ttrpcNamespaceHeader, type Ctx } from "@sandboxd/core";
+import { callContext, ttrpcCallInfo, type Ctx } from "@sandboxd/core";
 import type { HandlerContext } from "@sandboxd/ttrpc";
 
 /** A Ctx for a ttrpc call: its signal and deadline, the namespace header if sent. */
@@ -12,14 +12,5 @@ export function ttrpcCtx(
   call: HandlerContext,
   fields: Record<string, unknown> = {},
 ): Ctx {
-  return callContext(
-    root,
-    {
-      signal: call.signal,
-      deadline: call.deadline,
-      namespace: call.metadata.get(ttrpcNamespaceHeader),
-      method: `/${call.service}/${call.method}`,
-    },
-    { validateNamespace: true, fields },
-  );
+  return callContext(root, ttrpcCallInfo(call), { validateNamespace: true, fields });
 }

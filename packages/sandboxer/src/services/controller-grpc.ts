@@ -7,23 +7,14 @@
  */
 import type { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
 import type { Ctx } from "@sandboxd/core";
-import { callContext, namespaceHeader, namespaceRequired } from "@sandboxd/core";
+import { callContext, grpcCallInfo, namespaceRequired } from "@sandboxd/core";
 import type { ServerCall, ServiceImpl } from "@sandboxd/grpc";
 import type { SandboxApi } from "./sandbox-api.js";
 import { taskApiVersion } from "./sandbox-api.js";
 import { sandboxHandlers, type CallScope } from "./sandbox-handlers.js";
 
 function scope(root: Ctx, call: ServerCall, id: string): CallScope {
-  const ctx = callContext(
-    root,
-    {
-      signal: call.signal,
-      deadline: call.deadline,
-      namespace: call.header(namespaceHeader),
-      method: call.path,
-    },
-    { fields: { sandbox_id: id } },
-  );
+  const ctx = callContext(root, grpcCallInfo(call), { fields: { sandbox_id: id } });
   return { ctx, ns: namespaceRequired(ctx) };
 }
 

@@ -6,8 +6,7 @@ import type { ServiceImpl } from "@sandboxd/grpc";
 import type { ServiceImpl as TtrpcServiceImpl } from "@sandboxd/ttrpc";
 import { Events } from "@sandboxd/api/services/events/v1/events_pb";
 import { Events as TtrpcEvents } from "@sandboxd/api/services/ttrpc/events/v1/events_pb";
-import type { CtxOf } from "../../server/rpc.js";
-import type { TtrpcCtxOf } from "../../server/ttrpc.js";
+import type { CtxOf, TtrpcCtxOf } from "../../server/rpc.js";
 import type { EventsLocal } from "./local.js";
 
 export function eventsService(local: EventsLocal, ctxOf: CtxOf): ServiceImpl<typeof Events> {
