@@ -231,13 +231,12 @@ export async function startPidHolder(
     if (initPid !== undefined) {
       const nsInode = await nsInodeOf(initPid, "pid");
       if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid"))) {
-        const gone = new Promise((r) => child.once("exit", r));
         child.kill("SIGKILL");
-        await gone;
+        await child.wait();
         return { pid, initPid, nsInode };
       }
     }
-    if (child.exitCode !== null) break;
+    if (child.status !== undefined) break;
     ctx.signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 5));
   }
