@@ -35,7 +35,6 @@ export { Rollback, withRollback, type Undo } from "./rollback/rollback.js";
 export { syncDir, writeFileAtomic, type AtomicWriteOptions } from "./fs/atomic.js";
 export { MountFlag, mkfifo, mountFs, mountOptions, pipe } from "./sys/libc.js";
 export {
-  configureSpawner,
   spawnChild,
   spawnerRunning,
   stopSpawner,

@@ -7,7 +7,7 @@ import { isCanceled, isDeadlineExceeded, isUnavailable, isUnknown } from "@sandb
 import { background, withSignal } from "../context/context.js";
 import { pipe } from "../sys/libc.js";
 import { run, runChecked } from "./process.js";
-import { configureSpawner, spawnChild, spawnerRunning, stopSpawner } from "./spawner.js";
+import { spawnChild, spawnerRunning, stopSpawner } from "./spawner.js";
 
 /** Threads of this process running the spawner's worker (named after it; comm keeps 15 bytes). */
 function spawnerThreads(): number {
@@ -143,33 +143,4 @@ test("after stopSpawner no worker is left; what waited learns it; a new spawn st
   await stopSpawner();
   assert.equal(spawnerRunning(), false);
   assert.equal(spawnerThreads(), 0);
-});
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`still waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-test("an idle worker stops by itself, but not while a child of its own lives", async () => {
-  configureSpawner({ idleStopMs: 50 });
-  try {
-    await run(background(), "/bin/true", []);
-    await until("the idle worker stops", () => !spawnerRunning() && spawnerThreads() === 0);
-    const keeper = spawnChild("/bin/sleep", ["64"], {
-      stdio: ["ignore", "ignore", "ignore"],
-      detached: true,
-      awaited: "spawn",
-    });
-    await keeper.spawned;
-    await new Promise((r) => setTimeout(r, 300));
-    assert.ok(spawnerRunning(), "kept: only its loop can reap the sleeping child");
-    keeper.kill("SIGKILL");
-    assert.deepEqual(await keeper.wait(), { code: null, signal: "SIGKILL" });
-    await until("the worker stops once its child is reaped", () => !spawnerRunning());
-  } finally {
-    configureSpawner({ idleStopMs: 10_000 });
-  }
 });

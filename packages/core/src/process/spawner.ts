@@ -4,9 +4,8 @@
  * memory) and then blocks until the child has exec'd, 5–20 ms on a busy machine;
  * a daemon that starts a few helpers per pod, for many pods at once, spends
  * most of its loop there and its pods advance in lockstep. Here the spawn runs
- * on a worker thread, started on first use, unreferenced while nothing is in
- * flight (it never keeps a process alive) and stopped after a while with no
- * child of its own alive (it costs memory). The worker shares the process's
+ * on a worker thread, started on first use and unreferenced while nothing is in
+ * flight (it never keeps a process alive). The worker shares the process's
  * descriptor table, so descriptors pass to it as numbers.
  */
 import { Worker } from "node:worker_threads";
@@ -90,36 +89,6 @@ let nextId = 1;
 const entries = new Map<number, Entry>();
 /** Entries a caller still waits on: the worker is referenced while there are any. */
 let holding = 0;
-/**
- * How long the worker stays with no child of its own alive (its isolate costs
- * about 9 MB); while one lives it stays, as only its loop can reap that child.
- */
-let idleStopMs = 10_000;
-let idleTimer: NodeJS.Timeout | undefined;
-
-/** Tunes the spawner (tests): how long an idle worker is kept. */
-export function configureSpawner(o: { idleStopMs: number }): void {
-  idleStopMs = o.idleStopMs;
-}
-
-/** Stops the worker once it has been idle for idleStopMs (called whenever a child is done). */
-function stopWhenIdle(): void {
-  clearTimeout(idleTimer);
-  idleTimer = undefined;
-  const w = worker;
-  if (!w || entries.size > 0) return;
-  idleTimer = setTimeout(() => {
-    idleTimer = undefined;
-    if (worker === w && entries.size === 0) void stop(w, "idle");
-  }, idleStopMs);
-  idleTimer.unref();
-}
-
-/** Forgets `w` at once (a spawn from now on starts a new worker), then terminates it. */
-async function stop(w: Worker, why: string): Promise<void> {
-  gone(w, why);
-  await w.terminate();
-}
 
 function release(entry: Entry): void {
   if (!entry.holding) return;
@@ -166,7 +135,6 @@ function deliver(m: FromWorker): void {
       return;
     case "error":
       entries.delete(m.id);
-      stopWhenIdle();
       entry.spawn.reject(new Error(m.message));
       entry.exit.reject(new Error(m.message));
       entry.close.reject(new Error(m.message));
@@ -182,7 +150,6 @@ function deliver(m: FromWorker): void {
       return;
     case "close":
       entries.delete(m.id);
-      stopWhenIdle();
       entry.status = { code: m.code, signal: m.signal };
       entry.exit.resolve(entry.status);
       entry.close.resolve(entry.status);
@@ -196,7 +163,6 @@ export function spawnChild(
   args: readonly string[],
   options: ChildOptions,
 ): SpawnedChild {
-  clearTimeout(idleTimer);
   const w = started();
   const id = nextId++;
   const entry: Entry = {
@@ -254,8 +220,10 @@ export function spawnChild(
  * A later spawn starts a new worker.
  */
 export async function stopSpawner(): Promise<void> {
-  clearTimeout(idleTimer);
-  if (worker) await stop(worker, "stopped");
+  const w = worker;
+  if (!w) return;
+  await w.terminate();
+  gone(w, "stopped");
 }
 
 /** Whether the spawner's worker is running (for tests and diagnostics). */
