@@ -33,16 +33,7 @@ export {
 export { KeyedMutex, abortReason, abortable, mapLimit, sleep } from "./async/async.js";
 export { Rollback, withRollback, type Undo } from "./rollback/rollback.js";
 export { syncDir, writeFileAtomic, type AtomicWriteOptions } from "./fs/atomic.js";
-export { MountFlag, mkfifo, mountFs, mountOptions, pipe } from "./sys/libc.js";
-export {
-  spawnChild,
-  spawnerRunning,
-  stopSpawner,
-  type ChildOptions,
-  type ExitStatus,
-  type SpawnedChild,
-  type StdioEntry,
-} from "./process/spawner.js";
+export { MountFlag, mkfifo, mountFs, mountOptions } from "./sys/libc.js";
 export {
   commandLine,
   exitText,

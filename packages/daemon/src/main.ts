@@ -5,7 +5,7 @@
 import { access } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createLogger, stopSpawner } from "@sandboxd/core";
+import { createLogger } from "@sandboxd/core";
 import { parseArgs, usage, type GlobalArgs } from "./cli/args.js";
 import { publish } from "./cli/publish.js";
 import {
@@ -122,20 +122,16 @@ async function serve({ config, warnings }: LoadedConfig, version: string): Promi
       if (stopping) return;
       stopping = true;
       log.info({ signal }, "stopping");
-      // The spawner's worker is unreferenced: stopped here so that no thread outlives the daemon.
-      daemon
-        .stop()
-        .finally(() => stopSpawner())
-        .then(
-          () => {
-            log.info("stopped");
-            resolve(0);
-          },
-          (err: unknown) => {
-            log.error({ error: err }, "stop failed");
-            resolve(1);
-          },
-        );
+      daemon.stop().then(
+        () => {
+          log.info("stopped");
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error({ error: err }, "stop failed");
+          resolve(1);
+        },
+      );
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

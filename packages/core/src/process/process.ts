@@ -5,12 +5,11 @@
  * cancellation and deadline, or an optional timeout, kill it. The call ends
  * when every pipe is closed, not only when the process exits. Failures are
  * typed and name the command: Canceled, DeadlineExceeded, Unknown when it
- * cannot start; `runChecked` also turns a non-zero exit into Unknown. The
- * spawn itself runs off the event loop (spawner.ts).
+ * cannot start; `runChecked` also turns a non-zero exit into Unknown.
  */
-import { canceled, deadlineExceeded, messageOf, unknown } from "@sandboxd/errdefs";
+import { spawn } from "node:child_process";
+import { canceled, deadlineExceeded, unknown } from "@sandboxd/errdefs";
 import type { Ctx } from "../context/context.js";
-import { spawnChild } from "./spawner.js";
 
 export interface RunOptions {
   /** Written to stdin, which is then closed. */
@@ -50,17 +49,17 @@ export function run(
       reject(stopped(ctx.signal, commandLine(file, args), "not started"));
       return;
     }
+    const child = spawn(file, args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      detached: options.detached ?? false,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];
-    const child = spawnChild(file, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: options.env,
-      cwd: options.cwd,
-      detached: options.detached,
-      input: options.input,
-      onData: (fd, d) => (fd === 1 ? out : err).push(d) && all.push(d),
-    });
+    child.stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
+    child.stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
     let timedOut = false;
     const timer =
       options.timeoutMs === undefined
@@ -69,39 +68,41 @@ export function run(
             timedOut = true;
             child.kill("SIGKILL");
           }, options.timeoutMs);
-    const onAbort = (): void => child.kill("SIGKILL");
+    const onAbort = (): void => void child.kill("SIGKILL");
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     const done = (): void => {
       clearTimeout(timer);
       ctx.signal.removeEventListener("abort", onAbort);
     };
-    child.closed.then(
-      ({ code, signal }) => {
-        done();
-        const command = commandLine(file, args);
-        if (timedOut) {
-          reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
-          return;
-        }
-        if (ctx.signal.aborted) {
-          reject(stopped(ctx.signal, command, "killed"));
-          return;
-        }
-        const stdout = Buffer.concat(out);
-        const stderr = Buffer.concat(err);
-        resolve({
-          code,
-          signal,
-          stdout: stdout.toString("utf8"),
-          stderr: stderr.toString("utf8"),
-          bytes: { stdout, stderr, combined: Buffer.concat(all) },
-        });
-      },
-      (e: unknown) => {
-        done();
-        reject(unknown(`${file}: cannot start: ${messageOf(e)}`, { cause: e }));
-      },
-    );
+    child.once("error", (e) => {
+      done();
+      reject(unknown(`${file}: cannot start: ${e.message}`, { cause: e }));
+    });
+    child.once("close", (code, signal) => {
+      done();
+      const command = commandLine(file, args);
+      if (timedOut) {
+        reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
+        return;
+      }
+      if (ctx.signal.aborted) {
+        reject(stopped(ctx.signal, command, "killed"));
+        return;
+      }
+      const stdout = Buffer.concat(out);
+      const stderr = Buffer.concat(err);
+      resolve({
+        code,
+        signal,
+        stdout: stdout.toString("utf8"),
+        stderr: stderr.toString("utf8"),
+        bytes: { stdout, stderr, combined: Buffer.concat(all) },
+      });
+    });
+    child.stdin.on("error", () => {
+      // The program may exit without reading its input; its exit says what happened.
+    });
+    child.stdin.end(options.input ?? "");
   });
 }
 

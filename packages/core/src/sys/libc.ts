@@ -1,7 +1,6 @@
 /**
- * mkfifo(3), mount(2) and pipe2(2) through koffi's FFI into libc, for the
- * request paths that would otherwise fork a helper (mkfifo(1), mount(8)) per
- * call, or need a pipe Node does not make (one handed to a child by number): a spawn
+ * mkfifo(3) and mount(2) through koffi's FFI into libc, for the request paths
+ * that would otherwise fork a helper (mkfifo(1), mount(8)) per call: a spawn
  * blocks the daemon's event loop while its large process forks and until the
  * child runs, which a busy machine stretches to tens of milliseconds. koffi is
  * loaded on first use, so importing core does not load it.
@@ -11,7 +10,6 @@ import { constants } from "node:os";
 interface Libc {
   mkfifo: (path: string, mode: number) => number;
   mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
-  pipe2: (fds: Int32Array, flags: number) => number;
   errno: () => number;
 }
 
@@ -25,7 +23,6 @@ function load(): Promise<Libc> {
       mount: lib.func(
         "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
       ) as Libc["mount"],
-      pipe2: lib.func("int pipe2(_Out_ int *fds, int flags)") as Libc["pipe2"],
       errno: () => koffi.errno(),
     };
   });
@@ -51,20 +48,6 @@ function failure(errno: number, syscall: string, path: string): NodeJS.ErrnoExce
 export async function mkfifo(path: string, mode: number): Promise<void> {
   const c = await load();
   if (c.mkfifo(path, mode) !== 0) throw failure(c.errno(), "mkfifo", path);
-}
-
-/** O_CLOEXEC (asm-generic: every architecture Node runs on here). */
-const oCloexec = 0o2000000;
-
-/**
- * A pipe, both ends close-on-exec (a child gets one only where its stdio puts
- * it): [read, write]. The caller closes both (fs.close, or a socket it opened on one).
- */
-export async function pipe(): Promise<[read: number, write: number]> {
-  const c = await load();
-  const fds = new Int32Array(2);
-  if (c.pipe2(fds, oCloexec) !== 0) throw failure(c.errno(), "pipe2", "");
-  return [fds[0]!, fds[1]!];
 }
 
 /** mount(2)'s flags that mount(8) takes from option words (the rest is the filesystem's data). */

@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     cniBinDir: values["cni-bin-dir"],
     network: values["no-network"] ? false : undefined,
   });
-  const { createLogger, stopSpawner } = await import("@sandboxd/core");
+  const { createLogger } = await import("@sandboxd/core");
   const log = createLogger({ level: config.logLevel, name: "sbx-sandboxer" });
   // One failed background task must not take every pod's control plane down with it.
   process.on("unhandledRejection", (reason) => log.error({ error: reason }, "unhandled rejection"));
@@ -99,10 +99,7 @@ async function main(): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, "shutting down (pods keep running)");
-      void running
-        .close()
-        .finally(() => stopSpawner())
-        .finally(resolve);
+      void running.close().finally(resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

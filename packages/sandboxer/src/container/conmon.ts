@@ -13,12 +13,12 @@
  * - `--persist-dir DIR`: conmon writes DIR/exit (atomically) with the exit code
  *   (128+signal for a signal) and touches DIR/oom on an OOM kill.
  */
-import { closeSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import { pipe, spawnChild, type Ctx } from "@sandboxd/core";
-import { messageOf, unknown as unknownError } from "@sandboxd/errdefs";
+import type { Ctx } from "@sandboxd/core";
+import { unknown as unknownError } from "@sandboxd/errdefs";
 import { lastRuncLogError } from "./runc.js";
 
 export interface ConmonSpawn {
@@ -88,28 +88,19 @@ export function conmonArgs(o: ConmonSpawn): string[] {
 
 /** Spawns conmon and resolves once runc created the process (or rejects with runc's error). */
 export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStarted> {
-  // The sync pipe is ours, not the spawner's: its read end stays with this event loop.
-  const [syncRead, syncWrite] = await pipe();
-  const sync = new Socket({ fd: syncRead, readable: true, writable: false });
-  const child = spawnChild(o.conmon, conmonArgs(o), {
-    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], syncWrite, ...(o.hold ?? [])],
+  const child = spawn(o.conmon, conmonArgs(o), {
+    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe", ...(o.hold ?? [])],
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3" },
     cwd: o.dir,
     detached: true,
-    awaited: "exit",
   });
-  // Once conmon has its copy (or could not start), ours would only keep EOF away.
-  void child.spawned.then(
-    () => closeSync(syncWrite),
-    () => closeSync(syncWrite),
-  );
+  const sync = child.stdio[3] as Socket;
   const messages = readSyncMessages(sync);
-  const spawned = child.wait().then(
-    ({ code, signal }) => code ?? (signal ? 128 : 1),
-    (err: unknown) => {
-      throw unknownError(`start conmon ${o.conmon}: ${messageOf(err)}`, { cause: err });
-    },
-  );
+  const spawned = new Promise<number>((resolve, reject) => {
+    child.once("error", (err) => reject(unknownError(`start conmon ${o.conmon}`, { cause: err })));
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+  child.unref();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -146,9 +137,6 @@ export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStart
         ? messages.next().then((m) => m?.data)
         : Promise.resolve(undefined).finally(() => sync.destroy());
     return { pid: first.data, conmonPid, syncExit };
-  } catch (err) {
-    sync.destroy();
-    throw err;
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);

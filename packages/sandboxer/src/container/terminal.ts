@@ -18,12 +18,12 @@
  *   /dev/null, the log is the output path).
  * - ResizePty: `1 <rows> <cols>` written to conmon's `ctl` FIFO.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import type { FSWatcher } from "node:fs";
 import { constants, openSync, watch, writeSync } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { spawnDetached } from "../util/detached.js";
 import { closeQuietly } from "./io.js";
 
 export interface TerminalPaths {
@@ -313,11 +313,20 @@ export async function startInputBridge(
   stdinFifo: string,
   attach: string,
 ): Promise<number> {
-  const { pid } = await spawnDetached(socat, [
-    "-b",
-    "65536",
-    `OPEN:${stdinFifo},rdonly!!OPEN:/dev/null,wronly`,
-    `UNIX-CONNECT:${attach},type=5`,
-  ]);
+  const child = spawn(
+    socat,
+    [
+      "-b",
+      "65536",
+      `OPEN:${stdinFifo},rdonly!!OPEN:/dev/null,wronly`,
+      `UNIX-CONNECT:${attach},type=5`,
+    ],
+    { detached: true, stdio: "ignore" },
+  );
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("spawn", () => resolve(child.pid ?? 0));
+  });
+  child.unref();
   return pid;
 }

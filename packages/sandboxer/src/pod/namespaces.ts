@@ -231,12 +231,13 @@ export async function startPidHolder(
     if (initPid !== undefined) {
       const nsInode = await nsInodeOf(initPid, "pid");
       if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid"))) {
+        const gone = new Promise((r) => child.once("exit", r));
         child.kill("SIGKILL");
-        await child.wait();
+        await gone;
         return { pid, initPid, nsInode };
       }
     }
-    if (child.status !== undefined) break;
+    if (child.exitCode !== null) break;
     ctx.signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 5));
   }

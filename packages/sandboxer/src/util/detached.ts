@@ -1,27 +1,25 @@
 /**
  * Helper processes that must outlive the sandboxer (a pid namespace's holder,
- * the task keeper, a terminal's input bridge): started in their own process
- * group with no stdio, through core's spawner (off the event loop), and not
- * waited on: the sandboxer's event loop does not wait for them.
+ * the task keeper): started in their own process group with no stdio, and
+ * unreferenced so that the sandboxer's event loop does not wait for them.
  */
-import { spawnChild, type SpawnedChild } from "@sandboxd/core";
-import { messageOf, unknown as unknownError } from "@sandboxd/errdefs";
+import { spawn, type ChildProcess } from "node:child_process";
 
-/** Starts `command` detached; resolves once it has spawned (rejects Unknown when it cannot). */
+/** Starts `command` detached; resolves once it has spawned (rejects when it cannot). */
 export async function spawnDetached(
   command: string,
   args: readonly string[],
   env?: Record<string, string>,
-): Promise<{ child: SpawnedChild; pid: number }> {
-  const child = spawnChild(command, args, {
+): Promise<{ child: ChildProcess; pid: number }> {
+  const child = spawn(command, args, {
     detached: true,
-    stdio: ["ignore", "ignore", "ignore"],
-    env: env ? { ...process.env, ...env } : process.env,
-    awaited: "spawn",
+    stdio: "ignore",
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   });
-  try {
-    return { child, pid: await child.spawned };
-  } catch (err) {
-    throw unknownError(`${command}: cannot start: ${messageOf(err)}`, { cause: err });
-  }
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("spawn", () => resolve(child.pid ?? 0));
+  });
+  child.unref();
+  return { child, pid };
 }
