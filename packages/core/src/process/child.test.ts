@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -144,4 +144,31 @@ test("50 at once, alongside Node's own children, and no zombie left", async () =
   });
   assert.equal(await forked, 7, "libuv's child was reaped by libuv, with its code");
   assert.deepEqual(zombies(), []);
+});
+
+test("more fds than stdio: a pipe at fd 3 (conmon's sync pipe) and a parent's fd as-is", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "child-fds-"));
+  const file = join(dir, "out");
+  const fd = openSync(file, "w");
+  try {
+    // fd 2 is the parent's own stderr, passed as-is under its own number.
+    const child = await spawnChild("sh", ["-c", "echo sync >&3; echo held >&4; echo out"], {
+      stdio: ["ignore", "pipe", 2, "pipe", fd],
+    });
+    assert.ok(child);
+    const [sync, out] = [child.stdio[3], child.stdout];
+    assert.ok(sync && out);
+    const read = (s: NodeJS.ReadableStream): Promise<string> =>
+      new Promise((resolve) => {
+        let text = "";
+        s.on("data", (d: Buffer) => (text += d.toString()));
+        s.once("end", () => resolve(text));
+      });
+    const [syncText, outText, exit] = await Promise.all([read(sync), read(out), child.exited]);
+    assert.deepEqual([syncText, outText, exit.code], ["sync\n", "out\n", 0]);
+    assert.equal(readFileSync(file, "utf8"), "held\n");
+  } finally {
+    closeSync(fd);
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -22,6 +22,8 @@ export interface Child {
   stdin: Socket | null;
   stdout: Socket | null;
   stderr: Socket | null;
+  /** Every fd's socket (the three above first), null where it was not a pipe. */
+  stdio: (Socket | null)[];
   /** Resolves once the child is reaped. */
   exited: Promise<Exit>;
   /** Sends `signal` unless the child is already reaped (its pid may be reused then). */
@@ -32,8 +34,13 @@ export interface ChildOptions {
   env?: NodeJS.ProcessEnv | undefined;
   cwd?: string | undefined;
   detached?: boolean | undefined;
-  stdio?: [StdioMode, StdioMode, StdioMode] | undefined;
-  extraFds?: readonly number[] | undefined;
+  /** The child's fds 0..n-1; three pipes by default. */
+  stdio?: readonly StdioMode[] | undefined;
+  /**
+   * Whether waiting for its exit keeps the event loop alive (default true); false for a
+   * child that outlives this process's work, as Node's `unref()`.
+   */
+  ref?: boolean | undefined;
 }
 
 type Ffi = Awaited<ReturnType<typeof loadSpawn>>;
@@ -54,15 +61,18 @@ function load(): Promise<Ffi | undefined> {
   return loaded;
 }
 
-const owned = new Map<number, (exit: Exit) => void>();
-/** Keeps the loop alive while children run (signal handles are unreferenced) and catches a lost wakeup. */
+const owned = new Map<number, { done: (exit: Exit) => void; ref: boolean }>();
+/**
+ * Catches a lost wakeup, and keeps the loop alive while a referenced child runs:
+ * Node's signal handles are unreferenced.
+ */
 let poll: NodeJS.Timeout | undefined;
 let ffi: Ffi | undefined;
 const status = Buffer.alloc(4);
 
 function reapAll(): void {
   if (!ffi) return;
-  for (const [pid, done] of owned) {
+  for (const [pid, { done }] of owned) {
     const r = ffi.waitpid(pid, status, WNOHANG);
     if (r === pid) {
       owned.delete(pid);
@@ -77,6 +87,7 @@ function reapAll(): void {
     clearInterval(poll);
     poll = undefined;
   }
+  if (poll && ![...owned.values()].some((o) => o.ref)) poll.unref();
 }
 
 const signalNames = new Map<number, NodeJS.Signals>(
@@ -107,25 +118,37 @@ export async function spawnChild(
     cwd: options.cwd,
     detached: options.detached,
     stdio,
-    extraFds: options.extraFds,
   });
   const { pid } = spawned;
   let reaped = false;
   const exited = new Promise<Exit>((resolve) => {
-    owned.set(pid, (exit) => {
-      reaped = true;
-      resolve(exit);
+    owned.set(pid, {
+      done: (exit) => {
+        reaped = true;
+        resolve(exit);
+      },
+      ref: options.ref ?? true,
     });
   });
   poll ??= setInterval(reapAll, 1000);
+  if (options.ref ?? true) poll.ref();
   // It may have exited already, and its SIGCHLD been handled before it was owned.
   reapAll();
-  const [i, o, e] = spawned.stdio;
+  const sockets = spawned.stdio.map((fd, i) =>
+    fd === null
+      ? null
+      : new Socket(
+          i === 0
+            ? { fd, readable: false, writable: true }
+            : { fd, readable: true, writable: false },
+        ),
+  );
   return {
     pid,
-    stdin: i === null ? null : new Socket({ fd: i, readable: false, writable: true }),
-    stdout: o === null ? null : new Socket({ fd: o, readable: true, writable: false }),
-    stderr: e === null ? null : new Socket({ fd: e, readable: true, writable: false }),
+    stdin: sockets[0] ?? null,
+    stdout: sockets[1] ?? null,
+    stderr: sockets[2] ?? null,
+    stdio: sockets,
     exited,
     kill: (signal = "SIGTERM") => {
       if (reaped) return;

@@ -19,11 +19,14 @@ const SETSIGDEF = 0x04;
 const SETSIGMASK = 0x08;
 const SETSID = 0x80;
 const O_CLOEXEC = 0o2000000;
+const F_DUPFD_CLOEXEC = 1030;
 export const WNOHANG = 1;
 
 interface Ffi {
   pipe2: (fds: Buffer, flags: number) => number;
   close: (fd: number) => number;
+  /** fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy of `fd` numbered at least `min`. */
+  dupAbove: (fd: number, min: number) => number;
   faInit: (fa: Buffer) => number;
   faDestroy: (fa: Buffer) => number;
   faDup2: (fa: Buffer, fd: number, newfd: number) => number;
@@ -57,6 +60,17 @@ export function loadSpawn(): Promise<Ffi> {
     return {
       pipe2: f("int pipe2(void *fds, int flags)") as Ffi["pipe2"],
       close: f("int close(int fd)") as Ffi["close"],
+      dupAbove: (
+        (fcntl: (fd: number, cmd: number, ...rest: unknown[]) => number) =>
+        (fd: number, min: number) =>
+          fcntl(fd, F_DUPFD_CLOEXEC, "int", min)
+      )(
+        lib.func("int fcntl(int fd, int cmd, ...)") as (
+          fd: number,
+          cmd: number,
+          ...rest: unknown[]
+        ) => number,
+      ),
       faInit: f("int posix_spawn_file_actions_init(void *fa)") as Ffi["faInit"],
       faDestroy: f("int posix_spawn_file_actions_destroy(void *fa)") as Ffi["faDestroy"],
       faDup2: f(
@@ -105,13 +119,16 @@ export function spawnError(errno: number, file: string): NodeJS.ErrnoException {
   return err;
 }
 
-/** What the child's fds 0, 1 and 2 are: a new pipe, or /dev/null. */
-export type StdioMode = "pipe" | "ignore";
+/**
+ * What each of the child's fds 0..n-1 is: a new pipe (the parent writes fd 0's
+ * and reads the others'), /dev/null, or one of the parent's fds as-is.
+ */
+export type StdioMode = "pipe" | "ignore" | number;
 
 export interface Spawned {
   pid: number;
-  /** The parent's ends of the pipes (O_CLOEXEC), null where the mode was "ignore". */
-  stdio: [stdin: number | null, stdout: number | null, stderr: number | null];
+  /** The parent's ends of the pipes (O_CLOEXEC), null where the mode was not "pipe". */
+  stdio: (number | null)[];
 }
 
 export interface SpawnRequest {
@@ -121,9 +138,7 @@ export interface SpawnRequest {
   cwd?: string | undefined;
   /** A new session, as Node's `detached` (setsid). */
   detached?: boolean | undefined;
-  stdio: [StdioMode, StdioMode, StdioMode];
-  /** More fds the child gets as-is: index i becomes the child's fd 3+i. */
-  extraFds?: readonly number[] | undefined;
+  stdio: readonly StdioMode[];
 }
 
 /**
@@ -144,12 +159,10 @@ export function posixSpawn(c: Ffi, req: SpawnRequest): Spawned {
     faReady = true;
     if (c.attrInit(attr) !== 0) throw spawnError(c.errno(), req.file);
     attrReady = true;
-    const parent: Spawned["stdio"] = [null, null, null];
-    for (let i = 0; i < 3; i++) {
-      if (req.stdio[i] === "ignore") {
-        check(c, c.faOpen(fa, i, "/dev/null", i === 0 ? 0 : 1, 0), req.file);
-        continue;
-      }
+    const n = req.stdio.length;
+    const parent: Spawned["stdio"] = [];
+    const sources: (number | "ignore")[] = req.stdio.map((mode, i) => {
+      if (mode !== "pipe") return mode;
       const fds = Buffer.alloc(8);
       if (c.pipe2(fds, O_CLOEXEC) !== 0) throw spawnError(c.errno(), req.file);
       const r = fds.readInt32LE(0);
@@ -158,9 +171,24 @@ export function posixSpawn(c: Ffi, req: SpawnRequest): Spawned {
       mine.push(ours);
       theirs.push(child);
       parent[i] = ours;
-      check(c, c.faDup2(fa, child, i), req.file);
-    }
-    (req.extraFds ?? []).forEach((fd, i) => check(c, c.faDup2(fa, fd, 3 + i), req.file));
+      return child;
+    });
+    sources.forEach((src, i) => {
+      parent[i] ??= null;
+      if (src === "ignore") {
+        check(c, c.faOpen(fa, i, "/dev/null", i === 0 ? 0 : 1, 0), req.file);
+        return;
+      }
+      // The dup2s run in order: a source below n could be overwritten by an earlier one, so
+      // it is first copied above them (as libuv does in its child).
+      let from = src;
+      if (src < n && src !== i) {
+        from = c.dupAbove(src, n);
+        if (from < 0) throw spawnError(c.errno(), req.file);
+        theirs.push(from);
+      }
+      check(c, c.faDup2(fa, from, i), req.file);
+    });
     if (req.cwd !== undefined) check(c, c.faChdir(fa, req.cwd), req.file);
     // Node ignores SIGPIPE and may block signals on this thread; a child must start with neither.
     // All 64 bits by hand: sigfillset leaves out glibc's own two signals (32, 33), which its
