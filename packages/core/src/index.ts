@@ -50,6 +50,7 @@ export {
   type RunOptions,
   type RunResult,
 } from "./process/process.js";
+export { spawnChild, type Child, type ChildOptions, type Exit } from "./process/child.js";
 export {
   callContext,
   grpcCallInfo,

@@ -42,7 +42,7 @@ export async function ensureKeeper(config: Config): Promise<string> {
   await writeFileAtomic(keeperPidFile(config), `${pid}\n`, 0o644);
   for (let i = 0; i < 500; i++) {
     if (await answers(config.taskSocket)) return backend;
-    if (child.exitCode !== null) break;
+    if (child.exited) break;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw unknownError(

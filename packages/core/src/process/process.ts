@@ -8,8 +8,9 @@
  * cannot start; `runChecked` also turns a non-zero exit into Unknown.
  */
 import { spawn } from "node:child_process";
-import { canceled, deadlineExceeded, unknown } from "@sandboxd/errdefs";
+import { canceled, deadlineExceeded, messageOf, unknown } from "@sandboxd/errdefs";
 import type { Ctx } from "../context/context.js";
+import { spawnChild, type Child } from "./child.js";
 
 export interface RunOptions {
   /** Written to stdin, which is then closed. */
@@ -38,11 +39,97 @@ export function commandLine(file: string, args: readonly string[]): string {
 }
 
 /** Runs `file args`; resolves whatever the exit code. Rejects only if it cannot start or is killed. */
-export function run(
+export async function run(
   ctx: Ctx,
   file: string,
   args: readonly string[],
   options: RunOptions = {},
+): Promise<RunResult> {
+  if (ctx.signal.aborted) throw stopped(ctx.signal, commandLine(file, args), "not started");
+  let child: Child | undefined;
+  try {
+    child = await spawnChild(file, args, {
+      env: options.env,
+      cwd: options.cwd,
+      detached: options.detached,
+    });
+  } catch (e) {
+    throw unknown(`${file}: cannot start: ${messageOf(e)}`, { cause: e });
+  }
+  if (!child) return runForked(ctx, file, args, options);
+  return collect(ctx, child, file, args, options);
+}
+
+/** run() on a posix_spawn'ed child: ends when it is reaped and both pipes have closed. */
+function collect(
+  ctx: Ctx,
+  child: Child,
+  file: string,
+  args: readonly string[],
+  options: RunOptions,
+): Promise<RunResult> {
+  const { stdin, stdout, stderr } = child;
+  if (!stdin || !stdout || !stderr) throw new TypeError("run: a child without pipes");
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const all: Buffer[] = [];
+    stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
+    stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }, options.timeoutMs);
+    const onAbort = (): void => child.kill("SIGKILL");
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    if (ctx.signal.aborted) onAbort();
+    const closed = (s: NodeJS.ReadableStream): Promise<void> =>
+      new Promise((r) => s.once("close", () => r()));
+    stdin.on("error", () => {
+      // The program may exit without reading its input; its exit says what happened.
+    });
+    stdout.on("error", () => undefined);
+    stderr.on("error", () => undefined);
+    stdin.end(options.input ?? "");
+    void Promise.all([
+      child.exited.then((exit) => (stdin.destroy(), exit)),
+      closed(stdout),
+      closed(stderr),
+    ]).then(([{ code, signal }]) => {
+      clearTimeout(timer);
+      ctx.signal.removeEventListener("abort", onAbort);
+      const command = commandLine(file, args);
+      if (timedOut) {
+        reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
+        return;
+      }
+      if (ctx.signal.aborted) {
+        reject(stopped(ctx.signal, command, "killed"));
+        return;
+      }
+      const stdoutBytes = Buffer.concat(out);
+      const stderrBytes = Buffer.concat(err);
+      resolve({
+        code,
+        signal,
+        stdout: stdoutBytes.toString("utf8"),
+        stderr: stderrBytes.toString("utf8"),
+        bytes: { stdout: stdoutBytes, stderr: stderrBytes, combined: Buffer.concat(all) },
+      });
+    });
+  });
+}
+
+/** run() through Node's spawn (which forks), where posix_spawn is not available. */
+function runForked(
+  ctx: Ctx,
+  file: string,
+  args: readonly string[],
+  options: RunOptions,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (ctx.signal.aborted) {

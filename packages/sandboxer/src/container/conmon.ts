@@ -17,7 +17,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import type { Ctx } from "@sandboxd/core";
+import { spawnChild, type Ctx } from "@sandboxd/core";
 import { unknown as unknownError } from "@sandboxd/errdefs";
 import { lastRuncLogError } from "./runc.js";
 
@@ -88,19 +88,8 @@ export function conmonArgs(o: ConmonSpawn): string[] {
 
 /** Spawns conmon and resolves once runc created the process (or rejects with runc's error). */
 export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStarted> {
-  const child = spawn(o.conmon, conmonArgs(o), {
-    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe", ...(o.hold ?? [])],
-    env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3" },
-    cwd: o.dir,
-    detached: true,
-  });
-  const sync = child.stdio[3] as Socket;
+  const { sync, spawned } = await spawnConmon(o);
   const messages = readSyncMessages(sync);
-  const spawned = new Promise<number>((resolve, reject) => {
-    child.once("error", (err) => reject(unknownError(`start conmon ${o.conmon}`, { cause: err })));
-    child.once("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-  });
-  child.unref();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -141,6 +130,47 @@ export async function startConmon(ctx: Ctx, o: ConmonSpawn): Promise<ConmonStart
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * conmon with its sync pipe as fd 3 and the held fds after it: posix_spawn'ed
+ * (the daemon is not copied), or forked by Node where koffi does not load.
+ * `spawned` resolves conmon's exit status (it double-forks, so at once).
+ */
+async function spawnConmon(o: ConmonSpawn): Promise<{ sync: Socket; spawned: Promise<number> }> {
+  const env = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", _OCI_SYNCPIPE: "3" };
+  const status = (code: number | null, signal: NodeJS.Signals | null): number =>
+    code ?? (signal ? 128 : 1);
+  let child: Awaited<ReturnType<typeof spawnChild>>;
+  try {
+    child = await spawnChild(o.conmon, conmonArgs(o), {
+      stdio: [...o.stdio, "pipe", ...(o.hold ?? [])],
+      env,
+      cwd: o.dir,
+      detached: true,
+      ref: false,
+    });
+  } catch (err) {
+    throw unknownError(`start conmon ${o.conmon}`, { cause: err });
+  }
+  if (child) {
+    const sync = child.stdio[3];
+    if (!sync) throw new TypeError("conmon: no sync pipe");
+    return { sync, spawned: child.exited.then((e) => status(e.code, e.signal)) };
+  }
+  const forked = spawn(o.conmon, conmonArgs(o), {
+    stdio: [o.stdio[0], o.stdio[1], o.stdio[2], "pipe", ...(o.hold ?? [])],
+    env,
+    cwd: o.dir,
+    detached: true,
+  });
+  const sync = forked.stdio[3] as Socket;
+  const spawned = new Promise<number>((resolve, reject) => {
+    forked.once("error", (err) => reject(unknownError(`start conmon ${o.conmon}`, { cause: err })));
+    forked.once("exit", (code, signal) => resolve(status(code, signal)));
+  });
+  forked.unref();
+  return { sync, spawned };
 }
 
 interface SyncMessage {

@@ -223,13 +223,12 @@ export async function startPidHolder(
     if (initPid !== undefined) {
       const nsInode = await nsInodeOf(initPid, "pid");
       if (nsInode !== undefined && nsInode !== (await nsInodeOf(pid, "pid"))) {
-        const gone = new Promise((r) => child.once("exit", r));
         child.kill("SIGKILL");
-        await gone;
+        await child.gone;
         return { pid, initPid, nsInode };
       }
     }
-    if (child.exitCode !== null) break;
+    if (child.exited) break;
     ctx.signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 5));
   }

@@ -1,25 +1,77 @@
 /**
  * Helper processes that must outlive the sandboxer (a pid namespace's holder,
- * the task keeper): started in their own process group with no stdio, and
+ * the task keeper): started in their own session with no stdio, and
  * unreferenced so that the sandboxer's event loop does not wait for them.
+ * posix_spawn'ed (core's spawnChild: the sandboxer is not forked), or forked by
+ * Node where koffi does not load.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { spawnChild } from "@sandboxd/core";
+
+export interface DetachedChild {
+  /** Its exit code once it has exited; null while it runs (and, as Node's, after a signal). */
+  readonly exitCode: number | null;
+  /** True once it has exited, whatever ended it. */
+  readonly exited: boolean;
+  /** Resolves when it has exited. */
+  readonly gone: Promise<void>;
+  kill: (signal?: NodeJS.Signals) => void;
+}
 
 /** Starts `command` detached; resolves once it has spawned (rejects when it cannot). */
 export async function spawnDetached(
   command: string,
   args: readonly string[],
   env?: Record<string, string>,
-): Promise<{ child: ChildProcess; pid: number }> {
-  const child = spawn(command, args, {
+): Promise<{ child: DetachedChild; pid: number }> {
+  const fullEnv = env ? { ...process.env, ...env } : process.env;
+  const spawned = await spawnChild(command, args, {
+    stdio: ["ignore", "ignore", "ignore"],
+    env: fullEnv,
     detached: true,
-    stdio: "ignore",
-    ...(env ? { env: { ...process.env, ...env } } : {}),
+    ref: false,
   });
+  let exitCode: number | null = null;
+  let exited = false;
+  if (spawned) {
+    const gone = spawned.exited.then((e) => {
+      exitCode = e.code;
+      exited = true;
+    });
+    const child: DetachedChild = {
+      get exitCode() {
+        return exitCode;
+      },
+      get exited() {
+        return exited;
+      },
+      gone,
+      kill: spawned.kill,
+    };
+    return { child, pid: spawned.pid };
+  }
+  const forked = spawn(command, args, { detached: true, stdio: "ignore", env: fullEnv });
   const pid = await new Promise<number>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("spawn", () => resolve(child.pid ?? 0));
+    forked.once("error", reject);
+    forked.once("spawn", () => resolve(forked.pid ?? 0));
   });
-  child.unref();
+  const gone = new Promise<void>((resolve) =>
+    forked.once("exit", (code) => {
+      exitCode = code;
+      exited = true;
+      resolve();
+    }),
+  );
+  forked.unref();
+  const child: DetachedChild = {
+    get exitCode() {
+      return exitCode;
+    },
+    get exited() {
+      return exited;
+    },
+    gone,
+    kill: (signal) => void forked.kill(signal),
+  };
   return { child, pid };
 }
