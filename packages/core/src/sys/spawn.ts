@@ -4,7 +4,7 @@
  * child execs, and the parent takes copy-on-write faults meanwhile. glibc's
  * posix_spawn clones with CLONE_VM|CLONE_VFORK: nothing is copied and only the
  * calling thread waits for the exec. The children are not libuv's, so Node
- * never reaps them; ./reaper does, by pid.
+ * never reaps them; ../process/child.ts does, by pid.
  */
 import { accessSync, constants as fsConstants } from "node:fs";
 import { constants } from "node:os";
