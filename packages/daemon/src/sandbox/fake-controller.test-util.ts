@@ -33,6 +33,8 @@ export class FakeController implements SandboxController {
   maxInFlight = 0;
   /** Sandboxes whose Shutdown fails as if the peer were down. */
   readonly unreachable = new Set<string>();
+  /** Sandboxes whose Create makes the sandbox, then fails as if the answer were lost. */
+  readonly loseCreateAnswer = new Set<string>();
   readonly #inFlight = new Map<string, number>();
   readonly #maxDelayMs: number;
 
@@ -54,6 +56,8 @@ export class FakeController implements SandboxController {
     await this.#call(ctx, sandbox.id, "create", (k) => {
       if (this.sandboxes.has(k)) throw alreadyExists(`sandbox ${sandbox.id}`);
       this.sandboxes.set(k, held("created"));
+      if (this.loseCreateAnswer.has(sandbox.id))
+        throw unavailable(`the connection closed before ${sandbox.id}'s create answered`);
     });
   }
 

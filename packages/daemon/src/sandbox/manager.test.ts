@@ -9,6 +9,7 @@ import { isNotFound, kindOf } from "@sandboxd/errdefs";
 import { Exchange } from "../events/exchange.js";
 import { openMetadata, type Metadata } from "../metadata/metadata.js";
 import { InstanceState } from "../metadata/types.js";
+import { waitUntil } from "@sandboxd/testing";
 import { FakeController } from "./fake-controller.test-util.js";
 import { SandboxManager } from "./manager.js";
 
@@ -164,3 +165,44 @@ test("restart: interrupted creates are undone (in the controller or not), starte
   );
   assert.equal(fake.maxInFlight, 1);
 });
+
+test("a create whose answer was lost is shut down in the background once the sandboxer answers", async (t) => {
+  const { m, fake, manager } = setup(t);
+  const s = manager();
+  row(m, "lost");
+  fake.loseCreateAnswer.add("lost");
+  fake.unreachable.add("lost");
+  await assert.rejects(
+    s.create(ctx, "lost", "", noOptions),
+    (e: Error) => kindOf(e) === "unavailable",
+  );
+  assert.equal(
+    m.sandboxes.instance(ctx, "lost"),
+    undefined,
+    "no instance row: the client may delete",
+  );
+  assert.equal(fake.has(NS, "lost"), true, "the sandboxer made it all the same");
+  fake.unreachable.delete("lost");
+  await waitUntil(() => !fake.has(NS, "lost"), {
+    timeoutMs: 30_000,
+    what: "the lost create to be shut down",
+  });
+
+  // A new create of the id before the undo runs keeps its sandbox.
+  row(m, "again");
+  fake.loseCreateAnswer.add("again");
+  fake.unreachable.add("again");
+  await assert.rejects(
+    s.create(ctx, "again", "", noOptions),
+    (e: Error) => kindOf(e) === "unavailable",
+  );
+  fake.loseCreateAnswer.delete("again");
+  fake.sandboxes.delete(`${NS}/again`);
+  await s.create(ctx, "again", "", noOptions);
+  fake.unreachable.delete("again");
+  await s.close();
+  assert.equal(fake.has(NS, "again"), true);
+  assert.equal(m.sandboxes.instance(ctx, "again")?.state, InstanceState.Created);
+});
+
+const noOptions = { rootfs: [], netnsPath: "", annotations: {} };

@@ -12,11 +12,19 @@
  * the instance row it just deleted. Status, Wait, Platform and Metrics read
  * and take no lock (a Wait lasts as long as the sandbox).
  */
-import { alreadyExists, failedPrecondition } from "@sandboxd/errdefs";
+import {
+  alreadyExists,
+  failedPrecondition,
+  isCanceled,
+  isDeadlineExceeded,
+  isUnavailable,
+  isUnknown,
+} from "@sandboxd/errdefs";
 import {
   KeyedMutex,
   namespaceRequired,
   namespacedKey,
+  sleep,
   withNamespace,
   type Ctx,
 } from "@sandboxd/core";
@@ -62,6 +70,9 @@ export class SandboxManager implements SandboxEndpoints {
   readonly #watch: Watch;
   readonly #endpoints: Endpoints;
   readonly #lock = new KeyedMutex();
+  /** Ends the background undos of lost creates at close(). */
+  readonly #closing = new AbortController();
+  readonly #lostUndos = new Set<Promise<void>>();
 
   constructor(options: SandboxManagerOptions) {
     this.#o = options;
@@ -271,6 +282,8 @@ export class SandboxManager implements SandboxEndpoints {
   }
 
   async close(): Promise<void> {
+    this.#closing.abort();
+    await Promise.allSettled(this.#lostUndos);
     this.#watch.close();
     await Promise.all(this.#controllers.all().map((c) => c.close()));
   }
@@ -297,6 +310,7 @@ export class SandboxManager implements SandboxEndpoints {
       await controller.create(ctx, { ...record, sandboxer: controller.name }, options);
     } catch (err) {
       this.#o.store.deleteInstance(ctx, id);
+      if (outcomeUnknown(err)) this.#undoLostCreate(namespaceRequired(ctx), id, controller);
       throw err;
     }
     this.#o.store.putInstance(ctx, id, {
@@ -331,6 +345,39 @@ export class SandboxManager implements SandboxEndpoints {
     }
   }
 
+  /**
+   * A create whose answer was lost (the sandboxer went away mid-call, or the
+   * call timed out) may have made the sandbox all the same, and with its
+   * instance row gone nothing would ever remove it. It is shut down (forced)
+   * in the background, under the sandbox's lock, retried with backoff while
+   * the sandboxer is unreachable, until it succeeds, a new create takes the id,
+   * sandboxd closes, or ten minutes pass.
+   */
+  #undoLostCreate(namespace: string, id: string, controller: SandboxController): void {
+    const ctx = withNamespace(this.#o.root, namespace);
+    const signal = this.#closing.signal;
+    const undo = (async (): Promise<void> => {
+      const deadline = Date.now() + 10 * 60_000;
+      for (let delay = 250; !signal.aborted && Date.now() < deadline;) {
+        const done = await this.#locked(ctx, id, async () => {
+          if (this.#o.store.instance(ctx, id)) return true;
+          await controller.shutdown(ctx, id, true);
+          return true;
+        }).catch((err: unknown) => {
+          ctx.log.debug({ error: err, sandbox_id: id }, "undoing a lost sandbox create");
+          return false;
+        });
+        if (done) return;
+        await sleep(delay, signal).catch(() => undefined);
+        delay = Math.min(delay * 2, 5000);
+      }
+      if (!signal.aborted)
+        ctx.log.warn({ sandbox_id: id }, "gave up undoing a lost sandbox create");
+    })();
+    this.#lostUndos.add(undo);
+    void undo.finally(() => this.#lostUndos.delete(undo));
+  }
+
   /** Kills and deletes the container's task, then the container (a forced shutdown). */
   async #removeContainer(ctx: Ctx, id: string): Promise<void> {
     if (this.#o.tasks.has(ctx, id)) await this.#o.tasks.remove(ctx, id);
@@ -338,4 +385,9 @@ export class SandboxManager implements SandboxEndpoints {
     this.#o.containers.delete(ctx, id);
     publishEvent(this.#o.publisher, ctx, Topic.ContainerDelete, ContainerDeleteSchema, { id });
   }
+}
+
+/** A failure after which the controller may or may not have done the call. */
+function outcomeUnknown(err: unknown): boolean {
+  return isUnavailable(err) || isDeadlineExceeded(err) || isCanceled(err) || isUnknown(err);
 }
