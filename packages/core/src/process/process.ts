@@ -71,22 +71,9 @@ function collect(
   const { stdin, stdout, stderr } = child;
   if (!stdin || !stdout || !stderr) throw new TypeError("run: a child without pipes");
   return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const all: Buffer[] = [];
-    stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
-    stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-          }, options.timeoutMs);
-    const onAbort = (): void => child.kill("SIGKILL");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    if (ctx.signal.aborted) onAbort();
+    const watched = watch(ctx, file, args, options, { stdout, stderr }, () =>
+      child.kill("SIGKILL"),
+    );
     const closed = (s: NodeJS.ReadableStream): Promise<void> =>
       new Promise((r) => s.once("close", () => r()));
     stdin.on("error", () => {
@@ -99,28 +86,7 @@ function collect(
       child.exited.then((exit) => (stdin.destroy(), exit)),
       closed(stdout),
       closed(stderr),
-    ]).then(([{ code, signal }]) => {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onAbort);
-      const command = commandLine(file, args);
-      if (timedOut) {
-        reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
-        return;
-      }
-      if (ctx.signal.aborted) {
-        reject(stopped(ctx.signal, command, "killed"));
-        return;
-      }
-      const stdoutBytes = Buffer.concat(out);
-      const stderrBytes = Buffer.concat(err);
-      resolve({
-        code,
-        signal,
-        stdout: stdoutBytes.toString("utf8"),
-        stderr: stderrBytes.toString("utf8"),
-        bytes: { stdout: stdoutBytes, stderr: stderrBytes, combined: Buffer.concat(all) },
-      });
-    });
+    ]).then(([{ code, signal }]) => watched.settle(code, signal).then(resolve, reject));
   });
 }
 
@@ -142,55 +108,75 @@ function runForked(
       cwd: options.cwd,
       detached: options.detached ?? false,
     });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const all: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
-    child.stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
-    let timedOut = false;
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill("SIGKILL");
-          }, options.timeoutMs);
-    const onAbort = (): void => void child.kill("SIGKILL");
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    const done = (): void => {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", onAbort);
-    };
+    const watched = watch(ctx, file, args, options, child, () => void child.kill("SIGKILL"));
     child.once("error", (e) => {
-      done();
+      watched.stop();
       reject(unknown(`${file}: cannot start: ${e.message}`, { cause: e }));
     });
-    child.once("close", (code, signal) => {
-      done();
+    child.once("close", (code, signal) => void watched.settle(code, signal).then(resolve, reject));
+    child.stdin.on("error", () => {
+      // The program may exit without reading its input; its exit says what happened.
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/**
+ * What both runners share: the output (each pipe and both interleaved in
+ * arrival order), the SIGKILL on timeout or on the context's abort, and the
+ * outcome once the process has ended: a typed error or the result.
+ */
+function watch(
+  ctx: Ctx,
+  file: string,
+  args: readonly string[],
+  options: RunOptions,
+  pipes: { stdout: NodeJS.ReadableStream; stderr: NodeJS.ReadableStream },
+  kill: () => void,
+): {
+  stop(): void;
+  settle(code: number | null, signal: NodeJS.Signals | null): Promise<RunResult>;
+} {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const all: Buffer[] = [];
+  pipes.stdout.on("data", (d: Buffer) => (out.push(d), all.push(d)));
+  pipes.stderr.on("data", (d: Buffer) => (err.push(d), all.push(d)));
+  let timedOut = false;
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs);
+  ctx.signal.addEventListener("abort", kill, { once: true });
+  if (ctx.signal.aborted) kill();
+  const stop = (): void => {
+    clearTimeout(timer);
+    ctx.signal.removeEventListener("abort", kill);
+  };
+  return {
+    stop,
+    settle(code, signal) {
+      stop();
       const command = commandLine(file, args);
-      if (timedOut) {
-        reject(deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`));
-        return;
-      }
-      if (ctx.signal.aborted) {
-        reject(stopped(ctx.signal, command, "killed"));
-        return;
-      }
+      if (timedOut)
+        return Promise.reject(
+          deadlineExceeded(`${command}: timed out after ${options.timeoutMs} ms`),
+        );
+      if (ctx.signal.aborted) return Promise.reject(stopped(ctx.signal, command, "killed"));
       const stdout = Buffer.concat(out);
       const stderr = Buffer.concat(err);
-      resolve({
+      return Promise.resolve({
         code,
         signal,
         stdout: stdout.toString("utf8"),
         stderr: stderr.toString("utf8"),
         bytes: { stdout, stderr, combined: Buffer.concat(all) },
       });
-    });
-    child.stdin.on("error", () => {
-      // The program may exit without reading its input; its exit says what happened.
-    });
-    child.stdin.end(options.input ?? "");
-  });
+    },
+  };
 }
 
 /** Runs `file args` and returns stdout; a non-zero exit throws Unknown naming the command. */

@@ -7,6 +7,7 @@
  * loaded on first use, so importing core does not load it.
  */
 import { constants } from "node:os";
+import type KoffiModule from "koffi";
 
 interface Libc {
   mkfifo: (path: string, mode: number) => number;
@@ -15,20 +16,31 @@ interface Libc {
   errno: () => number;
 }
 
+// A type-only import: koffi itself is loaded on first use.
+type Koffi = typeof KoffiModule;
+
+let opened: Promise<{ koffi: Koffi; lib: ReturnType<Koffi["load"]> }> | undefined;
+
+/** koffi and libc, loaded once for every binding of this folder (mount, spawn, ...). */
+export function openLibc(): Promise<{ koffi: Koffi; lib: ReturnType<Koffi["load"]> }> {
+  opened ??= import("koffi").then(({ default: koffi }) => ({
+    koffi,
+    lib: koffi.load("libc.so.6"),
+  }));
+  return opened;
+}
+
 let libc: Promise<Libc> | undefined;
 
 function load(): Promise<Libc> {
-  libc ??= import("koffi").then(({ default: koffi }) => {
-    const lib = koffi.load("libc.so.6");
-    return {
-      mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)") as Libc["mkfifo"],
-      mount: lib.func(
-        "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
-      ) as Libc["mount"],
-      umount2: lib.func("int umount2(const char *target, int flags)") as Libc["umount2"],
-      errno: () => koffi.errno(),
-    };
-  });
+  libc ??= openLibc().then(({ koffi, lib }) => ({
+    mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)") as Libc["mkfifo"],
+    mount: lib.func(
+      "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
+    ) as Libc["mount"],
+    umount2: lib.func("int umount2(const char *target, int flags)") as Libc["umount2"],
+    errno: () => koffi.errno(),
+  }));
   return libc;
 }
 
@@ -36,15 +48,28 @@ const errnoNames = new Map<number, string>(
   Object.entries(constants.errno).map(([name, n]) => [n, name]),
 );
 
-/** An error like Node's fs errors: `code` (EEXIST, ...), `errno`, `syscall`, `path`. */
-function failure(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+/**
+ * An error like Node's own (`code` EEXIST, ..., `errno`, `syscall`, `path`),
+ * its message built from the code.
+ */
+export function errnoError(
+  errno: number,
+  syscall: string,
+  path: string,
+  message: (code: string) => string,
+): NodeJS.ErrnoException {
   const code = errnoNames.get(errno) ?? `E${errno}`;
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${syscall} ${path}`);
+  const err: NodeJS.ErrnoException = new Error(message(code));
   err.code = code;
   err.errno = -errno;
   err.syscall = syscall;
   err.path = path;
   return err;
+}
+
+/** As Node's fs errors: `EEXIST: mkfifo PATH`. */
+function failure(errno: number, syscall: string, path: string): NodeJS.ErrnoException {
+  return errnoError(errno, syscall, path, (code) => `${code}: ${syscall} ${path}`);
 }
 
 /** Makes a FIFO at `path` (the process umask applies to `mode`, as with mkfifo(1) without -m). */

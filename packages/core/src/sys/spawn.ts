@@ -9,6 +9,7 @@
 import { accessSync, constants as fsConstants } from "node:fs";
 import { constants } from "node:os";
 import { delimiter, join } from "node:path";
+import { errnoError, openLibc } from "./libc.js";
 
 // glibc x86_64's sizes (checked with sizeof), with room to spare: the structs are opaque.
 const fileActionsSize = 80 + 48;
@@ -54,8 +55,7 @@ let ffi: Promise<Ffi> | undefined;
 
 /** Loads the bindings once; rejects when koffi or libc cannot be loaded. */
 export function loadSpawn(): Promise<Ffi> {
-  ffi ??= import("koffi").then(({ default: koffi }) => {
-    const lib = koffi.load("libc.so.6");
+  ffi ??= openLibc().then(({ koffi, lib }) => {
     const f = (decl: string): unknown => lib.func(decl);
     return {
       pipe2: f("int pipe2(void *fds, int flags)") as Ffi["pipe2"],
@@ -104,19 +104,9 @@ export function loadSpawn(): Promise<Ffi> {
   return ffi;
 }
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, n]) => [n, name]),
-);
-
 /** An error like the one Node's spawn emits: `spawn file ENOENT`, with code/errno/syscall/path. */
 export function spawnError(errno: number, file: string): NodeJS.ErrnoException {
-  const code = errnoNames.get(errno) ?? `E${errno}`;
-  const err: NodeJS.ErrnoException = new Error(`spawn ${file} ${code}`);
-  err.code = code;
-  err.errno = -errno;
-  err.syscall = `spawn ${file}`;
-  err.path = file;
-  return err;
+  return errnoError(errno, `spawn ${file}`, file, (code) => `spawn ${file} ${code}`);
 }
 
 /**

@@ -31,39 +31,32 @@ export async function spawnDetached(
     detached: true,
     ref: false,
   });
-  let exitCode: number | null = null;
-  let exited = false;
   if (spawned) {
-    const gone = spawned.exited.then((e) => {
-      exitCode = e.code;
-      exited = true;
-    });
-    const child: DetachedChild = {
-      get exitCode() {
-        return exitCode;
-      },
-      get exited() {
-        return exited;
-      },
-      gone,
-      kill: spawned.kill,
-    };
-    return { child, pid: spawned.pid };
+    const gone = spawned.exited.then((e) => e.code);
+    return { child: detachedChild(gone, spawned.kill), pid: spawned.pid };
   }
   const forked = spawn(command, args, { detached: true, stdio: "ignore", env: fullEnv });
   const pid = await new Promise<number>((resolve, reject) => {
     forked.once("error", reject);
     forked.once("spawn", () => resolve(forked.pid ?? 0));
   });
-  const gone = new Promise<void>((resolve) =>
-    forked.once("exit", (code) => {
-      exitCode = code;
-      exited = true;
-      resolve();
-    }),
-  );
+  const gone = new Promise<number | null>((resolve) => forked.once("exit", resolve));
   forked.unref();
-  const child: DetachedChild = {
+  return { child: detachedChild(gone, (signal) => void forked.kill(signal)), pid };
+}
+
+/** The DetachedChild of either spawn: `ended` resolves with the exit code (null after a signal). */
+function detachedChild(
+  ended: Promise<number | null>,
+  kill: (signal?: NodeJS.Signals) => void,
+): DetachedChild {
+  let exitCode: number | null = null;
+  let exited = false;
+  const gone = ended.then((code) => {
+    exitCode = code;
+    exited = true;
+  });
+  return {
     get exitCode() {
       return exitCode;
     },
@@ -71,7 +64,6 @@ export async function spawnDetached(
       return exited;
     },
     gone,
-    kill: (signal) => void forked.kill(signal),
+    kill,
   };
-  return { child, pid };
 }
