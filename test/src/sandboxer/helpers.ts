@@ -122,6 +122,8 @@ export interface BundleOptions {
   terminal?: boolean;
   /** Drop these namespaces from the spec (e.g. "network" for host networking). */
   withoutNamespaces?: string[];
+  /** OCI hooks (runc runs them on the host), e.g. poststop. */
+  hooks?: Record<string, { path: string; args?: string[] }[]>;
 }
 
 /** A bundle whose root is the shared busybox rootfs. */
@@ -141,6 +143,7 @@ export async function bundle(f: Fixture, id: string, o: BundleOptions): Promise<
     linux.namespaces = linux.namespaces.filter((n) => !o.withoutNamespaces?.includes(n.type));
   if (o.resources) linux.resources = { ...linux.resources, ...o.resources };
   if (o.mounts) (spec.mounts as unknown[]).push(...o.mounts);
+  if (o.hooks) spec.hooks = o.hooks;
   const dir = join(f.dir, "bundles", id);
   await writeBundleSpec(dir, spec);
   if (o.sandboxId) await writeFile(join(dir, "sandbox"), o.sandboxId);

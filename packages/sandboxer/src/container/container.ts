@@ -216,7 +216,7 @@ export class Container {
 
   async start(ctx: Ctx): Promise<number> {
     await this.init.starting(`container ${JSON.stringify(this.id)}`, async () => {
-      await this.runc.start(ctx, this.id);
+      await this.runc.start(ctx, this.id, this.init.exited);
       await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
         containerId: this.id,
@@ -276,7 +276,7 @@ export class Container {
       if ((this.rec.status as string) !== "stopped") await this.init.checkMonitor();
     }
     for (const exec of this.execs.values()) exec.proc.close();
-    await this.runc.delete(ctx, this.id, true);
+    await this.runc.removeStopped(ctx, this.id);
     if (this.rec.mounted) await unmountAll(ctx, join(this.rec.bundle, "rootfs"));
     this.init.close();
     // conmon's attach symlink (it removes it itself only on a clean exit).

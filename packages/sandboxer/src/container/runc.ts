@@ -7,6 +7,8 @@ import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, notFound, unknown as unknownError } from "@sandboxd/errdefs";
 import { run } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
+import { releaseInit } from "./exec-fifo.js";
+import { removeStoppedContainer } from "./runc-state.js";
 
 export interface RuncState {
   id: string;
@@ -34,7 +36,12 @@ export class Runc {
     return r.stdout;
   }
 
-  async start(ctx: Ctx, id: string): Promise<void> {
+  /**
+   * Lets the created container run. `gone` resolves if its init exits first. The
+   * exec FIFO is read here when runc left one (see exec-fifo.ts), else `runc start`.
+   */
+  async start(ctx: Ctx, id: string, gone: Promise<unknown>): Promise<void> {
+    if (await releaseInit(ctx, this.root, id, gone)) return;
     await this.#run(ctx, ["start", id]);
   }
 
@@ -49,6 +56,12 @@ export class Runc {
       if (isRuncNotExist(err)) return;
       throw err;
     }
+  }
+
+  /** Removes a container whose processes are gone: by hand when runc has nothing else to do. */
+  async removeStopped(ctx: Ctx, id: string): Promise<void> {
+    if (await removeStoppedContainer(this.root, id)) return;
+    await this.delete(ctx, id, true);
   }
 
   async state(ctx: Ctx, id: string): Promise<RuncState | undefined> {

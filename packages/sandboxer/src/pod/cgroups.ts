@@ -314,7 +314,8 @@ async function copyCpuset(parentDir: string, dir: string): Promise<void> {
   }
 }
 
-async function removeTree(dir: string): Promise<void> {
+/** Removes a cgroup directory and those below it, deepest first; gone already is fine. */
+export async function removeTree(dir: string): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
