@@ -9,7 +9,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { unknown as unknownError, messageOf } from "@sandboxd/errdefs";
-import { removeTree } from "../pod/cgroups.js";
+import { hasProcesses, removeTree } from "../pod/cgroups.js";
 
 /** The fields of runc's state.json (libcontainer's State) this reads. */
 interface RuncStateFile {
@@ -37,8 +37,7 @@ export async function removeStoppedContainer(runcRoot: string, id: string): Prom
   }
   if (state.config?.Hooks?.poststop?.length || state.intel_rdt_path) return false;
   const cgroupDirs = [...new Set(Object.values(state.cgroup_paths ?? {}))];
-  const occupied = await Promise.all(cgroupDirs.map((d) => hasProcesses(d)));
-  if (occupied.some(Boolean)) return false;
+  if (cgroupDirs.some(hasProcesses)) return false;
   const removed = await Promise.allSettled(cgroupDirs.map((d) => removeTree(d)));
   const failed = removed.flatMap((r, i) =>
     r.status === "rejected" ? [`${cgroupDirs[i]}: ${messageOf(r.reason)}`] : [],
@@ -47,12 +46,4 @@ export async function removeStoppedContainer(runcRoot: string, id: string): Prom
   // Last: while state.json is there, a retry (or runc) can still find the cgroups.
   await rm(dir, { recursive: true, force: true });
   return true;
-}
-
-async function hasProcesses(cgroupDir: string): Promise<boolean> {
-  try {
-    return (await readFile(join(cgroupDir, "cgroup.procs"), "utf8")).trim() !== "";
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "ENOENT";
-  }
 }
