@@ -33,9 +33,13 @@ export interface CriRuntime {
   removeAllPods(): Promise<void>;
 }
 
+/** Pod networks the warm sandboxd keeps made: one per pod of the bench's batch. */
+export const PREPARED_NETWORKS = 20;
+
 export const CriSystem = {
   containerd: "containerd 1.6 CRI (runc, pause)",
   sandboxd: "sandboxd CRI (sbx-sandboxer)",
+  sandboxdPrepared: `sandboxd CRI (sbx-sandboxer, ${PREPARED_NETWORKS} prepared networks)`,
 } as const;
 
 function criClients(env: BenchEnv, address: string, what: string) {
@@ -148,10 +152,14 @@ export async function startContainerdCri(
   };
 }
 
-/** A sandboxd + sbx-sandboxer stack of its own with containerd 2.x's CRI keys. */
-export async function startSandboxdCri(env: BenchEnv): Promise<CriRuntime> {
+/**
+ * A sandboxd + sbx-sandboxer stack of its own with containerd 2.x's CRI keys; `prepared`:
+ * sbx-sandboxer keeps that many pod networks made ahead of time (the warm start).
+ */
+export async function startSandboxdCri(env: BenchEnv, prepared = 0): Promise<CriRuntime> {
   const stack = await startSbxStack(env, {
-    name: "sbd-cri",
+    name: prepared ? "sbd-cri-prepared" : "sbd-cri",
+    preparedNetworks: prepared,
     extraConfig: [
       '[plugins."io.containerd.cri.v1.runtime".containerd]',
       `  default_runtime_name = ${JSON.stringify(PROXY_SANDBOXER)}`,
@@ -163,12 +171,12 @@ export async function startSandboxdCri(env: BenchEnv): Promise<CriRuntime> {
       '  stream_server_port = "0"',
     ].join("\n"),
   });
-  const cgroupParent = `sbxbench-sbdcri${process.pid}`;
+  const cgroupParent = `sbxbench-sbdcri${prepared ? "p" : ""}${process.pid}`;
   env.addCgroupParent(cgroupParent);
   const { rt, images } = criClients(env, stack.sandboxd.address, "sandboxd");
   env.defer("remove sandboxd's CRI pods", () => removeAllPods(rt));
   return {
-    name: CriSystem.sandboxd,
+    name: prepared ? CriSystem.sandboxdPrepared : CriSystem.sandboxd,
     address: stack.sandboxd.address,
     daemons: { sandboxd: stack.sandboxd.process.pid ?? 0, "sbx-sandboxer": stack.sandboxer.pid },
     rt,

@@ -18,7 +18,13 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { ContainerState } from "@sandboxd/api/cri/runtime/v1/api_pb";
 import type { Registry } from "@sandboxd/testing";
 import type { BenchImage } from "./bench-images.js";
-import { CriSystem, startContainerdCri, startSandboxdCri, type CriRuntime } from "./cri-systems.js";
+import {
+  CriSystem,
+  PREPARED_NETWORKS,
+  startContainerdCri,
+  startSandboxdCri,
+  type CriRuntime,
+} from "./cri-systems.js";
 import type { BenchEnv } from "./harness.js";
 import { cpuMs } from "./profile-attribution.js";
 import { alternateWithReset, loadavg } from "./rounds.js";
@@ -150,7 +156,8 @@ export async function benchCri(o: CriOptions): Promise<CriResult> {
   const load = { start: loadavg(), end: [] as number[] };
   const { runtime: ctd, pause } = await startContainerdCri(o.env, o.registry);
   const sbd = await startSandboxdCri(o.env);
-  const runtimes = [ctd, sbd];
+  const warm = await startSandboxdCri(o.env, PREPARED_NETWORKS);
+  const runtimes = [ctd, sbd, warm];
   for (const r of runtimes) {
     await r.images.pullImage({ image: { image: o.busybox.ref } }, { timeoutMs: 120_000 });
   }

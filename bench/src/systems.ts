@@ -67,6 +67,8 @@ export interface StackOptions {
   logLevel?: string;
   /** More TOML for sandboxd's config (e.g. the CRI section). */
   extraConfig?: string;
+  /** Pod networks sbx-sandboxer makes ahead of time (default 0: every pod makes its own). */
+  preparedNetworks?: number;
 }
 
 export async function startSbxStack(env: BenchEnv, o: StackOptions = {}): Promise<SbxStack> {
@@ -75,6 +77,7 @@ export async function startSbxStack(env: BenchEnv, o: StackOptions = {}): Promis
   const sandboxer = await startSandboxer({
     dir: join(dir, "sandboxer"),
     network: o.network ?? true,
+    ...(o.preparedNetworks ? { preparedNetworks: o.preparedNetworks } : {}),
     logLevel: o.logLevel ?? "info",
     eventsAddress: paths.ttrpcAddress,
   });

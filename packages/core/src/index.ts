@@ -38,6 +38,8 @@ export {
   UnmountFlag,
   mkfifo,
   mountFs,
+  bindMount,
+  setHostnameIn,
   mountOptions,
   unmount,
   unmountAll,

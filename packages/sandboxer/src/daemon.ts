@@ -26,6 +26,7 @@ import { Forwarder } from "./events/forwarder.js";
 import { EventsRegistry } from "./events/registry.js";
 import { Cgroups, detectLayout } from "./pod/cgroups.js";
 import { ensurePinRoot } from "./pod/namespaces.js";
+import { NetworkPool } from "./pod/network-pool.js";
 import type { RecoveryReport } from "./recovery.js";
 import { recover } from "./recovery.js";
 import { Sandboxer } from "./sandboxer.js";
@@ -112,6 +113,7 @@ export async function startDaemon(
       cgroups: new Cgroups(detectLayout()),
       events: forwarder,
       root,
+      networks: new NetworkPool({ config, layout, root }),
     };
     // Per-instance resources exist from the start (not from the first pod), so
     // that what a pod adds is exactly what it must take away.
@@ -121,6 +123,11 @@ export async function startDaemon(
     const tasks = new Tasks(sb);
     const report = await recover(root, sb);
     log.info({ ...report, cgroup_version: env.cgroups.layout.version }, "state recovered");
+    const podNetworks = new Set(
+      [...sb.pods.values()].flatMap((p) => (p.rec.network ? [p.rec.network.containerId] : [])),
+    );
+    await env.networks.recover(root, podNetworks);
+    env.networks.fill();
 
     const api = new SandboxApi(sb);
     const ttrpc = new Server({ errorToStatus: toStatus });
@@ -170,6 +177,7 @@ export async function startDaemon(
         clearInterval(sweep);
         await Promise.all([ttrpc.close(), grpc?.shutdown(1000)]);
         await forwarder.close();
+        await env.networks.close(root);
         await cleanStop(root, env, sb.pods.size).catch((err: unknown) => {
           log.warn({ error: err }, "clean stop");
         });

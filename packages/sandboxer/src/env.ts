@@ -3,6 +3,7 @@ import type { Ctx } from "@sandboxd/core";
 import type { Config } from "./config/config.js";
 import type { EventPublisher } from "./events/forwarder.js";
 import type { Cgroups } from "./pod/cgroups.js";
+import type { NetworkPool } from "./pod/network-pool.js";
 import type { Layout } from "./state/layout.js";
 
 export interface Env {
@@ -10,6 +11,8 @@ export interface Env {
   layout: Layout;
   cgroups: Cgroups;
   events: EventPublisher;
+  /** Pod networks made ahead of time (none unless configured). */
+  networks: NetworkPool;
   /** The daemon's root context: long-lived work (exit watchers) derives from it. */
   root: Ctx;
 }

@@ -35,6 +35,8 @@ export interface SandboxerConfigOptions {
   cniBinDir?: string;
   /** The host bridge gets the gateway address (default false): host ports need the route. */
   isGateway?: boolean;
+  /** Pod networks made ahead of time (`[network] prepared_networks`, default 0). */
+  preparedNetworks?: number;
 }
 
 export interface SandboxerConfig {
@@ -80,6 +82,7 @@ export async function writeSandboxerConfig(o: SandboxerConfigOptions): Promise<S
       // No gateway address on the host bridge: the host's sysctls stay untouched.
       `is_gateway = ${o.isGateway ?? false}`,
       ...(o.cniBinDir ? [`cni_bin_dir = ${JSON.stringify(o.cniBinDir)}`] : []),
+      ...(o.preparedNetworks ? [`prepared_networks = ${o.preparedNetworks}`] : []),
       "",
     ].join("\n"),
   );

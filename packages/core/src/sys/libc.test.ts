@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import {
   MountFlag,
   UnmountFlag,
+  bindMount,
   mkfifo,
   mountFs,
   mountOptions,
+  setHostnameIn,
   unmount,
   unmountAll,
 } from "./libc.js";
@@ -118,4 +120,40 @@ test("unmount and unmountAll: stacked mounts all go; nothing mounted or no path 
     await run("umount", ["-l", target]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("setHostnameIn names a pinned UTS namespace and leaves this process's own; bindMount pins it twice", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("needs root");
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), "core-libc-"));
+  const uts = join(dir, "uts");
+  const again = join(dir, "uts-again");
+  t.after(async () => {
+    await unmount(again).catch(() => undefined);
+    await unmount(uts).catch(() => undefined);
+    await unmount(dir).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+  // A namespace can be pinned only on a private mount (as the sandboxer's pin root is).
+  await run("mount", ["--bind", dir, dir]);
+  await run("mount", ["--make-private", dir]);
+  await writeFile(uts, "");
+  await writeFile(again, "");
+  await run("unshare", [`--uts=${uts}`, "true"]);
+  const own = hostname();
+  await setHostnameIn(uts, "pod-name");
+  assert.equal(hostname(), own);
+  await bindMount(uts, again);
+  const seen = await run("nsenter", [`--uts=${again}`, "hostname"]);
+  assert.equal(seen.stdout.trim(), "pod-name");
+  await assert.rejects(setHostnameIn(join(dir, "missing"), "x"), { code: "ENOENT" });
+  // Not a namespace: setns refuses it, and this process stays in its own.
+  await writeFile(join(dir, "plain"), "");
+  await assert.rejects(setHostnameIn(join(dir, "plain"), "x"), {
+    code: "EINVAL",
+    syscall: "setns",
+  });
+  assert.equal(hostname(), own);
 });

@@ -6,6 +6,7 @@
  * child runs, which a busy machine stretches to tens of milliseconds. koffi is
  * loaded on first use, so importing core does not load it.
  */
+import { closeSync, openSync } from "node:fs";
 import { constants } from "node:os";
 import type KoffiModule from "koffi";
 
@@ -13,6 +14,8 @@ interface Libc {
   mkfifo: (path: string, mode: number) => number;
   mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
   umount2: (target: string, flags: number) => number;
+  setns: (fd: number, nstype: number) => number;
+  sethostname: (name: string, len: number) => number;
   errno: () => number;
 }
 
@@ -39,6 +42,8 @@ function load(): Promise<Libc> {
       "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
     ) as Libc["mount"],
     umount2: lib.func("int umount2(const char *target, int flags)") as Libc["umount2"],
+    setns: lib.func("int setns(int fd, int nstype)") as Libc["setns"],
+    sethostname: lib.func("int sethostname(const char *name, size_t len)") as Libc["sethostname"],
     errno: () => koffi.errno(),
   }));
   return libc;
@@ -152,6 +157,42 @@ export async function mountFs(
 ): Promise<void> {
   const c = await load();
   if (c.mount(source, target, fstype, flags, data) !== 0) throw failure(c.errno(), "mount", target);
+}
+
+const MS_BIND = 0x1000;
+
+/** `mount --bind source target` as one mount(2) (e.g. a pinned namespace file on another file). */
+export async function bindMount(source: string, target: string): Promise<void> {
+  const c = await load();
+  if (c.mount(source, target, "", MS_BIND, "") !== 0) throw failure(c.errno(), "mount", target);
+}
+
+const CLONE_NEWUTS = 0x04000000;
+
+/**
+ * Sets the hostname of the UTS namespace at `uts` (a pinned namespace file):
+ * this thread enters it for the one sethostname(2) call and returns to its own,
+ * with no JavaScript running in between (setns moves only the calling thread).
+ */
+export async function setHostnameIn(uts: string, name: string): Promise<void> {
+  const c = await load();
+  const own = openSync("/proc/thread-self/ns/uts", "r");
+  try {
+    const target = openSync(uts, "r");
+    try {
+      if (c.setns(target, CLONE_NEWUTS) !== 0) throw failure(c.errno(), "setns", uts);
+    } finally {
+      closeSync(target);
+    }
+    const failed = c.sethostname(name, Buffer.byteLength(name)) === 0 ? 0 : c.errno();
+    if (c.setns(own, CLONE_NEWUTS) !== 0) {
+      // Still in the pod's namespace: this process's own hostname is wrong from here on.
+      throw failure(c.errno(), "setns", "/proc/thread-self/ns/uts");
+    }
+    if (failed) throw failure(failed, "sethostname", uts);
+  } finally {
+    closeSync(own);
+  }
 }
 
 /** umount2(2)'s flags. */

@@ -40,6 +40,12 @@ runc = "/opt/runc"
   assert.equal(c.binaries.conmon, "/usr/bin/conmon");
 });
 
+test("prepared_networks: none by default, else as many as asked", () => {
+  assert.equal(resolveConfig({}).network.preparedNetworks, 0);
+  const c = resolveConfig(parseConfigText("[network]\nprepared_networks = 3"));
+  assert.equal(c.network.preparedNetworks, 3);
+});
+
 test("bad values are rejected naming the key", () => {
   const cases: [string, RegExp][] = [
     ['state_dir = "relative"', /state_dir "relative": must be an absolute path/],
@@ -54,6 +60,9 @@ test("bad values are rejected naming the key", () => {
     ['[binaries]\ncgroup_parent = "x"', /unknown key binaries\.cgroup_parent .*knows: .*runc/],
     ['stat_dir = "/run/x"', /unknown key stat_dir/],
     ['[network]\nsubnets = "10.0.0.0/8"', /unknown key network\.subnets/],
+    ["[network]\nprepared_networks = -1", /network.prepared_networks -1: must be from 0 to 64/],
+    ["[network]\nprepared_networks = 65", /network.prepared_networks 65/],
+    ["[network]\nprepared_networks = 1.5", /network.prepared_networks/],
   ];
   for (const [text, message] of cases) {
     assert.throws(

@@ -12,6 +12,8 @@ import { parse as parseToml } from "smol-toml";
 import { defaultUsernsHelper } from "../native-paths.js";
 
 const configEnv = "SBX_SANDBOXER_CONFIG";
+/** Each prepared network holds an address of the subnet and a veth on the bridge. */
+const maxPreparedNetworks = 64;
 const defaultStateDir = "/run/sbx-sandboxer";
 const defaultConfigPath = "/etc/sbx-sandboxer/config.toml";
 
@@ -28,6 +30,8 @@ export interface NetworkConfig {
   mtu: number;
   /** Copied into each pod's /etc/resolv.conf. */
   resolvConf: string;
+  /** Pod networks kept made ahead of time (see pod/network-pool.ts); 0: none. */
+  preparedNetworks: number;
 }
 
 export interface Config {
@@ -87,6 +91,7 @@ export function defaultConfig(stateDir = defaultStateDir): Config {
       ipMasq: false,
       mtu: 0,
       resolvConf: "/etc/resolv.conf",
+      preparedNetworks: 0,
     },
   };
 }
@@ -185,6 +190,7 @@ export function resolveConfig(
   n.ipMasq = net.boolean("ip_masq") ?? n.ipMasq;
   n.mtu = net.integer("mtu") ?? n.mtu;
   n.resolvConf = net.string("resolv_conf") ?? n.resolvConf;
+  n.preparedNetworks = net.integer("prepared_networks") ?? n.preparedNetworks;
   t.rejectUnknown();
   validateConfig(config);
   return config;
@@ -221,6 +227,12 @@ function validateConfig(config: Config): void {
   if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(config.cgroupParent)) {
     throw invalidArgument(
       `config cgroup_parent ${JSON.stringify(config.cgroupParent)}: expected a relative cgroup path`,
+    );
+  }
+  const prepared = config.network.preparedNetworks;
+  if (!Number.isInteger(prepared) || prepared < 0 || prepared > maxPreparedNetworks) {
+    throw invalidArgument(
+      `config network.prepared_networks ${prepared}: must be from 0 to ${maxPreparedNetworks}`,
     );
   }
   if (!Number.isInteger(config.recoveryConcurrency) || config.recoveryConcurrency < 1) {

@@ -6,12 +6,10 @@
  * A sandbox's cgroup is `<parent>/<namespace>/<sandbox>`; its containers' are
  * children of it (runc creates them from the spec's linux.cgroupsPath).
  *
- * Directories are made, listed and removed, and cgroup.procs read, with
- * synchronous calls: cgroupfs keeps them in kernel memory and never waits on a
- * disk, so a call takes microseconds, less than the threadpool round trip of
- * its async form (a pod's start and removal made ~100 of them, ~13 ms of worker
- * and main-thread CPU per pod run in all). Limit writes stay asynchronous: a
- * lower memory limit makes the kernel reclaim before the write returns.
+ * Directories are made, listed and removed, and cgroup.procs read, with sync
+ * calls: cgroupfs never waits on a disk, and the threadpool round trip of the
+ * async form cost more than the call. Limit writes stay async (a lower memory
+ * limit makes the kernel reclaim before the write returns).
  */
 import type { Dirent } from "node:fs";
 import {

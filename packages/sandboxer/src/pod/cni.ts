@@ -115,6 +115,8 @@ export interface PluginCall {
   netns: string;
   ifname: string;
   config: Record<string, unknown>;
+  /** Run the plugin (and the IPAM plugin it runs) at the lowest CPU priority (nice 19). */
+  background?: boolean | undefined;
 }
 
 /** The error a plugin printed ({code, msg, details}), as one line. */
@@ -152,7 +154,8 @@ export async function execPlugin(ctx: Ctx, call: PluginCall): Promise<CniResult>
     CNI_IFNAME: call.ifname,
     CNI_PATH: call.binDir,
   };
-  const result = await run(ctx, binary, [], {
+  const [file, args] = call.background ? ["nice", ["-n", "19", binary]] : [binary, []];
+  const result = await run(ctx, file, args, {
     env,
     input: JSON.stringify(call.config),
     timeoutMs: 60_000,
@@ -194,8 +197,9 @@ export async function setupPodNetwork(
   containerId: string,
   netns: string,
   ports: readonly PortMapping[] = [],
+  background = false,
 ): Promise<PodNetwork> {
-  const base = { binDir: net.cniBinDir, containerId, netns };
+  const base = { binDir: net.cniBinDir, containerId, netns, background };
   const config = bridgeConfig(net, ipamDataDir);
   // Two networks of their own in one netns (lo, eth0): both ADDs run at once.
   const [lo, eth0] = await Promise.allSettled([

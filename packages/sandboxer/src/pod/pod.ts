@@ -1,25 +1,32 @@
 /**
  * One pod sandbox: its record on disk and the host resources behind it. start()
- * builds them (the pinned namespaces then the CNI network in them, the shared
- * pid holder, the cgroup and /dev/shm at once; then the /etc files) and rolls
- * back what it made if a step fails; release()
- * undoes them in reverse and is safe to repeat. Containers are tracked by the
- * Sandboxer, which stops them before the pod is released.
+ * builds them (the pinned namespaces then the CNI network in them, or both
+ * prepared ahead of time; the shared pid holder, the cgroup and /dev/shm at
+ * once; then the /etc files) and rolls back what it made if a step fails;
+ * release() undoes them in reverse and is safe to repeat. Containers are tracked
+ * by the Sandboxer, which stops them before the pod is released.
  */
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import type { Ctx } from "@sandboxd/core";
-import { failedPrecondition, messageOf, unknown as unknownError } from "@sandboxd/errdefs";
+import { failedPrecondition } from "@sandboxd/errdefs";
 import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
-import { MountFlag, mountFs, unmount, withRollback } from "@sandboxd/core";
+import { withRollback } from "@sandboxd/core";
 import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits, Cgroups } from "./cgroups.js";
 import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
 import { writeEtcFiles } from "./etc-files.js";
+import { mountShm, unmountShm } from "./shm.js";
+import {
+  adoptPrepared,
+  podNetworkAnnotation,
+  takesPrepared,
+  type PreparedNetwork,
+} from "./network-pool.js";
 import {
   ensurePinRoot,
   forgetPinRoot,
@@ -31,9 +38,6 @@ import {
 } from "./namespaces.js";
 import { sumResources } from "./resources.js";
 import type { LinuxResources } from "./resources.js";
-
-/** A pod annotation; `none` keeps the pod off CNI (its own network namespace, loopback only). */
-export const podNetworkAnnotation = "io.sandboxd.pod.network";
 
 export class Pod {
   readonly env: Env;
@@ -165,6 +169,10 @@ export class Pod {
         await ensurePinRoot(ctx, layout.pinRoot);
         const pinDir = layout.pinDir(namespace, id);
         undo.push("unpin namespaces", (c) => unpinNamespaces(c, pinDir));
+        const prepared = takesPrepared(this.rec, config.network)
+          ? this.env.networks.take()
+          : undefined;
+        if (prepared) return adoptNetwork(pinDir, prepared);
         const pin = () =>
           pinNamespaces(ctx, pinDir, {
             net: this.rec.netnsPath === undefined && !this.rec.hostNetwork,
@@ -191,6 +199,28 @@ export class Pod {
           this.rec.userns ? makePidHolder() : undefined,
         ]);
         for (const r of after) if (r.status === "rejected") throw r.reason;
+      };
+      // Namespaces made ahead of time, with their network (see network-pool.ts): recorded as
+      // the pod's own; the pool forgets them once that record is durable.
+      const adoptNetwork = async (pinDir: string, prepared: PreparedNetwork): Promise<void> => {
+        const pool = this.env.networks;
+        try {
+          this.rec.pins = await adoptPrepared(pinDir, prepared, this.rec.hostname);
+        } catch (err) {
+          void pool.discard(this.env.root, prepared).catch(() => undefined);
+          throw err;
+        }
+        const net = this.rec.pins.net!;
+        this.rec.network = { ...prepared.network, netns: net };
+        undo.push("CNI DEL", (c) =>
+          teardownPodNetwork(c, config.network, layout.cniDataDir, {
+            ...prepared.network,
+            netns: net,
+          }),
+        );
+        void this.save(true)
+          .then(() => pool.handedOver(this.env.root, prepared))
+          .catch((err: unknown) => ctx.log.warn({ error: err }, "adopting a prepared network"));
       };
       const makePidHolder = async (): Promise<void> => {
         if (!this.rec.sharePid) return;
@@ -366,21 +396,4 @@ async function missingAncestors(cgroups: Cgroups, rel: string): Promise<string[]
     if (!(await cgroups.exists(prefix))) out.push(prefix);
   }
   return out;
-}
-
-/** A tmpfs with mount(2), as `mount -t tmpfs -o mode=1777,size=65536k,nosuid,nodev,noexec shm DIR`. */
-async function mountShm(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const flags = MountFlag.nosuid | MountFlag.nodev | MountFlag.noexec;
-  await mountFs("shm", dir, "tmpfs", flags, "mode=1777,size=65536k").catch((err: unknown) => {
-    throw unknownError(`mount /dev/shm of the pod on ${dir}: ${messageOf(err)}`, { cause: err });
-  });
-}
-
-async function unmountShm(ctx: Ctx, dir: string): Promise<void> {
-  ctx.signal.throwIfAborted();
-  await unmount(dir).catch((err: unknown) => {
-    throw unknownError(`unmount ${dir}: ${messageOf(err)}`, { cause: err });
-  });
-  await rm(dir, { recursive: true, force: true });
 }

@@ -17,6 +17,7 @@ import type { Env } from "../env.js";
 import { Cgroups, detectLayout } from "../pod/cgroups.js";
 import { Pod } from "../pod/pod.js";
 import { listDirs, readRecord } from "../state/atomic.js";
+import { NetworkPool } from "../pod/network-pool.js";
 import { Layout } from "../state/layout.js";
 import type { ContainerRecord, SandboxRecord } from "../state/records.js";
 
@@ -34,6 +35,7 @@ export async function offlineCleanup(
     cgroups: new Cgroups(detectLayout()),
     events: { publish: () => undefined },
     root: ctx,
+    networks: new NetworkPool({ config, layout, root: ctx }),
   };
   let exit = { pid: 0, exitStatus: 137, exitedAt: Date.now() };
   const found = await findContainer(layout, namespace, id);

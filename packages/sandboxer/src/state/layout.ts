@@ -7,6 +7,8 @@
  *                                                pid/exit/oom files, runc.log, the
  *                                                process spec of each exec under execs/
  *   ns/<ns>/<id>/{net,ipc,uts}                   pinned namespaces (ns/ is a private mount)
+ *   ns/.prepared/<id>/net                        a prepared pod network's namespace
+ *   prepared/<id>.json                           a prepared pod network (pod/network-pool.ts)
  *   runc/<ns>/                                   runc's --root for the namespace
  *   cni/                                         host-local IPAM leases
  *   events/<ns>.json                             event endpoints registered by shims
@@ -51,6 +53,15 @@ export class Layout {
 
   sandboxFile(namespace: string, id: string): string {
     return join(this.sandboxDir(namespace, id), "sandbox.json");
+  }
+
+  /** Namespace names start with a letter or digit: `.prepared` is nobody's. */
+  preparedPinDir(id: string): string {
+    return join(this.pinRoot, ".prepared", id);
+  }
+
+  get preparedDir(): string {
+    return join(this.root, "prepared");
   }
 
   pinDir(namespace: string, id: string): string {
