@@ -64,7 +64,7 @@ export class Tasks {
   create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
     if (this.#creating.has(namespace, t.id))
       return Promise.reject(alreadyExists(`task ${JSON.stringify(t.id)}`));
-    const creating = this.#create(ctx, namespace, t);
+    const creating = this.sb.env.networks.busy(() => this.#create(ctx, namespace, t));
     this.#creating.set(namespace, t.id, creating);
     const forget = () => void this.#creating.delete(namespace, t.id);
     creating.then(forget, forget);
@@ -141,7 +141,7 @@ export class Tasks {
           ctx,
           this.sb.env,
           target,
-          { namespace, ...t, spec, memberPids },
+          { namespace, ...t, spec, memberPids, configText },
           (extra) => this.sb.resizePod(target, extra),
         );
         this.sb.containers.set(namespace, t.id, c);
@@ -160,7 +160,7 @@ export class Tasks {
       if (c.pod.frozen) {
         throw failedPrecondition(`sandbox ${JSON.stringify(c.pod.rec.id)} is paused`);
       }
-      return await c.start(whole);
+      return await this.sb.env.networks.busy(() => c.start(whole));
     } finally {
       done();
     }

@@ -47,6 +47,8 @@ export interface CreateParams {
   spec: OciSpec;
   /** Init pids of the pod's other containers (a pid namespace path at one of them is kept). */
   memberPids?: readonly number[] | undefined;
+  /** The bundle's config.json as the caller read it (restored if the create fails). */
+  configText?: string | undefined;
 }
 
 export interface ExitResult {
@@ -152,8 +154,10 @@ export class Container {
     const c = new Container(env, pod, rec);
     await withRollback(ctx, async (undo) => {
       undo.push("remove container state", () => rm(c.dir, { recursive: true, force: true }));
-      await ensureDir(c.dir, 0o711, false);
-      await ensureDir(env.layout.runcRoot(p.namespace), 0o711, false);
+      await Promise.all([
+        ensureDir(c.dir, 0o711, false),
+        ensureDir(env.layout.runcRoot(p.namespace), 0o711, false),
+      ]);
       // Written first, so that a crash in the middle leaves a record recovery can undo.
       await c.save();
       const rootfs = join(p.bundle, "rootfs");
@@ -169,7 +173,7 @@ export class Container {
         } else await mountRootfs(ctx, p.rootfs, rootfs);
       }
       const configPath = join(p.bundle, "config.json");
-      const original = await readFile(configPath);
+      const original = p.configText ?? (await readFile(configPath));
       // The bundle is sandboxd's, which does not fsync it either.
       undo.push("restore config.json", () => writeFileAtomic(configPath, original, 0o644, false));
       await writeFileAtomic(configPath, JSON.stringify(placed), 0o644, false);

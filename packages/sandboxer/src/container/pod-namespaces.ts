@@ -9,6 +9,7 @@
  * path naming one of the pod's own containers is kept (CRI's TARGET mode).
  */
 import { invalidArgument } from "@sandboxd/errdefs";
+import type { SandboxRecord } from "../state/records.js";
 
 export type PodNsType = "network" | "ipc" | "uts" | "pid" | "user";
 
@@ -117,4 +118,34 @@ export function mapPodNamespaces(
   // joins it, whatever its spec said.
   if (podUser !== undefined) out.push({ type: "user", path: podUser });
   return { namespaces: out, podUts, podNetwork, podIpc };
+}
+
+/** The OCI namespace paths a pod's containers join. */
+function podNamespacePaths(r: SandboxRecord): Partial<Record<PodNsType, string>> {
+  const out: Partial<Record<PodNsType, string>> = {};
+  const net = r.netnsPath ?? r.pins?.net;
+  if (net) out.network = net;
+  if (r.pins?.ipc) out.ipc = r.pins.ipc;
+  if (r.pins?.uts) out.uts = r.pins.uts;
+  if (r.pins?.user) out.user = r.pins.user;
+  if (r.pidHolder) out.pid = `/proc/${r.pidHolder.initPid}/ns/pid`;
+  return out;
+}
+
+/** How containers are placed in the namespaces of the pod recorded as `r`. */
+export function podNamespaceView(
+  r: SandboxRecord,
+  memberPids: readonly number[],
+): PodNamespaceView {
+  return {
+    namespaces: podNamespacePaths(r),
+    host: {
+      network: r.hostNetwork,
+      uts: r.hostNetwork,
+      ipc: r.hostIpc ?? false,
+      pid: r.hostPid ?? false,
+    },
+    authoritative: !r.implicit,
+    memberPids,
+  };
 }

@@ -8,9 +8,9 @@
  * mappings, a user namespace, the host's or a given netns, `none`) make it as
  * before.
  *
- * Refilled one at a time in the background after each take, the plugins at the
- * lowest CPU priority (nice 19), so that a refill does not slow the starts it
- * is for. Each is recorded (durably, before its ADD, as a pod's network is)
+ * Refilled one at a time in the background after each take, while no pod or
+ * container is being started, the plugins at the lowest CPU priority (nice 19),
+ * so that a refill does not slow the starts it is for. Each is recorded (durably, before its ADD, as a pod's network is)
  * under prepared/<id>.json, its namespace pinned at ns/.prepared/<id>/net. A
  * pod that takes one bind-mounts that namespace into its own pins and records
  * the network as its own; then the prepared record and pin go. After a restart
@@ -91,11 +91,28 @@ export class NetworkPool {
   readonly #ready: PreparedNetwork[] = [];
   #filling: Promise<void> | undefined;
   #closed = false;
+  #busy = 0;
+  #quiet: Promise<void> = Promise.resolve();
+  #wake: () => void = () => undefined;
 
   constructor(env: Pick<Env, "config" | "layout" | "root">) {
     const net = env.config.network;
     this.#env = env;
     this.#size = net.enabled ? net.preparedNetworks : 0;
+  }
+
+  /**
+   * Runs a pod's start or a container's create or start: no network is made
+   * meanwhile, so that a burst of starts has the CPU (they take prepared ones,
+   * or make their own).
+   */
+  async busy<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#busy++ === 0) this.#quiet = new Promise((resolve) => (this.#wake = resolve));
+    try {
+      return await fn();
+    } finally {
+      if (--this.#busy === 0) this.#wake();
+    }
   }
 
   /** How many are ready now. */
@@ -134,6 +151,8 @@ export class NetworkPool {
     const ctx = this.#env.root;
     this.#filling = (async () => {
       while (!this.#closed && this.#ready.length < this.#size) {
+        await this.#quiet;
+        if (this.#closed) return;
         try {
           this.#ready.push(await this.#make(ctx));
         } catch (err) {
@@ -175,6 +194,7 @@ export class NetworkPool {
   /** Stops refilling and gives every ready network back. */
   async close(ctx: Ctx): Promise<void> {
     this.#closed = true;
+    this.#wake();
     await this.#filling;
     for (let n = this.#ready.shift(); n; n = this.#ready.shift()) {
       await this.discard(ctx, n).catch((err: unknown) =>

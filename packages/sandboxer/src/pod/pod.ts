@@ -15,7 +15,7 @@ import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, writeJsonAtomic } from "../state/atomic.js";
 import { withRollback } from "@sandboxd/core";
-import type { PodNamespaceView, PodNsType } from "../container/pod-namespaces.js";
+import { podNamespaceView, type PodNamespaceView } from "../container/pod-namespaces.js";
 import { sandboxCgroup } from "./cgroups.js";
 import type { CgroupLimits, Cgroups } from "./cgroups.js";
 import { cniContainerId, setupPodNetwork, teardownPodNetwork } from "./cni.js";
@@ -45,6 +45,8 @@ export class Pod {
   #exited: Promise<void>;
   #resolveExited!: () => void;
   #lastSave: Promise<void> | undefined;
+  /** The cgroup and limits resize() last wrote. */
+  #applied: string | undefined;
   #queuedSave: Promise<void> | undefined;
   #queuedDurable = true;
 
@@ -103,18 +105,6 @@ export class Pod {
     return queued;
   }
 
-  /** The OCI namespace paths containers join. */
-  namespacePaths(): Partial<Record<PodNsType, string>> {
-    const out: Partial<Record<PodNsType, string>> = {};
-    const net = this.rec.netnsPath ?? this.rec.pins?.net;
-    if (net) out.network = net;
-    if (this.rec.pins?.ipc) out.ipc = this.rec.pins.ipc;
-    if (this.rec.pins?.uts) out.uts = this.rec.pins.uts;
-    if (this.rec.pins?.user) out.user = this.rec.pins.user;
-    if (this.rec.pidHolder) out.pid = `/proc/${this.rec.pidHolder.initPid}/ns/pid`;
-    return out;
-  }
-
   /** The pid reported to containerd (Start/Status): the shared pid namespace's init, else 0. */
   get reportedPid(): number {
     return this.rec.pidHolder?.initPid ?? 0;
@@ -122,18 +112,7 @@ export class Pod {
 
   /** How containers are placed in this pod's namespaces (see container/pod-namespaces.ts). */
   namespaceView(memberPids: readonly number[]): PodNamespaceView {
-    const r = this.rec;
-    return {
-      namespaces: this.namespacePaths(),
-      host: {
-        network: r.hostNetwork,
-        uts: r.hostNetwork,
-        ipc: r.hostIpc ?? false,
-        pid: r.hostPid ?? false,
-      },
-      authoritative: !r.implicit,
-      memberPids,
-    };
+    return podNamespaceView(this.rec, memberPids);
   }
 
   /** The sandbox cgroup: below kubelet's pod cgroup if CRI gave one, else below ours. */
@@ -155,7 +134,11 @@ export class Pod {
   }
 
   /** Builds the pod's resources; on failure nothing of them is left. */
-  async start(ctx: Ctx): Promise<void> {
+  start(ctx: Ctx): Promise<void> {
+    return this.env.networks.busy(() => this.#start(ctx));
+  }
+
+  async #start(ctx: Ctx): Promise<void> {
     if (this.rec.state === "ready") return;
     if (this.rec.state === "stopped")
       throw failedPrecondition(`sandbox ${JSON.stringify(this.rec.id)} is stopped`);
@@ -374,10 +357,18 @@ export class Pod {
     }
   }
 
-  /** Resizes the sandbox cgroup to the sum of its containers' resources. */
+  /**
+   * Resizes the sandbox cgroup to the sum of its containers' resources; the same
+   * limits as the last ones this process wrote are not written again.
+   */
   async resize(all: readonly (LinuxResources | undefined)[]): Promise<CgroupLimits> {
     const limits = sumResources(all);
-    if (this.rec.cgroup) await this.env.cgroups.setLimits(this.rec.cgroup, limits);
+    const key = `${this.rec.cgroup ?? ""}\0${JSON.stringify(limits)}`;
+    if (this.rec.cgroup && key !== this.#applied) {
+      this.#applied = undefined;
+      await this.env.cgroups.setLimits(this.rec.cgroup, limits);
+      this.#applied = key;
+    }
     return limits;
   }
 
