@@ -28,6 +28,7 @@ import type { Env } from "../env.js";
 import type { SandboxRecord } from "../state/records.js";
 import { ensureDir, readJson, writeJsonAtomic } from "../state/atomic.js";
 import { cniContainerId, setupPodNetwork, teardownPodNetwork, type PodNetwork } from "./cni.js";
+import { QuietGate } from "./quiet-gate.js";
 import { mountEntry, pinNamespaces, unpinNamespaces, type PinnedNamespaces } from "./namespaces.js";
 
 export interface PreparedNetwork {
@@ -85,15 +86,16 @@ export async function adoptPrepared(
   return pins;
 }
 
+/** How long no start runs before a network is made (the calls of one pod come in a row). */
+const quietMs = 20;
+
 export class NetworkPool {
   readonly #env: Pick<Env, "config" | "layout" | "root">;
   readonly #size: number;
   readonly #ready: PreparedNetwork[] = [];
   #filling: Promise<void> | undefined;
   #closed = false;
-  #busy = 0;
-  #quiet: Promise<void> = Promise.resolve();
-  #wake: () => void = () => undefined;
+  readonly #gate = new QuietGate(quietMs);
 
   constructor(env: Pick<Env, "config" | "layout" | "root">) {
     const net = env.config.network;
@@ -106,13 +108,8 @@ export class NetworkPool {
    * meanwhile, so that a burst of starts has the CPU (they take prepared ones,
    * or make their own).
    */
-  async busy<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#busy++ === 0) this.#quiet = new Promise((resolve) => (this.#wake = resolve));
-    try {
-      return await fn();
-    } finally {
-      if (--this.#busy === 0) this.#wake();
-    }
+  busy<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#gate.busy(fn);
   }
 
   /** How many are ready now. */
@@ -151,7 +148,7 @@ export class NetworkPool {
     const ctx = this.#env.root;
     this.#filling = (async () => {
       while (!this.#closed && this.#ready.length < this.#size) {
-        await this.#quiet;
+        await this.#gate.quiet;
         if (this.#closed) return;
         try {
           this.#ready.push(await this.#make(ctx));
@@ -194,7 +191,7 @@ export class NetworkPool {
   /** Stops refilling and gives every ready network back. */
   async close(ctx: Ctx): Promise<void> {
     this.#closed = true;
-    this.#wake();
+    this.#gate.open();
     await this.#filling;
     for (let n = this.#ready.shift(); n; n = this.#ready.shift()) {
       await this.discard(ctx, n).catch((err: unknown) =>
