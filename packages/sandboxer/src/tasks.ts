@@ -64,9 +64,16 @@ export class Tasks {
   create(ctx: Ctx, namespace: string, t: TaskCreate): Promise<Container> {
     if (this.#creating.has(namespace, t.id))
       return Promise.reject(alreadyExists(`task ${JSON.stringify(t.id)}`));
-    const creating = this.sb.env.networks.busy(() => this.#create(ctx, namespace, t));
+    // A create, once begun, finishes whoever is still listening: cut short while runc create
+    // runs under conmon, it could not be undone (conmon's pid not known yet, runc's state not
+    // written), and left a container nobody owns. A caller that hung up finds it by State.
+    const { ctx: whole, done } = detached(ctx, 120_000);
+    const creating = this.sb.env.networks.busy(() => this.#create(whole, namespace, t));
     this.#creating.set(namespace, t.id, creating);
-    const forget = () => void this.#creating.delete(namespace, t.id);
+    const forget = () => {
+      done();
+      this.#creating.delete(namespace, t.id);
+    };
     creating.then(forget, forget);
     return creating;
   }
