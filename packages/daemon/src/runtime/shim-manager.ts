@@ -18,7 +18,7 @@
 import { notFound } from "@sandboxd/errdefs";
 import type { Ctx } from "@sandboxd/core";
 import type { BinaryShims } from "./binary-shim.js";
-import { readBootstrap, writeBootstrap } from "./bootstrap.js";
+import { bootstrapJson, readBootstrap } from "./bootstrap.js";
 import { BundleFile, type Bundle } from "./bundle.js";
 import {
   bootstrapOf,
@@ -87,9 +87,10 @@ export class ShimManager {
   async start(ctx: Ctx, request: StartShimRequest, route: Route): Promise<Shim> {
     if (route.kind === "sandbox") {
       const { bundle } = request;
-      // In this order: a bootstrap.json without `sandbox` would be taken for a shim's.
-      await bundle.write(BundleFile.Sandbox, route.sandboxId);
-      await writeBootstrap(bundle, bootstrapOf(route.endpoint));
+      // In this order: a bootstrap.json without `sandbox` would be taken for a shim's. A few
+      // bytes each, written on the calling thread (see Bundle.writeNow).
+      bundle.writeNow(BundleFile.Sandbox, route.sandboxId);
+      bundle.writeNow(BundleFile.Bootstrap, bootstrapJson(bootstrapOf(route.endpoint)));
       const connection = await SandboxTaskConnection.open(
         ctx,
         bundle,

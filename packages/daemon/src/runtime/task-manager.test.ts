@@ -18,7 +18,8 @@ test("a container in a sandbox gets the sandbox's task API: no shim, bundle reco
   const s = await stack(t);
   createContainer(s, "app", "sb1");
   const created = await s.tasksLocal.create(ctx, { containerId: "app" } as never);
-  assert.equal(created.pid, 42, "the pid comes from Connect");
+  assert.equal(created.pid, 42, "the pid comes from Create");
+  assert.equal(s.fake.control.connects, 0, "no Connect when Create gave the pid");
   const bundle = join(s.dirs.state, "k8s", "app");
   const files = (await readdir(bundle)).sort();
   assert.deepEqual(files, ["bootstrap.json", "config.json", "rootfs", "sandbox", "work"]);
@@ -43,6 +44,15 @@ test("a container in a sandbox gets the sandbox's task API: no shim, bundle reco
   assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), [], "bundle removed");
   s.containers.delete(ctx, { id: "app" } as never);
   assert.ok(s.fake.procs.size === 0);
+});
+
+test("a task API whose Create answers no pid is asked for it with Connect", async (t) => {
+  const s = await stack(t);
+  s.fake.control.createPid = 0;
+  createContainer(s, "app", "sb1");
+  const created = await s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  assert.equal(created.pid, 42, "the pid comes from Connect");
+  assert.equal(s.fake.control.connects, 1);
 });
 
 test("events come after the commit, and not at all when the store refuses", async (t) => {

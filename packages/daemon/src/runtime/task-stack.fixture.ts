@@ -32,15 +32,24 @@ export type Procs = Map<string, { status: Status; exit?: number; waiters: (() =>
  */
 export function fakeTaskServer(procs: Procs = new Map()) {
   const server = new Server({ errorToStatus: toStatus });
-  /** While set, State waits for it: a sandboxer too busy to answer. */
-  const control: { stateGate?: Promise<void> | undefined } = {};
+  const control: {
+    /** While set, State waits for it: a sandboxer too busy to answer. */
+    stateGate?: Promise<void> | undefined;
+    /** The pid Create answers with (42 unless set). */
+    createPid?: number;
+    /** Connect calls served. */
+    connects: number;
+  } = { connects: 0 };
   const impl = {
     create: (req: { id: string }) => {
       if (procs.has(req.id)) throw new Error("exists");
       procs.set(req.id, { status: Status.CREATED, waiters: [] });
-      return { pid: 42 };
+      return { pid: control.createPid ?? 42 };
     },
-    connect: () => ({ shimPid: 7, taskPid: 42, version: "3" }),
+    connect: () => {
+      control.connects++;
+      return { shimPid: 7, taskPid: 42, version: "3" };
+    },
     start: (req: { id: string }) => {
       const p = procs.get(req.id);
       if (!p) throw notFound(notFoundText("task", req.id));
