@@ -99,10 +99,15 @@ export class TaskManager {
     this.#creating.set(ns, id, true);
     const rollback = new Rollback();
     try {
-      const route = await this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
+      // What the records refuse (no such sandbox, an uninstalled runtime) is refused before
+      // anything is made; while a sandbox's controller is asked whether it is ready (a round
+      // trip to the sandboxer), the bundle is made, and removed if the answer is no.
+      const routing = this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
+      await Promise.race([routing, nextTurn()]);
       await this.#cleanups.get(ns, id);
       const bundle = await createBundle(this.#o.dirs, ns, container.id, container.spec?.value);
       rollback.push("remove bundle", () => deleteBundle(bundle));
+      const route = await routing;
       const shim = await this.#o.shims.start(
         ctx,
         { bundle, container, runtime, options: shimOptions },
@@ -375,4 +380,9 @@ export class TaskManager {
     this.#cleanups.set(namespace, id, work);
     return work;
   }
+}
+
+/** Resolves on the event loop's next turn: after every promise already settled has run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

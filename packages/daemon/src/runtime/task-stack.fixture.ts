@@ -19,7 +19,7 @@ import { ContainersLocal } from "../services/containers/local.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { BinaryShims } from "./binary-shim.js";
 import { bundleDirs, type BundleDirs } from "./bundle.js";
-import { ShimManager } from "./shim-manager.js";
+import { ShimManager, type TaskEndpoint } from "./shim-manager.js";
 import { TaskManager } from "./task-manager.js";
 import type { TaskManagerOptions } from "./task-recovery.js";
 
@@ -114,6 +114,8 @@ export interface Stack {
   tasksLocal: TasksLocal;
   events: Envelope[];
   fake: ReturnType<typeof fakeTaskServer>;
+  /** What the sandbox API answers for an id, when set: a controller still being asked. */
+  pendingEndpoints: Map<string, Promise<TaskEndpoint>>;
 }
 
 export async function stack(t: { after: (fn: () => unknown) => void }): Promise<Stack> {
@@ -133,11 +135,13 @@ export async function stack(t: { after: (fn: () => unknown) => void }): Promise<
     debug: false,
     log,
   });
+  const pendingEndpoints = new Map<string, Promise<TaskEndpoint>>();
   const shims = new ShimManager(binary, {
     endpoint: (_ctx: Ctx, id: string) =>
-      id === "sb1"
+      pendingEndpoints.get(id) ??
+      (id === "sb1"
         ? Promise.resolve({ address: `ttrpc+unix://${socket}`, version: 3 })
-        : Promise.reject(notFound(notFoundText("sandbox", id))),
+        : Promise.reject(notFound(notFoundText("sandbox", id)))),
     knownEndpoint: (_ns: string, id: string) =>
       id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined,
   });
@@ -176,6 +180,7 @@ export async function stack(t: { after: (fn: () => unknown) => void }): Promise<
     tasksLocal: new TasksLocal(metadata.containers, tasks),
     events,
     fake,
+    pendingEndpoints,
   };
 }
 
