@@ -113,7 +113,7 @@ export class Channel {
       throw fromStatus({ code: Code.DeadlineExceeded, message: "Deadline exceeded" });
     }
     const call = new Call(this.address);
-    const stream = this.#request(method, options, deadline, call);
+    const stream = this.#request(method, options, deadline, call, body && frame(body));
     call.stream = stream;
     this.#active++;
     this.#session?.ref();
@@ -127,8 +127,7 @@ export class Channel {
       );
     }
     try {
-      if (body) stream.write(frame(body), true);
-      else void pumpRequests(method, request as AsyncIterable<unknown>, stream, call);
+      if (!body) void pumpRequests(method, request as AsyncIterable<unknown>, stream, call);
       for (;;) {
         const next = await call.next();
         if (next === undefined) return;
@@ -147,6 +146,7 @@ export class Channel {
     options: CallOptions,
     deadline: number | undefined,
     call: Call,
+    body: Buffer | undefined,
   ): H2Stream {
     // Pseudo-headers first (RFC 9113 §8.3); metadata keys are lowercase and never pseudo.
     const fields: [string, string][] = [
@@ -162,7 +162,7 @@ export class Channel {
     for (const [key, value] of Object.entries(metadata)) {
       fields.push([key.toLowerCase(), value]);
     }
-    return this.#connected().open(fields, call);
+    return this.#connected().open(fields, call, body);
   }
 
   #connected(): H2Session {

@@ -76,10 +76,12 @@ function isPrintable(text: string): boolean {
 }
 
 export function writeBootstrap(bundle: Bundle, info: BootstrapInfo): Promise<void> {
-  return bundle.write(
-    BundleFile.Bootstrap,
-    JSON.stringify({ version: info.version, address: info.address, protocol: info.protocol }),
-  );
+  return bundle.write(BundleFile.Bootstrap, bootstrapJson(info));
+}
+
+/** bootstrap.json's text for `info`. */
+export function bootstrapJson(info: BootstrapInfo): string {
+  return JSON.stringify({ version: info.version, address: info.address, protocol: info.protocol });
 }
 
 /** bootstrap.json, else a 1.x shim's `address` file (version 2, ttrpc); undefined if neither. */

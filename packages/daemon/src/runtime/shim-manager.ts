@@ -18,7 +18,7 @@
 import { notFound } from "@sandboxd/errdefs";
 import type { Ctx } from "@sandboxd/core";
 import type { BinaryShims } from "./binary-shim.js";
-import { readBootstrap, writeBootstrap } from "./bootstrap.js";
+import { bootstrapJson, readBootstrap } from "./bootstrap.js";
 import { BundleFile, type Bundle } from "./bundle.js";
 import {
   bootstrapOf,
@@ -87,10 +87,8 @@ export class ShimManager {
   async start(ctx: Ctx, request: StartShimRequest, route: Route): Promise<Shim> {
     if (route.kind === "sandbox") {
       const { bundle } = request;
-      // In this order: a bootstrap.json without `sandbox` would be taken for a shim's.
-      await bundle.write(BundleFile.Sandbox, route.sandboxId);
-      await writeBootstrap(bundle, bootstrapOf(route.endpoint));
-      const connection = await SandboxTaskConnection.open(
+      // Connecting first: the socket connects while the files are written.
+      const connecting = SandboxTaskConnection.open(
         ctx,
         bundle,
         route.sandboxId,
@@ -98,7 +96,19 @@ export class ShimManager {
         this.#hint(bundle.namespace, route.sandboxId),
         false,
       );
-      return new SandboxTask(bundle, connection);
+      try {
+        // In this order: a bootstrap.json without `sandbox` would be taken for a shim's. A
+        // few bytes each, written on the calling thread (see Bundle.writeNow).
+        bundle.writeNow(BundleFile.Sandbox, route.sandboxId);
+        bundle.writeNow(BundleFile.Bootstrap, bootstrapJson(bootstrapOf(route.endpoint)));
+      } catch (err) {
+        void connecting.then(
+          (connection) => connection.close(),
+          () => undefined,
+        );
+        throw err;
+      }
+      return new SandboxTask(bundle, await connecting);
     }
     return this.#binary.start(ctx, request);
   }

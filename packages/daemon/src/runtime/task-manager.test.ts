@@ -7,9 +7,16 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { background, withNamespace } from "@sandboxd/core";
-import { isAlreadyExists, isFailedPrecondition, isNotFound, isUnknown } from "@sandboxd/errdefs";
+import {
+  failedPrecondition,
+  isAlreadyExists,
+  isFailedPrecondition,
+  isNotFound,
+  isUnknown,
+} from "@sandboxd/errdefs";
 import { waitUntil } from "@sandboxd/testing";
 import { Status } from "@sandboxd/api/types/task/task_pb";
+import type { TaskEndpoint } from "./shim-manager.js";
 import { TaskManager } from "./task-manager.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { createContainer, ctx, exit, fakeTaskServer, stack } from "./task-stack.fixture.js";
@@ -18,7 +25,8 @@ test("a container in a sandbox gets the sandbox's task API: no shim, bundle reco
   const s = await stack(t);
   createContainer(s, "app", "sb1");
   const created = await s.tasksLocal.create(ctx, { containerId: "app" } as never);
-  assert.equal(created.pid, 42, "the pid comes from Connect");
+  assert.equal(created.pid, 42, "the pid comes from Create");
+  assert.equal(s.fake.control.connects, 0, "no Connect when Create gave the pid");
   const bundle = join(s.dirs.state, "k8s", "app");
   const files = (await readdir(bundle)).sort();
   assert.deepEqual(files, ["bootstrap.json", "config.json", "rootfs", "sandbox", "work"]);
@@ -43,6 +51,15 @@ test("a container in a sandbox gets the sandbox's task API: no shim, bundle reco
   assert.deepEqual(await readdir(join(s.dirs.state, "k8s")), [], "bundle removed");
   s.containers.delete(ctx, { id: "app" } as never);
   assert.ok(s.fake.procs.size === 0);
+});
+
+test("a task API whose Create answers no pid is asked for it with Connect", async (t) => {
+  const s = await stack(t);
+  s.fake.control.createPid = 0;
+  createContainer(s, "app", "sb1");
+  const created = await s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  assert.equal(created.pid, 42, "the pid comes from Connect");
+  assert.equal(s.fake.control.connects, 1);
 });
 
 test("events come after the commit, and not at all when the store refuses", async (t) => {
@@ -82,6 +99,42 @@ test("a container whose sandbox does not exist is refused before any side effect
     (e: Error) => isNotFound(e) && e.message.includes('sandbox "sb-unknown"'),
   );
   assert.deepEqual(await readdir(s.dirs.state).catch(() => []), []);
+});
+
+test("the bundle is made while the sandbox's controller is asked, and removed when it refuses", async (t) => {
+  const s = await stack(t);
+  const bundle = join(s.dirs.state, "k8s", "app");
+  const made = async (): Promise<boolean> => (await readdir(bundle).catch(() => [])).length > 0;
+  let answer!: (ok: boolean) => void;
+  const asking = (): Promise<TaskEndpoint> =>
+    new Promise((resolve, reject) => {
+      answer = (ok) =>
+        ok
+          ? resolve({ address: `ttrpc+unix://${s.socket}`, version: 3 })
+          : reject(failedPrecondition('sandbox "sb1" is not ready: exited'));
+    });
+  createContainer(s, "app", "sb1");
+
+  s.pendingEndpoints.set("sb1", asking());
+  const refused = s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  await waitUntil(made, {
+    timeoutMs: 30_000,
+    what: "the bundle made while the controller is asked",
+  });
+  answer(false);
+  await assert.rejects(refused, isFailedPrecondition);
+  assert.equal(await made(), false, "bundle removed");
+  assert.equal(s.fake.procs.size, 0);
+
+  s.pendingEndpoints.set("sb1", asking());
+  const created = s.tasksLocal.create(ctx, { containerId: "app" } as never);
+  await waitUntil(made, {
+    timeoutMs: 30_000,
+    what: "the bundle made while the controller is asked",
+  });
+  answer(true);
+  assert.equal((await created).pid, 42);
+  assert.equal(s.fake.procs.size, 1);
 });
 
 test("after a restart tasks reconnect; a sandbox task API that goes away is waited for, not buried", async (t) => {

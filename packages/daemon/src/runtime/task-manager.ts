@@ -1,9 +1,10 @@
 /**
  * The daemon's tasks (containerd's runtime v2 TaskManager plus its shim list):
- * creating a task (bundle → shim → Create → Connect, undone step by step on
- * failure), deleting one (Delete → Shutdown → close, then the shim binary's
- * `delete` and the bundle's removal in the background), noticing shims that
- * die, and rebuilding everything from the bundles after a restart.
+ * creating a task (bundle → shim → Create, Connect only for a pid Create did not
+ * give; undone step by step on failure), deleting one (Delete, then a shim binary's
+ * Shutdown and close; a sandbox's task connection is closed in the background, with the
+ * shim binary's `delete` and the bundle's removal), noticing shims that die, and
+ * rebuilding everything from the bundles after a restart.
  *
  * Tasks live in memory; what survives a crash is on disk: the bundles (with
  * `bootstrap.json` to reconnect) and, for a task whose shim died, `exit.json`.
@@ -98,10 +99,15 @@ export class TaskManager {
     this.#creating.set(ns, id, true);
     const rollback = new Rollback();
     try {
-      const route = await this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
+      // What the records refuse (no such sandbox, an uninstalled runtime) is refused before
+      // anything is made; while a sandbox's controller is asked whether it is ready (a round
+      // trip to the sandboxer), the bundle is made, and removed if the answer is no.
+      const routing = this.#o.shims.route(ctx, { container, runtime, options: shimOptions });
+      await Promise.race([routing, nextTurn()]);
       await this.#cleanups.get(ns, id);
       const bundle = await createBundle(this.#o.dirs, ns, container.id, container.spec?.value);
       rollback.push("remove bundle", () => deleteBundle(bundle));
+      const route = await routing;
       const shim = await this.#o.shims.start(
         ctx,
         { bundle, container, runtime, options: shimOptions },
@@ -142,10 +148,10 @@ export class TaskManager {
         rollback.push("delete shim task", (c) => api.delete({ id: container.id }, callOptions(c)));
       }
       if (recorded.status === "rejected") throw recorded.reason;
-      // A shim binary's Create answers with the task's pid (containerd keeps that one, and
-      // asks no Connect); a sandbox's task API is asked, as is a shim whose Create gave none.
+      // Create answers with the task's pid (the task API's CreateTaskResponse.pid): kept, with
+      // no Connect; only a task API whose Create gave none is asked.
       const pid =
-        shim.kind === "binary" && created.pid > 0
+        created.pid > 0
           ? created.pid
           : (await api.connect({ id: container.id }, callOptions(ctx))).taskPid || created.pid;
       const task = new Task({
@@ -197,11 +203,14 @@ export class TaskManager {
       exit = task.exit ?? unknownExit(task.pid);
     }
     this.#remove(task);
-    await teardownShim(ctx, shim, false);
+    // A sandbox's task connection is only closed: that goes with the background cleanup
+    // (closing lets calls in flight drain first). A shim binary is told to shut down now.
+    const closing = shim.kind === "sandbox" ? shim : undefined;
+    if (!closing) await teardownShim(ctx, shim, false);
     // As containerd: the shim binary's `delete` (one more process, and runc) only
     // when the shim could not delete the task itself; a clean Delete left nothing.
     if (deletedByShim) shim.release();
-    void this.#background(task.bundle, deletedByShim ? undefined : shim);
+    void this.#background(task.bundle, deletedByShim ? undefined : shim, closing);
     return exit;
   }
 
@@ -342,14 +351,22 @@ export class TaskManager {
     }
   }
 
-  /** The shim binary's `delete`, then the bundle's removal, off the request path. */
-  #background(bundle: Bundle, shim: Shim | undefined): Promise<void> {
+  /**
+   * Off the request path: `closing`'s connection closed, the shim binary's `delete`, then
+   * the bundle's removal.
+   */
+  #background(bundle: Bundle, shim: Shim | undefined, closing?: Shim): Promise<void> {
     const { namespace, id } = bundle;
     const previous = this.#cleanups.get(namespace, id) ?? Promise.resolve();
     const ctx = withLogFields(withNamespace(this.#o.root, bundle.namespace), { id: bundle.id });
     const work = previous.then(async () => {
       const { ctx: c, done } = detached(ctx, cleanupTimeoutMs);
       try {
+        if (closing) {
+          await teardownShim(c, closing, false).catch((err: unknown) => {
+            ctx.log.warn({ error: err }, "closing the task connection failed");
+          });
+        }
         shim?.release();
         await shim?.cleanup(c);
         await deleteBundle(bundle);
@@ -363,4 +380,9 @@ export class TaskManager {
     this.#cleanups.set(namespace, id, work);
     return work;
   }
+}
+
+/** Resolves on the event loop's next turn: after every promise already settled has run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -19,7 +19,7 @@ import { ContainersLocal } from "../services/containers/local.js";
 import { TasksLocal } from "../services/tasks/local.js";
 import { BinaryShims } from "./binary-shim.js";
 import { bundleDirs, type BundleDirs } from "./bundle.js";
-import { ShimManager } from "./shim-manager.js";
+import { ShimManager, type TaskEndpoint } from "./shim-manager.js";
 import { TaskManager } from "./task-manager.js";
 import type { TaskManagerOptions } from "./task-recovery.js";
 
@@ -32,15 +32,24 @@ export type Procs = Map<string, { status: Status; exit?: number; waiters: (() =>
  */
 export function fakeTaskServer(procs: Procs = new Map()) {
   const server = new Server({ errorToStatus: toStatus });
-  /** While set, State waits for it: a sandboxer too busy to answer. */
-  const control: { stateGate?: Promise<void> | undefined } = {};
+  const control: {
+    /** While set, State waits for it: a sandboxer too busy to answer. */
+    stateGate?: Promise<void> | undefined;
+    /** The pid Create answers with (42 unless set). */
+    createPid?: number;
+    /** Connect calls served. */
+    connects: number;
+  } = { connects: 0 };
   const impl = {
     create: (req: { id: string }) => {
       if (procs.has(req.id)) throw new Error("exists");
       procs.set(req.id, { status: Status.CREATED, waiters: [] });
-      return { pid: 42 };
+      return { pid: control.createPid ?? 42 };
     },
-    connect: () => ({ shimPid: 7, taskPid: 42, version: "3" }),
+    connect: () => {
+      control.connects++;
+      return { shimPid: 7, taskPid: 42, version: "3" };
+    },
     start: (req: { id: string }) => {
       const p = procs.get(req.id);
       if (!p) throw notFound(notFoundText("task", req.id));
@@ -105,6 +114,8 @@ export interface Stack {
   tasksLocal: TasksLocal;
   events: Envelope[];
   fake: ReturnType<typeof fakeTaskServer>;
+  /** What the sandbox API answers for an id, when set: a controller still being asked. */
+  pendingEndpoints: Map<string, Promise<TaskEndpoint>>;
 }
 
 export async function stack(t: { after: (fn: () => unknown) => void }): Promise<Stack> {
@@ -124,11 +135,13 @@ export async function stack(t: { after: (fn: () => unknown) => void }): Promise<
     debug: false,
     log,
   });
+  const pendingEndpoints = new Map<string, Promise<TaskEndpoint>>();
   const shims = new ShimManager(binary, {
     endpoint: (_ctx: Ctx, id: string) =>
-      id === "sb1"
+      pendingEndpoints.get(id) ??
+      (id === "sb1"
         ? Promise.resolve({ address: `ttrpc+unix://${socket}`, version: 3 })
-        : Promise.reject(notFound(notFoundText("sandbox", id))),
+        : Promise.reject(notFound(notFoundText("sandbox", id)))),
     knownEndpoint: (_ns: string, id: string) =>
       id === "sb1" ? { address: `ttrpc+unix://${socket}`, version: 3 } : undefined,
   });
@@ -167,6 +180,7 @@ export async function stack(t: { after: (fn: () => unknown) => void }): Promise<
     tasksLocal: new TasksLocal(metadata.containers, tasks),
     events,
     fake,
+    pendingEndpoints,
   };
 }
 

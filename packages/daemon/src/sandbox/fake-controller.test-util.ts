@@ -29,6 +29,8 @@ export class FakeController implements SandboxController {
   readonly name: string;
   readonly sandboxes = new Map<string, Held>();
   readonly calls: string[] = [];
+  /** Wait calls made. */
+  waits = 0;
   /** Most calls seen in flight at once for one sandbox. */
   maxInFlight = 0;
   /** Sandboxes whose Shutdown fails as if the peer were down. */
@@ -87,6 +89,7 @@ export class FakeController implements SandboxController {
   }
 
   async wait(ctx: Ctx, id: string): Promise<ExitStatus> {
+    this.waits++;
     const h = this.#get(`${namespaceRequired(ctx)}/${id}`, id);
     return await new Promise<ExitStatus>((resolve, reject) => {
       const onAbort = (): void => reject(unavailable("wait aborted"));

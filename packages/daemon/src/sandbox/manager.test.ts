@@ -105,6 +105,22 @@ test("concurrent Create/Start/Stop/Shutdown/Status on one id: one controller cal
   assert.equal(fake.maxInFlight, 1, "controller calls on one sandbox overlapped");
 });
 
+test("Start answers before its exit monitor's Wait is asked; a Wait meanwhile shares the monitor", async (t) => {
+  const { m, fake, manager } = setup(t, new FakeController("fake", 0));
+  const s = manager();
+  row(m, "pod");
+  await s.start(ctx, "pod", "");
+  assert.equal(fake.waits, 0, "no controller Wait on Start's path");
+  const waiting = s.wait(ctx, "pod", "");
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(fake.waits, 1, "one controller Wait: the monitor, shared");
+  await s.shutdown(ctx, "pod", "", false);
+  await waiting.catch(() => undefined); // the exit, or the monitor's end with the instance
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(fake.waits, 1, "none after the shutdown");
+});
+
 test("Status of a Store row no controller created is NotFound; Start creates it; Shutdown leaves the row", async (t) => {
   const { m, manager } = setup(t);
   const s = manager();

@@ -146,7 +146,7 @@ export class SandboxManager implements SandboxEndpoints {
       });
       const live = this.#watch.track(namespaceRequired(ctx), id, controller.name, endpoint);
       live.unreachable = "";
-      void this.#watch.arm(live, true);
+      this.#watch.rearm(live);
       publishEvent(this.#o.publisher, ctx, Topic.SandboxStart, SandboxStartSchema, {
         sandboxId: id,
       });

@@ -2,7 +2,7 @@
  * What sandboxd knows of each sandbox instance while it runs: the last state
  * and task endpoint its controller reported, whether the controller can be
  * reached (and why not), and one exit monitor per instance — a controller
- * Wait made by the daemon itself, armed at Start and again after a restart,
+ * Wait made by the daemon itself, armed as Start answers and again after a restart,
  * retried with backoff while the controller is unreachable. `/sandboxes/exit`
  * is published once, when that Wait returns; every client Wait shares it.
  *
@@ -128,6 +128,20 @@ export class Watch {
       if (live.monitor === monitor) live.monitor = undefined;
     });
     return monitor;
+  }
+
+  /**
+   * After a Start: the monitor of an earlier start is dropped now, and the new one armed on
+   * the next turn of the event loop, off the Start's reply path (its controller Wait is one
+   * more call to the sandboxer); a Wait asked before then arms it, and shares it.
+   */
+  rearm(live: Live): void {
+    live.monitor = undefined;
+    live.exit = undefined;
+    setImmediate(() => {
+      if (this.#live.get(live.namespace, live.id) === live && !live.abort.signal.aborted)
+        void this.arm(live);
+    });
   }
 
   /** A client's Wait: the shared monitor, for as long as the client waits. */

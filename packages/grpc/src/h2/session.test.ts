@@ -1,11 +1,11 @@
 // The client's HTTP/2 against node:http2's server (nghttp2), which can do
 // what grpc-js will not on request: GOAWAY, RST_STREAM, odd statuses, and big
 // bodies both ways that only go through with flow control.
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import * as http2 from "node:http2";
-import { createServer } from "node:net";
+import { Socket, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
@@ -25,7 +25,7 @@ import {
 } from "@sandboxd/errdefs";
 import { Channel } from "../client.js";
 import { frame } from "../wire.js";
-import { FrameType, encodeFrame } from "./frames.js";
+import { Flag, FrameType, encodeFrame } from "./frames.js";
 
 const file = create(FileDescriptorProtoSchema, {
   name: "blob.proto",
@@ -233,6 +233,35 @@ test("a call past GOAWAY's last stream fails as Unavailable", async () => {
     await new Promise((resolve) => server.close(resolve));
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a unary request's headers and body leave in one write (the server is woken once)", async () => {
+  await withServer(
+    (stream, body) => reply(stream, [body]),
+    async (channel) => {
+      const client = channel.client(Blobs) as unknown as Loose;
+      await client.echo!({ data: Buffer.from("first") }); // the connection's set-up is done
+      // Every write to the socket, passed through.
+      const spy = mock.method(Socket.prototype, "write");
+      try {
+        const reply = await client.echo!({ data: Buffer.from("second") });
+        assert.equal(Buffer.from(reply.data).toString(), "second");
+      } finally {
+        spy.mock.restore();
+      }
+      const writes = spy.mock.calls.map((c) => c.arguments[0]).filter((c) => Buffer.isBuffer(c));
+      const first = writes[0];
+      assert.ok(first, "the request was written");
+      const frames: { type: number; flags: number }[] = [];
+      for (let at = 0; at + 9 <= first.length; at += 9 + first.readUIntBE(at, 3)) {
+        frames.push({ type: first[at + 3]!, flags: first[at + 4]! });
+      }
+      assert.deepEqual(frames, [
+        { type: FrameType.Headers, flags: Flag.EndHeaders },
+        { type: FrameType.Data, flags: Flag.EndStream },
+      ]);
+    },
+  );
 });
 
 test("a deadline and an abort end the call here and reset the stream there", async () => {

@@ -98,8 +98,13 @@ export class H2Session {
     return !this.#draining && !this.#destroyed && this.#nextId < 0x7fffffff;
   }
 
-  /** Opens a stream: sends its request headers (the body follows with write()). */
-  open(fields: Iterable<readonly [string, string]>, events: StreamEvents): H2Stream {
+  /**
+   * Opens a stream: sends its request headers; the body follows with write(), or is `body`
+   * (the whole of it: the stream's side ends there), sent with the headers in one write, so
+   * that the server is woken once for the request, not once for its headers and again for
+   * its body.
+   */
+  open(fields: Iterable<readonly [string, string]>, events: StreamEvents, body?: Buffer): H2Stream {
     const stream = new H2Stream(this, this.#nextId, events, this.#peerInitialWindow);
     this.#nextId += 2;
     this.#streams.set(stream.id, stream);
@@ -111,6 +116,11 @@ export class H2Session {
       const last = at + this.#peerMaxFrame >= block.length;
       const type = at === 0 ? FrameType.Headers : FrameType.Continuation;
       frames.push(encodeFrame(type, last ? Flag.EndHeaders : 0, stream.id, part));
+    }
+    if (body) {
+      if (body.length) stream.pending.push(body);
+      stream.endPending = true;
+      frames.push(...this.#dataFrames());
     }
     this.#socket.write(Buffer.concat(frames));
     return stream;
@@ -132,6 +142,13 @@ export class H2Session {
 
   /** Sends what the windows allow, stream by stream. */
   flush(): void {
+    const out = this.#dataFrames();
+    if (out.length && !this.#destroyed)
+      this.#socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** The DATA frames the windows allow now, stream by stream (taken off their queues). */
+  #dataFrames(): Buffer[] {
     const out: Buffer[] = [];
     for (const stream of this.#streams.values()) {
       while (stream.pending.length > 0 && this.#sendWindow > 0 && stream.sendWindow > 0) {
@@ -153,8 +170,7 @@ export class H2Session {
       }
       if (stream.pending.length === 0) stream.notifyDrained();
     }
-    if (out.length && !this.#destroyed)
-      this.#socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    return out;
   }
 
   /** Resets a stream this side gives up on. */
