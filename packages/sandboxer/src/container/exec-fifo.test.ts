@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { constants, existsSync, writeSync } from "node:fs";
+import fs, { constants, existsSync, writeSync } from "node:fs";
 import { mkdir, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
 import { background } from "@sandboxd/core";
@@ -90,4 +91,30 @@ test("a cancelled start stops waiting", async (t) => {
   const waiting = releaseInit(ctx, root, "c1", never).catch((e: unknown) => e);
   abort.abort();
   assert.match(String(await waiting), /cancelled/);
+});
+
+test("an exit learned after the start does not read the descriptor again (closed, its number reused)", async (t) => {
+  const root = await created(t);
+  const fifo = join(root, "c1", execFifoName);
+  let exit!: () => void;
+  const gone = new Promise<void>((r) => (exit = r));
+  const [released] = await Promise.all([
+    releaseInit(background(), root, "c1", gone),
+    initWrites(fifo),
+  ]);
+  assert.equal(released, true);
+  const original = fs.readSync;
+  let reads = 0;
+  fs.readSync = ((...args: Parameters<typeof original>) => {
+    reads++;
+    return original(...args);
+  }) as typeof original;
+  syncBuiltinESMExports();
+  t.after(() => {
+    fs.readSync = original;
+    syncBuiltinESMExports();
+  });
+  exit();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(reads, 0);
 });

@@ -44,7 +44,11 @@ export async function releaseInit(
   const pipe = new Socket({ fd, readable: true, writable: false });
   try {
     await new Promise<void>((resolve, reject) => {
+      // Once settled, nothing may touch `fd` again: it is closed below, and its number reused.
+      let waiting = true;
       const done = (err?: Error): void => {
+        if (!waiting) return;
+        waiting = false;
         ctx.signal.removeEventListener("abort", onAbort);
         if (err) reject(err);
         else resolve();
@@ -60,10 +64,11 @@ export async function releaseInit(
       // An exit learned before the pipe's read event: init wrote its byte before it exec'd
       // (and so before any exit), so the byte is in the pipe if init got that far.
       gone.then(
-        () =>
-          wroteByte(fd)
-            ? done()
-            : done(failedPrecondition(`start ${id}: container process is already dead`)),
+        () => {
+          if (!waiting) return;
+          if (wroteByte(fd)) done();
+          else done(failedPrecondition(`start ${id}: container process is already dead`));
+        },
         () => undefined,
       );
     });
