@@ -208,9 +208,11 @@ test("a pod's cgroup is sized as the sum of its containers' limits, and follows 
     const m = unpackAs(data!, V2MetricsSchema);
     return { memory: m?.memory?.usageLimit ?? 0n, pids: m?.pids?.limit ?? 0n };
   };
+  // Roomy limits: a created container's process is runc init, a Go program whose threads
+  // count against pids.max (a limit of 5 starved it under load) and whose pages against memory.
   for (const [id, mem, pids] of [
-    ["a", 32, 10],
-    ["b", 16, 5],
+    ["a", 64, 100],
+    ["b", 32, 50],
   ] as const) {
     const b = await bundle(f, id, {
       args: ["/bin/sleep", "1000"],
@@ -219,17 +221,17 @@ test("a pod's cgroup is sized as the sum of its containers' limits, and follows 
     });
     await tasks.create({ id, bundle: b, stdout: "", stderr: "" });
   }
-  assert.deepEqual(await limits(), { memory: 48n << 20n, pids: 15n });
+  assert.deepEqual(await limits(), { memory: 96n << 20n, pids: 150n });
   await tasks.update({
     id: "b",
     resources: packJson(JsonTypeUrl.LinuxResources, {
-      memory: { limit: 64 << 20 },
-      pids: { limit: 20 },
+      memory: { limit: 128 << 20 },
+      pids: { limit: 200 },
     }),
   });
-  assert.deepEqual(await limits(), { memory: 96n << 20n, pids: 30n });
+  assert.deepEqual(await limits(), { memory: 192n << 20n, pids: 300n });
   await tasks.delete({ id: "b" });
-  assert.deepEqual(await limits(), { memory: 32n << 20n, pids: 10n });
+  assert.deepEqual(await limits(), { memory: 64n << 20n, pids: 100n });
   await ctl.shutdown({ sandboxId: "sized" });
   await f.checkLeaks();
 });
