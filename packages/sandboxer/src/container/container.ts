@@ -220,7 +220,7 @@ export class Container {
 
   async start(ctx: Ctx): Promise<number> {
     await this.init.starting(`container ${JSON.stringify(this.id)}`, async () => {
-      await this.runc.start(ctx, this.id, this.init.exited);
+      await this.runc.start(ctx, this.id);
       await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
         containerId: this.id,
