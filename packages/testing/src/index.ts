@@ -81,6 +81,7 @@ export { busyboxRootfs } from "./rootfs.js";
 export { readmeExamples, runExample } from "./readme-examples.js";
 export type { Example, RunExampleOptions } from "./readme-examples.js";
 export { openStack, startStack } from "./stack.js";
+export { removeContainersUnder, shutdownLeftPods } from "./stack-cleanup.js";
 export { proxySandboxerName, proxyStackDirs, startProxyStack } from "./proxy-stack.js";
 export type { ProxyStack, ProxyStackOptions } from "./proxy-stack.js";
 export type { SandboxerMode, Stack, StackOptions } from "./stack.js";

@@ -21,7 +21,9 @@ import {
   busyboxRootfs,
   assertNoLeaks,
   ociSpec,
+  removeContainersUnder,
   requirePodRuntime,
+  shutdownLeftPods,
   snapshotLeaks,
   startSandboxer,
   writeBundleSpec,
@@ -88,6 +90,10 @@ export async function sandboxerFixture(
     for (const c of channels) c.close();
     await conn.close().catch(() => undefined);
     if (process.env.SBX_TEST_LOG) process.stderr.write(await sbx.log());
+    // A test that failed half-way leaves pods: shut down through the sandboxer if it still
+    // answers, and any container left killed, so no conmon or runc init outlives the test.
+    await shutdownLeftPods(sbx);
+    await removeContainersUnder(sbx.stateDir);
     await sbx.stop();
     await rm(dir, { recursive: true, force: true });
   });
