@@ -109,7 +109,8 @@ export class NetworkPool {
    * or make their own).
    */
   busy<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#gate.busy(fn);
+    // With no prepared networks (the default) there is nothing to hold back: no gate, no timer.
+    return this.#size === 0 ? fn() : this.#gate.busy(fn);
   }
 
   /** How many are ready now. */
