@@ -45,6 +45,11 @@ export {
   unmountAll,
 } from "./sys/libc.js";
 export {
+  CgroupMigrationWarmer,
+  ownCgroupProcsFile,
+  type CgroupMigrationWarmerOptions,
+} from "./sys/cgroup-migration.js";
+export {
   commandLine,
   exitText,
   run,

@@ -14,7 +14,7 @@ import { access, chmod, constants, mkdir, rm } from "node:fs/promises";
 import net from "node:net";
 import { dirname } from "node:path";
 import type { Ctx, Logger } from "@sandboxd/core";
-import { background } from "@sandboxd/core";
+import { CgroupMigrationWarmer, background } from "@sandboxd/core";
 import { alreadyExists, failedPrecondition, toStatus } from "@sandboxd/errdefs";
 import { GrpcServer, type ServiceImpl } from "@sandboxd/grpc";
 import { Controller } from "@sandboxd/api/services/sandbox/v1/sandbox_pb";
@@ -114,6 +114,9 @@ export async function startDaemon(
       events: forwarder,
       root,
       networks: new NetworkPool({ config, layout, root }),
+      migrations: new CgroupMigrationWarmer({
+        onDisabled: (why) => log.info({ why }, "cgroup migrations are not kept warm"),
+      }),
     };
     // Per-instance resources exist from the start (not from the first pod), so
     // that what a pod adds is exactly what it must take away.
@@ -178,6 +181,7 @@ export async function startDaemon(
         await Promise.all([ttrpc.close(), grpc?.shutdown(1000)]);
         await forwarder.close();
         await env.networks.close(root);
+        await env.migrations.close();
         await cleanStop(root, env, sb.pods.size).catch((err: unknown) => {
           log.warn({ error: err }, "clean stop");
         });

@@ -128,6 +128,24 @@ export class Container {
   ): Promise<Container> {
     const cgroupRel = pod.rec.cgroup;
     if (!cgroupRel) throw failedPrecondition(`sandbox ${JSON.stringify(pod.rec.id)} has no cgroup`);
+    // From the first step: the first write after a quiet spell waits out a grace period
+    // while the bundle is prepared and conmon and runc start up.
+    const releaseMigrations = env.migrations.hold();
+    try {
+      return await Container.createHeld(ctx, env, pod, p, cgroupRel, resize);
+    } finally {
+      releaseMigrations();
+    }
+  }
+
+  private static async createHeld(
+    ctx: Ctx,
+    env: Env,
+    pod: Pod,
+    p: CreateParams,
+    cgroupRel: string,
+    resize: (extra: LinuxResources | undefined) => Promise<void>,
+  ): Promise<Container> {
     const placed = placeInSandbox(p.spec, {
       ...pod.namespaceView(p.memberPids ?? []),
       cgroupsPath: containerCgroupsPath(cgroupRel, p.id),

@@ -107,15 +107,17 @@ export class ExecProcess {
   async start(ctx: Ctx): Promise<number> {
     const c = this.container;
     await this.proc.starting(`exec ${JSON.stringify(this.id)}`, async () => {
-      const started = await launch(ctx, this.proc, {
-        binaries: c.env.config.binaries,
-        runcRoot: c.env.layout.runcRoot(c.namespace),
-        cid: c.id,
-        stdio: this.rec.stdio,
-        tty: this.rec.stdio.terminal ? this.terminalPaths() : undefined,
-        run: { processSpec: join(this.dir, "process.json") },
-        controlDir: this.dir,
-      });
+      const started = await c.env.migrations.during(() =>
+        launch(ctx, this.proc, {
+          binaries: c.env.config.binaries,
+          runcRoot: c.env.layout.runcRoot(c.namespace),
+          cid: c.id,
+          stdio: this.rec.stdio,
+          tty: this.rec.stdio.terminal ? this.terminalPaths() : undefined,
+          run: { processSpec: join(this.dir, "process.json") },
+          controlDir: this.dir,
+        }),
+      );
       void started.syncExit.then(() => this.proc.check()).catch(() => undefined);
       await this.proc.recordStart();
       this.proc.watch();

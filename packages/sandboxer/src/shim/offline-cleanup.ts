@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
-import { background } from "@sandboxd/core";
+import { CgroupMigrationWarmer, background } from "@sandboxd/core";
 import type { Config } from "../config/config.js";
 import { readExitFile } from "../container/exit-watch.js";
 import { unmountAll } from "../container/mounts.js";
@@ -36,6 +36,7 @@ export async function offlineCleanup(
     events: { publish: () => undefined },
     root: ctx,
     networks: new NetworkPool({ config, layout, root: ctx }),
+    migrations: new CgroupMigrationWarmer(),
   };
   let exit = { pid: 0, exitStatus: 137, exitedAt: Date.now() };
   const found = await findContainer(layout, namespace, id);
