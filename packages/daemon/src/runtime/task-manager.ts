@@ -19,6 +19,7 @@ import {
   Kind,
 } from "@sandboxd/errdefs";
 import {
+  CgroupMigrationWarmer,
   detached,
   NamespacedMap,
   Rollback,
@@ -58,6 +59,13 @@ export class TaskManager {
   readonly #exits = new NamespacedMap<Set<string>>();
   readonly #recovery: TaskRecovery;
   #closing = false;
+  /**
+   * Held while a task or an exec process is created: runc's cgroup.procs writes, in
+   * whichever shim or sandboxer runs it, then skip the kernel's grace-period wait (see
+   * core's CgroupMigrationWarmer). From the start of a create, so that the first write's
+   * wait passes while the bundle is made and the shim and runc start up.
+   */
+  readonly migrations = new CgroupMigrationWarmer();
 
   constructor(options: TaskManagerOptions) {
     this.#o = options;
@@ -91,6 +99,10 @@ export class TaskManager {
   }
 
   async create(ctx: Ctx, container: Container, options: CreateTaskOptions): Promise<Task> {
+    return this.migrations.during(() => this.#create(ctx, container, options));
+  }
+
+  async #create(ctx: Ctx, container: Container, options: CreateTaskOptions): Promise<Task> {
     const ns = namespaceRequired(ctx);
     const id = container.id;
     if (this.#tasks.has(ns, id) || this.#creating.has(ns, id)) throw alreadyExists(`task ${id}`);
@@ -300,6 +312,7 @@ export class TaskManager {
   async close(): Promise<void> {
     this.#closing = true;
     this.#recovery.close();
+    await this.migrations.close();
     await Promise.all(
       [...this.#tasks.values()].map(async (t) => {
         t.shim?.release();

@@ -71,7 +71,11 @@ export class TasksLocal {
   }
 
   async start(ctx: Ctx, req: StartRequest): Promise<Reply<typeof StartResponseSchema>> {
-    return { pid: await this.#task(ctx, req.containerId).start(ctx, req.execId) };
+    const task = this.#task(ctx, req.containerId);
+    // An exec's start is a runc exec, which joins the container's cgroups.
+    if (req.execId)
+      return { pid: await this.#tasks.migrations.during(() => task.start(ctx, req.execId)) };
+    return { pid: await task.start(ctx, req.execId) };
   }
 
   async delete(ctx: Ctx, req: DeleteTaskRequest): Promise<Reply<typeof DeleteResponseSchema>> {
