@@ -44,6 +44,7 @@ export {
   unmount,
   unmountAll,
 } from "./sys/libc.js";
+export { pinNewNamespaces, type PinnableKind } from "./sys/pin.js";
 export {
   CgroupMigrationWarmer,
   ownCgroupProcsFile,

@@ -1,8 +1,9 @@
 /**
  * Pod namespaces without a pause container. The net, ipc and uts namespaces are
- * created by util-linux `unshare --net=FILE --ipc=FILE --uts=FILE hostname NAME`:
- * unshare bind-mounts each new namespace onto FILE, `hostname` names the pod, and
- * both exit; the bind mounts keep the namespaces alive. The files live in a
+ * made by core's pinNewNamespaces, with no process: the event loop's thread
+ * unshares them, names the pod, sets lo up, bind-mounts each onto its FILE and
+ * returns to its own (what `unshare --net=FILE --ipc=FILE --uts=FILE hostname NAME`
+ * did); the bind mounts keep the namespaces alive. The files live in a
  * directory that is a private bind mount of itself (nsfs bind mounts are refused
  * on shared mounts, as `ip netns` knows). A shared pid namespace cannot be pinned
  * that way (it dies with its init), so it gets one small holder process whose
@@ -13,7 +14,7 @@ import { mkdir, open, readFile, readdir, readlink, rm, rmdir } from "node:fs/pro
 import { join } from "node:path";
 import type { Ctx } from "@sandboxd/core";
 import { messageOf, unknown as unknownError } from "@sandboxd/errdefs";
-import { exitText, run, runChecked, unmount } from "@sandboxd/core";
+import { exitText, pinNewNamespaces, run, runChecked, unmount } from "@sandboxd/core";
 import { helperTimeoutMs } from "../util/time.js";
 import { spawnDetached } from "../util/detached.js";
 import type { IdMapping } from "./pod-config.js";
@@ -108,12 +109,15 @@ export async function pinNamespaces(
   if (options.userns) return pinInUserns(ctx, dir, kinds, options.hostname, options.userns);
   if (kinds.length === 0) return { dir };
   for (const kind of kinds) await (await open(join(dir, kind), "a", 0o444)).close();
-  const args = kinds.map((kind) => `--${kind}=${join(dir, kind)}`);
-  const command = wanted.uts ? ["hostname", options.hostname] : ["true"];
-  const result = await run(ctx, "unshare", [...args, ...command], { timeoutMs: helperTimeoutMs });
-  if (result.code !== 0) {
+  try {
+    await pinNewNamespaces(Object.fromEntries(kinds.map((kind) => [kind, join(dir, kind)])), {
+      hostname: wanted.uts ? options.hostname : undefined,
+      // As a pod's loopback plugin (and Docker's --network none) has it: lo is up.
+      loopback: true,
+    });
+  } catch (err) {
     await unpinNamespaces(ctx, dir);
-    throw unknownError(`pin namespaces with unshare: ${exitText(result)}: ${result.stderr.trim()}`);
+    throw unknownError(`pin namespaces: ${messageOf(err)}`);
   }
   return {
     dir,
