@@ -185,10 +185,23 @@ export function primaryAddress(result: CniResult): { ip?: string; gateway?: stri
   return { ip: entry.address.split("/")[0], ...(entry.gateway ? { gateway: entry.gateway } : {}) };
 }
 
+export interface PodNetworkOptions {
+  /** Host ports: portmap is ADDed after the bridge, with its result. */
+  ports?: readonly PortMapping[] | undefined;
+  /** The plugins at nice 19 (prepared networks). */
+  background?: boolean | undefined;
+  /**
+   * Whether lo still has to be set up by the loopback plugin: not where the namespace
+   * was made by core's pinNewNamespaces, which sets it up (default true).
+   */
+  loopbackPlugin?: boolean | undefined;
+}
+
 /**
- * ADD loopback and the bridge network in `netns` (at once), then portmap with
- * the bridge's result when there are host ports; eth0 (and portmap) are undone
- * (DEL) if any step fails.
+ * ADD loopback (unless lo is up already) and the bridge network in `netns` (at once),
+ * then portmap with the bridge's result when there are host ports; eth0 (and portmap)
+ * are undone (DEL) if any step fails. Teardown DELs loopback either way (a DEL of
+ * what was never ADDed succeeds).
  */
 export async function setupPodNetwork(
   ctx: Ctx,
@@ -196,14 +209,16 @@ export async function setupPodNetwork(
   ipamDataDir: string,
   containerId: string,
   netns: string,
-  ports: readonly PortMapping[] = [],
-  background = false,
+  options: PodNetworkOptions = {},
 ): Promise<PodNetwork> {
-  const base = { binDir: net.cniBinDir, containerId, netns, background };
+  const ports = options.ports ?? [];
+  const base = { binDir: net.cniBinDir, containerId, netns, background: options.background };
   const config = bridgeConfig(net, ipamDataDir);
   // Two networks of their own in one netns (lo, eth0): both ADDs run at once.
   const [lo, eth0] = await Promise.allSettled([
-    execPlugin(ctx, { ...base, command: "ADD", ifname: "lo", config: loopbackConfig() }),
+    options.loopbackPlugin === false
+      ? undefined
+      : execPlugin(ctx, { ...base, command: "ADD", ifname: "lo", config: loopbackConfig() }),
     execPlugin(ctx, { ...base, command: "ADD", ifname: "eth0", config }),
   ]);
   if (lo.status === "rejected" || eth0.status === "rejected") {

@@ -224,8 +224,8 @@ export class NetworkPool {
         layout.cniDataDir,
         rec.containerId,
         rec.netns,
-        [],
-        true,
+        // pinNamespaces set lo up already.
+        { background: true, loopbackPlugin: false },
       );
       await writeJsonAtomic(this.#file(id), rec, false);
     } catch (err) {

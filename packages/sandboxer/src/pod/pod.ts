@@ -255,7 +255,8 @@ export class Pod {
           layout.cniDataDir,
           containerId,
           netns,
-          this.rec.portMappings,
+          // Only the user-namespace helper leaves lo down (pinNewNamespaces sets it up).
+          { ports: this.rec.portMappings, loopbackPlugin: this.rec.userns !== undefined },
         );
         await this.save();
       };
