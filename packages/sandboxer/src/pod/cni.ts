@@ -200,8 +200,7 @@ export interface PodNetworkOptions {
 /**
  * ADD loopback (unless lo is up already) and the bridge network in `netns` (at once),
  * then portmap with the bridge's result when there are host ports; eth0 (and portmap)
- * are undone (DEL) if any step fails. Teardown DELs loopback either way (a DEL of
- * what was never ADDed succeeds).
+ * are undone (DEL) if any step fails.
  */
 export async function setupPodNetwork(
   ctx: Ctx,
@@ -249,16 +248,17 @@ export async function setupPodNetwork(
 
 /**
  * DEL portmap (when the pod has host ports), then the bridge network (with
- * prevResult) and loopback, as a conflist is deleted: in reverse. Idempotent:
- * DEL of nothing succeeds.
+ * prevResult) and loopback (where its plugin was ADDed), as a conflist is
+ * deleted: in reverse. Idempotent: DEL of nothing succeeds.
  */
 export async function teardownPodNetwork(
   ctx: Ctx,
   net: NetworkConfig,
   ipamDataDir: string,
   pod: Pick<PodNetwork, "containerId" | "netns" | "result">,
-  ports: readonly PortMapping[] = [],
+  options: Pick<PodNetworkOptions, "ports" | "loopbackPlugin"> = {},
 ): Promise<void> {
+  const ports = options.ports ?? [];
   const base = { binDir: net.cniBinDir, containerId: pod.containerId, netns: pod.netns };
   if (ports.length > 0) {
     const pm = {
@@ -273,7 +273,9 @@ export async function teardownPodNetwork(
   };
   const [eth0] = await Promise.allSettled([
     execPlugin(ctx, { ...base, command: "DEL", ifname: "eth0", config }),
-    execPlugin(ctx, { ...base, command: "DEL", ifname: "lo", config: loopbackConfig() }),
+    options.loopbackPlugin === false
+      ? undefined
+      : execPlugin(ctx, { ...base, command: "DEL", ifname: "lo", config: loopbackConfig() }),
   ]);
   if (eth0.status === "rejected") throw eth0.reason;
 }

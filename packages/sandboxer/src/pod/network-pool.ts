@@ -237,11 +237,13 @@ export class NetworkPool {
 
   async #release(ctx: Ctx, rec: PreparedRecord): Promise<void> {
     const { config, layout } = this.#env;
-    await teardownPodNetwork(ctx, config.network, layout.cniDataDir, {
-      containerId: rec.containerId,
-      netns: rec.netns,
-      result: rec.network?.result ?? {},
-    });
+    await teardownPodNetwork(
+      ctx,
+      config.network,
+      layout.cniDataDir,
+      { containerId: rec.containerId, netns: rec.netns, result: rec.network?.result ?? {} },
+      { loopbackPlugin: false },
+    );
     await unpinNamespaces(ctx, rec.pinDir);
     await rm(this.#file(rec.id), { force: true });
   }

@@ -196,10 +196,13 @@ export class Pod {
         const net = this.rec.pins.net!;
         this.rec.network = { ...prepared.network, netns: net };
         undo.push("CNI DEL", (c) =>
-          teardownPodNetwork(c, config.network, layout.cniDataDir, {
-            ...prepared.network,
-            netns: net,
-          }),
+          teardownPodNetwork(
+            c,
+            config.network,
+            layout.cniDataDir,
+            { ...prepared.network, netns: net },
+            { loopbackPlugin: false },
+          ),
         );
         void this.save(true)
           .then(() => pool.handedOver(this.env.root, prepared))
@@ -246,7 +249,7 @@ export class Pod {
             config.network,
             layout.cniDataDir,
             { containerId, netns, result: this.rec.network?.result ?? {} },
-            this.rec.portMappings,
+            { ports: this.rec.portMappings, loopbackPlugin: this.rec.userns !== undefined },
           ),
         );
         this.rec.network = await setupPodNetwork(
@@ -321,13 +324,10 @@ export class Pod {
     const { network, pidHolder, pins, shm } = this.rec;
     if (!network && !pidHolder && !pins && !shm) return;
     if (network) {
-      await teardownPodNetwork(
-        ctx,
-        config.network,
-        layout.cniDataDir,
-        network,
-        this.rec.portMappings,
-      );
+      await teardownPodNetwork(ctx, config.network, layout.cniDataDir, network, {
+        ports: this.rec.portMappings,
+        loopbackPlugin: this.rec.userns !== undefined,
+      });
       this.rec.network = undefined;
     }
     // The pid holder, the pins and /dev/shm need nothing of each other once the network is
