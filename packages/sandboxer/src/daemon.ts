@@ -89,6 +89,13 @@ async function checkBinaries(config: Config): Promise<void> {
   }
 }
 
+function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function startDaemon(
   config: Config,
   log: Logger,
@@ -99,6 +106,13 @@ export async function startDaemon(
   const lock = await takeLock(config.stateDir);
   try {
     await checkBinaries(config);
+    if (config.binaries.start && !(await isExecutable(config.binaries.start))) {
+      log.warn(
+        { path: config.binaries.start },
+        "sbx-start is missing (scripts/setup.sh builds it): containers start with runc start",
+      );
+      config.binaries.start = "";
+    }
     const layout = new Layout(config.stateDir);
     const registry = new EventsRegistry(layout, config.eventsAddress);
     await registry.load();

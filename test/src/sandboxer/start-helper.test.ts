@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { waitUntil } from "@sandboxd/testing";
@@ -49,6 +50,15 @@ test(
 test('with [binaries] start = "" a created container starts through runc start', async (t) => {
   const f = await sandboxerFixture(t, { network: false, extra: '[binaries]\nstart = ""' });
   await startsAndRuns(f, "plain");
+});
+
+test("with no sbx-start where the config says, the sandboxer says so and starts through runc start", async (t) => {
+  const f = await sandboxerFixture(t, {
+    network: false,
+    extra: `[binaries]\nstart = ${JSON.stringify(join(tmpdir(), "no-such-dir", "sbx-start"))}`,
+  });
+  await startsAndRuns(f, "fallback");
+  assert.match(await f.sbx.log(), /sbx-start is missing/);
 });
 
 test("a start whose init was killed before it fails, and the task can still be removed", async (t) => {

@@ -6,7 +6,6 @@
 import type { Ctx } from "@sandboxd/core";
 import { failedPrecondition, notFound, unknown as unknownError } from "@sandboxd/errdefs";
 import { run } from "@sandboxd/core";
-import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { helperTimeoutMs } from "../util/time.js";
 import { removeStoppedContainer } from "./runc-state.js";
@@ -22,7 +21,7 @@ export interface RuncState {
 export class Runc {
   readonly binary: string;
   readonly root: string;
-  /** sbx-start (native/start.c); "" or missing: `runc start`. */
+  /** sbx-start (native/start.c); "": `runc start` (the daemon empties it when missing). */
   readonly startHelper: string;
 
   constructor(binary: string, root: string, startHelper = "") {
@@ -49,7 +48,7 @@ export class Runc {
    * it); a process of its own outlives the sandboxer and finishes the start.
    */
   async start(ctx: Ctx, id: string, initPid: number): Promise<void> {
-    if (initPid > 0 && helperUsable(this.startHelper)) {
+    if (initPid > 0 && this.startHelper) {
       const fifo = join(this.root, id, "exec.fifo");
       const r = await run(ctx, this.startHelper, [fifo, String(initPid)], {
         timeoutMs: helperTimeoutMs,
@@ -147,24 +146,6 @@ export function lastRuncLogError(log: string): string | undefined {
     } catch {
       // not a JSON line
     }
-  }
-  return found;
-}
-
-const usable = new Map<string, boolean>();
-
-/** Whether a native helper is there to run (looked at once per path). */
-function helperUsable(path: string): boolean {
-  if (!path) return false;
-  let found = usable.get(path);
-  if (found === undefined) {
-    try {
-      accessSync(path, constants.X_OK);
-      found = true;
-    } catch {
-      found = false;
-    }
-    usable.set(path, found);
   }
   return found;
 }
