@@ -10,7 +10,8 @@ import { closeSync, openSync } from "node:fs";
 import { constants } from "node:os";
 import type KoffiModule from "koffi";
 
-interface Libc {
+/** The libc calls this folder shares (pin.ts and spawn.ts add their own to these). */
+export interface Libc {
   mkfifo: (path: string, mode: number) => number;
   mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
   umount2: (target: string, flags: number) => number;
@@ -35,7 +36,7 @@ export function openLibc(): Promise<{ koffi: Koffi; lib: ReturnType<Koffi["load"
 
 let libc: Promise<Libc> | undefined;
 
-function load(): Promise<Libc> {
+export function loadLibc(): Promise<Libc> {
   libc ??= openLibc().then(({ koffi, lib }) => ({
     mkfifo: lib.func("int mkfifo(const char *path, uint32_t mode)") as Libc["mkfifo"],
     mount: lib.func(
@@ -79,7 +80,7 @@ function failure(errno: number, syscall: string, path: string): NodeJS.ErrnoExce
 
 /** Makes a FIFO at `path` (the process umask applies to `mode`, as with mkfifo(1) without -m). */
 export async function mkfifo(path: string, mode: number): Promise<void> {
-  const c = await load();
+  const c = await loadLibc();
   if (c.mkfifo(path, mode) !== 0) throw failure(c.errno(), "mkfifo", path);
 }
 
@@ -155,7 +156,7 @@ export async function mountFs(
   flags: number,
   data: string,
 ): Promise<void> {
-  const c = await load();
+  const c = await loadLibc();
   if (c.mount(source, target, fstype, flags, data) !== 0) throw failure(c.errno(), "mount", target);
 }
 
@@ -163,7 +164,7 @@ const MS_BIND = 0x1000;
 
 /** `mount --bind source target` as one mount(2) (e.g. a pinned namespace file on another file). */
 export async function bindMount(source: string, target: string): Promise<void> {
-  const c = await load();
+  const c = await loadLibc();
   if (c.mount(source, target, "", MS_BIND, "") !== 0) throw failure(c.errno(), "mount", target);
 }
 
@@ -175,7 +176,7 @@ const CLONE_NEWUTS = 0x04000000;
  * with no JavaScript running in between (setns moves only the calling thread).
  */
 export async function setHostnameIn(uts: string, name: string): Promise<void> {
-  const c = await load();
+  const c = await loadLibc();
   const own = openSync("/proc/thread-self/ns/uts", "r");
   try {
     const target = openSync(uts, "r");
@@ -207,7 +208,7 @@ export const UnmountFlag = {
  * cleanup that may run twice wants; any other failure (EBUSY, EPERM) throws.
  */
 export async function unmount(target: string, flags = 0): Promise<boolean> {
-  const c = await load();
+  const c = await loadLibc();
   if (c.umount2(target, flags) === 0) return true;
   const errno = c.errno();
   if (errno === constants.errno.EINVAL || errno === constants.errno.ENOENT) return false;

@@ -6,7 +6,7 @@
  * themselves take the kernel's own time to make the namespaces.
  */
 import { closeSync, openSync } from "node:fs";
-import { errnoError, openLibc } from "./libc.js";
+import { errnoError, loadLibc, openLibc, type Libc } from "./libc.js";
 
 export type PinnableKind = "net" | "ipc" | "uts";
 
@@ -25,35 +25,23 @@ const IFF_UP = 0x1;
 /** struct ifreq: the name (IFNAMSIZ 16), then a union whose first member is ifr_flags. */
 const ifreqSize = 40;
 
-interface PinCalls {
+/** What pinning adds to the shared libc calls. */
+interface PinCalls extends Libc {
   unshare: (flags: number) => number;
-  setns: (fd: number, nstype: number) => number;
-  sethostname: (name: string, len: number) => number;
-  mount: (source: string, target: string, fstype: string, flags: number, data: string) => number;
-  umount2: (target: string, flags: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
   ioctl: (fd: number, request: number, type: string, arg: Buffer) => number;
   close: (fd: number) => number;
-  errno: () => number;
 }
 
 let calls: Promise<PinCalls> | undefined;
 
 function load(): Promise<PinCalls> {
-  calls ??= openLibc().then(({ koffi, lib }) => ({
+  calls ??= Promise.all([loadLibc(), openLibc()]).then(([shared, { lib }]) => ({
+    ...shared,
     unshare: lib.func("int unshare(int flags)") as PinCalls["unshare"],
-    setns: lib.func("int setns(int fd, int nstype)") as PinCalls["setns"],
-    sethostname: lib.func(
-      "int sethostname(const char *name, size_t len)",
-    ) as PinCalls["sethostname"],
-    mount: lib.func(
-      "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
-    ) as PinCalls["mount"],
-    umount2: lib.func("int umount2(const char *target, int flags)") as PinCalls["umount2"],
     socket: lib.func("int socket(int domain, int type, int protocol)") as PinCalls["socket"],
     ioctl: lib.func("int ioctl(int fd, unsigned long request, ...)") as PinCalls["ioctl"],
     close: lib.func("int close(int fd)") as PinCalls["close"],
-    errno: () => koffi.errno(),
   }));
   return calls;
 }
