@@ -16,6 +16,23 @@ function mounted(path: string): boolean {
     .some((line) => line.split(" ")[4] === path);
 }
 
+/**
+ * A directory that is a private bind mount of itself (nsfs bind mounts are refused on a
+ * shared mount), removed after the test with whatever is still mounted in it.
+ */
+async function privateDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "pin-"));
+  execFileSync("mount", ["--bind", dir, dir]);
+  execFileSync("mount", ["--make-private", dir]);
+  t.after(async () => {
+    for (const name of ["net", "uts", "ipc"])
+      await unmount(join(dir, name), 0x2).catch(() => false);
+    await unmount(dir, 0x2);
+    await rm(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 function ownNamespaces(): string[] {
   return ["net", "uts", "ipc"].map((k) => readlinkSync(`/proc/thread-self/ns/${k}`));
 }
@@ -26,16 +43,8 @@ test(
     skip: root ? false : "needs root",
   },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "pin-"));
-    // nsfs bind mounts are refused on a shared mount: a private bind of the directory.
-    execFileSync("mount", ["--bind", dir, dir]);
-    execFileSync("mount", ["--make-private", dir]);
+    const dir = await privateDir(t);
     const pins = { net: join(dir, "net"), uts: join(dir, "uts"), ipc: join(dir, "ipc") };
-    t.after(async () => {
-      for (const p of Object.values(pins)) await unmount(p, 0x2).catch(() => false);
-      await unmount(dir, 0x2);
-      await rm(dir, { recursive: true, force: true });
-    });
     for (const p of Object.values(pins)) await writeFile(p, "");
     const before = ownNamespaces();
     await pinNewNamespaces(pins, { hostname: "pinned-pod", loopback: true });
@@ -65,14 +74,7 @@ test(
     skip: root ? false : "needs root",
   },
   async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), "pin-"));
-    execFileSync("mount", ["--bind", dir, dir]);
-    execFileSync("mount", ["--make-private", dir]);
-    t.after(async () => {
-      await unmount(join(dir, "uts"), 0x2).catch(() => false);
-      await unmount(dir, 0x2);
-      await rm(dir, { recursive: true, force: true });
-    });
+    const dir = await privateDir(t);
     await writeFile(join(dir, "uts"), "");
     const before = ownNamespaces();
     await assert.rejects(
