@@ -17,6 +17,7 @@
  */
 import { constants, existsSync, readFileSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { messageOf } from "@sandboxd/errdefs";
 
 /** Default interval between the no-op moves: well inside one grace period. */
 export const warmPeriodMs = 3;
@@ -62,34 +63,34 @@ export function ownCgroupProcsFile(
 }
 
 export class CgroupMigrationWarmer {
-  private holds = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private file: Promise<FileHandle | undefined> | undefined;
-  private writing = false;
-  private disabled = false;
-  private readonly pid = Buffer.from(String(process.pid));
-  private readonly periodMs: number;
-  private readonly options: CgroupMigrationWarmerOptions;
+  #holds = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #file: Promise<FileHandle | undefined> | undefined;
+  #writing = false;
+  #disabled = false;
+  readonly #pid = Buffer.from(String(process.pid));
+  readonly #periodMs: number;
+  readonly #options: CgroupMigrationWarmerOptions;
 
   constructor(options: CgroupMigrationWarmerOptions = {}) {
-    this.options = options;
-    this.periodMs = options.periodMs ?? warmPeriodMs;
+    this.#options = options;
+    this.#periodMs = options.periodMs ?? warmPeriodMs;
   }
 
   /** Keeps migrations fast until the returned function is called (once; later calls do nothing). */
   hold(): () => void {
-    if (this.disabled) return () => {};
-    this.holds++;
-    if (this.holds === 1) {
-      this.tick();
-      this.timer = setInterval(() => this.tick(), this.periodMs);
-      this.timer.unref();
+    if (this.#disabled) return () => {};
+    this.#holds++;
+    if (this.#holds === 1) {
+      this.#tick();
+      this.#timer = setInterval(() => this.#tick(), this.#periodMs);
+      this.#timer.unref();
     }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (--this.holds === 0) this.stopTimer();
+      if (--this.#holds === 0) this.#stopTimer();
     };
   }
 
@@ -105,59 +106,57 @@ export class CgroupMigrationWarmer {
 
   /** Stops and closes the file. */
   async close(): Promise<void> {
-    this.disabled = true;
-    this.stopTimer();
-    const file = await this.file;
-    this.file = undefined;
+    this.#disabled = true;
+    this.#stopTimer();
+    const file = await this.#file;
+    this.#file = undefined;
     await file?.close().catch(() => {});
   }
 
-  private stopTimer(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+  #stopTimer(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
-  private tick(): void {
+  #tick(): void {
     // One write at a time: the first after a quiet spell blocks for the grace period.
-    if (this.writing || this.disabled) return;
-    this.writing = true;
-    void this.write().finally(() => {
-      this.writing = false;
+    if (this.#writing || this.#disabled) return;
+    this.#writing = true;
+    void this.#write().finally(() => {
+      this.#writing = false;
     });
   }
 
-  private async write(): Promise<void> {
-    this.file ??= this.openFile();
-    const file = await this.file;
+  async #write(): Promise<void> {
+    this.#file ??= this.#openFile();
+    const file = await this.#file;
     if (!file) return;
     try {
-      await file.write(this.pid, 0, this.pid.length, null);
+      await file.write(this.#pid, 0, this.#pid.length, null);
     } catch (err) {
-      this.disable(
-        `writing ${this.options.procsFile ?? "cgroup.procs"}: ${(err as Error).message}`,
-      );
+      this.#disable(`writing ${this.#options.procsFile ?? "cgroup.procs"}: ${messageOf(err)}`);
     }
   }
 
-  private async openFile(): Promise<FileHandle | undefined> {
+  async #openFile(): Promise<FileHandle | undefined> {
     let path: string | undefined;
     try {
-      path = this.options.procsFile ?? ownCgroupProcsFile();
+      path = this.#options.procsFile ?? ownCgroupProcsFile();
       // Write-only, never created: a path that is not a cgroup.procs already fails here.
       if (path) return await open(path, constants.O_WRONLY);
-      this.disable("no cgroup.procs of this process's own cgroup found");
+      this.#disable("no cgroup.procs of this process's own cgroup found");
     } catch (err) {
-      this.disable(`opening ${path ?? "cgroup.procs"}: ${(err as Error).message}`);
+      this.#disable(`opening ${path ?? "cgroup.procs"}: ${messageOf(err)}`);
     }
     return undefined;
   }
 
-  private disable(why: string): void {
-    if (this.disabled) return;
-    this.disabled = true;
-    this.stopTimer();
-    void this.file?.then((file) => file?.close().catch(() => {}));
-    this.file = undefined;
-    this.options.onDisabled?.(why);
+  #disable(why: string): void {
+    if (this.#disabled) return;
+    this.#disabled = true;
+    this.#stopTimer();
+    void this.#file?.then((file) => file?.close().catch(() => {}));
+    this.#file = undefined;
+    this.#options.onDisabled?.(why);
   }
 }

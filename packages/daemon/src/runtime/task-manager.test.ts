@@ -113,25 +113,27 @@ test("the bundle is made while the sandbox's controller is asked, and removed wh
           ? resolve({ address: `ttrpc+unix://${s.socket}`, version: 3 })
           : reject(failedPrecondition('sandbox "sb1" is not ready: exited'));
     });
+  /** A create whose controller has not answered yet, once its bundle is made meanwhile. */
+  const createWhileAsked = async (): Promise<{
+    creating: ReturnType<typeof s.tasksLocal.create>;
+  }> => {
+    s.pendingEndpoints.set("sb1", asking());
+    const creating = s.tasksLocal.create(ctx, { containerId: "app" } as never);
+    await waitUntil(made, {
+      timeoutMs: 30_000,
+      what: "the bundle made while the controller is asked",
+    });
+    return { creating };
+  };
   createContainer(s, "app", "sb1");
 
-  s.pendingEndpoints.set("sb1", asking());
-  const refused = s.tasksLocal.create(ctx, { containerId: "app" } as never);
-  await waitUntil(made, {
-    timeoutMs: 30_000,
-    what: "the bundle made while the controller is asked",
-  });
+  const { creating: refused } = await createWhileAsked();
   answer(false);
   await assert.rejects(refused, isFailedPrecondition);
   assert.equal(await made(), false, "bundle removed");
   assert.equal(s.fake.procs.size, 0);
 
-  s.pendingEndpoints.set("sb1", asking());
-  const created = s.tasksLocal.create(ctx, { containerId: "app" } as never);
-  await waitUntil(made, {
-    timeoutMs: 30_000,
-    what: "the bundle made while the controller is asked",
-  });
+  const { creating: created } = await createWhileAsked();
   answer(true);
   assert.equal((await created).pid, 42);
   assert.equal(s.fake.procs.size, 1);

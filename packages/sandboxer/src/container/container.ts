@@ -134,12 +134,7 @@ export class Container {
     if (!cgroupRel) throw failedPrecondition(`sandbox ${JSON.stringify(pod.rec.id)} has no cgroup`);
     // From the first step: the first write after a quiet spell waits out a grace period
     // while the bundle is prepared and conmon and runc start up.
-    const releaseMigrations = env.migrations.hold();
-    try {
-      return await Container.createHeld(ctx, env, pod, p, cgroupRel, resize);
-    } finally {
-      releaseMigrations();
-    }
+    return env.migrations.during(() => Container.createHeld(ctx, env, pod, p, cgroupRel, resize));
   }
 
   private static async createHeld(
