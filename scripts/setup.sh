@@ -52,3 +52,10 @@ for name in userns start; do
     gcc -O2 -Wall -o "$helper" packages/sandboxer/native/$name.c
   fi
 done
+# sbx's front end, which runs commands in sandboxd's CLI server (bin/sbx falls back to
+# Node without it).
+client=packages/cli/native/build/sbx-client
+if [[ ! -x $client || packages/cli/native/client.c -nt $client ]]; then
+  mkdir -p "$(dirname "$client")"
+  gcc -O2 -Wall -o "$client" packages/cli/native/client.c
+fi

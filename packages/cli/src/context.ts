@@ -1,6 +1,7 @@
 // What a command gets: the global flags, its streams and a lazily made client.
 import type { Client } from "@sandboxd/client";
 import type { Writable } from "node:stream";
+import type { Caller } from "./caller.js";
 
 /** Output formats. */
 export const Output = { Table: "table", Json: "json" } as const;
@@ -19,6 +20,8 @@ export interface Context {
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: Record<string, string | undefined>;
+  /** Where sbx was run from: stdin, terminal, working directory, signals. */
+  readonly caller: Caller;
   /** Connects on first use (the SDK is loaded only by commands that talk to the daemon). */
   client(): Promise<Client>;
   /** Writes a line (or lines) to stdout. */
@@ -33,6 +36,7 @@ export function createContext(
   globals: Globals,
   streams: { stdout: Writable; stderr: Writable },
   env: Record<string, string | undefined>,
+  caller: Caller,
 ): Context {
   let client: Promise<Client> | undefined;
   return {
@@ -40,6 +44,7 @@ export function createContext(
     stdout: streams.stdout,
     stderr: streams.stderr,
     env,
+    caller,
     client(): Promise<Client> {
       return (client ??= import("@sandboxd/client").then(({ Client }) =>
         Client.connect({ address: globals.address, namespace: globals.namespace }),

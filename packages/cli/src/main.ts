@@ -5,6 +5,8 @@ import { parseArgs, UsageError } from "@sandboxd/core/args";
 import type { FlagSpec } from "@sandboxd/core/args";
 import { commands, findCommand, findGroup, globalFlags, groups } from "./commands.js";
 import type { CommandSpec } from "./commands.js";
+import { localCaller } from "./caller.js";
+import type { Caller } from "./caller.js";
 import { createContext } from "./context.js";
 import type { Globals } from "./context.js";
 import { describeError } from "./errors.js";
@@ -14,6 +16,8 @@ export interface MainOptions {
   stdout?: Writable;
   stderr?: Writable;
   env?: Record<string, string | undefined>;
+  /** Where sbx was run from; this process when not given. */
+  caller?: Caller;
 }
 
 /** Runs sbx with `argv` (without node and the script); returns the exit status. */
@@ -55,7 +59,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       debug: parsed.flags.debug,
     };
     checkArgCount(spec, parsed.positionals.length);
-    const ctx = createContext(globals, { stdout, stderr }, env);
+    const ctx = createContext(globals, { stdout, stderr }, env, options.caller ?? localCaller());
     try {
       const module = await spec.load();
       return await module.run(ctx, parsed);

@@ -17,9 +17,7 @@ export async function run(
       ? given.map((f) => `${f},${scope}`)
       : [scope];
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stopSignals = ctx.caller.onSignals(["SIGINT", "SIGTERM"], () => stop.abort());
   try {
     for await (const e of client.subscribe(filters, { signal: stop.signal })) {
       if (ctx.globals.output === "json") {
@@ -47,8 +45,7 @@ export async function run(
       }
     }
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stopSignals();
   }
   return 0;
 }

@@ -7,6 +7,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Parsed } from "@sandboxd/core/args";
 import type { imageExportFlags } from "../specs/image.js";
+import { callerPath } from "../caller.js";
 import type { Context } from "../context.js";
 import { findImage } from "./image-common.js";
 
@@ -28,10 +29,11 @@ export async function run(
     await pipeline(archive, ctx.stdout, { end: false });
     return 0;
   }
-  const partial = `${file}.partial-${process.pid}`;
+  const target = callerPath(ctx.caller, file);
+  const partial = `${target}.partial-${process.pid}`;
   try {
     await pipeline(archive, createWriteStream(partial, { mode: 0o644 }));
-    await rename(partial, file);
+    await rename(partial, target);
   } catch (err) {
     await rm(partial, { force: true });
     throw err;

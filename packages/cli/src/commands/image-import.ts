@@ -4,6 +4,7 @@
 import { createReadStream } from "node:fs";
 import type { Parsed } from "@sandboxd/core/args";
 import type { imageImportFlags } from "../specs/image.js";
+import { callerPath } from "../caller.js";
 import type { Context } from "../context.js";
 
 export async function run(
@@ -11,7 +12,7 @@ export async function run(
   { flags, positionals }: Parsed<typeof imageImportFlags>,
 ): Promise<number> {
   const file = positionals[0] ?? "";
-  const source = file === "-" ? process.stdin : createReadStream(file);
+  const source = file === "-" ? ctx.caller.stdin : createReadStream(callerPath(ctx.caller, file));
   // Open errors (ENOENT, EACCES) surface here, naming the file, before anything is sent.
   await new Promise<void>((resolve, reject) => {
     if (file === "-") return resolve();

@@ -31,8 +31,7 @@ export async function run(
   const progress = new PullProgress(ctx.stdout, mode);
   const client = await ctx.client();
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
-  process.once("SIGINT", onSignal);
+  const stopSignals = ctx.caller.onSignals(["SIGINT"], () => controller.abort());
   try {
     const credentials = credentialsOf(ctx, flags);
     await client.pull(reference, {
@@ -42,7 +41,7 @@ export async function run(
       ...(credentials ? { credentials } : {}),
     });
   } finally {
-    process.removeListener("SIGINT", onSignal);
+    stopSignals();
   }
   return 0;
 }

@@ -1,4 +1,6 @@
 // `sbx run -p [IP:]HOST:CTR[/PROTO]` as port mappings, and --env-file as KEY=VALUE lines.
+import { callerPath } from "../caller.js";
+import type { Caller } from "../caller.js";
 import { readFileSync } from "node:fs";
 import type { PortMapping } from "@sandboxd/client";
 import { invalidArgument, messageOf } from "@sandboxd/errdefs";
@@ -59,10 +61,14 @@ export function parsePublish(spec: string): PortMapping {
  * `#` comments and blank lines skipped, a bare `KEY` taken from sbx's own environment
  * (and left out when unset there).
  */
-export function readEnvFile(path: string, env: Record<string, string | undefined>): string[] {
+export function readEnvFile(
+  path: string,
+  env: Record<string, string | undefined>,
+  caller: Caller,
+): string[] {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readFileSync(callerPath(caller, path), "utf8");
   } catch (err) {
     throw invalidArgument(`run: --env-file ${JSON.stringify(path)}: ${messageOf(err)}`);
   }

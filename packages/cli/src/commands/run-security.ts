@@ -3,9 +3,14 @@
 // the SDK's: containerd's RuntimeDefault profile for the final capabilities.
 import type { SpecOpt } from "@sandboxd/client";
 import { invalidArgument } from "@sandboxd/errdefs";
+import { callerPath } from "../caller.js";
+import type { Caller } from "../caller.js";
 
 /** The spec changes of every `--security-opt`; a profile file is read (and checked) here. */
-export async function securitySpecOpts(values: readonly string[]): Promise<SpecOpt[]> {
+export async function securitySpecOpts(
+  values: readonly string[],
+  caller: Caller,
+): Promise<SpecOpt[]> {
   const opts: SpecOpt[] = [];
   for (const value of values) {
     // docker also accepts "key:value" (its old form).
@@ -21,7 +26,7 @@ export async function securitySpecOpts(values: readonly string[]): Promise<SpecO
         } else if (arg !== "") {
           // Loaded only when asked for: the profile code stays off sbx's start-up path.
           const { loadSeccompProfile } = await import("@sandboxd/core/oci");
-          const profile = await loadSeccompProfile(arg);
+          const profile = await loadSeccompProfile(callerPath(caller, arg));
           opts.push((spec) => {
             (spec.linux ??= {}).seccomp = profile;
           });

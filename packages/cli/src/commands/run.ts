@@ -5,6 +5,7 @@ import type { Container, Sandbox, Task } from "@sandboxd/client";
 import type { Parsed } from "@sandboxd/core/args";
 import type { runCommandFlags } from "../specs/run.js";
 import { keyValues } from "@sandboxd/core/args";
+import type { CallerSignal } from "../caller.js";
 import type { Context } from "../context.js";
 import { defaultRootfs } from "../rootfs.js";
 import { imageForRun, numericUser } from "./run-image.js";
@@ -12,10 +13,10 @@ import { securitySpecOpts } from "./run-security.js";
 import { containerSpecOpts, sandboxNetwork } from "./run-flags.js";
 import { readEnvFile } from "./run-net.js";
 import { runTarget } from "./run-target.js";
-import { followResize, forwardSignals, rawTerminal, terminalSize, wantsStdin } from "./terminal.js";
+import { callerIO, followResize, forwardSignals } from "./terminal.js";
 
 /** Signals that cancel a run whose container has not started yet. */
-const earlySignals: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const earlySignals: readonly CallerSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 export async function run(
   ctx: Context,
@@ -31,10 +32,13 @@ export async function run(
   const given = flags.rootfs;
   // Every flag is checked before anything is pulled or made.
   const { network, portMappings } = sandboxNetwork(flags);
-  const env = [...flags["env-file"].flatMap((f) => readEnvFile(f, ctx.env)), ...flags.env];
+  const env = [
+    ...flags["env-file"].flatMap((f) => readEnvFile(f, ctx.env, ctx.caller)),
+    ...flags.env,
+  ];
   const specOpts = [
     ...containerSpecOpts(flags),
-    ...(await securitySpecOpts(flags["security-opt"])),
+    ...(await securitySpecOpts(flags["security-opt"], ctx.caller)),
   ];
   // Pulled when the daemon does not have it (before anything is made).
   const image =
@@ -50,23 +54,14 @@ export async function run(
   const cleanup = { timeoutMs: 30_000 };
   // A Ctrl-C or SIGTERM while things are being made is held until they are,
   // then everything is undone and sbx exits as if killed by it.
-  const early: NodeJS.Signals[] = [];
-  const onEarly = (signal: NodeJS.Signals): void => {
-    early.push(signal);
-  };
-  for (const s of earlySignals) process.on(s, onEarly);
-  const stopEarly = (): void => {
-    for (const s of earlySignals) process.off(s, onEarly);
-  };
+  const early: CallerSignal[] = [];
+  const stopEarly = ctx.caller.onSignals(earlySignals, (signal) => early.push(signal));
   let sandbox: Sandbox;
   let container: Container;
   let task: Task;
   let exited: Promise<{ exitStatus: number }>;
   // The FIFOs are made while the sandbox starts (a mkfifo process and the opens).
-  const io = sdk.preparedIO(
-    detach ? sdk.nullIO() : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) }),
-    id,
-  );
+  const io = sdk.preparedIO(detach ? sdk.nullIO() : callerIO(ctx, sdk, tty, flags.interactive), id);
   undo.push(() => io.discard());
   try {
     const sandboxId = flags.sandbox;
@@ -88,7 +83,7 @@ export async function run(
     } else {
       sandbox = await client.loadSandbox(sandboxId);
     }
-    const size = tty ? terminalSize() : undefined;
+    const size = tty ? ctx.caller.terminalSize() : undefined;
     const hostname = flags.hostname ?? sandbox.id;
     const base = { labels, ...(runtime ? { runtime: { name: runtime } } : {}) };
     if (image) {
@@ -156,11 +151,11 @@ export async function run(
     ctx.print(id);
     return 0;
   }
-  const restoreTerminal = tty ? rawTerminal() : () => undefined;
-  const stopResize = tty ? followResize((w, h) => task.resize(w, h)) : () => undefined;
+  const restoreTerminal = tty ? ctx.caller.rawTerminal() : () => undefined;
+  const stopResize = tty ? followResize(ctx.caller, (w, h) => task.resize(w, h)) : () => undefined;
   // Held until the clean-up below is done too: a Ctrl-C or SIGTERM that comes
   // after the exit must not kill sbx halfway through removing things.
-  const stopSignals = forwardSignals((signal) => task.kill(signal));
+  const stopSignals = forwardSignals(ctx.caller, ctx.stderr, (signal) => task.kill(signal));
   stopEarly();
   try {
     let status: number;

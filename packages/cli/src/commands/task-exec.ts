@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Parsed } from "@sandboxd/core/args";
 import type { taskExecFlags } from "../specs/task.js";
 import type { Context } from "../context.js";
-import { followResize, forwardSignals, rawTerminal, wantsStdin } from "./terminal.js";
+import { callerIO, followResize, forwardSignals } from "./terminal.js";
 
 export async function run(
   ctx: Context,
@@ -22,9 +22,7 @@ export async function run(
     ...(flags.cwd !== undefined ? { cwd: flags.cwd } : {}),
     terminal: tty,
   });
-  const io = detach
-    ? sdk.nullIO()
-    : sdk.stdio({ terminal: tty, stdin: wantsStdin(tty, flags.interactive) });
+  const io = detach ? sdk.nullIO() : callerIO(ctx, sdk, tty, flags.interactive);
   const proc = await task.exec(execId, spec, { io });
   const exited = detach ? undefined : proc.wait();
   exited?.catch(() => undefined);
@@ -38,9 +36,9 @@ export async function run(
     ctx.print(execId);
     return 0;
   }
-  const restoreTerminal = tty ? rawTerminal() : () => undefined;
-  const stopResize = tty ? followResize((w, h) => proc.resize(w, h)) : () => undefined;
-  const stopSignals = forwardSignals((signal) => proc.kill(signal));
+  const restoreTerminal = tty ? ctx.caller.rawTerminal() : () => undefined;
+  const stopResize = tty ? followResize(ctx.caller, (w, h) => proc.resize(w, h)) : () => undefined;
+  const stopSignals = forwardSignals(ctx.caller, ctx.stderr, (signal) => proc.kill(signal));
   let status: number;
   try {
     status = (await exited).exitStatus;

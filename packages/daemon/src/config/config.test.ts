@@ -15,6 +15,8 @@ test("defaults: /var/lib/sandboxd, /run/sandboxd, the socket and <socket>.ttrpc"
   assert.equal(c.ttrpc.address, "/run/sandboxd/sandboxd.sock.ttrpc");
   assert.equal(c.debug.level, "info");
   assert.equal(c.metrics.address, "");
+  assert.equal(c.cli.serve, true);
+  assert.equal(parseConfig("[cli]\nserve = false", "f.toml").config.cli.serve, false);
 });
 
 test("a containerd-shaped file is read; unknown keys are warnings", () => {
@@ -62,6 +64,7 @@ test("errors name the file and the key", () => {
     ["[grpc]\nuid = -1", /"grpc.uid": must be a non-negative integer/],
     ['[debug]\nlevel = "loud"', /"debug.level": unknown level "loud"/],
     ['[metrics]\naddress = "nope"', /"metrics.address": must be host:port/],
+    ['[cli]\nserve = "no"', /"cli.serve": must be true or false, got string "no"/],
     ["version = 9", /"version": unsupported version 9/],
     ['[proxy_plugins.x]\ntype = "sandbox"', /"proxy_plugins.x.address": must be set/],
     ['grpc = "x"', /"grpc": must be a table, got string "x"/],

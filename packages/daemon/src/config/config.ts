@@ -1,6 +1,6 @@
 /**
  * sandboxd's configuration: a TOML file in containerd's shape (`version`,
- * `root`, `state`, `[grpc]`, `[ttrpc]`, `[debug]`, `[metrics]`,
+ * `root`, `state`, `[grpc]`, `[ttrpc]`, `[debug]`, `[metrics]`, sandboxd's own `[cli]`,
  * `[proxy_plugins.NAME]`), then command-line flags on top. Every error names
  * the key and the file; keys containerd has and sandboxd ignores are reported
  * as warnings, not errors, so a containerd config can be reused.
@@ -31,6 +31,8 @@ export interface Config {
   readonly debug: { readonly level: LogLevel };
   /** `host:port` for Prometheus text metrics; empty = off. */
   readonly metrics: { readonly address: string };
+  /** `serve`: run sbx's commands at `<grpc.address>.cli` for sbx-client (default on). */
+  readonly cli: { readonly serve: boolean };
   readonly proxyPlugins: Readonly<Record<string, ProxyPlugin>>;
   readonly sandbox: {
     /** The controller used when neither a request nor the record names one. */
@@ -64,6 +66,7 @@ export function defaultConfig(): Config {
     ttrpc: { address: `${defaultAddress}.ttrpc` },
     debug: { level: "info" },
     metrics: { address: "" },
+    cli: { serve: true },
     proxyPlugins: {},
     sandbox: { defaultSandboxer: shimSandboxer, inProcess: { name: "", config: "" } },
     plugins: {},
@@ -139,6 +142,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   const ttrpc = reader.table(doc, "ttrpc");
   const debug = reader.table(doc, "debug");
   const metrics = reader.table(doc, "metrics");
+  const cli = reader.table(doc, "cli");
   const sandbox = reader.table(doc, "sandbox");
   const address = reader.path(grpc, "grpc.address", base.grpc.address);
   const level = reader.string(debug, "debug.level", base.debug.level);
@@ -160,6 +164,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
     ttrpc: { address: reader.path(ttrpc, "ttrpc.address", `${address}.ttrpc`) },
     debug: { level: level as LogLevel },
     metrics: { address: reader.hostPort(metrics, "metrics.address") },
+    cli: { serve: reader.bool(cli, "cli.serve", base.cli.serve) },
     proxyPlugins: reader.proxyPlugins(doc),
     sandbox: {
       defaultSandboxer: reader.string(
@@ -206,6 +211,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
     "ttrpc",
     "debug",
     "metrics",
+    "cli",
     "proxy_plugins",
     "sandbox",
     "plugins",
@@ -214,6 +220,7 @@ export function parseConfig(text: string, file = "<config>"): LoadedConfig {
   reader.unknown(ttrpc, "ttrpc.", ["address"]);
   reader.unknown(debug, "debug.", ["level"]);
   reader.unknown(metrics, "metrics.", ["address"]);
+  reader.unknown(cli, "cli.", ["serve"]);
   reader.unknown(sandbox, "sandbox.", ["default_sandboxer", "in_process", "in_process_config"]);
   // The plugin tables sandboxd reads (containerd 2.x's CRI keys); a 1.x `io.containerd.grpc.v1.cri` is not.
   reader.unknown(config.plugins, "plugins.", [
@@ -277,6 +284,14 @@ class Reader {
     const value = doc[leaf(key)];
     if (value === undefined) return fallback;
     if (typeof value !== "string") throw this.fail(key, `must be a string, got ${typeName(value)}`);
+    return value;
+  }
+
+  bool(doc: Record<string, unknown>, key: string, fallback: boolean): boolean {
+    const value = doc[leaf(key)];
+    if (value === undefined) return fallback;
+    if (typeof value !== "boolean")
+      throw this.fail(key, `must be true or false, got ${typeName(value)}`);
     return value;
   }
 

@@ -271,6 +271,18 @@ export class Daemon {
         await chown(socket, config.grpc.uid, config.grpc.gid);
       }
     }
+    if (config.cli.serve) {
+      // sbx's commands, run here for sbx-client; the CLI itself loads at the first call.
+      const { serveCli } = await import("@sandboxd/cli/serve");
+      const cli = await serveCli({
+        address: config.grpc.address,
+        mode: 0o660,
+        uid: config.grpc.uid,
+        gid: config.grpc.gid,
+        onError: (err) => log.warn({ error: err }, "CLI call failed"),
+      });
+      closers.push("stop the CLI server", () => cli.close());
+    }
     const metricsHttp = config.metrics.address
       ? await metrics.serve(config.metrics.address)
       : undefined;
