@@ -117,7 +117,13 @@ async function measure(
     results,
     "cli",
     only,
-    () => benchCliCall({ ...plan.cli, address: stack.sandboxd.address, sbxBin }),
+    () =>
+      benchCliCall({
+        ...plan.cli,
+        address: stack.sandboxd.address,
+        sbxBin,
+        daemonPid: stack.sandboxd.process.pid ?? 0,
+      }),
     async () => {},
   );
   results.startToExit = await section(

@@ -89,6 +89,9 @@ async function loadConfig(global: GlobalArgs): Promise<LoadedConfig> {
 async function serve({ config, warnings }: LoadedConfig, version: string): Promise<number> {
   const log = createLogger({ level: config.debug.level, name: "sandboxd" });
   for (const warning of warnings) log.warn(warning);
+  // A promise nobody awaited (in a served sbx command, say) is a bug to log, not a
+  // reason to take every pod's daemon down, as in sbx-sandboxer.
+  process.on("unhandledRejection", (reason) => log.error({ error: reason }, "unhandled rejection"));
   const binDir = process.env.SANDBOXD_BIN_DIR;
   let daemon: Daemon;
   try {
