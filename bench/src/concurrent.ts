@@ -4,8 +4,9 @@
  * checked by listing the tasks. Not timed: removing them again between rounds.
  *
  * - containerd 1.6 + runc shim: N concurrent `ctr run -d --rootfs` (a Go CLI process each);
- * - sandboxd + sbx-sandboxer: N concurrent `sbx run -d --rootfs` (a Node CLI process each:
- *   a pod per container), and the same N pods from the SDK in this process.
+ * - sandboxd + sbx-sandboxer: N concurrent `sbx run -d --rootfs` (sbx as installed: an
+ *   sbx-client each, the commands run in sandboxd's CLI server; a pod per container), and
+ *   the same N pods from the SDK in this process.
  *
  * Rounds alternate the systems (the order rotated each round).
  */

@@ -43,7 +43,7 @@ export function explanations(r: BenchResults): string[] {
     const pod = step(SdkStep.start) + step(SdkStep.shutdown);
     out.push(
       `**sbx run --rm vs ctr run --rm** (${fmt(sbx)} vs ${fmt(ctr)} ms): before its first RPC reaches sandboxd, sbx spends ${fmt(phase(SbxPhase.startup))} ms ` +
-        `(Node itself ${fmt(p.nodeStartup.bareMs.median)} ms, \`sbx --version\` with no RPC ${fmt(p.nodeStartup.importMs.median)} ms, loading ${p.nodeStartup.modules} modules) and ${p.cpuMsPerRun.sbx["sbx process"] ?? "?"} ms of CPU per run; ` +
+        `(sbx-client hands the command to sandboxd's CLI server, where it runs; a Node started for the call instead would take ${fmt(p.nodeStartup.bareMs.median)} ms for Node itself and ${fmt(p.nodeStartup.importMs.median)} ms for \`sbx --version\`) and ${p.cpuMsPerRun.sbx["sbx process"] ?? "?"} ms of CPU per run in its own processes; ` +
         `then its RPCs take ${fmt(phase(SbxPhase.rpcs))} ms (the SDK's whole run in the same profile: ${fmt(p.sdk.totalMs.median)} ms). ` +
         `ctr's container gets no pod and no CNI network; the pod alone takes ${fmt(pod)} ms in the profile${pod > ctr ? `, more than ctr's whole run` : ""}.`,
     );

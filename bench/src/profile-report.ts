@@ -104,7 +104,7 @@ export function profileSections(p: ProfileResult): Section[] {
     title: "Where the time goes: `sbx run --rm`",
     method:
       "The same stack and rounds. The phases split each run at the first RPC sandboxd received from it and the last one it answered (from sandboxd's log); " +
-      "the RPCs and processes are counted as above, processes of the sbx process itself included (its launcher is a shell script that execs Node).",
+      "the RPCs and processes are counted as above, processes of the sbx process itself included (its launcher is a shell script that execs sbx-client, which hands the command to sandboxd; in the Node CLI, Node).",
     table: { header: ["phase", ...header.slice(1)], rows: rows(p.sbx.phases) },
     notes: [
       `Whole \`sbx run --rm\`: median ${fmt(p.sbx.totalMs.median)} ms (p99 ${fmt(p.sbx.totalMs.p99)} ms); its RPCs: ${p.sbx.rpcs}.`,

@@ -236,7 +236,7 @@ export async function benchProfile(o: {
       [SbxPhase.rpcs, [first, last]],
       [SbxPhase.exit, [last, window[1]]],
     ];
-    // The sbx process's own children count too (its launcher is a shell that execs node).
+    // The sbx process's own children count too (its launcher is a shell that execs sbx-client).
     const procs = traced
       ? [...traced.procs.values()].filter(
           (p) =>
