@@ -23,6 +23,8 @@ export interface Caller {
   rawTerminal(): () => void;
   /** Calls `handler` for each of `signals` the caller gets; returns the undo. */
   onSignals(signals: readonly CallerSignal[], handler: (signal: CallerSignal) => void): () => void;
+  /** How the process running the command makes FIFOs, if better than a mkfifo(1) run. */
+  readonly makeFifos?: ((paths: readonly string[]) => Promise<void>) | undefined;
 }
 
 /** A path from a flag, resolved against the caller's working directory. */

@@ -112,8 +112,9 @@ test("served run: signals reach the container; a vanished client hangs the call 
   assert.equal(r.stdout, "ready\ngot TERM\n");
   await assertEmpty(client);
 
-  // kill -9 of sbx-client: sandboxd sees the hang-up and passes SIGHUP on (sh dies
-  // of it), and the run's --rm removes everything, as after a hang-up of a terminal.
+  // kill -9 of sbx-client: sandboxd sees the hang-up and passes SIGHUP on, which sh as
+  // PID 1 ignores; SIGINT and SIGTERM follow (the second kills it), and --rm removes
+  // everything.
   const hup = runSbx(
     ["run", "--rm", "--net", "none", "hup", "sh", "-c", "echo ready; sleep 1000 & wait"],
     { env },

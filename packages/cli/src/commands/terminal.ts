@@ -72,6 +72,6 @@ export function callerIO(
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     },
-    { terminal: tty },
+    { terminal: tty, makeFifos: ctx.caller.makeFifos },
   );
 }

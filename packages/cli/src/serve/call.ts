@@ -14,7 +14,12 @@ export interface CallOptions {
   address: string;
   /** Called with what went wrong on a connection (a broken peer, a bug). */
   onError?: ((err: unknown) => void) | undefined;
+  /** How this process makes FIFOs (sandboxd: libc's mkfifo, no process per call). */
+  makeFifos?: ((paths: readonly string[]) => Promise<void>) | undefined;
 }
+
+/** How long a command whose client went away has to end on SIGHUP. */
+const hangUpGraceMs = 5000;
 
 const callerSignals: readonly string[] = [
   "SIGINT",
@@ -58,7 +63,7 @@ export function serveCall(socket: Socket, options: CallOptions): void {
           fail(err);
           return;
         }
-        call = new RemoteCaller(socket, hello);
+        call = new RemoteCaller(socket, hello, options.makeFifos);
         start(call, hello, options).catch(fail);
         continue;
       }
@@ -74,6 +79,7 @@ async function start(call: RemoteCaller, hello: Hello, options: CallOptions): Pr
     import("../main.js"),
   ]);
   if (!servedHere(hello, options.address)) {
+    call.finish();
     call.send(Frame.Local);
     call.end();
     return;
@@ -92,6 +98,7 @@ async function start(call: RemoteCaller, hello: Hello, options: CallOptions): Pr
     options.onError?.(err);
     status = 1;
   }
+  call.finish();
   await call.flush();
   call.send(Frame.Exit, String(status));
   call.end();
@@ -104,13 +111,21 @@ class RemoteCaller implements Caller {
   readonly stdinIsTTY: boolean;
   readonly stderrIsTTY: boolean;
   readonly cwd: string;
+  readonly makeFifos: ((paths: readonly string[]) => Promise<void>) | undefined;
   readonly #socket: Socket;
   readonly #events = new EventEmitter();
   #size: { width: number; height: number } | undefined;
   #stdinAsked = false;
+  #ended = false;
+  #hangUpTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, hello: Hello) {
+  constructor(
+    socket: Socket,
+    hello: Hello,
+    makeFifos: ((paths: readonly string[]) => Promise<void>) | undefined,
+  ) {
     this.#socket = socket;
+    this.makeFifos = makeFifos;
     this.cwd = hello.cwd;
     this.stdinIsTTY = hello.stdinIsTTY;
     this.stderrIsTTY = hello.stderrIsTTY;
@@ -163,10 +178,29 @@ class RemoteCaller implements Caller {
     }
   }
 
-  /** The client went away: its stdin ends, and the command sees a hang-up. */
+  /**
+   * The client went away: its stdin ends and the command sees a hang-up. Nobody
+   * is left to end the call, so if SIGHUP does not (a container's PID 1 ignores
+   * signals it has no handler for), SIGINT and SIGTERM follow after a grace
+   * period: what a person at the terminal would type, which kills a container
+   * (`run`, `task exec`) or stops a stream (`events`, `image pull`). A call
+   * never outlives its client in sandboxd for long.
+   */
   hangUp(): void {
+    if (this.#ended) return;
     if (!this.stdin.readableEnded) this.stdin.push(null);
     this.#events.emit("signal", "SIGHUP");
+    this.#hangUpTimer = setTimeout(() => {
+      this.#events.emit("signal", "SIGINT");
+      this.#events.emit("signal", "SIGTERM");
+    }, hangUpGraceMs);
+  }
+
+  /** The command ended. */
+  finish(): void {
+    this.#ended = true;
+    clearTimeout(this.#hangUpTimer);
+    this.#events.removeAllListeners();
   }
 
   send(type: number, payload?: Uint8Array | string): void {

@@ -15,6 +15,8 @@ export interface CliServerOptions {
   uid?: number;
   gid?: number;
   onError?: (err: unknown) => void;
+  /** How this process makes FIFOs for the commands' IO (sandboxd: libc's mkfifo). */
+  makeFifos?: (paths: readonly string[]) => Promise<void>;
 }
 
 export interface CliServer {
@@ -34,7 +36,11 @@ export async function serveCli(options: CliServerOptions): Promise<CliServer> {
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    serveCall(socket, { address: options.address, onError: options.onError });
+    serveCall(socket, {
+      address: options.address,
+      onError: options.onError,
+      makeFifos: options.makeFifos,
+    });
   });
   // A socket left by a daemon that was killed.
   await unlink(path).catch(() => undefined);

@@ -56,6 +56,11 @@ export interface FifoOptions {
   fifoDir?: string | undefined;
   /** One terminal instead of separate stdout and stderr. */
   terminal?: boolean | undefined;
+  /**
+   * Makes FIFOs (mode 0600) at the paths. Default: one mkfifo(1) run (Node has no
+   * mkfifo(3)); a process that has libc's, as sandboxd does, passes it.
+   */
+  makeFifos?: ((paths: readonly string[]) => Promise<void>) | undefined;
 }
 
 /** The parent of FIFO directories when none is given (Go: /run/containerd/fifo). */
@@ -222,7 +227,8 @@ async function createFifoIO(id: string, streams: Streams, options: FifoOptions):
   };
   const io = new FifoIO(config, dir, streams);
   try {
-    await mkfifos([config.stdin, config.stdout, config.stderr].filter((p) => p !== ""));
+    const paths = [config.stdin, config.stdout, config.stderr].filter((p) => p !== "");
+    if (paths.length > 0) await (options.makeFifos ?? mkfifos)(paths);
     await io.open();
   } catch (err) {
     await io.close();

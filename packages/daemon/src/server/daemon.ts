@@ -12,7 +12,7 @@
 import { chmod, chown, mkdir, unlink } from "node:fs/promises";
 import type http from "node:http";
 import { join } from "node:path";
-import { background, Rollback, type Ctx, type Logger } from "@sandboxd/core";
+import { background, mkfifo, Rollback, type Ctx, type Logger } from "@sandboxd/core";
 import { GrpcServer } from "@sandboxd/grpc";
 import { Server as TtrpcServer } from "@sandboxd/ttrpc";
 import { Status } from "@sandboxd/api/types/task/task_pb";
@@ -280,6 +280,9 @@ export class Daemon {
         uid: config.grpc.uid,
         gid: config.grpc.gid,
         onError: (err) => log.warn({ error: err }, "CLI call failed"),
+        makeFifos: async (paths) => {
+          for (const path of paths) await mkfifo(path, 0o600);
+        },
       });
       closers.push("stop the CLI server", () => cli.close());
     }

@@ -22,10 +22,8 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
-import type { Ctx } from "@sandboxd/core";
 import type { Stdio } from "../state/records.js";
-import { runChecked } from "@sandboxd/core";
-import { helperTimeoutMs } from "../util/time.js";
+import { mkfifo } from "@sandboxd/core";
 
 export interface OpenedStdio {
   /** stdio for the spawned monitor (passed through to the container). */
@@ -39,7 +37,7 @@ export interface OpenedStdio {
 }
 
 /** Opens the stdio of a process about to be spawned; `dir` holds the stdin FIFO briefly. */
-export async function openStdio(ctx: Ctx, stdio: Stdio, dir: string): Promise<OpenedStdio> {
+export async function openStdio(stdio: Stdio, dir: string): Promise<OpenedStdio> {
   const opened: number[] = [];
   const mine: number[] = [];
   const open = (path: string, flags: number, list = opened): number => {
@@ -54,7 +52,7 @@ export async function openStdio(ctx: Ctx, stdio: Stdio, dir: string): Promise<Op
       const client = open(stdio.stdin, constants.O_RDONLY | constants.O_NONBLOCK, mine);
       const fifo = join(dir, "stdin.fifo");
       await rm(fifo, { force: true });
-      await runChecked(ctx, "mkfifo", ["-m", "600", fifo], { timeoutMs: helperTimeoutMs });
+      await mkfifo(fifo, 0o600);
       // O_RDWR first: a writer exists, so the container's O_RDONLY open does not block.
       const ours = open(fifo, constants.O_RDWR, mine);
       stdin = open(fifo, constants.O_RDONLY);

@@ -40,7 +40,6 @@ export async function launch(ctx: Ctx, proc: Proc, p: LaunchParams): Promise<Con
   // conmon keeps the client's terminal output open across our restarts (see terminal.ts).
   const outputHold = tty && stdio.stdout ? [openSync(stdio.stdout, constants.O_RDWR)] : undefined;
   const io = await openStdio(
-    ctx,
     tty ? { stdin: "", stdout: "", stderr: "", terminal: true } : stdio,
     proc.dir,
   );
