@@ -5,8 +5,16 @@
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 
-/** Signals a caller may pass on (those ctr's ForwardAllSignals does, but SIGKILL and SIGSTOP). */
-export type CallerSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT" | "SIGUSR1" | "SIGUSR2";
+/** Signals a caller passes on (Ctrl-C, kill, hang-up...), like ctr's ForwardAllSignals. */
+export const callerSignals = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+] as const;
+export type CallerSignal = (typeof callerSignals)[number];
 
 export interface Caller {
   /** The caller's stdin (read only when a command asks for it). */

@@ -32,11 +32,18 @@ export interface Context {
   close(): void;
 }
 
+/**
+ * A connection the command may use but not close (sandboxd's CLI server keeps one
+ * for all its calls); a view of it in the namespace asked for.
+ */
+export type SharedConnection = (address: string, namespace: string) => Promise<Client>;
+
 export function createContext(
   globals: Globals,
   streams: { stdout: Writable; stderr: Writable },
   env: Record<string, string | undefined>,
   caller: Caller,
+  shared?: SharedConnection,
 ): Context {
   let client: Promise<Client> | undefined;
   return {
@@ -46,9 +53,11 @@ export function createContext(
     env,
     caller,
     client(): Promise<Client> {
-      return (client ??= import("@sandboxd/client").then(({ Client }) =>
-        Client.connect({ address: globals.address, namespace: globals.namespace }),
-      ));
+      return (client ??= shared
+        ? shared(globals.address, globals.namespace)
+        : import("@sandboxd/client").then(({ Client }) =>
+            Client.connect({ address: globals.address, namespace: globals.namespace }),
+          ));
     },
     print(text: string): void {
       streams.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
@@ -57,6 +66,7 @@ export function createContext(
       streams.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
     },
     close(): void {
+      if (shared) return;
       void client?.then(
         (c) => c.close(),
         () => undefined,

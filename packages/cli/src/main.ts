@@ -8,7 +8,7 @@ import type { CommandSpec } from "./commands.js";
 import { localCaller } from "./caller.js";
 import type { Caller } from "./caller.js";
 import { createContext } from "./context.js";
-import type { Globals } from "./context.js";
+import type { Globals, SharedConnection } from "./context.js";
 import { describeError } from "./errors.js";
 import { commandHelp, groupHelp, mainHelp } from "./help.js";
 
@@ -18,6 +18,8 @@ export interface MainOptions {
   env?: Record<string, string | undefined>;
   /** Where sbx was run from; this process when not given. */
   caller?: Caller;
+  /** A connection to use instead of making one per call (sandboxd's CLI server). */
+  shared?: SharedConnection;
 }
 
 /** Runs sbx with `argv` (without node and the script); returns the exit status. */
@@ -59,7 +61,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       debug: parsed.flags.debug,
     };
     checkArgCount(spec, parsed.positionals.length);
-    const ctx = createContext(globals, { stdout, stderr }, env, options.caller ?? localCaller());
+    const ctx = createContext(
+      globals,
+      { stdout, stderr },
+      env,
+      options.caller ?? localCaller(),
+      options.shared,
+    );
     try {
       const module = await spec.load();
       return await module.run(ctx, parsed);

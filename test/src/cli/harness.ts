@@ -31,12 +31,20 @@ export interface Sbx {
   namespace: string;
   /** A client of the same daemon and namespace. */
   client: Client;
-  /** Starts sbx; it is SIGKILLed (and the test fails) if still running after `timeoutMs` (60 s). */
-  start: (args: string[], input?: string, timeoutMs?: number) => Running;
+  /**
+   * Starts sbx; it is SIGKILLed (and the test fails) if still running after `timeoutMs`
+   * (60 s). `with` adds to its environment and sets its working directory.
+   */
+  start: (args: string[], input?: string, timeoutMs?: number, with_?: SbxWith) => Running;
   /** Runs sbx to the end. */
   sbx: (args: string[], input?: string) => Promise<Result>;
   /** `sbx -o json ARGS`, which must exit 0, parsed. */
   json: (args: string[]) => Promise<unknown>;
+}
+
+export interface SbxWith {
+  env?: Record<string, string>;
+  cwd?: string;
 }
 
 export async function setupSbx(
@@ -54,8 +62,17 @@ export async function setupSbx(
     SANDBOXD_ROOTFS_CACHE: join(daemon.dir, "rootfs-cache"),
   };
   const children = new Set<ChildProcess>();
-  const start = (args: string[], input?: string, timeoutMs = 60_000): Running => {
-    const child = spawn(sbxBin, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+  const start = (
+    args: string[],
+    input?: string,
+    timeoutMs = 60_000,
+    with_: SbxWith = {},
+  ): Running => {
+    const child = spawn(sbxBin, args, {
+      env: { ...env, ...with_.env },
+      cwd: with_.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     children.add(child);
     let stdout = "";
     let stderr = "";

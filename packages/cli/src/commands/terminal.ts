@@ -1,17 +1,8 @@
 // The plumbing of an attached process: raw terminal, window size, signals.
 import type { IOCreator, Signal, withStreams } from "@sandboxd/client";
+import { callerSignals } from "../caller.js";
 import type { Caller, CallerSignal } from "../caller.js";
 import type { Context } from "../context.js";
-
-/** Signals passed on to the container (Ctrl-C, kill, hang-up...), like ctr's ForwardAllSignals. */
-const forwarded: readonly CallerSignal[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-];
 
 /** Calls `resize` now and whenever the caller's terminal changes size; returns the undo. */
 export function followResize(
@@ -42,7 +33,7 @@ export function forwardSignals(
   kill: (signal: Signal) => Promise<void>,
 ): () => void {
   let endings = 0;
-  return caller.onSignals(forwarded, (signal) => {
+  return caller.onSignals(callerSignals, (signal) => {
     let send: Signal = signal;
     if (ending.includes(signal)) {
       endings++;

@@ -5,7 +5,9 @@
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { Readable, Writable } from "node:stream";
+import { callerSignals } from "../caller.js";
 import type { Caller, CallerSignal } from "../caller.js";
+import type { SharedConnection } from "../context.js";
 import { encodeFrame, Frame, FrameReader, parseHello } from "./frames.js";
 import type { Hello } from "./frames.js";
 
@@ -14,21 +16,14 @@ export interface CallOptions {
   address: string;
   /** Called with what went wrong on a connection (a broken peer, a bug). */
   onError?: ((err: unknown) => void) | undefined;
+  /** The server's one connection to its own sandboxd, shared by its calls. */
+  shared?: SharedConnection | undefined;
   /** How this process makes FIFOs (sandboxd: libc's mkfifo, no process per call). */
   makeFifos?: ((paths: readonly string[]) => Promise<void>) | undefined;
 }
 
 /** How long a command whose client went away has to end on SIGHUP. */
 const hangUpGraceMs = 5000;
-
-const callerSignals: readonly string[] = [
-  "SIGINT",
-  "SIGTERM",
-  "SIGHUP",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-];
 
 /** Serves one connection until its command ends or the client goes away. */
 export function serveCall(socket: Socket, options: CallOptions): void {
@@ -91,6 +86,7 @@ async function start(call: RemoteCaller, hello: Hello, options: CallOptions): Pr
       stderr: call.stderr,
       env: hello.env,
       caller: call,
+      ...(options.shared ? { shared: options.shared } : {}),
     });
   } catch (err) {
     // main turns every error into a message: this is a bug in sbx itself.
@@ -159,7 +155,7 @@ class RemoteCaller implements Caller {
         break;
       case Frame.Signal: {
         const name = payload.toString();
-        if (callerSignals.includes(name)) this.#events.emit("signal", name);
+        if ((callerSignals as readonly string[]).includes(name)) this.#events.emit("signal", name);
         break;
       }
       case Frame.Resize: {

@@ -5,6 +5,8 @@
 import { chmod, chown, unlink } from "node:fs/promises";
 import { createServer } from "node:net";
 import type { Server, Socket } from "node:net";
+import type { Client } from "@sandboxd/client";
+import type { SharedConnection } from "../context.js";
 import { serveCall } from "./call.js";
 
 export interface CliServerOptions {
@@ -33,6 +35,16 @@ export function cliSocketPath(address: string): string {
 export async function serveCli(options: CliServerOptions): Promise<CliServer> {
   const path = cliSocketPath(options.address);
   const sockets = new Set<Socket>();
+  // One connection to this sandboxd for every call (each takes a view in its namespace),
+  // instead of a connection, and an HTTP/2 session in sandboxd, per call.
+  let connection: Promise<Client> | undefined;
+  // Only calls aimed at this sandboxd are served (policy.ts), whatever path they named it by.
+  const shared: SharedConnection = async (_address, namespace) => {
+    connection ??= import("@sandboxd/client").then(({ Client }) =>
+      Client.connect({ address: options.address }),
+    );
+    return (await connection).withNamespace(namespace);
+  };
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -40,6 +52,7 @@ export async function serveCli(options: CliServerOptions): Promise<CliServer> {
       address: options.address,
       onError: options.onError,
       makeFifos: options.makeFifos,
+      shared,
     });
   });
   // A socket left by a daemon that was killed.
@@ -59,6 +72,7 @@ export async function serveCli(options: CliServerOptions): Promise<CliServer> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       await closed;
+      void connection?.then((c) => c.close());
       await unlink(path).catch(() => undefined);
     },
   };
